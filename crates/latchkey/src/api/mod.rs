@@ -1,0 +1,295 @@
+//! The tutorial's JSON API: `/api/csrf/`, `/api/login/`, `/api/logout/`,
+//! `/api/session/` and `/api/whoami/`, wire-compatible with its Django
+//! backend, with JSON errors where Django answers HTML or 500.
+
+mod error;
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{FromRequest, OriginalUri, Request, State},
+    middleware::from_fn_with_state,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+pub use error::{ApiError, json_errors};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::{
+    Latchkey,
+    auth::MaybeUser,
+    context::RequestContext,
+    csrf::{self, CsrfToken},
+    origin::Origin,
+    password::RawPassword,
+    session::Session,
+    settings::Preset,
+};
+
+/// The API's paths, each with its trailing slash.
+pub const API_PATHS: &[&str] = &[
+    "/api/csrf/",
+    "/api/login/",
+    "/api/logout/",
+    "/api/session/",
+    "/api/whoami/",
+];
+
+/// A JSON object request body.
+///
+/// Stricter than Django, which runs `json.loads` on any body and answers 500
+/// when it fails: a non-empty body must be sent as `application/json` (415
+/// otherwise, which also stops `text/plain` login CSRF), and anything that is
+/// not a JSON object is a 400 with a `detail`.
+#[derive(Debug)]
+pub struct JsonObject(pub serde_json::Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?").to_owned());
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "Request body is too large.",
+                )
+            } else {
+                ApiError::bad_request("parse_error", "The request body could not be read.")
+            }
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "parse_error",
+                "JSON parse error - the request body is empty; send a JSON object.",
+            ));
+        }
+        let is_json = content_type.as_deref().is_some_and(|ct| {
+            let essence = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        });
+        if !is_json {
+            let shown: String = content_type
+                .unwrap_or_default()
+                .chars()
+                .take(100)
+                .filter(|c| !c.is_control())
+                .collect();
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("Unsupported media type \"{shown}\" in request; send application/json."),
+            ));
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(JsonObject(map)),
+            Ok(_) => Err(ApiError::bad_request(
+                "parse_error",
+                "JSON parse error - expected a JSON object.",
+            )),
+            Err(e) => Err(ApiError::bad_request(
+                "parse_error",
+                format!("JSON parse error - {e}"),
+            )),
+        }
+    }
+}
+
+fn detail(message: &'static str) -> Json<Value> {
+    Json(json!({ "detail": message }))
+}
+
+async fn csrf_view(csrf: CsrfToken) -> Response {
+    let token = csrf.get();
+    let mut res = detail("CSRF cookie set").into_response();
+    res.headers_mut().insert(
+        "x-csrftoken",
+        HeaderValue::from_str(&token).expect("alphanumeric token"),
+    );
+    res
+}
+
+fn string_field(
+    body: &serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, ApiError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_request(
+            "parse_error",
+            format!("\"{name}\" must be a string."),
+        )),
+    }
+}
+
+async fn login_view(
+    State(lk): State<Latchkey>,
+    session: Session,
+    csrf: CsrfToken,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let username = string_field(&body, "username")?;
+    let password = string_field(&body, "password")?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ApiError::bad_request(
+            "missing_credentials",
+            "Please provide username and password.",
+        ));
+    };
+    let password = RawPassword::new(password);
+    match lk.authenticate(&username, &password).await {
+        Ok(user) => {
+            lk.login(&session, &csrf, &user).await?;
+            Ok(detail("Successfully logged in.").into_response())
+        }
+        Err(e) => {
+            if matches!(e, crate::auth::AuthError::InvalidCredentials) {
+                tracing::info!(target: "latchkey::audit", event = "login_failed", reason = "invalid_credentials", "login failed");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Whether a GET logout may proceed. GET logout exists only because the
+/// tutorial's clients use it; without checks any page could log users out
+/// with a link or an `<img>`. SameSite does not help against a page on
+/// another port of the same host, or a sibling subdomain (same site), so
+/// Fetch Metadata and Origin/Referer decide.
+fn get_logout_allowed(lk: &Latchkey, ctx: &RequestContext, headers: &HeaderMap) -> bool {
+    let ours = |o: Option<Origin>| o.is_some_and(|o| csrf::origin_is_ours_or_trusted(lk, ctx, &o));
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| Origin::parse(v.to_str().unwrap_or("")).ok());
+    let referer = headers
+        .get(header::REFERER)
+        .map(|v| Origin::from_url(v.to_str().unwrap_or("")));
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        Some("same-origin") | Some("none") => true,
+        Some("same-site") => match (origin, referer) {
+            (Some(o), _) => ours(o),
+            (None, Some(r)) => ours(r),
+            (None, None) => false,
+        },
+        Some(_) => false,
+        None => origin.is_none_or(ours) && referer.is_none_or(ours),
+    }
+}
+
+async fn logout_view(
+    State(lk): State<Latchkey>,
+    method: Method,
+    headers: HeaderMap,
+    ctx: Option<axum::Extension<RequestContext>>,
+    session: Session,
+) -> Result<Response, ApiError> {
+    if method == Method::GET || method == Method::HEAD {
+        let ctx = ctx
+            .map(|c| c.0)
+            .unwrap_or_else(|| RequestContext::from_parts(lk.settings(), &headers, None, None));
+        if !get_logout_allowed(&lk, &ctx, &headers) {
+            tracing::warn!(target: "latchkey::security", event = "cross_site_logout_refused", "GET logout from a foreign page refused");
+            return Err(ApiError::forbidden(
+                "cross_site_logout",
+                "Logout by GET is only accepted from this application's own pages; use POST with a CSRF token.",
+            ));
+        }
+    }
+    let user_id = match lk.session_user(&session).await? {
+        Some(u) => u.id,
+        None => {
+            return Err(ApiError::bad_request(
+                "not_logged_in",
+                "You're not logged in.",
+            ));
+        }
+    };
+    session.flush().await?;
+    tracing::info!(target: "latchkey::audit", event = "logout", user_id, "logout");
+    Ok(detail("Successfully logged out.").into_response())
+}
+
+async fn session_view(
+    State(lk): State<Latchkey>,
+    csrf: CsrfToken,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, ApiError> {
+    csrf.ensure_cookie();
+    match user {
+        Some(_) => Ok(Json(json!({ "isAuthenticated": true })).into_response()),
+        None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
+        None => Ok(Json(json!({ "isAuthenticated": false })).into_response()),
+    }
+}
+
+async fn whoami_view(
+    State(lk): State<Latchkey>,
+    MaybeUser(user): MaybeUser,
+) -> Result<Response, ApiError> {
+    match user {
+        Some(u) => Ok(Json(json!({ "username": u.username })).into_response()),
+        None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
+        None => Ok(Json(json!({ "isAuthenticated": false })).into_response()),
+    }
+}
+
+/// The `/api/` routes, with the session and CSRF middleware on them. Merge it
+/// into an application's router; see [`crate::app`] for the outer layers.
+pub fn router(lk: Latchkey) -> Router {
+    Router::new()
+        .route("/api/csrf/", get(csrf_view))
+        .route("/api/login/", post(login_view))
+        .route("/api/logout/", get(logout_view).post(logout_view))
+        .route("/api/session/", get(session_view))
+        .route("/api/whoami/", get(whoami_view))
+        // route_layer: unknown paths reach the fallback (slash redirect, 404)
+        // untouched; a known path with a wrong method is CSRF-checked first,
+        // as in Django (PUT without a token: 403, with one: 405).
+        .route_layer(from_fn_with_state(
+            lk.clone(),
+            crate::session::session_middleware,
+        ))
+        .route_layer(from_fn_with_state(lk.clone(), crate::csrf::csrf_middleware))
+        .with_state(lk)
+}
+
+/// Fallback: a known path without its trailing slash redirects to the
+/// slashed one (Django's `APPEND_SLASH`) — 301 for GET/HEAD, 308 otherwise
+/// so a POST keeps its method and body; everything else is a JSON 404.
+pub async fn append_slash_fallback(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    let path = uri.path();
+    if !path.ends_with('/') {
+        let slashed = format!("{path}/");
+        if API_PATHS.contains(&slashed.as_str()) {
+            let location = match uri.query() {
+                Some(q) => format!("{slashed}?{q}"),
+                None => slashed,
+            };
+            let status = if method == Method::GET || method == Method::HEAD {
+                StatusCode::MOVED_PERMANENTLY
+            } else {
+                StatusCode::PERMANENT_REDIRECT
+            };
+            return match HeaderValue::from_str(&location) {
+                Ok(loc) => (status, [(header::LOCATION, loc)]).into_response(),
+                Err(_) => {
+                    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.").into_response()
+                }
+            };
+        }
+    }
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.").into_response()
+}

@@ -1,0 +1,169 @@
+//! Composes the whole application: the API routes and the layers around
+//! them, in one documented order.
+//!
+//! From the outside in:
+//!
+//! 1. **request log** — one structured line per request (method, path,
+//!    status, latency, request id), after everything else has answered;
+//! 2. **panic guard** — a panic becomes a JSON 500, never a dropped connection;
+//! 3. **CORS** (cross-origin preset only) — outermost of the answering
+//!    layers, so redirects, 4xx and 5xx carry CORS headers and the SPA sees
+//!    the `detail` instead of a network error;
+//! 4. **security headers** — nosniff, `X-Frame-Options: DENY`,
+//!    `Referrer-Policy: same-origin`, `Cross-Origin-Opener-Policy`;
+//! 5. **JSON errors** — any error response that is not JSON gets our shape;
+//! 6. **request context and Host allow-list** — 400 for unknown hosts;
+//! 7. **body limit** — 413 past `limits.max_body_bytes`;
+//! 8. routes; on the `/api/` routes themselves: **CSRF**, then **session**.
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    Router,
+    extract::{ConnectInfo, DefaultBodyLimit, Request},
+    middleware::{Next, from_fn, from_fn_with_state},
+    response::{IntoResponse, Response},
+};
+use http::{HeaderName, HeaderValue, Method, header};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+};
+
+use crate::{Latchkey, api, context::context_middleware, crypto::os_random};
+
+/// Headers a preflight may ask for (django-cors-headers' default list).
+const CORS_ALLOW_HEADERS: [HeaderName; 6] = [
+    header::ACCEPT,
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::USER_AGENT,
+    HeaderName::from_static("x-csrftoken"),
+    HeaderName::from_static("x-requested-with"),
+];
+
+/// The CORS layer of the cross-origin preset: an explicit allow-list (the
+/// same list the CSRF Origin check trusts, so the two cannot disagree),
+/// credentials, and `X-CSRFToken` exposed so the SPA can read the token.
+pub fn cors_layer(lk: &Latchkey) -> CorsLayer {
+    let origins: Vec<HeaderValue> = lk
+        .settings()
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(&o.to_string()).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers(CORS_ALLOW_HEADERS)
+        .expose_headers([header::CONTENT_TYPE, HeaderName::from_static("x-csrftoken")])
+        .max_age(Duration::from_secs(86_400))
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+    ] {
+        h.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    res
+}
+
+fn request_id(req: &Request) -> String {
+    // Reuse a proxy's id when it looks like one (short, printable), so log
+    // lines can be joined across hops; otherwise mint 64 random bits.
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let mut b = [0u8; 8];
+            os_random(&mut b);
+            hex::encode(b)
+        })
+}
+
+/// Middleware: one structured log line per request. The query string is
+/// never logged (tokens end up in query strings in careless clients), nor
+/// any header value.
+pub async fn request_log(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        target: "latchkey::http",
+        method = %method,
+        path = %path,
+        status = res.status().as_u16(),
+        latency_ms = format_args!("{latency_ms:.3}"),
+        request_id = %id,
+        peer = ?peer,
+        "request"
+    );
+    res
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    api::ApiError::internal("a request handler panicked").into_response()
+}
+
+/// Wraps `routes` (which may contain the application's own routes merged
+/// with [`api::router`]) in Latchkey's layers, in the order documented above.
+pub fn with_layers(routes: Router, lk: &Latchkey) -> Router {
+    let limit = lk.settings().max_body_bytes;
+    let router = routes
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(from_fn_with_state(lk.clone(), context_middleware))
+        .layer(from_fn(api::json_errors))
+        .layer(from_fn(security_headers));
+    let router = if lk.settings().cors_enabled() {
+        router.layer(cors_layer(lk))
+    } else {
+        router
+    };
+    router
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn(request_log))
+}
+
+/// The complete Latchkey application: the API, the trailing-slash fallback
+/// and every layer.
+pub fn build_router(lk: &Latchkey) -> Router {
+    with_layers(
+        api::router(lk.clone()).fallback(api::append_slash_fallback),
+        lk,
+    )
+}

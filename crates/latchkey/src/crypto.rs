@@ -1,0 +1,106 @@
+//! Small cryptographic helpers. The primitives themselves (OS CSPRNG, SHA-256,
+//! HMAC, constant-time comparison) come from well-kept crates; this module only
+//! fixes how Latchkey uses them so every call site agrees.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Lower-case letters and digits: Django's session key alphabet.
+pub(crate) const SESSION_KEY_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+/// Django's CSRF alphabet (`string.ascii_letters + string.digits`).
+pub(crate) const CSRF_CHARS: &[u8] =
+    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// Fills `buf` from the operating system's CSPRNG.
+///
+/// # Panics
+/// Panics if the OS refuses to provide randomness. There is no safe way to
+/// continue issuing secrets without it, so failing loudly is the only option.
+pub(crate) fn os_random(buf: &mut [u8]) {
+    getrandom::fill(buf).expect("the operating system CSPRNG is unavailable");
+}
+
+/// A string of `len` characters drawn uniformly from `alphabet` using the OS
+/// CSPRNG. Rejection sampling keeps the distribution uniform (a plain modulo
+/// would bias the first characters of the alphabet).
+pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
+    assert!(!alphabet.is_empty() && alphabet.len() <= 256);
+    let limit = 256 - (256 % alphabet.len());
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    while out.len() < len {
+        os_random(&mut buf);
+        for &b in &buf {
+            if (b as usize) < limit {
+                out.push(alphabet[b as usize % alphabet.len()] as char);
+                if out.len() == len {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Constant-time equality of two byte strings. Lengths are not secret.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Hex-encoded SHA-256.
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// Hex-encoded HMAC-SHA256 of `value` under `key`, with a purpose salt folded
+/// into the key as Django's `salted_hmac` does, so one secret can serve several
+/// purposes without one MAC being replayable as another.
+pub(crate) fn salted_hmac_hex(salt: &str, key: &[u8], value: &[u8]) -> String {
+    let derived = Sha256::new()
+        .chain_update(salt.as_bytes())
+        .chain_update(key)
+        .finalize();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&derived).expect("HMAC accepts any key length");
+    mac.update(value);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_strings_use_only_the_alphabet_and_differ() {
+        let a = random_string(32, SESSION_KEY_CHARS);
+        let b = random_string(32, SESSION_KEY_CHARS);
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| SESSION_KEY_CHARS.contains(&c)));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn random_strings_cover_the_whole_alphabet() {
+        let s = random_string(20_000, CSRF_CHARS);
+        for c in CSRF_CHARS {
+            assert!(s.as_bytes().contains(c), "missing {}", *c as char);
+        }
+    }
+
+    #[test]
+    fn constant_time_eq_compares_content_and_length() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn salted_hmac_depends_on_salt_key_and_value() {
+        let base = salted_hmac_hex("s", b"k", b"v");
+        assert_eq!(base.len(), 64);
+        assert_ne!(base, salted_hmac_hex("t", b"k", b"v"));
+        assert_ne!(base, salted_hmac_hex("s", b"l", b"v"));
+        assert_ne!(base, salted_hmac_hex("s", b"k", b"w"));
+        assert_eq!(base, salted_hmac_hex("s", b"k", b"v"));
+    }
+}

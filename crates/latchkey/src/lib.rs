@@ -1,0 +1,164 @@
+//! # Latchkey
+//!
+//! Session-cookie authentication for single-page apps on axum/tower, wire
+//! compatible with the Django "session-based auth for SPAs" tutorial: an
+//! HttpOnly session cookie, Django-compatible CSRF tokens, and the tutorial's
+//! `/api/csrf/`, `/api/login/`, `/api/logout/`, `/api/session/` and
+//! `/api/whoami/` endpoints, in four deployment presets.
+//!
+//! Start with [`Latchkey`] (the shared state), [`app::build_router`] (the
+//! whole layered app) or [`api::router`] plus the extractors in [`auth`] to
+//! add Latchkey to an existing axum application (see `examples/`).
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod context;
+pub mod cookies;
+pub mod crypto;
+pub mod csrf;
+pub mod db;
+pub mod origin;
+pub mod password;
+pub mod session;
+pub mod settings;
+pub mod users;
+
+use std::{fmt, sync::Arc};
+
+use secrecy::SecretString;
+
+pub use crate::{
+    api::ApiError,
+    auth::{CurrentUser, MaybeUser},
+    clock::{Clock, MockClock, SystemClock},
+    csrf::CsrfToken,
+    password::{PasswordHasher, RawPassword},
+    session::{Session, SessionStore},
+    settings::{Preset, Settings},
+    users::{User, UserStore},
+};
+
+struct Inner {
+    settings: Settings,
+    sessions: Arc<dyn SessionStore>,
+    users: Arc<dyn UserStore>,
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+    secret_key: SecretString,
+    fallbacks: Vec<SecretString>,
+}
+
+/// Latchkey's shared state: settings, stores, hasher, clock and keys. Cheap
+/// to clone; use it as (or extract it from) the axum state.
+#[derive(Clone)]
+pub struct Latchkey(Arc<Inner>);
+
+impl fmt::Debug for Latchkey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Latchkey")
+            .field("settings", &self.0.settings)
+            .field("sessions", &self.0.sessions)
+            .field("users", &self.0.users)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors building a [`Latchkey`].
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The hasher parameters are unusable.
+    #[error(transparent)]
+    Hasher(#[from] password::HashError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    /// No secret key in the settings nor in the database.
+    #[error(
+        "no secret key: set LATCHKEY_SECRET_KEY or run `latchkey migrate`, which generates one"
+    )]
+    NoSecretKey,
+}
+
+impl Latchkey {
+    /// Assembles the state from its parts.
+    ///
+    /// # Errors
+    /// When the hasher parameters are invalid.
+    pub fn new(
+        settings: Settings,
+        sessions: Arc<dyn SessionStore>,
+        users: Arc<dyn UserStore>,
+        clock: Arc<dyn Clock>,
+        secret_key: SecretString,
+    ) -> Result<Self, BuildError> {
+        let hasher = PasswordHasher::new(&settings.password_hasher)?;
+        let fallbacks = settings.secret_key_fallbacks.clone();
+        Ok(Self(Arc::new(Inner {
+            settings,
+            sessions,
+            users,
+            hasher,
+            clock,
+            secret_key,
+            fallbacks,
+        })))
+    }
+
+    /// Opens the database of `settings.database_url`, refuses an unmigrated
+    /// schema, and takes the secret key from the settings or the database.
+    ///
+    /// # Errors
+    /// Unreachable or unmigrated database, missing secret key.
+    pub async fn open(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, db::Database), BuildError> {
+        let db = db::Database::connect(&settings.database_url, false).await?;
+        db.check_migrated().await?;
+        let key = match &settings.secret_key {
+            Some(k) => k.clone(),
+            None => SecretString::from(
+                db.stored_secret_key()
+                    .await?
+                    .ok_or(BuildError::NoSecretKey)?,
+            ),
+        };
+        let lk = Self::new(settings, db.session_store(), db.user_store(), clock, key)?;
+        Ok((lk, db))
+    }
+
+    /// Settings.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// The session store.
+    pub fn sessions(&self) -> &Arc<dyn SessionStore> {
+        &self.0.sessions
+    }
+
+    /// The user store.
+    pub fn users(&self) -> &Arc<dyn UserStore> {
+        &self.0.users
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.0.hasher
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.0.clock
+    }
+
+    pub(crate) fn secret_key(&self) -> &SecretString {
+        &self.0.secret_key
+    }
+
+    pub(crate) fn secret_key_fallbacks(&self) -> impl Iterator<Item = &SecretString> {
+        self.0.fallbacks.iter()
+    }
+}

@@ -1,0 +1,277 @@
+use std::sync::Arc;
+
+use axum::{
+    extract::{FromRequestParts, Request, State},
+    middleware::Next,
+    response::Response,
+};
+use http::{header, request::Parts};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+
+use super::{SessionKey, SessionRecord, SessionStore, StoreError};
+use crate::{Latchkey, api::ApiError, clock::Clock, cookies};
+
+/// The current request's session, lazily loaded: a request that never asks
+/// for it costs no store round-trip.
+#[derive(Clone)]
+pub struct Session(Arc<Inner>);
+
+struct Inner {
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    age: time::Duration,
+    cookie_key: Option<SessionKey>,
+    had_cookie: bool,
+    state: Mutex<SessState>,
+}
+
+#[derive(Default)]
+struct SessState {
+    loaded: bool,
+    key: Option<SessionKey>,
+    record: Option<SessionRecord>,
+    accessed: bool,
+    modified: bool,
+    issue_cookie: bool,
+    delete_cookie: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("had_cookie", &self.0.had_cookie)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    fn new(lk: &Latchkey, cookie_value: Option<String>) -> Self {
+        let had_cookie = cookie_value.is_some();
+        Session(Arc::new(Inner {
+            store: lk.sessions().clone(),
+            clock: lk.clock().clone(),
+            age: time::Duration::try_from(lk.settings().session.age)
+                .unwrap_or(time::Duration::weeks(2)),
+            cookie_key: cookie_value.as_deref().and_then(SessionKey::parse),
+            had_cookie,
+            state: Mutex::new(SessState::default()),
+        }))
+    }
+
+    async fn ensure_loaded<'a>(
+        &'a self,
+        st: &mut tokio::sync::MutexGuard<'a, SessState>,
+    ) -> Result<(), StoreError> {
+        st.accessed = true;
+        if !st.loaded {
+            if let Some(key) = &self.0.cookie_key {
+                let now = self.0.clock.now();
+                if let Some(rec) = self.0.store.load(&key.hash(), now).await? {
+                    st.key = Some(key.clone());
+                    st.record = Some(rec);
+                }
+            }
+            st.loaded = true;
+        }
+        Ok(())
+    }
+
+    /// The stored record, if the request carries a live session.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn record(&self) -> Result<Option<SessionRecord>, StoreError> {
+        let mut st = self.0.state.lock().await;
+        self.ensure_loaded(&mut st).await?;
+        Ok(st.record.clone())
+    }
+
+    /// The logged-in user's id.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn user_id(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self.record().await?.and_then(|r| r.user_id))
+    }
+
+    /// A value stored in the session.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn get(&self, key: &str) -> Result<Option<Value>, StoreError> {
+        Ok(self.record().await?.and_then(|r| r.data.get(key).cloned()))
+    }
+
+    /// Stores a value, creating an (anonymous) session if there is none. The
+    /// change is written after the handler, unless the response is a 5xx.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn insert(&self, key: &str, value: Value) -> Result<(), StoreError> {
+        let mut st = self.0.state.lock().await;
+        self.ensure_loaded(&mut st).await?;
+        if st.record.is_none() {
+            self.create_locked(&mut st, None, String::new()).await?;
+        }
+        if let Some(r) = st.record.as_mut() {
+            r.data.insert(key.to_owned(), value);
+            st.modified = true;
+        }
+        Ok(())
+    }
+
+    async fn create_locked(
+        &self,
+        st: &mut SessState,
+        user_id: Option<i64>,
+        auth_hash: String,
+    ) -> Result<(), StoreError> {
+        let now = self.0.clock.now();
+        let expires = now + self.0.age;
+        let data = st.record.take().map(|r| r.data).unwrap_or_default();
+        // Keys come from a 165-bit space, so a conflict means a broken RNG or
+        // a store bug; retrying once more is all that is reasonable.
+        for _ in 0..3 {
+            let key = SessionKey::generate();
+            let record = SessionRecord {
+                key_hash: key.hash(),
+                user_id,
+                auth_hash: auth_hash.clone(),
+                data: data.clone(),
+                created_at: now,
+                last_seen: now,
+                expires_at: expires,
+                absolute_expires_at: expires,
+            };
+            match self.0.store.create(&record).await {
+                Ok(()) => {
+                    st.key = Some(key);
+                    st.record = Some(record);
+                    st.issue_cookie = true;
+                    st.delete_cookie = false;
+                    st.modified = false;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Backend(
+            "could not allocate a unique session key".into(),
+        ))
+    }
+
+    /// Starts an authenticated session under a brand-new key, deleting the
+    /// old one server-side. Called at every login, also when the same user
+    /// logs in again (Django keeps the key then; a fresh key is the safer
+    /// choice and costs nothing). Application data in an anonymous session
+    /// is carried over; a session of another user is flushed first.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn cycle_login(&self, user_id: i64, auth_hash: String) -> Result<(), StoreError> {
+        let mut st = self.0.state.lock().await;
+        self.ensure_loaded(&mut st).await?;
+        if let Some(old) = st.record.take() {
+            self.0.store.delete(&old.key_hash).await?;
+            if old.user_id.is_none() {
+                st.record = Some(old);
+            }
+        }
+        self.create_locked(&mut st, Some(user_id), auth_hash).await
+    }
+
+    /// Deletes the session server-side and tells the browser to drop the
+    /// cookie (logout). Returns whether there was a session.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn flush(&self) -> Result<bool, StoreError> {
+        let mut st = self.0.state.lock().await;
+        self.ensure_loaded(&mut st).await?;
+        let existed = match st.record.take() {
+            Some(r) => self.0.store.delete(&r.key_hash).await?,
+            None => false,
+        };
+        st.key = None;
+        st.modified = false;
+        st.issue_cookie = false;
+        st.delete_cookie = true;
+        Ok(existed)
+    }
+
+    /// When the current session expires.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn expires_at(&self) -> Result<Option<OffsetDateTime>, StoreError> {
+        Ok(self.record().await?.map(|r| r.expires_at))
+    }
+
+    async fn finish(&self, lk: &Latchkey, response: &mut Response) {
+        let mut st = self.0.state.lock().await;
+        if !st.accessed {
+            return;
+        }
+        let status = response.status();
+        // Django never saves a session on a 5xx: the request failed half-way.
+        if st.modified
+            && !status.is_server_error()
+            && let Some(rec) = st.record.clone()
+        {
+            match self.0.store.save(&rec).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    st.record = None;
+                    st.delete_cookie = true;
+                }
+                Err(e) => {
+                    tracing::error!(target: "latchkey::session", error = %e, "could not save session")
+                }
+            }
+        }
+        let cookie = &lk.settings().session.cookie;
+        let headers = response.headers_mut();
+        if st.issue_cookie && !status.is_server_error() {
+            if let Some(key) = &st.key {
+                headers.append(
+                    header::SET_COOKIE,
+                    cookies::set(cookie, key.expose(), self.0.clock.now()),
+                );
+            }
+        } else if st.delete_cookie || (self.0.had_cookie && st.loaded && st.record.is_none()) {
+            // An unknown, expired or malformed cookie is deleted, as Django
+            // does, so the browser stops sending it.
+            headers.append(header::SET_COOKIE, cookies::delete(cookie));
+        }
+        cookies::vary_cookie(headers);
+    }
+}
+
+/// Middleware that gives handlers a [`Session`] and writes its cookie.
+pub async fn session_middleware(
+    State(lk): State<Latchkey>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let cookie = cookies::find(req.headers(), &lk.settings().session.cookie.name);
+    let session = Session::new(&lk, cookie);
+    req.extensions_mut().insert(session.clone());
+    let mut response = next.run(req).await;
+    session.finish(&lk, &mut response).await;
+    response
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal("Session extractor used without session_middleware"))
+    }
+}

@@ -1,0 +1,199 @@
+//! Server-side sessions with Django's semantics, on a store trait that every
+//! backend implements.
+//!
+//! The cookie carries a random 32-character key (about 165 bits from the OS
+//! CSPRNG). Stores only ever see its SHA-256 ([`SessionKeyHash`]), so a copy of
+//! the session table cannot be replayed as cookies. A key the server did not
+//! issue is never adopted: an unknown cookie is answered with a deletion
+//! cookie, and new sessions always get a fresh key.
+
+mod layer;
+mod memory;
+pub(crate) mod sqlite;
+
+use std::fmt;
+
+pub use layer::{Session, session_middleware};
+pub use memory::MemorySessionStore;
+use serde_json::{Map, Value};
+pub use sqlite::SqliteSessionStore;
+use time::OffsetDateTime;
+
+use crate::crypto::{SESSION_KEY_CHARS, random_string, sha256_hex};
+
+/// The raw session key from the cookie. Never logged: `Debug` redacts it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        Self(random_string(32, SESSION_KEY_CHARS))
+    }
+
+    /// Accepts a cookie value only if it has the shape of a key we issue, so
+    /// junk never reaches the store.
+    pub fn parse(value: &str) -> Option<Self> {
+        (value.len() == 32 && value.bytes().all(|b| SESSION_KEY_CHARS.contains(&b)))
+            .then(|| Self(value.to_owned()))
+    }
+
+    /// The cookie value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What the store keeps.
+    pub fn hash(&self) -> SessionKeyHash {
+        SessionKeyHash(sha256_hex(self.0.as_bytes()))
+    }
+}
+
+impl fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionKey([redacted])")
+    }
+}
+
+/// SHA-256 of a session key, hex-encoded: the stores' primary key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKeyHash(pub String);
+
+impl SessionKeyHash {
+    /// The hex string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// One stored session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    /// Primary key.
+    pub key_hash: SessionKeyHash,
+    /// The authenticated user, if any.
+    pub user_id: Option<i64>,
+    /// HMAC of the user's password hash at login (Django's session auth hash).
+    pub auth_hash: String,
+    /// Application data.
+    pub data: Map<String, Value>,
+    /// When the session was created.
+    pub created_at: OffsetDateTime,
+    /// Last recorded activity.
+    pub last_seen: OffsetDateTime,
+    /// When the session stops being valid (the earliest of all limits).
+    pub expires_at: OffsetDateTime,
+    /// Hard upper bound, whatever the activity.
+    pub absolute_expires_at: OffsetDateTime,
+}
+
+impl SessionRecord {
+    /// Whether the session is past its expiry at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at <= now
+    }
+}
+
+/// Failures of a session store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A record with that key already exists (keys are never reused).
+    #[error("a session with this key already exists")]
+    Conflict,
+    /// The backend cannot be reached or failed.
+    #[error("session store unavailable: {0}")]
+    Backend(String),
+    /// A stored record cannot be decoded.
+    #[error("corrupt session record: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Storage for sessions. All implementations pass the same conformance suite.
+#[async_trait::async_trait]
+pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
+    /// Inserts a new record; [`StoreError::Conflict`] if the key exists.
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError>;
+    /// The record for `key`, or `None` if absent or expired at `now`.
+    async fn load(
+        &self,
+        key: &SessionKeyHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+    /// Updates an existing record. Returns `false`, writing nothing, if the
+    /// record is gone, so a slow request cannot resurrect a session that was
+    /// logged out meanwhile.
+    async fn save(&self, record: &SessionRecord) -> Result<bool, StoreError>;
+    /// Deletes one record; `true` if it existed.
+    async fn delete(&self, key: &SessionKeyHash) -> Result<bool, StoreError>;
+    /// Deletes every session of `user_id` except `keep`; returns how many.
+    async fn delete_user_sessions(
+        &self,
+        user_id: i64,
+        keep: Option<&SessionKeyHash>,
+    ) -> Result<u64, StoreError>;
+    /// The unexpired sessions of `user_id`.
+    async fn list_user_sessions(
+        &self,
+        user_id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Deletes up to `batch` sessions expired at `now`; returns how many.
+    async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
+}
+
+/// Deletes every expired session in batches, so a large purge never holds a
+/// long write lock; returns the total.
+pub async fn clear_expired(
+    store: &dyn SessionStore,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let mut total = 0;
+    loop {
+        let n = store.delete_expired(now, 5_000).await?;
+        total += n;
+        if n < 5_000 {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_have_djangos_shape_and_are_unique() {
+        let a = SessionKey::generate();
+        assert!(SessionKey::parse(a.expose()).is_some());
+        assert_ne!(a, SessionKey::generate());
+        assert_eq!(a.hash().as_str().len(), 64);
+        assert_ne!(a.hash().as_str(), a.expose());
+    }
+
+    #[test]
+    fn cookie_values_we_could_not_have_issued_are_refused() {
+        for bad in [
+            "",
+            "short",
+            &"A".repeat(32),
+            &"a".repeat(33),
+            "../../etc/passwd0000000000000000",
+            &"é".repeat(16),
+        ] {
+            assert!(SessionKey::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let k = SessionKey::generate();
+        assert!(!format!("{k:?}").contains(k.expose()));
+    }
+}

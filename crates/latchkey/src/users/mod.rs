@@ -1,0 +1,251 @@
+//! Users: the model, parse-don't-validate newtypes, and the store trait.
+
+mod sqlite;
+
+use std::fmt;
+
+pub use sqlite::SqliteUserStore;
+use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
+
+/// A stored user, with Django's fields.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Primary key.
+    pub id: i64,
+    /// Unique, case-sensitive, NFKC-normalised.
+    pub username: String,
+    /// Possibly empty.
+    pub email: String,
+    /// PHC string of the password hash. Never logged.
+    pub password_hash: String,
+    /// Inactive users cannot log in and lose their sessions.
+    pub is_active: bool,
+    /// Staff flag (admin access).
+    pub is_staff: bool,
+    /// Superuser flag.
+    pub is_superuser: bool,
+    /// Last successful login.
+    pub last_login: Option<OffsetDateTime>,
+    /// Creation time.
+    pub date_joined: OffsetDateTime,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("is_active", &self.is_active)
+            .field("is_staff", &self.is_staff)
+            .field("is_superuser", &self.is_superuser)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A valid username: 1–150 characters, letters, digits and `@ . + - _`,
+/// NFKC-normalised as Django's `AbstractBaseUser.normalize_username` does, so
+/// that look-alike compatibility forms cannot register twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+/// Why a username or email was refused; the message is for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+impl Username {
+    /// Normalises and checks a username.
+    ///
+    /// # Errors
+    /// A message in Django's words.
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let s: String = raw.nfkc().collect();
+        if s.is_empty() {
+            return Err(InvalidInput("This field cannot be blank.".into()));
+        }
+        let n = s.chars().count();
+        if n > 150 {
+            return Err(InvalidInput(format!(
+                "Ensure this value has at most 150 characters (it has {n})."
+            )));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_alphanumeric() || "@.+-_".contains(c))
+        {
+            return Err(InvalidInput(
+                "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.".into(),
+            ));
+        }
+        Ok(Self(s))
+    }
+
+    /// The normalised username.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, possibly empty (Django's `createsuperuser` makes it optional).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Email(String);
+
+impl Email {
+    /// Checks an address and lower-cases its domain (Django's `normalize_email`).
+    ///
+    /// # Errors
+    /// When it is not an address.
+    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Ok(Self::default());
+        }
+        let invalid = || InvalidInput("Enter a valid email address.".into());
+        let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
+        if local.is_empty()
+            || domain.len() < 3
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || s.len() > 254
+            || s.chars().any(|c| c.is_whitespace() || c.is_control())
+            || domain.contains('@')
+        {
+            return Err(invalid());
+        }
+        Ok(Self(format!("{local}@{}", domain.to_lowercase())))
+    }
+
+    /// The address, or "" when none was given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What is needed to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Username.
+    pub username: Username,
+    /// Email.
+    pub email: Email,
+    /// Already-hashed password (PHC string).
+    pub password_hash: String,
+    /// Staff flag.
+    pub is_staff: bool,
+    /// Superuser flag.
+    pub is_superuser: bool,
+}
+
+/// Failures of a user store.
+#[derive(Debug, thiserror::Error)]
+pub enum UserStoreError {
+    /// The username is taken.
+    #[error("That username is already taken.")]
+    Duplicate,
+    /// The backend failed.
+    #[error("user store unavailable: {0}")]
+    Backend(String),
+}
+
+impl From<sqlx::Error> for UserStoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => UserStoreError::Duplicate,
+            _ => UserStoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+/// Storage for users.
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync + fmt::Debug + 'static {
+    /// The user with exactly this (normalised) username.
+    async fn by_username(&self, username: &str) -> Result<Option<User>, UserStoreError>;
+    /// The user with this id.
+    async fn by_id(&self, id: i64) -> Result<Option<User>, UserStoreError>;
+    /// Creates a user; [`UserStoreError::Duplicate`] if the username is taken.
+    async fn create(&self, user: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError>;
+    /// Replaces the password hash; `false` if there is no such user.
+    async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError>;
+    /// Activates or deactivates; `false` if there is no such user.
+    async fn set_active(&self, id: i64, active: bool) -> Result<bool, UserStoreError>;
+    /// Records a successful login.
+    async fn record_login(&self, id: i64, now: OffsetDateTime) -> Result<(), UserStoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_nfkc_normalised() {
+        // U+FB01 LATIN SMALL LIGATURE FI and fullwidth letters fold to ASCII.
+        assert_eq!(Username::parse("\u{FB01}sh").unwrap().as_str(), "fish");
+        assert_eq!(Username::parse("ＡＢＣ").unwrap().as_str(), "ABC");
+    }
+
+    #[test]
+    fn usernames_stay_case_sensitive() {
+        assert_ne!(
+            Username::parse("Demo").unwrap(),
+            Username::parse("demo").unwrap()
+        );
+    }
+
+    #[test]
+    fn usernames_accept_unicode_letters_and_djangos_symbols() {
+        for ok in ["demo", "jöhn.doe+1@x-y_z", "用户"] {
+            assert!(Username::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn usernames_refuse_blank_long_and_odd_characters() {
+        assert!(Username::parse("").unwrap_err().0.contains("blank"));
+        assert!(
+            Username::parse(&"a".repeat(151))
+                .unwrap_err()
+                .0
+                .contains("150")
+        );
+        for bad in ["with space", "semi;colon", "nul\0", "tab\t", "slash/"] {
+            assert!(
+                Username::parse(bad)
+                    .unwrap_err()
+                    .0
+                    .contains("valid username"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn emails_are_optional_checked_and_domain_lowercased() {
+        assert_eq!(Email::parse("").unwrap().as_str(), "");
+        assert_eq!(
+            Email::parse("Me@Example.COM").unwrap().as_str(),
+            "Me@example.com"
+        );
+        for bad in ["nope", "@x.org", "a@b", "a b@c.org", "a@.org"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_password_hash() {
+        let u = User {
+            id: 1,
+            username: "demo".into(),
+            email: String::new(),
+            password_hash: "$argon2id$secret".into(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            last_login: None,
+            date_joined: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(!format!("{u:?}").contains("argon2"));
+    }
+}
