@@ -1,1 +1,62 @@
-fn main() {}
+//! `latchkey`: parse the command line, load settings, dispatch.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use latchkey_server::{
+    cli::{Cli, Command, ServeArgs},
+    commands::{self, Terminal},
+    config, telemetry,
+};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    telemetry::init(cli.log_level.as_deref().unwrap_or(default_level), cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let flags = match &cli.command {
+        Command::Serve(a) | Command::Check(a) => a.clone(),
+        _ => ServeArgs::default(),
+    };
+    let settings = config::load(cli.config.as_deref(), utf8_env(), &flags.overrides(cli.database.clone()))?;
+    match cli.command {
+        Command::Serve(_) => commands::serve(settings).await,
+        Command::Migrate => commands::migrate(settings).await,
+        Command::Createsuperuser { username, email, no_input } => {
+            commands::createsuperuser(settings, username, email, no_input, &mut Terminal).await
+        }
+        Command::Changepassword { username, no_input } => {
+            commands::changepassword(settings, username, no_input, &mut Terminal).await
+        }
+        Command::Clearsessions => commands::clearsessions(settings).await,
+        Command::Check(_) => {
+            print!("{}", commands::describe(&settings));
+            Ok(())
+        }
+    }
+}
+
+/// The environment, skipping variables that are not valid UTF-8 (which
+/// `std::env::vars` would panic on).
+fn utf8_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+}

@@ -1,0 +1,91 @@
+//! Assembling and running the server.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use latchkey::{Latchkey, Settings, SystemClock, app::build_router, db::Database, session};
+use tokio::net::TcpListener;
+
+/// A built server, bound to its port but not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    latchkey: Latchkey,
+    db: Database,
+}
+
+impl App {
+    /// Opens the database (which must be migrated), builds the router and
+    /// binds `settings.bind` (port 0 picks a free port, for tests).
+    ///
+    /// # Errors
+    /// Database, secret key or bind failures, with the cause.
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        let bind = settings.bind;
+        let (latchkey, db) = Latchkey::open(settings, Arc::new(SystemClock)).await?;
+        latchkey.hasher().warm_up().await.context("password hasher")?;
+        let router = build_router(&latchkey);
+        let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+        Ok(App { listener, router, latchkey, db })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// The shared state.
+    pub fn latchkey(&self) -> &Latchkey {
+        &self.latchkey
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    ///
+    /// # Errors
+    /// I/O errors of the listener.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let purge = tokio::spawn(purge_expired_sessions(self.latchkey.clone()));
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        purge.abort();
+        self.db.close().await;
+        result.context("server error")
+    }
+}
+
+/// Deletes expired sessions once an hour, in batches, off the request path.
+async fn purge_expired_sessions(lk: Latchkey) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match session::clear_expired(lk.sessions().as_ref(), lk.clock().now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(target: "latchkey::session", deleted = n, "expired sessions purged"),
+            Err(e) => tracing::warn!(target: "latchkey::session", error = %e, "expired-session purge failed"),
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!(target: "latchkey::server", "shutdown signal received; draining connections");
+}

@@ -1,0 +1,108 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Overrides;
+
+/// Session-cookie authentication for single-page apps.
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, about, propagate_version = true)]
+pub struct Cli {
+    /// TOML configuration file (also LATCHKEY_CONFIG).
+    #[arg(long, global = true, env = "LATCHKEY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL, e.g. sqlite://latchkey.sqlite3 (overrides LATCHKEY_DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database: Option<String>,
+    /// Log level or filter when RUST_LOG is unset (default: info for serve, warn otherwise).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flags shared by `serve` and `check`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// Deployment preset: embedded, same-origin, rest or cross-origin.
+    #[arg(long, value_name = "PRESET")]
+    pub preset: Option<String>,
+    /// Listen address [default: 127.0.0.1:8000].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Origin trusted by the CSRF Origin check; in cross-origin also allowed by CORS (repeatable).
+    #[arg(long = "allowed-origin", value_name = "URL")]
+    pub allowed_origins: Vec<String>,
+    /// Accepted Host header value (repeatable).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// The origin users see, e.g. https://app.example.com.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Reverse proxy whose X-Forwarded-* headers are believed (IP or CIDR, repeatable).
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    pub trusted_proxies: Vec<String>,
+}
+
+impl ServeArgs {
+    /// These flags as a configuration layer.
+    pub fn overrides(&self, database: Option<String>) -> Overrides {
+        Overrides {
+            preset: self.preset.clone(),
+            bind: self.bind.clone(),
+            database_url: database,
+            public_url: self.public_url.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema (idempotent).
+    Migrate,
+    /// Create a superuser (interactive, or --no-input with LATCHKEY_PASSWORD).
+    Createsuperuser {
+        /// Username.
+        #[arg(long)]
+        username: Option<String>,
+        /// Email address (optional).
+        #[arg(long)]
+        email: Option<String>,
+        /// Do not prompt; the password comes from LATCHKEY_PASSWORD.
+        #[arg(long)]
+        no_input: bool,
+    },
+    /// Change a user's password and end all of their sessions.
+    Changepassword {
+        /// The user.
+        username: String,
+        /// Do not prompt; the password comes from LATCHKEY_PASSWORD.
+        #[arg(long)]
+        no_input: bool,
+    },
+    /// Delete expired sessions and print how many.
+    Clearsessions,
+    /// Validate the configuration and print what the preset implies.
+    Check(ServeArgs),
+}

@@ -1,0 +1,289 @@
+//! The subcommands' behaviour. Each returns `Ok(())` or an error whose
+//! message is printed as `Error: …` with exit status 1.
+
+use std::{
+    io::{BufRead, IsTerminal, Write},
+    sync::Arc,
+};
+
+use anyhow::{Context, bail};
+use latchkey::{
+    Latchkey, RawPassword, Settings, SystemClock,
+    db::Database,
+    session,
+    settings::{CookieSettings, Preset},
+    users::{Email, NewUser, UserStoreError, Username},
+};
+
+use crate::app::{App, shutdown_signal};
+
+/// Reads answers from a person.
+pub trait Prompt {
+    /// A visible line, without its newline.
+    fn line(&mut self, prompt: &str) -> std::io::Result<String>;
+    /// A hidden line (password).
+    fn secret(&mut self, prompt: &str) -> std::io::Result<String>;
+}
+
+/// Prompts on the terminal; passwords are read without echo.
+pub struct Terminal;
+
+impl Prompt for Terminal {
+    fn line(&mut self, prompt: &str) -> std::io::Result<String> {
+        print!("{prompt}");
+        std::io::stdout().flush()?;
+        let mut s = String::new();
+        if std::io::stdin().lock().read_line(&mut s)? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "input closed"));
+        }
+        Ok(s.trim_end_matches(['\r', '\n']).to_owned())
+    }
+
+    fn secret(&mut self, prompt: &str) -> std::io::Result<String> {
+        rpassword::prompt_password(prompt)
+    }
+}
+
+async fn open(settings: Settings) -> anyhow::Result<(Latchkey, Database)> {
+    Ok(Latchkey::open(settings, Arc::new(SystemClock)).await?)
+}
+
+/// `latchkey migrate`.
+pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let db = Database::connect(&settings.database_url, true).await?;
+    let applied = db.migrate().await?;
+    if applied.is_empty() {
+        println!("No migrations to apply; the schema is at version {}.", Database::latest_version());
+    } else {
+        for v in &applied {
+            println!("Applied migration {v}.");
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn password_from_env() -> anyhow::Result<RawPassword> {
+    match std::env::var("LATCHKEY_PASSWORD") {
+        Ok(p) if p.is_empty() => bail!("Blank passwords aren't allowed."),
+        Ok(p) => Ok(RawPassword::new(p)),
+        Err(_) => bail!("set LATCHKEY_PASSWORD to the new password when using --no-input"),
+    }
+}
+
+fn ask_password(prompt: &mut dyn Prompt) -> anyhow::Result<RawPassword> {
+    for _ in 0..3 {
+        let first = prompt.secret("Password: ")?;
+        let second = prompt.secret("Password (again): ")?;
+        if first != second {
+            eprintln!("Error: Your passwords didn't match.");
+            continue;
+        }
+        if first.is_empty() {
+            eprintln!("Error: Blank passwords aren't allowed.");
+            continue;
+        }
+        return Ok(RawPassword::new(first));
+    }
+    bail!("giving up after 3 attempts")
+}
+
+fn not_a_tty() -> anyhow::Error {
+    anyhow::anyhow!("not running in a terminal; use --no-input with LATCHKEY_PASSWORD to run without prompts")
+}
+
+/// `latchkey createsuperuser`.
+pub async fn createsuperuser(
+    settings: Settings,
+    username: Option<String>,
+    email: Option<String>,
+    no_input: bool,
+    prompt: &mut dyn Prompt,
+) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let result = async {
+        let (username, email, password) = if no_input {
+            let Some(raw) = username else { bail!("You must use --username with --no-input.") };
+            let username = Username::parse(&raw)?;
+            let email = Email::parse(email.as_deref().unwrap_or(""))?;
+            (username, email, password_from_env()?)
+        } else {
+            if !std::io::stdin().is_terminal() {
+                return Err(not_a_tty());
+            }
+            let username = loop {
+                let raw = match &username {
+                    Some(u) => u.clone(),
+                    None => prompt.line("Username: ")?,
+                };
+                match Username::parse(&raw) {
+                    Ok(u) if lk.users().by_username(u.as_str()).await?.is_some() => {
+                        eprintln!("Error: That username is already taken.");
+                    }
+                    Ok(u) => break u,
+                    Err(e) => eprintln!("Error: {e}"),
+                }
+                if username.is_some() {
+                    bail!("invalid --username");
+                }
+            };
+            let email = loop {
+                let raw = match &email {
+                    Some(e) => e.clone(),
+                    None => prompt.line("Email address: ")?,
+                };
+                match Email::parse(&raw) {
+                    Ok(e) => break e,
+                    Err(e) if email.is_none() => eprintln!("Error: {e}"),
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            (username, email, ask_password(prompt)?)
+        };
+        let hash = lk.hasher().hash(&password).await?;
+        let user = NewUser { username, email, password_hash: hash, is_staff: true, is_superuser: true };
+        match lk.users().create(&user, lk.clock().now()).await {
+            Ok(_) => {
+                println!("Superuser created successfully.");
+                Ok(())
+            }
+            Err(UserStoreError::Duplicate) => bail!("That username is already taken."),
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+/// `latchkey changepassword USERNAME`.
+pub async fn changepassword(
+    settings: Settings,
+    username: String,
+    no_input: bool,
+    prompt: &mut dyn Prompt,
+) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let result = async {
+        let name = Username::parse(&username)?;
+        let Some(user) = lk.users().by_username(name.as_str()).await? else { bail!("user '{username}' does not exist") };
+        let password = if no_input {
+            password_from_env()?
+        } else {
+            if !std::io::stdin().is_terminal() {
+                return Err(not_a_tty());
+            }
+            println!("Changing password for user '{}'", user.username);
+            ask_password(prompt).with_context(|| format!("Aborting password change for user '{}'", user.username))?
+        };
+        let hash = lk.hasher().hash(&password).await?;
+        lk.users().set_password_hash(user.id, &hash).await?;
+        // The session auth hash would already reject them; deleting the rows
+        // makes it immediate and visible.
+        let ended = lk.sessions().delete_user_sessions(user.id, None).await?;
+        tracing::info!(target: "latchkey::audit", event = "password_changed", user_id = user.id, sessions_ended = ended, "password changed");
+        println!("Password changed successfully for user '{}' ({ended} session(s) ended).", user.username);
+        Ok(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+/// `latchkey clearsessions`.
+pub async fn clearsessions(settings: Settings) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let n = session::clear_expired(lk.sessions().as_ref(), lk.clock().now()).await;
+    db.close().await;
+    println!("Deleted {} expired session(s).", n?);
+    Ok(())
+}
+
+fn describe_cookie(c: &CookieSettings) -> String {
+    let mut parts = vec![c.name.clone()];
+    if c.http_only {
+        parts.push("HttpOnly".into());
+    } else {
+        parts.push("readable by JavaScript".into());
+    }
+    parts.push(format!("SameSite={}", c.same_site.as_str()));
+    parts.push(if c.secure { "Secure".into() } else { "not Secure".into() });
+    parts.push(match c.age {
+        Some(a) => format!("Max-Age={}", a.as_secs()),
+        None => "browser-session cookie".into(),
+    });
+    parts.push(format!("Path={}", c.path));
+    if let Some(d) = &c.domain {
+        parts.push(format!("Domain={d}"));
+    }
+    parts.join("; ")
+}
+
+/// What a validated configuration implies, for `latchkey check`.
+pub fn describe(s: &Settings) -> String {
+    let origins: Vec<String> = s.allowed_origins.iter().map(ToString::to_string).collect();
+    let mut trusted = vec!["the request's own origin".to_owned()];
+    if let Some(p) = &s.public_url {
+        trusted.push(format!("{p} (public_url)"));
+    }
+    trusted.extend(origins.iter().cloned());
+    let cors = if s.cors_enabled() {
+        format!(
+            "allows {} with credentials; exposes X-CSRFToken; preflight max-age 86400 s; other origins get no CORS headers",
+            origins.join(", ")
+        )
+    } else {
+        "off (same-origin deployment: no Access-Control-* headers)".into()
+    };
+    let token = match s.preset {
+        Preset::Embedded => "the SPA reads the csrftoken cookie and sends it as X-CSRFToken",
+        _ => "the SPA takes X-CSRFToken from GET /api/csrf/ and sends it back as X-CSRFToken",
+    };
+    let proxies = if s.trusted_proxies.is_empty() {
+        "none (X-Forwarded-* ignored)".to_owned()
+    } else {
+        s.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
+    format!(
+        "Configuration OK.\n\
+         preset:            {preset}\n\
+         bind:              {bind}\n\
+         public URL:        {public}\n\
+         database:          {db}\n\
+         session cookie:    {session}\n\
+         CSRF cookie:       {csrf}\n\
+         CSRF token:        {token}\n\
+         CSRF trusted:      {trusted}\n\
+         CORS:              {cors}\n\
+         HTTP Basic:        {basic}\n\
+         allowed hosts:     {hosts}\n\
+         trusted proxies:   {proxies}\n\
+         session lifetime:  {age} s\n\
+         password hashing:  Argon2id m={m} KiB, t={t}, p={p}; {c} at once, {q} queued at most\n",
+        preset = s.preset,
+        bind = s.bind,
+        public = s.public_url.as_ref().map_or("unset".to_owned(), ToString::to_string),
+        db = latchkey::settings::redact_url(&s.database_url),
+        session = describe_cookie(&s.session.cookie),
+        csrf = describe_cookie(&s.csrf.cookie),
+        trusted = trusted.join(", "),
+        basic = if s.basic_auth() { "accepted on /api/session/ and /api/whoami/" } else { "off" },
+        hosts = s.allowed_hosts.join(", "),
+        age = s.session.age.as_secs(),
+        m = s.password_hasher.memory_kib,
+        t = s.password_hasher.iterations,
+        p = s.password_hasher.parallelism,
+        c = s.password_hasher.max_concurrent,
+        q = s.password_hasher.max_queue,
+    )
+}
+
+/// `latchkey serve`.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let preset = settings.preset;
+    let app = App::build(settings).await?;
+    let addr = app.local_addr();
+    tracing::info!(target: "latchkey::server", %addr, %preset, "listening");
+    println!("Latchkey ({preset} preset) listening on http://{addr}/  (Ctrl-C to stop)");
+    app.run(shutdown_signal()).await
+}
