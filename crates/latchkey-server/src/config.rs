@@ -122,19 +122,18 @@ pub fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, Strin
 
 fn apply_overrides(table: &mut Table, o: &Overrides) {
     let strings = |v: &[String]| Value::Array(v.iter().map(|s| Value::String(s.clone())).collect());
-    for (key, value) in [
-        ("preset", &o.preset),
-        ("bind", &o.bind),
-        ("database_url", &o.database_url),
-        ("public_url", &o.public_url),
-    ] {
+    for (key, value) in
+        [("preset", &o.preset), ("bind", &o.bind), ("database_url", &o.database_url), ("public_url", &o.public_url)]
+    {
         if let Some(v) = value {
             insert(table, key, Value::String(v.clone()));
         }
     }
-    for (key, list) in
-        [("allowed_origins", &o.allowed_origins), ("allowed_hosts", &o.allowed_hosts), ("trusted_proxies", &o.trusted_proxies)]
-    {
+    for (key, list) in [
+        ("allowed_origins", &o.allowed_origins),
+        ("allowed_hosts", &o.allowed_hosts),
+        ("trusted_proxies", &o.trusted_proxies),
+    ] {
         if !list.is_empty() {
             insert(table, key, strings(list));
         }
@@ -171,7 +170,8 @@ pub fn load(
     }
     apply_env(&mut table, env)?;
     apply_overrides(&mut table, overrides);
-    let raw: RawSettings = Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Shape(e.to_string()))?;
+    let raw: RawSettings =
+        Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Shape(e.to_string()))?;
     Ok(raw.validate()?)
 }
 
@@ -209,7 +209,8 @@ mod tests {
         let s = load(Some(f.path()), e.clone(), &Overrides::default()).unwrap();
         assert_eq!((s.bind.port(), s.session.cookie.same_site), (9001, SameSite::Strict));
         assert_eq!(s.session.age.as_secs(), 60, "untouched file values survive");
-        let o = Overrides { bind: Some("127.0.0.1:9002".into()), preset: Some("same-origin".into()), ..Default::default() };
+        let o =
+            Overrides { bind: Some("127.0.0.1:9002".into()), preset: Some("same-origin".into()), ..Default::default() };
         let s = load(Some(f.path()), e, &o).unwrap();
         assert_eq!((s.bind.port(), s.preset), (9002, Preset::SameOrigin));
     }

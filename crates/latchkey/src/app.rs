@@ -47,26 +47,31 @@ const CORS_ALLOW_HEADERS: [HeaderName; 6] = [
 /// same list the CSRF Origin check trusts, so the two cannot disagree),
 /// credentials, and `X-CSRFToken` exposed so the SPA can read the token.
 pub fn cors_layer(lk: &Latchkey) -> CorsLayer {
-    let origins: Vec<HeaderValue> = lk
-        .settings()
-        .allowed_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(&o.to_string()).ok())
-        .collect();
+    let origins: Vec<HeaderValue> =
+        lk.settings().allowed_origins.iter().filter_map(|o| HeaderValue::from_str(&o.to_string()).ok()).collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers(CORS_ALLOW_HEADERS)
         .expose_headers([header::CONTENT_TYPE, HeaderName::from_static("x-csrftoken")])
         .max_age(Duration::from_secs(86_400))
+}
+
+/// tower-http still sends `Access-Control-Allow-Credentials` and
+/// `-Expose-Headers` to origins it does not allow (it only omits
+/// `-Allow-Origin`). Harmless to browsers, but a disallowed origin should see
+/// no CORS headers at all, so nothing suggests it is partly trusted.
+async fn strip_partial_cors(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    if !res.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        let doomed: Vec<HeaderName> =
+            res.headers().keys().filter(|k| k.as_str().starts_with("access-control-")).cloned().collect();
+        for k in doomed {
+            res.headers_mut().remove(k);
+        }
+    }
+    res
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
@@ -76,10 +81,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "same-origin"),
-        (
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ),
+        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
     ] {
         h.entry(name).or_insert(HeaderValue::from_static(value));
     }
@@ -92,11 +94,7 @@ fn request_id(req: &Request) -> String {
     req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(str::to_owned)
         .unwrap_or_else(|| {
             let mut b = [0u8; 8];
@@ -113,10 +111,7 @@ pub async fn request_log(req: Request, next: Next) -> Response {
     let id = request_id(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+    let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
     let mut res = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
@@ -150,20 +145,15 @@ pub fn with_layers(routes: Router, lk: &Latchkey) -> Router {
         .layer(from_fn(api::json_errors))
         .layer(from_fn(security_headers));
     let router = if lk.settings().cors_enabled() {
-        router.layer(cors_layer(lk))
+        router.layer(cors_layer(lk)).layer(from_fn(strip_partial_cors))
     } else {
         router
     };
-    router
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(from_fn(request_log))
+    router.layer(CatchPanicLayer::custom(panic_response)).layer(from_fn(request_log))
 }
 
 /// The complete Latchkey application: the API, the trailing-slash fallback
 /// and every layer.
 pub fn build_router(lk: &Latchkey) -> Router {
-    with_layers(
-        api::router(lk.clone()).fallback(api::append_slash_fallback),
-        lk,
-    )
+    with_layers(api::router(lk.clone()).fallback(api::append_slash_fallback), lk)
 }

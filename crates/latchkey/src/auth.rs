@@ -40,9 +40,7 @@ pub enum AuthError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::InvalidCredentials => {
-                ApiError::bad_request("invalid_credentials", "Invalid credentials.")
-            }
+            AuthError::InvalidCredentials => ApiError::bad_request("invalid_credentials", "Invalid credentials."),
             AuthError::Hash(e) => e.into(),
             AuthError::Sessions(e) => e.into(),
             AuthError::Users(e) => e.into(),
@@ -51,11 +49,7 @@ impl From<AuthError> for ApiError {
 }
 
 fn hash_with(key: &SecretString, password_hash: &str) -> String {
-    salted_hmac_hex(
-        SESSION_HASH_SALT,
-        key.expose_secret().as_bytes(),
-        password_hash.as_bytes(),
-    )
+    salted_hmac_hex(SESSION_HASH_SALT, key.expose_secret().as_bytes(), password_hash.as_bytes())
 }
 
 impl Latchkey {
@@ -69,14 +63,9 @@ impl Latchkey {
     /// Checks a stored session auth hash in constant time against the
     /// current key and every fallback key (key rotation).
     pub fn verify_session_auth_hash(&self, stored: &str, user: &User) -> bool {
-        std::iter::once(self.secret_key())
-            .chain(self.secret_key_fallbacks())
-            .fold(false, |ok, key| {
-                ok | constant_time_eq(
-                    hash_with(key, &user.password_hash).as_bytes(),
-                    stored.as_bytes(),
-                )
-            })
+        std::iter::once(self.secret_key()).chain(self.secret_key_fallbacks()).fold(false, |ok, key| {
+            ok | constant_time_eq(hash_with(key, &user.password_hash).as_bytes(), stored.as_bytes())
+        })
     }
 
     /// Checks a username and password. Always runs exactly one password hash
@@ -86,19 +75,12 @@ impl Latchkey {
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], or a store/hasher failure.
-    pub async fn authenticate(
-        &self,
-        username: &str,
-        password: &RawPassword,
-    ) -> Result<User, AuthError> {
+    pub async fn authenticate(&self, username: &str, password: &RawPassword) -> Result<User, AuthError> {
         let user = match Username::parse(username) {
             Ok(name) => self.users().by_username(name.as_str()).await?,
             Err(_) => None,
         };
-        let ok = self
-            .hasher()
-            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
-            .await?;
+        let ok = self.hasher().verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         match user {
             Some(user) if ok && user.is_active => Ok(user),
             _ => Err(AuthError::InvalidCredentials),
@@ -110,19 +92,10 @@ impl Latchkey {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn login(
-        &self,
-        session: &Session,
-        csrf: &CsrfToken,
-        user: &User,
-    ) -> Result<(), AuthError> {
-        session
-            .cycle_login(user.id, self.session_auth_hash(user))
-            .await?;
+    pub async fn login(&self, session: &Session, csrf: &CsrfToken, user: &User) -> Result<(), AuthError> {
+        session.cycle_login(user.id, self.session_auth_hash(user)).await?;
         csrf.rotate();
-        self.users()
-            .record_login(user.id, self.clock().now())
-            .await?;
+        self.users().record_login(user.id, self.clock().now()).await?;
         tracing::info!(target: "latchkey::audit", event = "login", user_id = user.id, "login succeeded");
         Ok(())
     }
@@ -141,11 +114,7 @@ impl Latchkey {
             return Ok(None);
         };
         match self.users().by_id(user_id).await? {
-            Some(user)
-                if user.is_active && self.verify_session_auth_hash(&record.auth_hash, &user) =>
-            {
-                Ok(Some(user))
-            }
+            Some(user) if user.is_active && self.verify_session_auth_hash(&record.auth_hash, &user) => Ok(Some(user)),
             _ => {
                 session.flush().await?;
                 Ok(None)
@@ -158,11 +127,7 @@ impl Latchkey {
     ///
     /// # Errors
     /// 403 for bad Basic credentials; 503 for store failures.
-    pub async fn request_user(
-        &self,
-        session: &Session,
-        headers: &HeaderMap,
-    ) -> Result<Option<User>, ApiError> {
+    pub async fn request_user(&self, session: &Session, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
         if let Some(user) = self.session_user(session).await? {
             return Ok(Some(user));
         }
@@ -176,10 +141,7 @@ impl Latchkey {
             Ok(user) => Ok(Some(user)),
             Err(AuthError::InvalidCredentials) => {
                 tracing::info!(target: "latchkey::audit", event = "basic_auth_failed", "basic authentication failed");
-                Err(ApiError::forbidden(
-                    "authentication_failed",
-                    "Invalid username/password.",
-                ))
+                Err(ApiError::forbidden("authentication_failed", "Invalid username/password."))
             }
             Err(e) => Err(e.into()),
         }
@@ -197,10 +159,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, RawPassw
     };
     let value = value.to_str().unwrap_or("");
     let mut parts = value.split(' ');
-    if !parts
-        .next()
-        .is_some_and(|s| s.eq_ignore_ascii_case("basic"))
-    {
+    if !parts.next().is_some_and(|s| s.eq_ignore_ascii_case("basic")) {
         return Ok(None);
     }
     let rest: Vec<&str> = parts.collect();
@@ -209,9 +168,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, RawPassw
         0 => return Err(bad("Invalid basic header. No credentials provided.")),
         1 => {}
         _ => {
-            return Err(bad(
-                "Invalid basic header. Credentials string should not include spaces.",
-            ));
+            return Err(bad("Invalid basic header. Credentials string should not include spaces."));
         }
     }
     let decoded = base64::engine::general_purpose::STANDARD
@@ -282,9 +239,7 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_decoded() {
-        let (u, p) = basic_credentials(&h("Basic ZGVtbzpzZWNyZXQ6d2l0aDpjb2xvbnM="))
-            .unwrap()
-            .unwrap();
+        let (u, p) = basic_credentials(&h("Basic ZGVtbzpzZWNyZXQ6d2l0aDpjb2xvbnM=")).unwrap().unwrap();
         assert_eq!(u, "demo");
         assert_eq!(p.expose(), "secret:with:colons");
         assert!(basic_credentials(&HeaderMap::new()).unwrap().is_none());
@@ -293,29 +248,9 @@ mod tests {
 
     #[test]
     fn malformed_basic_headers_get_drfs_messages() {
-        assert!(
-            basic_credentials(&h("Basic"))
-                .unwrap_err()
-                .detail()
-                .contains("No credentials")
-        );
-        assert!(
-            basic_credentials(&h("Basic a b"))
-                .unwrap_err()
-                .detail()
-                .contains("spaces")
-        );
-        assert!(
-            basic_credentials(&h("Basic !!!"))
-                .unwrap_err()
-                .detail()
-                .contains("base64")
-        );
-        assert!(
-            basic_credentials(&h("Basic bm9jb2xvbg=="))
-                .unwrap_err()
-                .detail()
-                .contains("base64")
-        );
+        assert!(basic_credentials(&h("Basic")).unwrap_err().detail().contains("No credentials"));
+        assert!(basic_credentials(&h("Basic a b")).unwrap_err().detail().contains("spaces"));
+        assert!(basic_credentials(&h("Basic !!!")).unwrap_err().detail().contains("base64"));
+        assert!(basic_credentials(&h("Basic bm9jb2xvbg==")).unwrap_err().detail().contains("base64"));
     }
 }

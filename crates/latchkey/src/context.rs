@@ -41,12 +41,7 @@ impl RequestContext {
     }
 
     /// Builds the context from headers and the socket peer.
-    pub fn from_parts(
-        settings: &Settings,
-        headers: &HeaderMap,
-        uri_host: Option<&str>,
-        peer: Option<IpAddr>,
-    ) -> Self {
+    pub fn from_parts(settings: &Settings, headers: &HeaderMap, uri_host: Option<&str>, peer: Option<IpAddr>) -> Self {
         let trusted = |ip: &IpAddr| settings.trusted_proxies.iter().any(|n| n.contains(ip));
         let from_proxy = peer.as_ref().is_some_and(trusted);
         let first = |name: &str| {
@@ -60,20 +55,11 @@ impl RequestContext {
         let host = from_proxy
             .then(|| first("x-forwarded-host"))
             .flatten()
-            .or_else(|| {
-                headers
-                    .get(header::HOST)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            })
+            .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
             .or_else(|| uri_host.map(str::to_owned))
             .unwrap_or_default()
             .to_ascii_lowercase();
-        let scheme = match from_proxy
-            .then(|| first("x-forwarded-proto"))
-            .flatten()
-            .as_deref()
-        {
+        let scheme = match from_proxy.then(|| first("x-forwarded-proto")).flatten().as_deref() {
             Some(p) if p.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         };
@@ -91,14 +77,8 @@ impl RequestContext {
         } else {
             peer
         };
-        let secure =
-            scheme == "https" || settings.public_url.as_ref().is_some_and(Origin::is_secure);
-        Self {
-            scheme,
-            host,
-            client_ip,
-            secure,
-        }
+        let secure = scheme == "https" || settings.public_url.as_ref().is_some_and(Origin::is_secure);
+        Self { scheme, host, client_ip, secure }
     }
 }
 
@@ -111,42 +91,21 @@ pub fn host_allowed(allowed: &[String], host: &str) -> bool {
     allowed.iter().any(|pattern| {
         pattern == "*"
             || pattern == domain
-            || pattern
-                .strip_prefix('.')
-                .is_some_and(|suffix| domain == suffix || domain.ends_with(pattern.as_str()))
+            || pattern.strip_prefix('.').is_some_and(|suffix| domain == suffix || domain.ends_with(pattern.as_str()))
     })
 }
 
 /// Middleware: computes [`RequestContext`] and refuses hosts that are not
 /// allowed with 400, before anything else looks at the request.
-pub async fn context_middleware(
-    State(lk): State<Latchkey>,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let ctx = RequestContext::from_parts(
-        lk.settings(),
-        req.headers(),
-        req.uri().authority().map(|a| a.as_str()),
-        peer,
-    );
+pub async fn context_middleware(State(lk): State<Latchkey>, mut req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ctx = RequestContext::from_parts(lk.settings(), req.headers(), req.uri().authority().map(|a| a.as_str()), peer);
     if !host_allowed(&lk.settings().allowed_hosts, &ctx.host) {
-        let shown: String = ctx
-            .host
-            .chars()
-            .take(100)
-            .filter(|c| !c.is_control())
-            .collect();
+        let shown: String = ctx.host.chars().take(100).filter(|c| !c.is_control()).collect();
         tracing::warn!(target: "latchkey::security", host = %shown, "disallowed Host header");
         return ApiError::bad_request(
             "disallowed_host",
-            format!(
-                "Invalid HTTP_HOST header: '{shown}'. You may need to add it to allowed_hosts."
-            ),
+            format!("Invalid HTTP_HOST header: '{shown}'. You may need to add it to allowed_hosts."),
         )
         .into_response();
     }
@@ -185,8 +144,7 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-for", "1.2.3.4"),
         ]);
-        let ctx =
-            RequestContext::from_parts(&settings(&[]), &h, None, Some("10.0.0.9".parse().unwrap()));
+        let ctx = RequestContext::from_parts(&settings(&[]), &h, None, Some("10.0.0.9".parse().unwrap()));
         assert_eq!((ctx.scheme, ctx.host.as_str()), ("http", "localhost:8000"));
         assert_eq!(ctx.client_ip, Some("10.0.0.9".parse().unwrap()));
     }
@@ -199,19 +157,10 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.2"),
         ]);
-        let ctx = RequestContext::from_parts(
-            &settings(&["10.0.0.0/8"]),
-            &h,
-            None,
-            Some("10.0.0.9".parse().unwrap()),
-        );
+        let ctx = RequestContext::from_parts(&settings(&["10.0.0.0/8"]), &h, None, Some("10.0.0.9".parse().unwrap()));
         assert_eq!(ctx.origin().unwrap().to_string(), "https://app.example.com");
         assert!(ctx.secure);
-        assert_eq!(
-            ctx.client_ip,
-            Some("1.2.3.4".parse().unwrap()),
-            "spoofed left-most entries are not the client"
-        );
+        assert_eq!(ctx.client_ip, Some("1.2.3.4".parse().unwrap()), "spoofed left-most entries are not the client");
     }
 
     #[test]

@@ -48,8 +48,7 @@ pub fn set(settings: &CookieSettings, value: &str, now: OffsetDateTime) -> Heade
         // Expires as well as Max-Age, as Django does, for old user agents.
         c.set_expires(now + age);
     }
-    HeaderValue::from_str(&c.encoded().to_string())
-        .expect("cookie attributes are validated settings")
+    HeaderValue::from_str(&c.encoded().to_string()).expect("cookie attributes are validated settings")
 }
 
 /// A `Set-Cookie` value that deletes the cookie (empty, expired, same scope).
@@ -57,8 +56,7 @@ pub fn delete(settings: &CookieSettings) -> HeaderValue {
     let mut c = base(settings, String::new());
     c.set_max_age(cookie::time::Duration::ZERO);
     c.set_expires(OffsetDateTime::UNIX_EPOCH);
-    HeaderValue::from_str(&c.encoded().to_string())
-        .expect("cookie attributes are validated settings")
+    HeaderValue::from_str(&c.encoded().to_string()).expect("cookie attributes are validated settings")
 }
 
 /// Adds `Vary: Cookie` unless already present: responses that depend on the
@@ -68,10 +66,7 @@ pub fn vary_cookie(headers: &mut HeaderMap) {
         .get_all(header::VARY)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .any(|p| p.trim().eq_ignore_ascii_case("cookie"))
-        });
+        .any(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case("cookie")));
     if !present {
         headers.append(header::VARY, HeaderValue::from_static("Cookie"));
     }
@@ -96,10 +91,7 @@ mod tests {
     #[test]
     fn the_first_cookie_of_a_name_wins_across_headers() {
         let mut h = HeaderMap::new();
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; sessionid=first"),
-        );
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; sessionid=first"));
         h.append(header::COOKIE, HeaderValue::from_static("sessionid=second"));
         assert_eq!(find(&h, "sessionid").as_deref(), Some("first"));
         assert_eq!(find(&h, "missing"), None);
@@ -108,10 +100,7 @@ mod tests {
     #[test]
     fn garbage_cookie_headers_are_ignored() {
         let mut h = HeaderMap::new();
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_bytes(b";;==; =x; sessionid=ok").unwrap(),
-        );
+        h.append(header::COOKIE, HeaderValue::from_bytes(b";;==; =x; sessionid=ok").unwrap());
         assert_eq!(find(&h, "sessionid").as_deref(), Some("ok"));
     }
 
@@ -120,13 +109,7 @@ mod tests {
         let v = set(&settings(), "abc", OffsetDateTime::UNIX_EPOCH);
         let s = v.to_str().unwrap();
         assert!(s.starts_with("sessionid=abc"), "{s}");
-        for part in [
-            "HttpOnly",
-            "SameSite=Strict",
-            "Path=/",
-            "Max-Age=60",
-            "Expires=",
-        ] {
+        for part in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=60", "Expires="] {
             assert!(s.contains(part), "{part} missing in {s}");
         }
         assert!(!s.contains("Secure"));

@@ -9,8 +9,7 @@ use subtle::ConstantTimeEq;
 /// Lower-case letters and digits: Django's session key alphabet.
 pub(crate) const SESSION_KEY_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// Django's CSRF alphabet (`string.ascii_letters + string.digits`).
-pub(crate) const CSRF_CHARS: &[u8] =
-    b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+pub(crate) const CSRF_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// Fills `buf` from the operating system's CSPRNG.
 ///
@@ -57,10 +56,7 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 /// into the key as Django's `salted_hmac` does, so one secret can serve several
 /// purposes without one MAC being replayable as another.
 pub(crate) fn salted_hmac_hex(salt: &str, key: &[u8], value: &[u8]) -> String {
-    let derived = Sha256::new()
-        .chain_update(salt.as_bytes())
-        .chain_update(key)
-        .finalize();
+    let derived = Sha256::new().chain_update(salt.as_bytes()).chain_update(key).finalize();
     let mut mac = Hmac::<Sha256>::new_from_slice(&derived).expect("HMAC accepts any key length");
     mac.update(value);
     hex::encode(mac.finalize().into_bytes())

@@ -17,11 +17,8 @@ use crate::{
 
 /// Embedded SQLite migrations, in order. Never edit one that has shipped:
 /// add a new one (the checksum check below refuses edited history).
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
 
 /// Database failures, worded for operators.
 #[derive(Debug, thiserror::Error)]
@@ -38,9 +35,7 @@ pub enum DbError {
         cause: String,
     },
     /// Schema missing or behind.
-    #[error(
-        "the database is not migrated (schema version {have}, need {want}); run `latchkey migrate` first"
-    )]
+    #[error("the database is not migrated (schema version {have}, need {want}); run `latchkey migrate` first")]
     NotMigrated {
         /// Applied version.
         have: i64,
@@ -48,9 +43,7 @@ pub enum DbError {
         want: i64,
     },
     /// An applied migration differs from the embedded one.
-    #[error(
-        "migration {0} was changed after it was applied; restore it and add a new migration instead"
-    )]
+    #[error("migration {0} was changed after it was applied; restore it and add a new migration instead")]
     Tampered(i64),
     /// The schema is newer than this binary.
     #[error("the database schema (version {0}) is newer than this latchkey; upgrade latchkey")]
@@ -75,10 +68,7 @@ impl Database {
     /// When the URL is unsupported or the database cannot be opened.
     pub async fn connect(url: &str, create: bool) -> Result<Self, DbError> {
         if url.starts_with("sqlite:") {
-            let open_err = |e: sqlx::Error| DbError::Open {
-                url: redact_url(url),
-                cause: e.to_string(),
-            };
+            let open_err = |e: sqlx::Error| DbError::Open { url: redact_url(url), cause: e.to_string() };
             let memory = url.contains(":memory:") || url.contains("mode=memory");
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(open_err)?
@@ -90,17 +80,12 @@ impl Database {
             } else {
                 // WAL lets readers proceed while one writer commits; NORMAL
                 // sync is durable against process crashes in WAL mode.
-                opts.journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                opts.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
             };
             // An in-memory database exists once per connection: keep exactly
             // one, forever, so every query sees the same data.
             let pool = if memory {
-                SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
+                SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
             } else {
                 SqlitePoolOptions::new().max_connections(8)
             }
@@ -135,19 +120,17 @@ impl Database {
     }
 
     async fn applied(pool: &SqlitePool) -> Result<Vec<(i64, String)>, DbError> {
-        let exists: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'latchkey_migrations'")
-            .fetch_one(pool)
-            .await?;
+        let exists: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'latchkey_migrations'",
+        )
+        .fetch_one(pool)
+        .await?;
         if exists == 0 {
             return Ok(Vec::new());
         }
         let rows =
-            sqlx::query("SELECT version, checksum FROM latchkey_migrations ORDER BY version")
-                .fetch_all(pool)
-                .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+            sqlx::query("SELECT version, checksum FROM latchkey_migrations ORDER BY version").fetch_all(pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
     fn verify_history(applied: &[(i64, String)]) -> Result<(), DbError> {
@@ -174,11 +157,10 @@ impl Database {
             // BEGIN IMMEDIATE takes the write lock up front: two `migrate`
             // runs at once serialise here and the second sees the first's work.
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            let have: Option<String> =
-                sqlx::query_scalar("SELECT checksum FROM latchkey_migrations WHERE version = ?")
-                    .bind(version)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let have: Option<String> = sqlx::query_scalar("SELECT checksum FROM latchkey_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
             match have {
                 Some(c) if c == sha256_hex(sql.as_bytes()) => continue,
                 Some(_) => return Err(DbError::Tampered(*version)),
@@ -221,11 +203,7 @@ impl Database {
     /// Driver errors.
     pub async fn stored_secret_key(&self) -> Result<Option<String>, DbError> {
         let Database::Sqlite(pool) = self;
-        Ok(
-            sqlx::query_scalar("SELECT value FROM latchkey_meta WHERE key = 'secret_key'")
-                .fetch_optional(pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT value FROM latchkey_meta WHERE key = 'secret_key'").fetch_optional(pool).await?)
     }
 
     async fn ensure_secret_key(&self) -> Result<(), DbError> {

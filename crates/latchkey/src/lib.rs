@@ -75,9 +75,7 @@ pub enum BuildError {
     #[error(transparent)]
     Db(#[from] db::DbError),
     /// No secret key in the settings nor in the database.
-    #[error(
-        "no secret key: set LATCHKEY_SECRET_KEY or run `latchkey migrate`, which generates one"
-    )]
+    #[error("no secret key: set LATCHKEY_SECRET_KEY or run `latchkey migrate`, which generates one")]
     NoSecretKey,
 }
 
@@ -95,15 +93,7 @@ impl Latchkey {
     ) -> Result<Self, BuildError> {
         let hasher = PasswordHasher::new(&settings.password_hasher)?;
         let fallbacks = settings.secret_key_fallbacks.clone();
-        Ok(Self(Arc::new(Inner {
-            settings,
-            sessions,
-            users,
-            hasher,
-            clock,
-            secret_key,
-            fallbacks,
-        })))
+        Ok(Self(Arc::new(Inner { settings, sessions, users, hasher, clock, secret_key, fallbacks })))
     }
 
     /// Opens the database of `settings.database_url`, refuses an unmigrated
@@ -111,19 +101,12 @@ impl Latchkey {
     ///
     /// # Errors
     /// Unreachable or unmigrated database, missing secret key.
-    pub async fn open(
-        settings: Settings,
-        clock: Arc<dyn Clock>,
-    ) -> Result<(Self, db::Database), BuildError> {
+    pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<(Self, db::Database), BuildError> {
         let db = db::Database::connect(&settings.database_url, false).await?;
         db.check_migrated().await?;
         let key = match &settings.secret_key {
             Some(k) => k.clone(),
-            None => SecretString::from(
-                db.stored_secret_key()
-                    .await?
-                    .ok_or(BuildError::NoSecretKey)?,
-            ),
+            None => SecretString::from(db.stored_secret_key().await?.ok_or(BuildError::NoSecretKey)?),
         };
         let lk = Self::new(settings, db.session_store(), db.user_store(), clock, key)?;
         Ok((lk, db))

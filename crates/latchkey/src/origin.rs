@@ -50,11 +50,7 @@ pub(crate) fn split_host_port(authority: &str) -> Option<(String, Option<u16>)> 
             None => (authority.to_ascii_lowercase(), None),
         }
     };
-    if host.is_empty()
-        || !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._[]:*".contains(&b))
-    {
+    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._[]:*".contains(&b)) {
         return None;
     }
     let port = match port {
@@ -69,9 +65,7 @@ impl Origin {
     /// Parses `scheme://host[:port]`. A trailing `/` is tolerated; any other
     /// path is an error, because a browser's `Origin` header never has one.
     pub fn parse(s: &str) -> Result<Self, OriginError> {
-        let (scheme, rest) = s
-            .split_once("://")
-            .ok_or_else(|| OriginError::Scheme(s.to_owned()))?;
+        let (scheme, rest) = s.split_once("://").ok_or_else(|| OriginError::Scheme(s.to_owned()))?;
         let scheme = scheme.to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
             return Err(OriginError::Scheme(s.to_owned()));
@@ -80,8 +74,7 @@ impl Origin {
         if rest.contains(['/', '?', '#']) {
             return Err(OriginError::Path(s.to_owned()));
         }
-        let (host, port) =
-            split_host_port(rest).ok_or_else(|| OriginError::Malformed(s.to_owned()))?;
+        let (host, port) = split_host_port(rest).ok_or_else(|| OriginError::Malformed(s.to_owned()))?;
         Ok(Self::new(&scheme, &host, port))
     }
 
@@ -96,11 +89,7 @@ impl Origin {
     pub fn new(scheme: &str, host: &str, port: Option<u16>) -> Self {
         let scheme = scheme.to_ascii_lowercase();
         let port = port.filter(|p| *p != default_port(&scheme));
-        Self {
-            scheme,
-            host: host.to_ascii_lowercase(),
-            port,
-        }
+        Self { scheme, host: host.to_ascii_lowercase(), port }
     }
 
     /// `http` or `https`.
@@ -144,9 +133,7 @@ impl Origin {
             return false;
         }
         match self.host.strip_prefix("*.") {
-            Some(suffix) => {
-                other.host.len() > suffix.len() + 1 && other.host.ends_with(&format!(".{suffix}"))
-            }
+            Some(suffix) => other.host.len() > suffix.len() + 1 && other.host.ends_with(&format!(".{suffix}")),
             None => self.host == other.host,
         }
     }
@@ -166,38 +153,17 @@ mod tests {
     fn origins_are_normalised_for_comparison() {
         let a = Origin::parse("HTTP://LocalHost:80").unwrap();
         assert_eq!(a.to_string(), "http://localhost");
-        assert_eq!(
-            Origin::parse("https://x.org:443/").unwrap().to_string(),
-            "https://x.org"
-        );
-        assert_eq!(
-            Origin::parse("http://[::1]:5173").unwrap().to_string(),
-            "http://[::1]:5173"
-        );
+        assert_eq!(Origin::parse("https://x.org:443/").unwrap().to_string(), "https://x.org");
+        assert_eq!(Origin::parse("http://[::1]:5173").unwrap().to_string(), "http://[::1]:5173");
     }
 
     #[test]
     fn non_origins_are_rejected_with_a_reason() {
-        assert!(matches!(
-            Origin::parse("localhost:5173"),
-            Err(OriginError::Scheme(_))
-        ));
-        assert!(matches!(
-            Origin::parse("ftp://x"),
-            Err(OriginError::Scheme(_))
-        ));
-        assert!(matches!(
-            Origin::parse("http://x/path"),
-            Err(OriginError::Path(_))
-        ));
-        assert!(matches!(
-            Origin::parse("https://["),
-            Err(OriginError::Malformed(_))
-        ));
-        assert!(matches!(
-            Origin::parse("http://x:99999"),
-            Err(OriginError::Malformed(_))
-        ));
+        assert!(matches!(Origin::parse("localhost:5173"), Err(OriginError::Scheme(_))));
+        assert!(matches!(Origin::parse("ftp://x"), Err(OriginError::Scheme(_))));
+        assert!(matches!(Origin::parse("http://x/path"), Err(OriginError::Path(_))));
+        assert!(matches!(Origin::parse("https://["), Err(OriginError::Malformed(_))));
+        assert!(matches!(Origin::parse("http://x:99999"), Err(OriginError::Malformed(_))));
         assert!(matches!(Origin::parse("null"), Err(OriginError::Scheme(_))));
     }
 

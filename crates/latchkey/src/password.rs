@@ -114,10 +114,7 @@ impl PasswordHasher {
         self.0.invocations.load(Ordering::Relaxed)
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(Params) -> T + Send + 'static,
-    ) -> Result<T, HashError> {
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce(Params) -> T + Send + 'static) -> Result<T, HashError> {
         let queued = self.0.waiting.fetch_add(1, Ordering::AcqRel);
         if queued >= self.0.max_queue && self.0.slots.available_permits() == 0 {
             self.0.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -128,9 +125,7 @@ impl PasswordHasher {
         let _permit = permit.map_err(|e| HashError::Internal(e.to_string()))?;
         self.0.invocations.fetch_add(1, Ordering::Relaxed);
         let params = self.0.params.clone();
-        tokio::task::spawn_blocking(move || f(params))
-            .await
-            .map_err(|e| HashError::Internal(e.to_string()))
+        tokio::task::spawn_blocking(move || f(params)).await.map_err(|e| HashError::Internal(e.to_string()))
     }
 
     /// Hashes a password into a PHC string (`$argon2id$v=19$m=…`).
@@ -155,22 +150,14 @@ impl PasswordHasher {
     ///
     /// # Errors
     /// [`HashError::Busy`] when the queue is full.
-    pub async fn verify(
-        &self,
-        password: &RawPassword,
-        stored: Option<&str>,
-    ) -> Result<bool, HashError> {
+    pub async fn verify(&self, password: &RawPassword, stored: Option<&str>) -> Result<bool, HashError> {
         let (target, real) = match stored {
             Some(h) if h.starts_with("$argon2") => (h.to_owned(), true),
             _ => (self.dummy_hash().await?, false),
         };
         let pw = password.clone();
         let ok = self
-            .run(move |params| {
-                argon2(params)
-                    .verify_password(pw.expose().as_bytes(), target.as_str())
-                    .is_ok()
-            })
+            .run(move |params| argon2(params).verify_password(pw.expose().as_bytes(), target.as_str()).is_ok())
             .await?;
         Ok(ok && real)
     }
@@ -223,21 +210,9 @@ mod tests {
         let h = hasher(2, 8);
         let stored = h.hash(&RawPassword::new("correct horse")).await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        assert!(
-            h.verify(&RawPassword::new("correct horse"), Some(&stored))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !h.verify(&RawPassword::new("Correct horse"), Some(&stored))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !h.verify(&RawPassword::new("correct horse "), Some(&stored))
-                .await
-                .unwrap()
-        );
+        assert!(h.verify(&RawPassword::new("correct horse"), Some(&stored)).await.unwrap());
+        assert!(!h.verify(&RawPassword::new("Correct horse"), Some(&stored)).await.unwrap());
+        assert!(!h.verify(&RawPassword::new("correct horse "), Some(&stored)).await.unwrap());
     }
 
     #[tokio::test]
@@ -248,31 +223,16 @@ mod tests {
         let before = h.invocations();
         assert!(!h.verify(&RawPassword::new("pw"), None).await.unwrap());
         assert_eq!(h.invocations() - before, 1);
-        assert!(
-            !h.verify(&RawPassword::new("pw"), Some("!unusable"))
-                .await
-                .unwrap()
-        );
+        assert!(!h.verify(&RawPassword::new("pw"), Some("!unusable")).await.unwrap());
         assert_eq!(h.invocations() - before, 2);
-        assert!(
-            !h.verify(&RawPassword::new("wrong"), Some(&stored))
-                .await
-                .unwrap()
-        );
+        assert!(!h.verify(&RawPassword::new("wrong"), Some(&stored)).await.unwrap());
         assert_eq!(h.invocations() - before, 3);
     }
 
     #[tokio::test]
     async fn the_dummy_password_never_logs_anyone_in() {
         let h = hasher(1, 8);
-        assert!(
-            !h.verify(
-                &RawPassword::new("latchkey-dummy-password-for-unknown-users"),
-                None
-            )
-            .await
-            .unwrap()
-        );
+        assert!(!h.verify(&RawPassword::new("latchkey-dummy-password-for-unknown-users"), None).await.unwrap());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,12 +29,7 @@ pub enum Preset {
 
 impl Preset {
     /// All presets, in documentation order.
-    pub const ALL: [Preset; 4] = [
-        Preset::Embedded,
-        Preset::SameOrigin,
-        Preset::Rest,
-        Preset::CrossOrigin,
-    ];
+    pub const ALL: [Preset; 4] = [Preset::Embedded, Preset::SameOrigin, Preset::Rest, Preset::CrossOrigin];
 
     /// The preset's name as written on the command line.
     pub fn as_str(self) -> &'static str {
@@ -57,9 +52,7 @@ impl FromStr for Preset {
             "cross-origin" => Ok(Preset::CrossOrigin),
             other => Err(SettingsError::invalid(
                 "preset",
-                format!(
-                    "{other:?} is not a preset; use embedded, same-origin, rest or cross-origin"
-                ),
+                format!("{other:?} is not a preset; use embedded, same-origin, rest or cross-origin"),
             )),
         }
     }
@@ -193,25 +186,12 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("preset", &self.preset)
             .field("bind", &self.bind)
-            .field(
-                "public_url",
-                &self.public_url.as_ref().map(ToString::to_string),
-            )
+            .field("public_url", &self.public_url.as_ref().map(ToString::to_string))
             .field("database_url", &redact_url(&self.database_url))
-            .field(
-                "secret_key",
-                &self.secret_key.as_ref().map(|_| "[redacted]"),
-            )
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "[redacted]"))
             .field("secret_key_fallbacks", &self.secret_key_fallbacks.len())
             .field("allowed_hosts", &self.allowed_hosts)
-            .field(
-                "allowed_origins",
-                &self
-                    .allowed_origins
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>(),
-            )
+            .field("allowed_origins", &self.allowed_origins.iter().map(ToString::to_string).collect::<Vec<_>>())
             .field("trusted_proxies", &self.trusted_proxies)
             .field("session", &self.session)
             .field("csrf", &self.csrf)
@@ -271,10 +251,7 @@ pub struct SettingsError {
 impl SettingsError {
     /// An error for `key`.
     pub fn invalid(key: &str, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-        }
+        Self { key: key.into(), message: message.into() }
     }
 }
 
@@ -446,9 +423,7 @@ fn cookie(
     secure: bool,
 ) -> Result<CookieSettings, SettingsError> {
     let same_site = match &raw.samesite {
-        Some(s) => s
-            .parse()
-            .map_err(|e| SettingsError::invalid(&format!("{key}.samesite"), e))?,
+        Some(s) => s.parse().map_err(|e| SettingsError::invalid(&format!("{key}.samesite"), e))?,
         None => same_site,
     };
     let secure = raw.secure.unwrap_or(secure);
@@ -461,15 +436,8 @@ fn cookie(
         ));
     }
     let name = raw.name.clone().unwrap_or_else(|| name.into());
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        return Err(SettingsError::invalid(
-            &format!("{key}.name"),
-            "use letters, digits, '-', '_' or '.'",
-        ));
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        return Err(SettingsError::invalid(&format!("{key}.name"), "use letters, digits, '-', '_' or '.'"));
     }
     let path = raw.path.clone().unwrap_or_else(|| "/".into());
     if !path.starts_with('/') || path.contains([';', ' ', ',']) {
@@ -481,10 +449,7 @@ fn cookie(
     if let Some(domain) = &raw.domain
         && (domain.is_empty() || domain.contains([';', ' ', ',', '/', ':']))
     {
-        return Err(SettingsError::invalid(
-            &format!("{key}.domain"),
-            "must be a bare domain name",
-        ));
+        return Err(SettingsError::invalid(&format!("{key}.domain"), "must be a bare domain name"));
     }
     let age = match raw.age.or(age) {
         Some(0) | None => None,
@@ -514,32 +479,22 @@ impl RawSettings {
         let preset: Preset = self.preset.as_deref().unwrap_or("embedded").parse()?;
         let bind_str = self.bind.as_deref().unwrap_or("127.0.0.1:8000");
         let bind: SocketAddr = bind_str.parse().map_err(|_| {
-            SettingsError::invalid(
-                "bind",
-                format!("{bind_str:?} is not an address such as 127.0.0.1:8000"),
-            )
+            SettingsError::invalid("bind", format!("{bind_str:?} is not an address such as 127.0.0.1:8000"))
         })?;
-        let public_url =
-            match &self.public_url {
-                Some(s) if !s.is_empty() => Some(Origin::parse(s).map_err(|e: OriginError| {
-                    SettingsError::invalid("public_url", e.to_string())
-                })?),
-                _ => None,
-            };
-        let database_url = self
-            .database_url
-            .clone()
-            .unwrap_or_else(|| "sqlite://latchkey.sqlite3".into());
+        let public_url = match &self.public_url {
+            Some(s) if !s.is_empty() => {
+                Some(Origin::parse(s).map_err(|e: OriginError| SettingsError::invalid("public_url", e.to_string()))?)
+            }
+            _ => None,
+        };
+        let database_url = self.database_url.clone().unwrap_or_else(|| "sqlite://latchkey.sqlite3".into());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
             return Err(SettingsError::invalid(
                 "database_url",
-                format!(
-                    "{:?} is not supported; use sqlite://FILE or postgres://…",
-                    redact_url(&database_url)
-                ),
+                format!("{:?} is not supported; use sqlite://FILE or postgres://…", redact_url(&database_url)),
             ));
         }
         let secret_key = match self.secret_key {
@@ -552,12 +507,8 @@ impl RawSettings {
             Some(k) => Some(SecretString::from(k)),
             None => None,
         };
-        let secret_key_fallbacks = self
-            .secret_key_fallbacks
-            .into_iter()
-            .filter(|k| !k.is_empty())
-            .map(SecretString::from)
-            .collect();
+        let secret_key_fallbacks =
+            self.secret_key_fallbacks.into_iter().filter(|k| !k.is_empty()).map(SecretString::from).collect();
 
         let mut allowed_origins = Vec::new();
         for o in &self.allowed_origins {
@@ -567,14 +518,12 @@ impl RawSettings {
                     "\"*\" cannot be used: credentials (cookies) must never be shared with every origin; list each origin",
                 ));
             }
-            let origin = Origin::parse(o.trim())
-                .map_err(|e| SettingsError::invalid("allowed_origins", e.to_string()))?;
+            let origin =
+                Origin::parse(o.trim()).map_err(|e| SettingsError::invalid("allowed_origins", e.to_string()))?;
             if preset == Preset::CrossOrigin && (origin.is_wildcard() || o.contains('*')) {
                 return Err(SettingsError::invalid(
                     "allowed_origins",
-                    format!(
-                        "{o:?}: wildcard origins cannot be combined with CORS credentials; list each origin"
-                    ),
+                    format!("{o:?}: wildcard origins cannot be combined with CORS credentials; list each origin"),
                 ));
             }
             allowed_origins.push(origin);
@@ -587,10 +536,7 @@ impl RawSettings {
         }
 
         let allowed_hosts = match self.allowed_hosts {
-            Some(list) if !list.is_empty() => list
-                .into_iter()
-                .map(|h| h.trim().to_ascii_lowercase())
-                .collect(),
+            Some(list) if !list.is_empty() => list.into_iter().map(|h| h.trim().to_ascii_lowercase()).collect(),
             _ => {
                 if is_unspecified(&bind) {
                     return Err(SettingsError::invalid(
@@ -600,11 +546,7 @@ impl RawSettings {
                         ),
                     ));
                 }
-                let mut hosts = vec![
-                    "localhost".to_owned(),
-                    "127.0.0.1".to_owned(),
-                    "[::1]".to_owned(),
-                ];
+                let mut hosts = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "[::1]".to_owned()];
                 let bind_host = match bind.ip() {
                     std::net::IpAddr::V6(ip) => format!("[{ip}]"),
                     ip => ip.to_string(),
@@ -623,24 +565,14 @@ impl RawSettings {
 
         let mut trusted_proxies = Vec::new();
         for p in &self.trusted_proxies {
-            let net = p
-                .parse::<IpNet>()
-                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    SettingsError::invalid(
-                        "trusted_proxies",
-                        format!("{p:?} is not an IP address or CIDR"),
-                    )
-                })?;
+            let net = p.parse::<IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(|_| {
+                SettingsError::invalid("trusted_proxies", format!("{p:?} is not an IP address or CIDR"))
+            })?;
             trusted_proxies.push(net);
         }
 
         let secure_default = public_url.as_ref().is_some_and(Origin::is_secure);
-        let same_site = if preset == Preset::CrossOrigin {
-            SameSite::Lax
-        } else {
-            SameSite::Strict
-        };
+        let same_site = if preset == Preset::CrossOrigin { SameSite::Lax } else { SameSite::Strict };
         let session_cookie = cookie(
             "session.cookie",
             &self.session.cookie,
@@ -661,46 +593,29 @@ impl RawSettings {
             secure_default,
         )?;
         if csrf_cookie.name == session_cookie.name {
-            return Err(SettingsError::invalid(
-                "csrf.cookie.name",
-                "must differ from session.cookie.name",
-            ));
+            return Err(SettingsError::invalid("csrf.cookie.name", "must differ from session.cookie.name"));
         }
 
         let h = &self.password_hasher;
         let parallelism = h.parallelism.unwrap_or(1);
         let memory_kib = h.memory_kib.unwrap_or(19_456);
         if parallelism == 0 || parallelism > 255 {
-            return Err(SettingsError::invalid(
-                "password_hasher.parallelism",
-                "must be between 1 and 255",
-            ));
+            return Err(SettingsError::invalid("password_hasher.parallelism", "must be between 1 and 255"));
         }
         if memory_kib < 8 * parallelism {
-            return Err(SettingsError::invalid(
-                "password_hasher.memory_kib",
-                "must be at least 8 × parallelism",
-            ));
+            return Err(SettingsError::invalid("password_hasher.memory_kib", "must be at least 8 × parallelism"));
         }
         let iterations = h.iterations.unwrap_or(2);
         if iterations == 0 {
-            return Err(SettingsError::invalid(
-                "password_hasher.iterations",
-                "must be at least 1",
-            ));
+            return Err(SettingsError::invalid("password_hasher.iterations", "must be at least 1"));
         }
         let max_concurrent = match h.max_concurrent.unwrap_or(0) {
-            0 => std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             n => n,
         };
         let max_body_bytes = self.limits.max_body_bytes.unwrap_or(65_536);
         if max_body_bytes < 256 {
-            return Err(SettingsError::invalid(
-                "limits.max_body_bytes",
-                "must be at least 256",
-            ));
+            return Err(SettingsError::invalid("limits.max_body_bytes", "must be at least 256"));
         }
 
         Ok(Settings {
@@ -713,13 +628,8 @@ impl RawSettings {
             allowed_hosts,
             allowed_origins,
             trusted_proxies,
-            session: SessionSettings {
-                cookie: session_cookie,
-                age: session_age,
-            },
-            csrf: CsrfSettings {
-                cookie: csrf_cookie,
-            },
+            session: SessionSettings { cookie: session_cookie, age: session_age },
+            csrf: CsrfSettings { cookie: csrf_cookie },
             password_hasher: HasherSettings {
                 memory_kib,
                 iterations,
@@ -737,23 +647,14 @@ mod tests {
     use super::*;
 
     fn raw(preset: &str) -> RawSettings {
-        RawSettings {
-            preset: Some(preset.into()),
-            ..Default::default()
-        }
+        RawSettings { preset: Some(preset.into()), ..Default::default() }
     }
 
     #[test]
     fn presets_set_the_tutorials_cookie_flags() {
         let e = raw("embedded").validate().unwrap();
-        assert_eq!(
-            (e.csrf.cookie.http_only, e.csrf.cookie.same_site),
-            (false, SameSite::Strict)
-        );
-        assert_eq!(
-            (e.session.cookie.http_only, e.session.cookie.same_site),
-            (true, SameSite::Strict)
-        );
+        assert_eq!((e.csrf.cookie.http_only, e.csrf.cookie.same_site), (false, SameSite::Strict));
+        assert_eq!((e.session.cookie.http_only, e.session.cookie.same_site), (true, SameSite::Strict));
         for p in ["same-origin", "rest"] {
             let s = raw(p).validate().unwrap();
             assert!(s.csrf.cookie.http_only && s.session.cookie.http_only);
@@ -763,10 +664,7 @@ mod tests {
         c.allowed_origins = vec!["http://localhost:5173".into()];
         let c = c.validate().unwrap();
         assert!(c.csrf.cookie.http_only && c.session.cookie.http_only);
-        assert_eq!(
-            (c.csrf.cookie.same_site, c.session.cookie.same_site),
-            (SameSite::Lax, SameSite::Lax)
-        );
+        assert_eq!((c.csrf.cookie.same_site, c.session.cookie.same_site), (SameSite::Lax, SameSite::Lax));
     }
 
     #[test]
@@ -803,10 +701,7 @@ mod tests {
         }
         let mut r = raw("same-origin");
         r.allowed_origins = vec!["https://*.example.com".into()];
-        assert!(
-            r.validate().is_ok(),
-            "wildcards are fine for CSRF trust alone"
-        );
+        assert!(r.validate().is_ok(), "wildcards are fine for CSRF trust alone");
     }
 
     #[test]

@@ -31,17 +31,8 @@ struct Body<'a> {
 
 impl ApiError {
     /// An error with any status.
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        detail: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self {
-            status,
-            code,
-            detail: detail.into(),
-            headers: Vec::new(),
-        }
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, code, detail: detail.into(), headers: Vec::new() }
     }
 
     /// 400.
@@ -56,31 +47,20 @@ impl ApiError {
 
     /// 403 for a request without credentials (DRF's wording).
     pub fn not_authenticated() -> Self {
-        Self::forbidden(
-            "not_authenticated",
-            "Authentication credentials were not provided.",
-        )
+        Self::forbidden("not_authenticated", "Authentication credentials were not provided.")
     }
 
     /// 500 with a generic body; `cause` is logged, never sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(target: "latchkey::api", error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "Internal server error.",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Internal server error.")
     }
 
     /// 503 with `Retry-After`; `cause` is logged, never sent.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         tracing::error!(target: "latchkey::api", error = %cause, "dependency unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Service temporarily unavailable, try again shortly.",
-        )
-        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service temporarily unavailable, try again shortly.")
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
     }
 
     /// Adds a response header.
@@ -113,14 +93,7 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (
-            self.status,
-            Json(Body {
-                detail: &self.detail,
-                code: self.code,
-            }),
-        )
-            .into_response();
+        let mut res = (self.status, Json(Body { detail: &self.detail, code: self.code })).into_response();
         for (k, v) in self.headers {
             res.headers_mut().append(k, v);
         }
@@ -173,33 +146,20 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     }
     let (code, detail): (&'static str, Cow<'static, str>) = match status {
         StatusCode::NOT_FOUND => ("not_found", "Not found.".into()),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
-            format!("Method \"{method}\" not allowed.").into(),
-        ),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", format!("Method \"{method}\" not allowed.").into()),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Request body is too large.".into()),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
-            "Unsupported media type; send application/json.".into(),
-        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "Unsupported media type; send application/json.".into())
+        }
         StatusCode::REQUEST_TIMEOUT => ("request_timeout", "Request timed out.".into()),
         StatusCode::TOO_MANY_REQUESTS => ("throttled", "Request was throttled.".into()),
         s if s.is_server_error() => ("server_error", "Internal server error.".into()),
-        s => (
-            "bad_request",
-            s.canonical_reason()
-                .unwrap_or("Bad request.")
-                .to_owned()
-                .into(),
-        ),
+        s => ("bad_request", s.canonical_reason().unwrap_or("Bad request.").to_owned().into()),
     };
     let (mut parts, _) = res.into_parts();
     let fresh = ApiError::new(status, code, detail).into_response();
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let (_, body) = fresh.into_parts();
     Response::from_parts(parts, body)
 }

@@ -28,13 +28,7 @@ use crate::{
 };
 
 /// The API's paths, each with its trailing slash.
-pub const API_PATHS: &[&str] = &[
-    "/api/csrf/",
-    "/api/login/",
-    "/api/logout/",
-    "/api/session/",
-    "/api/whoami/",
-];
+pub const API_PATHS: &[&str] = &["/api/csrf/", "/api/login/", "/api/logout/", "/api/session/", "/api/whoami/"];
 
 /// A JSON object request body.
 ///
@@ -49,17 +43,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap_or("?").to_owned());
+        let content_type = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("?").to_owned());
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "Request body is too large.",
-                )
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Request body is too large.")
             } else {
                 ApiError::bad_request("parse_error", "The request body could not be read.")
             }
@@ -71,22 +58,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             ));
         }
         let is_json = content_type.as_deref().is_some_and(|ct| {
-            let essence = ct
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            essence == "application/json"
-                || (essence.starts_with("application/") && essence.ends_with("+json"))
+            let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
         });
         if !is_json {
-            let shown: String = content_type
-                .unwrap_or_default()
-                .chars()
-                .take(100)
-                .filter(|c| !c.is_control())
-                .collect();
+            let shown: String =
+                content_type.unwrap_or_default().chars().take(100).filter(|c| !c.is_control()).collect();
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -95,14 +72,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         }
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),
-            Ok(_) => Err(ApiError::bad_request(
-                "parse_error",
-                "JSON parse error - expected a JSON object.",
-            )),
-            Err(e) => Err(ApiError::bad_request(
-                "parse_error",
-                format!("JSON parse error - {e}"),
-            )),
+            Ok(_) => Err(ApiError::bad_request("parse_error", "JSON parse error - expected a JSON object.")),
+            Err(e) => Err(ApiError::bad_request("parse_error", format!("JSON parse error - {e}"))),
         }
     }
 }
@@ -114,24 +85,15 @@ fn detail(message: &'static str) -> Json<Value> {
 async fn csrf_view(csrf: CsrfToken) -> Response {
     let token = csrf.get();
     let mut res = detail("CSRF cookie set").into_response();
-    res.headers_mut().insert(
-        "x-csrftoken",
-        HeaderValue::from_str(&token).expect("alphanumeric token"),
-    );
+    res.headers_mut().insert("x-csrftoken", HeaderValue::from_str(&token).expect("alphanumeric token"));
     res
 }
 
-fn string_field(
-    body: &serde_json::Map<String, Value>,
-    name: &str,
-) -> Result<Option<String>, ApiError> {
+fn string_field(body: &serde_json::Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::bad_request(
-            "parse_error",
-            format!("\"{name}\" must be a string."),
-        )),
+        Some(_) => Err(ApiError::bad_request("parse_error", format!("\"{name}\" must be a string."))),
     }
 }
 
@@ -144,10 +106,7 @@ async fn login_view(
     let username = string_field(&body, "username")?;
     let password = string_field(&body, "password")?;
     let (Some(username), Some(password)) = (username, password) else {
-        return Err(ApiError::bad_request(
-            "missing_credentials",
-            "Please provide username and password.",
-        ));
+        return Err(ApiError::bad_request("missing_credentials", "Please provide username and password."));
     };
     let password = RawPassword::new(password);
     match lk.authenticate(&username, &password).await {
@@ -171,12 +130,8 @@ async fn login_view(
 /// Fetch Metadata and Origin/Referer decide.
 fn get_logout_allowed(lk: &Latchkey, ctx: &RequestContext, headers: &HeaderMap) -> bool {
     let ours = |o: Option<Origin>| o.is_some_and(|o| csrf::origin_is_ours_or_trusted(lk, ctx, &o));
-    let origin = headers
-        .get(header::ORIGIN)
-        .map(|v| Origin::parse(v.to_str().unwrap_or("")).ok());
-    let referer = headers
-        .get(header::REFERER)
-        .map(|v| Origin::from_url(v.to_str().unwrap_or("")));
+    let origin = headers.get(header::ORIGIN).map(|v| Origin::parse(v.to_str().unwrap_or("")).ok());
+    let referer = headers.get(header::REFERER).map(|v| Origin::from_url(v.to_str().unwrap_or("")));
     match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         Some("same-origin") | Some("none") => true,
         Some("same-site") => match (origin, referer) {
@@ -197,9 +152,7 @@ async fn logout_view(
     session: Session,
 ) -> Result<Response, ApiError> {
     if method == Method::GET || method == Method::HEAD {
-        let ctx = ctx
-            .map(|c| c.0)
-            .unwrap_or_else(|| RequestContext::from_parts(lk.settings(), &headers, None, None));
+        let ctx = ctx.map(|c| c.0).unwrap_or_else(|| RequestContext::from_parts(lk.settings(), &headers, None, None));
         if !get_logout_allowed(&lk, &ctx, &headers) {
             tracing::warn!(target: "latchkey::security", event = "cross_site_logout_refused", "GET logout from a foreign page refused");
             return Err(ApiError::forbidden(
@@ -211,10 +164,7 @@ async fn logout_view(
     let user_id = match lk.session_user(&session).await? {
         Some(u) => u.id,
         None => {
-            return Err(ApiError::bad_request(
-                "not_logged_in",
-                "You're not logged in.",
-            ));
+            return Err(ApiError::bad_request("not_logged_in", "You're not logged in."));
         }
     };
     session.flush().await?;
@@ -235,10 +185,7 @@ async fn session_view(
     }
 }
 
-async fn whoami_view(
-    State(lk): State<Latchkey>,
-    MaybeUser(user): MaybeUser,
-) -> Result<Response, ApiError> {
+async fn whoami_view(State(lk): State<Latchkey>, MaybeUser(user): MaybeUser) -> Result<Response, ApiError> {
     match user {
         Some(u) => Ok(Json(json!({ "username": u.username })).into_response()),
         None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
@@ -258,10 +205,7 @@ pub fn router(lk: Latchkey) -> Router {
         // route_layer: unknown paths reach the fallback (slash redirect, 404)
         // untouched; a known path with a wrong method is CSRF-checked first,
         // as in Django (PUT without a token: 403, with one: 405).
-        .route_layer(from_fn_with_state(
-            lk.clone(),
-            crate::session::session_middleware,
-        ))
+        .route_layer(from_fn_with_state(lk.clone(), crate::session::session_middleware))
         .route_layer(from_fn_with_state(lk.clone(), crate::csrf::csrf_middleware))
         .with_state(lk)
 }
@@ -285,9 +229,7 @@ pub async fn append_slash_fallback(method: Method, OriginalUri(uri): OriginalUri
             };
             return match HeaderValue::from_str(&location) {
                 Ok(loc) => (status, [(header::LOCATION, loc)]).into_response(),
-                Err(_) => {
-                    ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.").into_response()
-                }
+                Err(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.").into_response(),
             };
         }
     }

@@ -56,21 +56,13 @@ pub enum CsrfReason {
 impl std::fmt::Display for CsrfReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CsrfReason::BadOrigin(o) => write!(
-                f,
-                "Origin checking failed - {o} does not match any trusted origins."
-            ),
+            CsrfReason::BadOrigin(o) => write!(f, "Origin checking failed - {o} does not match any trusted origins."),
             CsrfReason::NoReferer => f.write_str("Referer checking failed - no Referer."),
-            CsrfReason::MalformedReferer => {
-                f.write_str("Referer checking failed - Referer is malformed.")
-            }
+            CsrfReason::MalformedReferer => f.write_str("Referer checking failed - Referer is malformed."),
             CsrfReason::InsecureReferer => {
                 f.write_str("Referer checking failed - Referer is insecure while host is secure.")
             }
-            CsrfReason::BadReferer(r) => write!(
-                f,
-                "Referer checking failed - {r} does not match any trusted origins."
-            ),
+            CsrfReason::BadReferer(r) => write!(f, "Referer checking failed - {r} does not match any trusted origins."),
             CsrfReason::NoCookie => f.write_str("CSRF cookie not set."),
             CsrfReason::CookieLength => f.write_str("CSRF cookie has incorrect length."),
             CsrfReason::CookieCharacters => f.write_str("CSRF cookie has invalid characters."),
@@ -78,10 +70,7 @@ impl std::fmt::Display for CsrfReason {
             CsrfReason::TokenLength => {
                 write!(f, "CSRF token from {HEADER_DISPLAY} has incorrect length.")
             }
-            CsrfReason::TokenCharacters => write!(
-                f,
-                "CSRF token from {HEADER_DISPLAY} has invalid characters."
-            ),
+            CsrfReason::TokenCharacters => write!(f, "CSRF token from {HEADER_DISPLAY} has invalid characters."),
             CsrfReason::TokenIncorrect => write!(f, "CSRF token from {HEADER_DISPLAY} incorrect."),
         }
     }
@@ -96,10 +85,7 @@ impl CsrfReason {
 
 /// Methods that never need a token (RFC 9110 safe methods).
 pub fn is_safe(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    )
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
 }
 
 #[derive(Debug, Default)]
@@ -155,15 +141,8 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
 /// The origins trusted beyond the request's own: `allowed_origins` and the
 /// public URL.
 fn trusted(lk: &Latchkey, origin: &Origin) -> bool {
-    lk.settings()
-        .allowed_origins
-        .iter()
-        .any(|t| t.matches(origin))
-        || lk
-            .settings()
-            .public_url
-            .as_ref()
-            .is_some_and(|p| p.matches(origin))
+    lk.settings().allowed_origins.iter().any(|t| t.matches(origin))
+        || lk.settings().public_url.as_ref().is_some_and(|p| p.matches(origin))
 }
 
 /// Whether `origin` is the request's own origin or a trusted one.
@@ -171,21 +150,13 @@ pub fn origin_is_ours_or_trusted(lk: &Latchkey, ctx: &RequestContext, origin: &O
     ctx.origin().as_ref() == Some(origin) || trusted(lk, origin)
 }
 
-fn header_str<'a>(
-    headers: &'a HeaderMap,
-    name: impl http::header::AsHeaderName,
-) -> Option<&'a str> {
+fn header_str<'a>(headers: &'a HeaderMap, name: impl http::header::AsHeaderName) -> Option<&'a str> {
     headers.get(name).map(|v| v.to_str().unwrap_or("\u{FFFD}"))
 }
 
 /// The checks of Django's `CsrfViewMiddleware.process_view` for an unsafe
 /// request, in Django's order.
-pub fn check(
-    lk: &Latchkey,
-    ctx: &RequestContext,
-    headers: &HeaderMap,
-    cookie: Option<&str>,
-) -> Result<(), CsrfReason> {
+pub fn check(lk: &Latchkey, ctx: &RequestContext, headers: &HeaderMap, cookie: Option<&str>) -> Result<(), CsrfReason> {
     if let Some(raw) = header_str(headers, header::ORIGIN) {
         let ok = Origin::parse(raw).is_ok_and(|o| origin_is_ours_or_trusted(lk, ctx, &o));
         if !ok {
@@ -194,22 +165,14 @@ pub fn check(
         }
     } else if ctx.secure {
         let referer = header_str(headers, header::REFERER).ok_or(CsrfReason::NoReferer)?;
-        let (scheme, _) = referer
-            .split_once("://")
-            .ok_or(CsrfReason::MalformedReferer)?;
+        let (scheme, _) = referer.split_once("://").ok_or(CsrfReason::MalformedReferer)?;
         let origin = Origin::from_url(referer).ok_or(CsrfReason::MalformedReferer)?;
         if !scheme.eq_ignore_ascii_case("https") {
             return Err(CsrfReason::InsecureReferer);
         }
-        let same_host = ctx
-            .origin()
-            .is_some_and(|o| o.authority() == origin.authority());
+        let same_host = ctx.origin().is_some_and(|o| o.authority() == origin.authority());
         if !same_host && !trusted(lk, &origin) {
-            let shown: String = referer
-                .chars()
-                .take(200)
-                .filter(|c| !c.is_control())
-                .collect();
+            let shown: String = referer.chars().take(200).filter(|c| !c.is_control()).collect();
             return Err(CsrfReason::BadReferer(shown));
         }
     }
@@ -249,18 +212,9 @@ pub async fn csrf_middleware(State(lk): State<Latchkey>, mut req: Request, next:
         st.needs_update = c.len() == token::TOKEN_LENGTH;
     }
     if !is_safe(req.method()) {
-        let ctx = req
-            .extensions()
-            .get::<RequestContext>()
-            .cloned()
-            .unwrap_or_else(|| {
-                RequestContext::from_parts(
-                    lk.settings(),
-                    req.headers(),
-                    req.uri().authority().map(|a| a.as_str()),
-                    None,
-                )
-            });
+        let ctx = req.extensions().get::<RequestContext>().cloned().unwrap_or_else(|| {
+            RequestContext::from_parts(lk.settings(), req.headers(), req.uri().authority().map(|a| a.as_str()), None)
+        });
         if let Err(reason) = check(&lk, &ctx, req.headers(), cookie.as_deref()) {
             tracing::warn!(
                 target: "latchkey::security::csrf",
@@ -279,9 +233,7 @@ pub async fn csrf_middleware(State(lk): State<Latchkey>, mut req: Request, next:
         && let Some(secret) = &st.secret
     {
         let now = lk.clock().now();
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, cookies::set(settings, secret, now));
+        response.headers_mut().append(header::SET_COOKIE, cookies::set(settings, secret, now));
         cookies::vary_cookie(response.headers_mut());
     }
     response

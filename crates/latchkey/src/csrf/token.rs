@@ -23,10 +23,7 @@ pub enum FormatError {
 }
 
 fn index(c: u8) -> usize {
-    CSRF_CHARS
-        .iter()
-        .position(|&x| x == c)
-        .expect("checked alphabet")
+    CSRF_CHARS.iter().position(|&x| x == c).expect("checked alphabet")
 }
 
 /// A new random secret.
@@ -66,19 +63,13 @@ pub fn unmask(token: &str) -> String {
     cipher
         .bytes()
         .zip(mask.bytes())
-        .map(|(c, m)| {
-            CSRF_CHARS[(index(c) + CSRF_CHARS.len() - index(m)) % CSRF_CHARS.len()] as char
-        })
+        .map(|(c, m)| CSRF_CHARS[(index(c) + CSRF_CHARS.len() - index(m)) % CSRF_CHARS.len()] as char)
         .collect()
 }
 
 /// The secret behind a well-formed value: itself if 32 characters, unmasked if 64.
 pub fn to_secret(value: &str) -> String {
-    if value.len() == TOKEN_LENGTH {
-        unmask(value)
-    } else {
-        value.to_owned()
-    }
+    if value.len() == TOKEN_LENGTH { unmask(value) } else { value.to_owned() }
 }
 
 /// Whether a well-formed `token` (masked or not) matches `secret`, in constant time.
@@ -108,10 +99,7 @@ mod tests {
         // Django: _mask_cipher_secret with mask "a"*32 adds index 0, so the
         // cipher equals the secret; with mask "b"*32 every char shifts by one.
         let secret = "abcdefghijklmnopqrstuvwxyzABCDE9";
-        assert_eq!(
-            mask_with(secret, &"a".repeat(32)),
-            format!("{}{}", "a".repeat(32), secret)
-        );
+        assert_eq!(mask_with(secret, &"a".repeat(32)), format!("{}{}", "a".repeat(32), secret));
         let shifted = mask_with(secret, &"b".repeat(32));
         assert_eq!(&shifted[32..], "bcdefghijklmnopqrstuvwxyzABCDEFa");
         assert_eq!(unmask(&shifted), secret);
@@ -121,19 +109,10 @@ mod tests {
     fn the_format_check_follows_django() {
         assert_eq!(check_format(&"a".repeat(32)), Ok(()));
         assert_eq!(check_format(&"a".repeat(64)), Ok(()));
-        assert_eq!(
-            check_format(&"a".repeat(31)),
-            Err(FormatError::IncorrectLength)
-        );
+        assert_eq!(check_format(&"a".repeat(31)), Err(FormatError::IncorrectLength));
         assert_eq!(check_format(""), Err(FormatError::IncorrectLength));
-        assert_eq!(
-            check_format(&format!("{}!", "a".repeat(31))),
-            Err(FormatError::InvalidCharacters)
-        );
-        assert_eq!(
-            check_format(&"é".repeat(16)),
-            Err(FormatError::InvalidCharacters)
-        );
+        assert_eq!(check_format(&format!("{}!", "a".repeat(31))), Err(FormatError::InvalidCharacters));
+        assert_eq!(check_format(&"é".repeat(16)), Err(FormatError::InvalidCharacters));
     }
 
     proptest! {

@@ -40,9 +40,7 @@ struct SessState {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("had_cookie", &self.0.had_cookie)
-            .finish_non_exhaustive()
+        f.debug_struct("Session").field("had_cookie", &self.0.had_cookie).finish_non_exhaustive()
     }
 }
 
@@ -52,18 +50,14 @@ impl Session {
         Session(Arc::new(Inner {
             store: lk.sessions().clone(),
             clock: lk.clock().clone(),
-            age: time::Duration::try_from(lk.settings().session.age)
-                .unwrap_or(time::Duration::weeks(2)),
+            age: time::Duration::try_from(lk.settings().session.age).unwrap_or(time::Duration::weeks(2)),
             cookie_key: cookie_value.as_deref().and_then(SessionKey::parse),
             had_cookie,
             state: Mutex::new(SessState::default()),
         }))
     }
 
-    async fn ensure_loaded<'a>(
-        &'a self,
-        st: &mut tokio::sync::MutexGuard<'a, SessState>,
-    ) -> Result<(), StoreError> {
+    async fn ensure_loaded<'a>(&'a self, st: &mut tokio::sync::MutexGuard<'a, SessState>) -> Result<(), StoreError> {
         st.accessed = true;
         if !st.loaded {
             if let Some(key) = &self.0.cookie_key {
@@ -158,9 +152,7 @@ impl Session {
                 Err(e) => return Err(e),
             }
         }
-        Err(StoreError::Backend(
-            "could not allocate a unique session key".into(),
-        ))
+        Err(StoreError::Backend("could not allocate a unique session key".into()))
     }
 
     /// Starts an authenticated session under a brand-new key, deleting the
@@ -236,10 +228,7 @@ impl Session {
         let headers = response.headers_mut();
         if st.issue_cookie && !status.is_server_error() {
             if let Some(key) = &st.key {
-                headers.append(
-                    header::SET_COOKIE,
-                    cookies::set(cookie, key.expose(), self.0.clock.now()),
-                );
+                headers.append(header::SET_COOKIE, cookies::set(cookie, key.expose(), self.0.clock.now()));
             }
         } else if st.delete_cookie || (self.0.had_cookie && st.loaded && st.record.is_none()) {
             // An unknown, expired or malformed cookie is deleted, as Django
@@ -251,11 +240,7 @@ impl Session {
 }
 
 /// Middleware that gives handlers a [`Session`] and writes its cookie.
-pub async fn session_middleware(
-    State(lk): State<Latchkey>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub async fn session_middleware(State(lk): State<Latchkey>, mut req: Request, next: Next) -> Response {
     let cookie = cookies::find(req.headers(), &lk.settings().session.cookie.name);
     let session = Session::new(&lk, cookie);
     req.extensions_mut().insert(session.clone());

@@ -33,16 +33,8 @@ impl SessionStore for MemorySessionStore {
         Ok(())
     }
 
-    async fn load(
-        &self,
-        key: &SessionKeyHash,
-        now: OffsetDateTime,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        Ok(self
-            .map()
-            .get(key.as_str())
-            .filter(|r| !r.is_expired(now))
-            .cloned())
+    async fn load(&self, key: &SessionKeyHash, now: OffsetDateTime) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.map().get(key.as_str()).filter(|r| !r.is_expired(now)).cloned())
     }
 
     async fn save(&self, record: &SessionRecord) -> Result<bool, StoreError> {
@@ -59,42 +51,24 @@ impl SessionStore for MemorySessionStore {
         Ok(self.map().remove(key.as_str()).is_some())
     }
 
-    async fn delete_user_sessions(
-        &self,
-        user_id: i64,
-        keep: Option<&SessionKeyHash>,
-    ) -> Result<u64, StoreError> {
+    async fn delete_user_sessions(&self, user_id: i64, keep: Option<&SessionKeyHash>) -> Result<u64, StoreError> {
         let mut map = self.map();
         let before = map.len();
-        map.retain(|k, r| {
-            r.user_id != Some(user_id) || keep.is_some_and(|keep| keep.as_str() == k)
-        });
+        map.retain(|k, r| r.user_id != Some(user_id) || keep.is_some_and(|keep| keep.as_str() == k));
         Ok((before - map.len()) as u64)
     }
 
-    async fn list_user_sessions(
-        &self,
-        user_id: i64,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
-        let mut v: Vec<_> = self
-            .map()
-            .values()
-            .filter(|r| r.user_id == Some(user_id) && !r.is_expired(now))
-            .cloned()
-            .collect();
+    async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut v: Vec<_> =
+            self.map().values().filter(|r| r.user_id == Some(user_id) && !r.is_expired(now)).cloned().collect();
         v.sort_by_key(|r| r.created_at);
         Ok(v)
     }
 
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
         let mut map = self.map();
-        let doomed: Vec<String> = map
-            .iter()
-            .filter(|(_, r)| r.is_expired(now))
-            .map(|(k, _)| k.clone())
-            .take(batch as usize)
-            .collect();
+        let doomed: Vec<String> =
+            map.iter().filter(|(_, r)| r.is_expired(now)).map(|(k, _)| k.clone()).take(batch as usize).collect();
         for k in &doomed {
             map.remove(k);
         }

@@ -34,8 +34,7 @@ impl SessionKey {
     /// Accepts a cookie value only if it has the shape of a key we issue, so
     /// junk never reaches the store.
     pub fn parse(value: &str) -> Option<Self> {
-        (value.len() == 32 && value.bytes().all(|b| SESSION_KEY_CHARS.contains(&b)))
-            .then(|| Self(value.to_owned()))
+        (value.len() == 32 && value.bytes().all(|b| SESSION_KEY_CHARS.contains(&b))).then(|| Self(value.to_owned()))
     }
 
     /// The cookie value.
@@ -120,11 +119,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Inserts a new record; [`StoreError::Conflict`] if the key exists.
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError>;
     /// The record for `key`, or `None` if absent or expired at `now`.
-    async fn load(
-        &self,
-        key: &SessionKeyHash,
-        now: OffsetDateTime,
-    ) -> Result<Option<SessionRecord>, StoreError>;
+    async fn load(&self, key: &SessionKeyHash, now: OffsetDateTime) -> Result<Option<SessionRecord>, StoreError>;
     /// Updates an existing record. Returns `false`, writing nothing, if the
     /// record is gone, so a slow request cannot resurrect a session that was
     /// logged out meanwhile.
@@ -132,27 +127,16 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Deletes one record; `true` if it existed.
     async fn delete(&self, key: &SessionKeyHash) -> Result<bool, StoreError>;
     /// Deletes every session of `user_id` except `keep`; returns how many.
-    async fn delete_user_sessions(
-        &self,
-        user_id: i64,
-        keep: Option<&SessionKeyHash>,
-    ) -> Result<u64, StoreError>;
+    async fn delete_user_sessions(&self, user_id: i64, keep: Option<&SessionKeyHash>) -> Result<u64, StoreError>;
     /// The unexpired sessions of `user_id`.
-    async fn list_user_sessions(
-        &self,
-        user_id: i64,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, StoreError>;
+    async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError>;
     /// Deletes up to `batch` sessions expired at `now`; returns how many.
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
 }
 
 /// Deletes every expired session in batches, so a large purge never holds a
 /// long write lock; returns the total.
-pub async fn clear_expired(
-    store: &dyn SessionStore,
-    now: OffsetDateTime,
-) -> Result<u64, StoreError> {
+pub async fn clear_expired(store: &dyn SessionStore, now: OffsetDateTime) -> Result<u64, StoreError> {
     let mut total = 0;
     loop {
         let n = store.delete_expired(now, 5_000).await?;
@@ -179,14 +163,8 @@ mod tests {
 
     #[test]
     fn cookie_values_we_could_not_have_issued_are_refused() {
-        for bad in [
-            "",
-            "short",
-            &"A".repeat(32),
-            &"a".repeat(33),
-            "../../etc/passwd0000000000000000",
-            &"é".repeat(16),
-        ] {
+        for bad in ["", "short", &"A".repeat(32), &"a".repeat(33), "../../etc/passwd0000000000000000", &"é".repeat(16)]
+        {
             assert!(SessionKey::parse(bad).is_none(), "{bad}");
         }
     }

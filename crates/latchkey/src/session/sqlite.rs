@@ -27,8 +27,7 @@ pub(crate) fn from_ts(s: i64) -> Result<OffsetDateTime, StoreError> {
 
 fn decode(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
     let data: String = row.try_get("data")?;
-    let data: Map<String, Value> =
-        serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let data: Map<String, Value> = serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(SessionRecord {
         key_hash: SessionKeyHash(row.try_get("key_hash")?),
         user_id: row.try_get("user_id")?,
@@ -62,24 +61,15 @@ impl SessionStore for SqliteSessionStore {
         .bind(ts(r.absolute_expires_at))
         .execute(&self.pool)
         .await?;
-        if res.rows_affected() == 0 {
-            Err(StoreError::Conflict)
-        } else {
-            Ok(())
-        }
+        if res.rows_affected() == 0 { Err(StoreError::Conflict) } else { Ok(()) }
     }
 
-    async fn load(
-        &self,
-        key: &SessionKeyHash,
-        now: OffsetDateTime,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        let row =
-            sqlx::query("SELECT * FROM latchkey_sessions WHERE key_hash = ? AND expires_at > ?")
-                .bind(key.as_str())
-                .bind(ts(now))
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn load(&self, key: &SessionKeyHash, now: OffsetDateTime) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM latchkey_sessions WHERE key_hash = ? AND expires_at > ?")
+            .bind(key.as_str())
+            .bind(ts(now))
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(decode).transpose()
     }
 
@@ -108,11 +98,7 @@ impl SessionStore for SqliteSessionStore {
         Ok(res.rows_affected() > 0)
     }
 
-    async fn delete_user_sessions(
-        &self,
-        user_id: i64,
-        keep: Option<&SessionKeyHash>,
-    ) -> Result<u64, StoreError> {
+    async fn delete_user_sessions(&self, user_id: i64, keep: Option<&SessionKeyHash>) -> Result<u64, StoreError> {
         let res = sqlx::query("DELETE FROM latchkey_sessions WHERE user_id = ? AND key_hash != ?")
             .bind(user_id)
             .bind(keep.map(SessionKeyHash::as_str).unwrap_or(""))
@@ -121,17 +107,14 @@ impl SessionStore for SqliteSessionStore {
         Ok(res.rows_affected())
     }
 
-    async fn list_user_sessions(
-        &self,
-        user_id: i64,
-        now: OffsetDateTime,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM latchkey_sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at, key_hash")
-                .bind(user_id)
-                .bind(ts(now))
-                .fetch_all(&self.pool)
-                .await?;
+    async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM latchkey_sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at, key_hash",
+        )
+        .bind(user_id)
+        .bind(ts(now))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(decode).collect()
     }
 

@@ -30,10 +30,7 @@ fn decode(row: &SqliteRow) -> Result<User, UserStoreError> {
         is_active: row.try_get("is_active")?,
         is_staff: row.try_get("is_staff")?,
         is_superuser: row.try_get("is_superuser")?,
-        last_login: row
-            .try_get::<Option<i64>, _>("last_login")?
-            .map(when)
-            .transpose()?,
+        last_login: row.try_get::<Option<i64>, _>("last_login")?.map(when).transpose()?,
         date_joined: when(row.try_get("date_joined")?)?,
     })
 }
@@ -49,10 +46,7 @@ impl UserStore for SqliteUserStore {
     }
 
     async fn by_id(&self, id: i64) -> Result<Option<User>, UserStoreError> {
-        let row = sqlx::query("SELECT * FROM latchkey_users WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT * FROM latchkey_users WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(decode).transpose()
     }
 

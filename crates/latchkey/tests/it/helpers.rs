@@ -1,0 +1,171 @@
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{Router, body::Body};
+use http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use latchkey::{
+    Latchkey, MockClock, RawPassword, Settings,
+    db::Database,
+    settings::{Preset, RawSettings},
+    users::{Email, NewUser, User, Username},
+};
+use secrecy::SecretString;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const USER: &str = "demo";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A response, decoded.
+#[derive(Debug)]
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Res {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().unwrap())
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
+    }
+
+    /// The `Set-Cookie` line for `name`, if any.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies().into_iter().find(|c| c.starts_with(&format!("{name}=")))
+    }
+
+    pub fn detail(&self) -> String {
+        self.json()["detail"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub fn code(&self) -> String {
+        self.json()["code"].as_str().unwrap_or_default().to_owned()
+    }
+
+    pub fn vary_cookie(&self) -> bool {
+        self.headers.get_all(header::VARY).iter().any(|v| v.to_str().unwrap().to_ascii_lowercase().contains("cookie"))
+    }
+}
+
+/// An in-process app with a browser-like cookie jar.
+pub struct TestApp {
+    pub lk: Latchkey,
+    pub router: Router,
+    pub clock: MockClock,
+    pub jar: HashMap<String, String>,
+    pub host: String,
+}
+
+pub fn settings_for(preset: Preset, tweak: impl FnOnce(&mut RawSettings)) -> Settings {
+    let mut raw = RawSettings {
+        preset: Some(preset.as_str().into()),
+        database_url: Some("sqlite::memory:".into()),
+        secret_key: Some("integration-test-secret-key-0123456789abcdef".into()),
+        ..Default::default()
+    };
+    raw.password_hasher.memory_kib = Some(64);
+    raw.password_hasher.iterations = Some(1);
+    if preset == Preset::CrossOrigin {
+        raw.allowed_origins = vec!["http://localhost:5173".into()];
+    }
+    tweak(&mut raw);
+    raw.validate().unwrap()
+}
+
+impl TestApp {
+    pub async fn new(preset: Preset) -> Self {
+        Self::with_settings(settings_for(preset, |_| {})).await
+    }
+
+    pub async fn with_settings(settings: Settings) -> Self {
+        let db = Database::connect(&settings.database_url, true).await.unwrap();
+        db.migrate().await.unwrap();
+        let clock = MockClock::default();
+        let key: SecretString = settings.secret_key.clone().expect("test settings carry a key");
+        let lk = Latchkey::new(settings, db.session_store(), db.user_store(), Arc::new(clock.clone()), key).unwrap();
+        let router = latchkey::app::build_router(&lk);
+        let app = TestApp { lk, router, clock, jar: HashMap::new(), host: "localhost:8000".into() };
+        app.create_user(USER, PASSWORD).await;
+        app
+    }
+
+    pub async fn create_user(&self, name: &str, password: &str) -> User {
+        let hash = self.lk.hasher().hash(&RawPassword::new(password)).await.unwrap();
+        let new = NewUser {
+            username: Username::parse(name).unwrap(),
+            email: Email::default(),
+            password_hash: hash,
+            is_staff: false,
+            is_superuser: false,
+        };
+        self.lk.users().create(&new, self.lk.clock().now()).await.unwrap()
+    }
+
+    /// Sends a request with the jar's cookies; stores cookies from the answer.
+    pub async fn send(&mut self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Res {
+        let mut req = Request::builder().method(method).uri(path).header(header::HOST, &self.host);
+        if !self.jar.is_empty() {
+            let cookie = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+            req = req.header(header::COOKIE, cookie);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_else(Body::empty)).unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let res = Res { status, headers, body };
+        for c in res.set_cookies() {
+            let pair = c.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.jar.remove(k);
+            } else {
+                self.jar.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        res
+    }
+
+    pub async fn get(&mut self, path: &str) -> Res {
+        self.send(Method::GET, path, &[], None).await
+    }
+
+    /// `GET /api/csrf/` and the token from its header.
+    pub async fn csrf_token(&mut self) -> String {
+        let res = self.get("/api/csrf/").await;
+        assert_eq!(res.status, StatusCode::OK);
+        res.header("x-csrftoken").unwrap().to_owned()
+    }
+
+    pub async fn post_json(&mut self, path: &str, token: &str, body: &str) -> Res {
+        self.send(Method::POST, path, &[("content-type", "application/json"), ("x-csrftoken", token)], Some(body)).await
+    }
+
+    pub async fn login_as(&mut self, user: &str, password: &str) -> Res {
+        let token = self.csrf_token().await;
+        let body = serde_json::json!({ "username": user, "password": password }).to_string();
+        self.post_json("/api/login/", &token, &body).await
+    }
+
+    pub async fn login(&mut self) -> Res {
+        let res = self.login_as(USER, PASSWORD).await;
+        assert_eq!(res.status, StatusCode::OK, "{:?}", res.json());
+        res
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        self.jar.get("sessionid").cloned()
+    }
+}

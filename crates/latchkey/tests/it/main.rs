@@ -1,0 +1,11 @@
+#![allow(unreachable_pub)]
+//! In-process integration tests: the whole app driven with `oneshot`.
+
+mod helpers;
+
+mod api;
+mod cors;
+mod csrf;
+mod logs;
+mod sessions;
+mod store_conformance;

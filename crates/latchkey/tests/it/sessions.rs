@@ -1,0 +1,143 @@
+//! Session semantics: fixation, rotation, expiry, auth hash, cookie flags.
+
+use http::StatusCode;
+use latchkey::{RawPassword, session::SessionKey, settings::Preset};
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_session_cookie_the_server_did_not_issue_is_never_adopted() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    let planted = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    app.jar.insert("sessionid".into(), planted.into());
+    let res = app.get("/api/session/").await;
+    assert_eq!(res.json(), json!({"isAuthenticated": false}));
+    assert!(res.set_cookie("sessionid").unwrap().contains("Max-Age=0"), "the unknown cookie is deleted");
+    app.jar.insert("sessionid".into(), planted.into());
+    app.login().await;
+    assert_ne!(app.session_cookie().unwrap(), planted, "login issues a fresh key");
+    let planted_hash = SessionKey::parse(planted).unwrap().hash();
+    assert!(
+        app.lk.sessions().load(&planted_hash, app.lk.clock().now()).await.unwrap().is_none(),
+        "no row is created for it"
+    );
+}
+
+#[tokio::test]
+async fn the_session_key_rotates_at_every_login_even_for_the_same_user() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    app.login().await;
+    let first = app.session_cookie().unwrap();
+    app.login().await;
+    let second = app.session_cookie().unwrap();
+    assert_ne!(first, second);
+    let old = SessionKey::parse(&first).unwrap().hash();
+    assert!(app.lk.sessions().load(&old, app.lk.clock().now()).await.unwrap().is_none(), "the old session is deleted");
+}
+
+#[tokio::test]
+async fn sessions_are_stored_under_a_hash_of_the_key_never_the_key() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    app.login().await;
+    let key = app.session_cookie().unwrap();
+    let user = app.lk.users().by_username(USER).await.unwrap().unwrap();
+    let rows = app.lk.sessions().list_user_sessions(user.id, app.lk.clock().now()).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_ne!(rows[0].key_hash.as_str(), key);
+    assert_eq!(rows[0].key_hash, SessionKey::parse(&key).unwrap().hash());
+}
+
+#[tokio::test]
+async fn sessions_expire_server_side_after_the_configured_age() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    app.login().await;
+    app.clock.advance(time::Duration::days(14) - time::Duration::seconds(5));
+    assert_eq!(app.get("/api/session/").await.json()["isAuthenticated"], true);
+    app.clock.advance(time::Duration::seconds(10));
+    let res = app.get("/api/session/").await;
+    assert_eq!(res.json()["isAuthenticated"], false, "the cookie may outlive the session; the server decides");
+    let n = latchkey::session::clear_expired(app.lk.sessions().as_ref(), app.lk.clock().now()).await.unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_existing_sessions() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    app.login().await;
+    let user = app.lk.users().by_username(USER).await.unwrap().unwrap();
+    let hash = app.lk.hasher().hash(&RawPassword::new("a new password")).await.unwrap();
+    app.lk.users().set_password_hash(user.id, &hash).await.unwrap();
+    let res = app.get("/api/whoami/").await;
+    assert_eq!(res.json(), json!({"isAuthenticated": false}));
+    assert!(app.session_cookie().is_none(), "the stale session is flushed");
+}
+
+#[tokio::test]
+async fn a_deactivated_user_is_logged_out() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    app.login().await;
+    let user = app.lk.users().by_username(USER).await.unwrap().unwrap();
+    app.lk.users().set_active(user.id, false).await.unwrap();
+    assert_eq!(app.get("/api/session/").await.json()["isAuthenticated"], false);
+}
+
+#[tokio::test]
+async fn cookies_carry_each_presets_flags() {
+    for (preset, samesite, csrf_httponly) in [
+        (Preset::Embedded, "SameSite=Strict", false),
+        (Preset::SameOrigin, "SameSite=Strict", true),
+        (Preset::Rest, "SameSite=Strict", true),
+        (Preset::CrossOrigin, "SameSite=Lax", true),
+    ] {
+        let mut app = TestApp::new(preset).await;
+        let res = app.login().await;
+        let session = res.set_cookie("sessionid").unwrap();
+        let csrf = res.set_cookie("csrftoken").unwrap();
+        for c in [&session, &csrf] {
+            assert!(c.contains(samesite), "{preset}: {c}");
+            assert!(c.contains("Path=/"), "{c}");
+            assert!(!c.contains("Secure"), "plain-http defaults: {c}");
+            assert!(!c.contains("Domain"), "host-only: {c}");
+        }
+        assert!(session.contains("HttpOnly") && session.contains("Max-Age=1209600"), "{session}");
+        assert_eq!(csrf.contains("HttpOnly"), csrf_httponly, "{preset}: {csrf}");
+        assert!(res.vary_cookie());
+    }
+}
+
+#[tokio::test]
+async fn an_https_public_url_makes_both_cookies_secure() {
+    let settings = settings_for(Preset::SameOrigin, |r| r.public_url = Some("https://app.example.com".into()));
+    let mut app = TestApp::with_settings(settings).await;
+    app.host = "app.example.com".into();
+    let token = app.csrf_token().await;
+    let body = json!({"username": USER, "password": PASSWORD}).to_string();
+    let res = app
+        .send(
+            http::Method::POST,
+            "/api/login/",
+            &[("content-type", "application/json"), ("x-csrftoken", &token), ("origin", "https://app.example.com")],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.json());
+    assert!(res.set_cookie("sessionid").unwrap().contains("Secure"));
+    assert!(res.set_cookie("csrftoken").unwrap().contains("Secure"));
+}
+
+#[tokio::test]
+async fn anonymous_requests_create_no_session_rows() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    for _ in 0..5 {
+        app.get("/api/session/").await;
+        app.get("/api/csrf/").await;
+        app.login_as(USER, "wrong").await;
+    }
+    assert!(app.session_cookie().is_none());
+    let n =
+        latchkey::session::clear_expired(app.lk.sessions().as_ref(), app.lk.clock().now() + time::Duration::days(365))
+            .await
+            .unwrap();
+    assert_eq!(n, 0);
+}

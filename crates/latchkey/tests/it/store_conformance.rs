@@ -1,0 +1,154 @@
+//! One conformance suite for every session store backend.
+
+use std::sync::Arc;
+
+use latchkey::{
+    db::Database,
+    session::{MemorySessionStore, SessionKey, SessionRecord, SessionStore, StoreError},
+};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+fn record(user_id: Option<i64>, now: OffsetDateTime, ttl: Duration) -> (SessionKey, SessionRecord) {
+    let key = SessionKey::generate();
+    let rec = SessionRecord {
+        key_hash: key.hash(),
+        user_id,
+        auth_hash: "h".into(),
+        data: serde_json::Map::new(),
+        created_at: now,
+        last_seen: now,
+        expires_at: now + ttl,
+        absolute_expires_at: now + ttl,
+    };
+    (key, rec)
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+async fn sqlite_store() -> Arc<dyn SessionStore> {
+    let db = Database::connect("sqlite::memory:", true).await.unwrap();
+    db.migrate().await.unwrap();
+    // Sessions reference users; create the users the suite uses.
+    let users = db.user_store();
+    for name in ["u1", "u2"] {
+        let new = latchkey::users::NewUser {
+            username: latchkey::users::Username::parse(name).unwrap(),
+            email: Default::default(),
+            password_hash: "x".into(),
+            is_staff: false,
+            is_superuser: false,
+        };
+        users.create(&new, now()).await.unwrap();
+    }
+    db.session_store()
+}
+
+async fn memory_store() -> Arc<dyn SessionStore> {
+    Arc::new(MemorySessionStore::new())
+}
+
+macro_rules! conformance {
+    ($($backend:ident => $make:expr;)*) => { $(
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn create_then_load_round_trips_every_field() {
+                let s = $make.await;
+                let (_, mut r) = record(Some(1), now(), Duration::hours(1));
+                r.data.insert("k".into(), json!({"nested": [1, 2]}));
+                s.create(&r).await.unwrap();
+                assert_eq!(s.load(&r.key_hash, now()).await.unwrap(), Some(r));
+            }
+
+            #[tokio::test]
+            async fn creating_an_existing_key_is_a_conflict_and_changes_nothing() {
+                let s = $make.await;
+                let (_, r) = record(Some(1), now(), Duration::hours(1));
+                s.create(&r).await.unwrap();
+                let mut other = r.clone();
+                other.user_id = Some(2);
+                assert!(matches!(s.create(&other).await, Err(StoreError::Conflict)));
+                assert_eq!(s.load(&r.key_hash, now()).await.unwrap().unwrap().user_id, Some(1));
+            }
+
+            #[tokio::test]
+            async fn unknown_and_expired_sessions_load_as_none() {
+                let s = $make.await;
+                assert!(s.load(&SessionKey::generate().hash(), now()).await.unwrap().is_none());
+                let (_, r) = record(None, now(), Duration::seconds(10));
+                s.create(&r).await.unwrap();
+                assert!(s.load(&r.key_hash, now() + Duration::seconds(9)).await.unwrap().is_some());
+                assert!(s.load(&r.key_hash, now() + Duration::seconds(10)).await.unwrap().is_none());
+            }
+
+            #[tokio::test]
+            async fn save_updates_but_never_resurrects_a_deleted_session() {
+                let s = $make.await;
+                let (_, mut r) = record(Some(1), now(), Duration::hours(1));
+                s.create(&r).await.unwrap();
+                r.data.insert("x".into(), json!(1));
+                assert!(s.save(&r).await.unwrap());
+                assert_eq!(s.load(&r.key_hash, now()).await.unwrap().unwrap().data["x"], json!(1));
+                assert!(s.delete(&r.key_hash).await.unwrap());
+                assert!(!s.save(&r).await.unwrap(), "a slow request must not bring a logged-out session back");
+                assert!(s.load(&r.key_hash, now()).await.unwrap().is_none());
+                assert!(!s.delete(&r.key_hash).await.unwrap());
+            }
+
+            #[tokio::test]
+            async fn concurrent_saves_after_a_delete_do_not_resurrect() {
+                let s = $make.await;
+                let (_, r) = record(Some(1), now(), Duration::hours(1));
+                s.create(&r).await.unwrap();
+                s.delete(&r.key_hash).await.unwrap();
+                let tasks: Vec<_> = (0..16).map(|_| { let s = s.clone(); let r = r.clone(); tokio::spawn(async move { s.save(&r).await.unwrap() }) }).collect();
+                for t in tasks {
+                    assert!(!t.await.unwrap());
+                }
+                assert!(s.load(&r.key_hash, now()).await.unwrap().is_none());
+            }
+
+            #[tokio::test]
+            async fn revoking_a_users_sessions_can_keep_the_current_one() {
+                let s = $make.await;
+                let mut mine = Vec::new();
+                for _ in 0..3 {
+                    let (_, r) = record(Some(1), now(), Duration::hours(1));
+                    s.create(&r).await.unwrap();
+                    mine.push(r);
+                }
+                let (_, theirs) = record(Some(2), now(), Duration::hours(1));
+                s.create(&theirs).await.unwrap();
+                assert_eq!(s.list_user_sessions(1, now()).await.unwrap().len(), 3);
+                assert_eq!(s.delete_user_sessions(1, Some(&mine[0].key_hash)).await.unwrap(), 2);
+                let left = s.list_user_sessions(1, now()).await.unwrap();
+                assert_eq!(left.len(), 1);
+                assert_eq!(left[0].key_hash, mine[0].key_hash);
+                assert_eq!(s.delete_user_sessions(1, None).await.unwrap(), 1);
+                assert_eq!(s.list_user_sessions(2, now()).await.unwrap().len(), 1, "other users untouched");
+            }
+
+            #[tokio::test]
+            async fn expired_sessions_are_deleted_in_batches() {
+                let s = $make.await;
+                for i in 0..12 {
+                    let (_, r) = record(None, now(), Duration::seconds(if i < 10 { 1 } else { 3600 }));
+                    s.create(&r).await.unwrap();
+                }
+                let later = now() + Duration::seconds(2);
+                assert_eq!(s.delete_expired(later, 4).await.unwrap(), 4);
+                assert_eq!(latchkey::session::clear_expired(s.as_ref(), later).await.unwrap(), 6);
+                assert_eq!(s.delete_expired(later, 4).await.unwrap(), 0);
+            }
+        }
+    )* };
+}
+
+conformance! {
+    memory => memory_store();
+    sqlite => sqlite_store();
+}
