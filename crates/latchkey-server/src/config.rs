@@ -269,3 +269,18 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use latchkey::settings::SETTINGS;
+
+    #[test]
+    fn every_setting_and_its_default_is_documented() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
+        for s in SETTINGS {
+            let row = doc.lines().find(|l| l.starts_with(&format!("| `{}` |", s.key)));
+            let row = row.unwrap_or_else(|| panic!("docs/configuration.md lacks {}", s.key));
+            assert!(row.contains(s.default), "docs/configuration.md: default of {} should read {:?}", s.key, s.default);
+        }
+    }
+}

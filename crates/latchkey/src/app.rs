@@ -5,10 +5,10 @@
 //!
 //! 1. **request log** — one structured line per request (method, path,
 //!    status, latency, request id), after everything else has answered;
-//! 2. **panic guard** — a panic becomes a JSON 500, never a dropped connection;
-//! 3. **CORS** (cross-origin preset only) — outermost of the answering
-//!    layers, so redirects, 4xx and 5xx carry CORS headers and the SPA sees
-//!    the `detail` instead of a network error;
+//! 2. **CORS** (cross-origin preset only) — outermost of the answering
+//!    layers, so redirects, 4xx and 5xx (panics included) carry CORS headers
+//!    and the SPA sees the `detail` instead of a network error;
+//! 3. **panic guard** — a panic becomes a JSON 500, never a dropped connection;
 //! 4. **security headers** — nosniff, `X-Frame-Options: DENY`,
 //!    `Referrer-Policy: same-origin`, `Cross-Origin-Opener-Policy`;
 //! 5. **JSON errors** — any error response that is not JSON gets our shape;
@@ -143,13 +143,14 @@ pub fn with_layers(routes: Router, lk: &Latchkey) -> Router {
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(from_fn_with_state(lk.clone(), context_middleware))
         .layer(from_fn(api::json_errors))
-        .layer(from_fn(security_headers));
+        .layer(from_fn(security_headers))
+        .layer(CatchPanicLayer::custom(panic_response));
     let router = if lk.settings().cors_enabled() {
         router.layer(cors_layer(lk)).layer(from_fn(strip_partial_cors))
     } else {
         router
     };
-    router.layer(CatchPanicLayer::custom(panic_response)).layer(from_fn(request_log))
+    router.layer(from_fn(request_log))
 }
 
 /// The complete Latchkey application: the API, the trailing-slash fallback

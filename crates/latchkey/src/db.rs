@@ -228,6 +228,12 @@ impl Database {
         Arc::new(SqliteUserStore::new(pool.clone()))
     }
 
+    /// The failed-attempt counters on this database.
+    pub fn throttle_store(&self) -> Arc<dyn crate::throttle::ThrottleStore> {
+        let Database::Sqlite(pool) = self;
+        Arc::new(crate::throttle::SqliteThrottleStore::new(pool.clone()))
+    }
+
     /// Closes the pool (flushes SQLite's WAL on the last connection).
     pub async fn close(&self) {
         let Database::Sqlite(pool) = self;

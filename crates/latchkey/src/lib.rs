@@ -23,6 +23,7 @@ pub mod origin;
 pub mod password;
 pub mod session;
 pub mod settings;
+pub mod throttle;
 pub mod users;
 
 use std::{fmt, sync::Arc};

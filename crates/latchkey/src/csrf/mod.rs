@@ -150,7 +150,7 @@ pub fn origin_is_ours_or_trusted(lk: &Latchkey, ctx: &RequestContext, origin: &O
     ctx.origin().as_ref() == Some(origin) || trusted(lk, origin)
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: impl http::header::AsHeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).map(|v| v.to_str().unwrap_or("\u{FFFD}"))
 }
 

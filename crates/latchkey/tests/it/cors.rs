@@ -98,3 +98,23 @@ async fn same_origin_presets_send_no_cors_headers() {
     let res = app.send(Method::GET, "/api/csrf/", &[("origin", SPA)], None).await;
     assert!(res.header("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn a_panicking_handler_answers_a_json_500_that_still_carries_cors_headers() {
+    let mut app = TestApp::new(Preset::CrossOrigin).await;
+    let routes = axum::Router::new().route(
+        "/api/boom/",
+        axum::routing::get(|| async {
+            #[allow(clippy::panic)]
+            if true {
+                panic!("handler bug");
+            }
+            "unreachable"
+        }),
+    );
+    app.router = latchkey::app::with_layers(routes, &app.lk);
+    let res = app.send(Method::GET, "/api/boom/", &[("origin", SPA)], None).await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(res.json(), serde_json::json!({"detail": "Internal server error.", "code": "server_error"}));
+    assert_eq!(res.header("access-control-allow-origin"), Some(SPA));
+}

@@ -152,3 +152,57 @@ conformance! {
     memory => memory_store();
     sqlite => sqlite_store();
 }
+
+mod throttle {
+    use latchkey::throttle::{MemoryThrottleStore, ThrottleStore};
+
+    use super::*;
+
+    async fn sqlite() -> Arc<dyn ThrottleStore> {
+        let db = Database::connect("sqlite::memory:", true).await.unwrap();
+        db.migrate().await.unwrap();
+        db.throttle_store()
+    }
+
+    async fn memory() -> Arc<dyn ThrottleStore> {
+        Arc::new(MemoryThrottleStore::default())
+    }
+
+    macro_rules! throttle_conformance {
+        ($($backend:ident => $make:expr;)*) => { $(
+            mod $backend {
+                use super::*;
+
+                #[tokio::test]
+                async fn failures_count_up_within_the_window_and_restart_after_it() {
+                    let s = $make.await;
+                    let w = Duration::minutes(15);
+                    for i in 1..=3 {
+                        assert_eq!(s.record_failure("k", now(), w).await.unwrap().failures, i);
+                    }
+                    assert_eq!(s.get("k", now() + Duration::minutes(14), w).await.unwrap().unwrap().failures, 3);
+                    assert!(s.get("k", now() + w, w).await.unwrap().is_none());
+                    let c = s.record_failure("k", now() + w, w).await.unwrap();
+                    assert_eq!((c.failures, c.window_start), (1, now() + w));
+                    s.reset("k").await.unwrap();
+                    assert!(s.get("k", now() + w, w).await.unwrap().is_none());
+                    assert!(s.get("other", now(), w).await.unwrap().is_none());
+                }
+
+                #[tokio::test]
+                async fn concurrent_failures_are_all_counted() {
+                    let s = $make.await;
+                    let w = Duration::minutes(15);
+                    let tasks: Vec<_> = (0..50).map(|_| { let s = s.clone(); tokio::spawn(async move { s.record_failure("k", now(), w).await.unwrap() }) }).collect();
+                    for t in tasks { t.await.unwrap(); }
+                    assert_eq!(s.get("k", now(), w).await.unwrap().unwrap().failures, 50);
+                }
+            }
+        )* };
+    }
+
+    throttle_conformance! {
+        memory => memory();
+        sqlite => sqlite();
+    }
+}

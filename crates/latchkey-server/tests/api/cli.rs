@@ -1,0 +1,216 @@
+//! The real binary: migrate, createsuperuser, changepassword, clearsessions,
+//! check, serve.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn migrated() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(latchkey(dir.path()).arg("migrate"));
+    assert!(ok, "{err}");
+    assert!(out.contains("Applied migration 1."), "{out}");
+    dir
+}
+
+fn superuser(dir: &std::path::Path, name: &str, password: &str) -> (bool, String, String) {
+    run(latchkey(dir)
+        .args(["createsuperuser", "--username", name, "--email", "a@example.com", "--no-input"])
+        .env("LATCHKEY_PASSWORD", password))
+}
+
+#[test]
+fn migrate_creates_the_database_and_is_idempotent() {
+    let dir = migrated();
+    assert!(db_path(dir.path()).exists(), "the default database is latchkey.sqlite3 in the working directory");
+    let (ok, out, _) = run(latchkey(dir.path()).arg("migrate"));
+    assert!(ok);
+    assert!(out.contains("No migrations to apply"), "{out}");
+}
+
+#[test]
+fn database_flag_and_env_var_choose_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(latchkey(dir.path()).args(["migrate", "--database", "sqlite://flag.sqlite3"]));
+    assert!(ok, "{err}");
+    assert!(dir.path().join("flag.sqlite3").exists());
+    let (ok, _, err) = run(latchkey(dir.path()).arg("migrate").env("LATCHKEY_DATABASE_URL", "sqlite://env.sqlite3"));
+    assert!(ok, "{err}");
+    assert!(dir.path().join("env.sqlite3").exists());
+}
+
+#[test]
+fn createsuperuser_without_input_takes_the_password_from_the_environment() {
+    let dir = migrated();
+    let (ok, out, err) = superuser(dir.path(), "admin", "s3cret-pass");
+    assert!(ok, "{err}");
+    assert!(out.contains("Superuser created successfully."));
+}
+
+#[test]
+fn createsuperuser_refuses_duplicates_blank_passwords_and_unmigrated_databases() {
+    let dir = migrated();
+    assert!(superuser(dir.path(), "admin", "pw-one").0);
+    let (ok, _, err) = superuser(dir.path(), "admin", "pw-two");
+    assert!(!ok);
+    assert!(err.contains("That username is already taken."), "{err}");
+    let (ok, _, err) = superuser(dir.path(), "other", "");
+    assert!(!ok);
+    assert!(err.contains("Blank passwords aren't allowed."), "{err}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["createsuperuser", "--username", "x", "--no-input"]));
+    assert!(!ok);
+    assert!(err.contains("LATCHKEY_PASSWORD"), "{err}");
+    let (ok, _, err) = run(latchkey(dir.path())
+        .args(["createsuperuser", "--username", "bad name", "--no-input"])
+        .env("LATCHKEY_PASSWORD", "x"));
+    assert!(!ok);
+    assert!(err.contains("valid username"), "{err}");
+
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, _, err) = superuser(empty.path(), "admin", "pw");
+    assert!(!ok);
+    assert!(err.contains("latchkey migrate"), "{err}");
+    assert!(!db_path(empty.path()).exists(), "no empty database file is left behind");
+}
+
+#[test]
+fn createsuperuser_without_a_terminal_and_without_no_input_explains_itself() {
+    let dir = migrated();
+    let (ok, _, err) = run(latchkey(dir.path()).args(["createsuperuser", "--username", "x"]).stdin(Stdio::null()));
+    assert!(!ok);
+    assert!(err.contains("--no-input"), "{err}");
+}
+
+#[test]
+fn changepassword_without_input_sets_the_new_password() {
+    let dir = migrated();
+    assert!(superuser(dir.path(), "admin", "old-password").0);
+    let (ok, out, err) = run(latchkey(dir.path())
+        .args(["changepassword", "admin", "--no-input"])
+        .env("LATCHKEY_PASSWORD", "new-password"));
+    assert!(ok, "{err}");
+    assert!(out.contains("Password changed successfully for user 'admin'"), "{out}");
+    let (ok, _, err) =
+        run(latchkey(dir.path()).args(["changepassword", "ghost", "--no-input"]).env("LATCHKEY_PASSWORD", "x"));
+    assert!(!ok);
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn clearsessions_reports_how_many_it_deleted() {
+    let dir = migrated();
+    let (ok, out, err) = run(latchkey(dir.path()).arg("clearsessions"));
+    assert!(ok, "{err}");
+    assert!(out.contains("Deleted 0 expired session(s)."), "{out}");
+}
+
+#[test]
+fn check_explains_each_preset_and_rejects_bad_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, _) = run(latchkey(dir.path()).args([
+        "check",
+        "--preset",
+        "cross-origin",
+        "--allowed-origin",
+        "http://localhost:5173",
+    ]));
+    assert!(ok);
+    assert!(out.contains("SameSite=Lax") && out.contains("allows http://localhost:5173 with credentials"), "{out}");
+    let (ok, out, _) = run(latchkey(dir.path()).args(["check", "--preset", "embedded"]));
+    assert!(ok);
+    assert!(out.contains("readable by JavaScript"), "{out}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["check", "--preset", "cross-origin"]));
+    assert!(!ok);
+    assert!(err.contains("allowed_origins"), "{err}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["check", "--preset", "cross-origin", "--allowed-origin", "*"]));
+    assert!(!ok);
+    assert!(err.contains("credentials"), "{err}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["check"]).env("LATCHKEY_SESION__COOKIE__AGE", "3"));
+    assert!(!ok);
+    assert!(err.contains("LATCHKEY_SESION__COOKIE__AGE"), "{err}");
+}
+
+#[test]
+fn config_file_env_and_flags_layer_in_that_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("latchkey.toml"),
+        "preset = \"rest\"\nbind = \"127.0.0.1:9000\"\n[session.cookie]\nage = 60\n",
+    )
+    .unwrap();
+    let (ok, out, err) =
+        run(latchkey(dir.path()).args(["--config", "latchkey.toml", "check"]).env("LATCHKEY_BIND", "127.0.0.1:9001"));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("preset:            rest") && out.contains("127.0.0.1:9001") && out.contains("Max-Age=60"),
+        "{out}"
+    );
+    let (ok, out, _) = run(latchkey(dir.path())
+        .args(["check", "--config", "latchkey.toml", "--bind", "127.0.0.1:9002"])
+        .env("LATCHKEY_BIND", "127.0.0.1:9001"));
+    assert!(ok);
+    assert!(out.contains("127.0.0.1:9002"), "{out}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["check", "--config", "missing.toml"]));
+    assert!(!ok);
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn serve_refuses_an_unmigrated_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(latchkey(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]));
+    assert!(!ok);
+    assert!(err.contains("latchkey migrate"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_answers_a_login_over_http_and_stops_gracefully_on_sigterm() {
+    let dir = migrated();
+    assert!(superuser(dir.path(), "admin", "pw-admin").0);
+    let mut child = latchkey(dir.path())
+        .args(["serve", "--preset", "same-origin", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"));
+
+    let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let res = c.get(format!("{url}/api/csrf/")).send().await.unwrap();
+    let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
+    let res = c
+        .post(format!("{url}/api/login/"))
+        .header("x-csrftoken", t)
+        .json(&json!({"username": "admin", "password": "pw-admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = c.get(format!("{url}/api/whoami/")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v, json!({"username": "admin"}));
+
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "server did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+}

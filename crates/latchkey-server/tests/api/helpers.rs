@@ -1,0 +1,107 @@
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use latchkey::{
+    RawPassword,
+    db::Database,
+    settings::{Preset, RawSettings},
+    users::{Email, NewUser, Username},
+};
+use latchkey_server::App;
+use tokio::sync::oneshot;
+
+pub const USER: &str = "demo";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server on a free port with its own SQLite file.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+    }
+}
+
+pub async fn spawn_app(preset: Preset) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
+    let db = Database::connect(&url, true).await.unwrap();
+    db.migrate().await.unwrap();
+    db.close().await;
+    let mut raw = RawSettings {
+        preset: Some(preset.as_str().into()),
+        bind: Some("127.0.0.1:0".into()),
+        database_url: Some(url),
+        ..Default::default()
+    };
+    raw.password_hasher.memory_kib = Some(64);
+    raw.password_hasher.iterations = Some(1);
+    if preset == Preset::CrossOrigin {
+        raw.allowed_origins = vec!["http://localhost:5173".into()];
+    }
+    let app = App::build(raw.validate().unwrap()).await.unwrap();
+    let addr = app.local_addr();
+    let latchkey = app.latchkey().clone();
+    let hash = latchkey.hasher().hash(&RawPassword::new(PASSWORD)).await.unwrap();
+    let new = NewUser {
+        username: Username::parse(USER).unwrap(),
+        email: Email::default(),
+        password_hash: hash,
+        is_staff: false,
+        is_superuser: false,
+    };
+    latchkey.users().create(&new, latchkey.clock().now()).await.unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    TestServer { addr, client, stop: Some(tx), task: Some(task), _dir: dir }
+}
+
+/// The real `latchkey` binary, run in `dir` with a clean LATCHKEY_*
+/// environment and cheap hashing parameters.
+pub fn latchkey(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("LATCHKEY_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("LATCHKEY_PASSWORD_HASHER__MEMORY_KIB", "64").env("LATCHKEY_PASSWORD_HASHER__ITERATIONS", "1");
+    cmd
+}
+
+/// Runs to completion; returns (success, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (bool, String, String) {
+    let out = cmd.output().expect("the latchkey binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn db_path(dir: &Path) -> PathBuf {
+    dir.join("latchkey.sqlite3")
+}

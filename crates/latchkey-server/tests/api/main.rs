@@ -1,0 +1,8 @@
+//! Black-box tests: a real server on a free port, and the real binary.
+#![allow(unreachable_pub)]
+
+mod helpers;
+
+mod cli;
+mod flow;
+mod pty;
