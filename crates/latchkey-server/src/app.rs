@@ -4,8 +4,10 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
-use latchkey::{Latchkey, Settings, SystemClock, app::build_router, db::Database, session};
+use latchkey::{Latchkey, Preset, Settings, SystemClock, app::build_router, db::Database, session};
 use tokio::net::TcpListener;
+
+use crate::spa::Spa;
 
 /// A built server, bound to its port but not yet serving.
 pub struct App {
@@ -25,7 +27,14 @@ impl App {
         let bind = settings.bind;
         let (latchkey, db) = Latchkey::open(settings, Arc::new(SystemClock)).await?;
         latchkey.hasher().warm_up().await.context("password hasher")?;
-        let router = build_router(&latchkey);
+        let router = if latchkey.settings().preset == Preset::Embedded {
+            let spa = Spa::new(&latchkey.settings().spa);
+            spa.check()?;
+            let fallback = move |method, uri| crate::spa::fallback(spa.clone(), method, uri);
+            latchkey::app::with_layers(latchkey::api::router(latchkey.clone()).fallback(fallback), &latchkey)
+        } else {
+            build_router(&latchkey)
+        };
         let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
         Ok(App { listener, router, latchkey, db })
     }

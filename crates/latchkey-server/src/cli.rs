@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// Reverse proxy whose X-Forwarded-* headers are believed (IP or CIDR, repeatable).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     pub trusted_proxies: Vec<String>,
+    /// Embedded preset: serve this SPA build folder instead of the embedded SPA.
+    #[arg(long, value_name = "DIR")]
+    pub spa_dir: Option<String>,
 }
 
 impl ServeArgs {
@@ -70,6 +73,7 @@ impl ServeArgs {
             allowed_origins: self.allowed_origins.clone(),
             allowed_hosts: self.allowed_hosts.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
+            spa_dir: self.spa_dir.clone(),
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Overrides {
     pub allowed_hosts: Vec<String>,
     /// `--trusted-proxy` (repeatable).
     pub trusted_proxies: Vec<String>,
+    /// `--spa-dir`.
+    pub spa_dir: Option<String>,
 }
 
 /// A configuration problem, worded for the operator.
@@ -122,9 +124,13 @@ pub fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, Strin
 
 fn apply_overrides(table: &mut Table, o: &Overrides) {
     let strings = |v: &[String]| Value::Array(v.iter().map(|s| Value::String(s.clone())).collect());
-    for (key, value) in
-        [("preset", &o.preset), ("bind", &o.bind), ("database_url", &o.database_url), ("public_url", &o.public_url)]
-    {
+    for (key, value) in [
+        ("preset", &o.preset),
+        ("bind", &o.bind),
+        ("database_url", &o.database_url),
+        ("public_url", &o.public_url),
+        ("spa.dir", &o.spa_dir),
+    ] {
         if let Some(v) = value {
             insert(table, key, Value::String(v.clone()));
         }

@@ -9,3 +9,4 @@ pub mod config;
 pub mod telemetry;
 
 pub use app::App;
+pub mod spa;

@@ -148,6 +148,17 @@ pub struct HasherSettings {
     pub max_queue: usize,
 }
 
+/// How the embedded preset serves the SPA.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpaSettings {
+    /// Serve this build folder from disk instead of the SPA embedded in the binary.
+    pub dir: Option<std::path::PathBuf>,
+    /// `Content-Security-Policy` for SPA pages; `None` picks the default for
+    /// the source (strict for the embedded SPA, CDN-friendly for `dir`),
+    /// `Some("")` sends none.
+    pub csp: Option<String>,
+}
+
 /// The validated settings tree.
 #[derive(Clone)]
 pub struct Settings {
@@ -177,6 +188,8 @@ pub struct Settings {
     pub password_hasher: HasherSettings,
     /// Largest accepted request body on `/api/`.
     pub max_body_bytes: usize,
+    /// SPA serving (embedded preset).
+    pub spa: SpaSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -197,6 +210,7 @@ impl fmt::Debug for Settings {
             .field("csrf", &self.csrf)
             .field("password_hasher", &self.password_hasher)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("spa", &self.spa)
             .finish()
     }
 }
@@ -315,6 +329,16 @@ pub struct RawLimits {
     pub max_body_bytes: Option<usize>,
 }
 
+/// `[spa]` as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSpa {
+    /// See [`SpaSettings::dir`].
+    pub dir: Option<String>,
+    /// See [`SpaSettings::csp`].
+    pub csp: Option<String>,
+}
+
 /// The settings tree as read, before validation. Every field is optional; a
 /// missing field takes the default documented in [`SETTINGS`].
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -346,6 +370,8 @@ pub struct RawSettings {
     pub password_hasher: RawHasher,
     /// `[limits]`.
     pub limits: RawLimits,
+    /// `[spa]`.
+    pub spa: RawSpa,
 }
 
 /// The kind of value a setting takes (used to read environment variables).
@@ -411,6 +437,8 @@ settings_doc! {
     "password_hasher.max_concurrent" Integer "0 (= number of CPUs)" "Hashes that may run at once on the blocking pool.";
     "password_hasher.max_queue" Integer "64" "Requests that may wait for a hashing slot; beyond this the server answers 503 with Retry-After.";
     "limits.max_body_bytes" Integer "65536" "Largest request body accepted on /api/ (larger: 413).";
+    "spa.dir" String "unset (the SPA embedded in the binary)" "Embedded preset: serve this SPA build folder from disk instead (index.html fallback for client-side routes, hashed assets immutable). Flag: --spa-dir.";
+    "spa.csp" String "auto" "Content-Security-Policy of SPA pages. auto: strict for the embedded SPA; for spa.dir also allows https: styles, images and fonts (CDN Bootstrap) and hashes inline scripts (Create React App). Empty: no header.";
 }
 
 fn cookie(
@@ -638,6 +666,10 @@ impl RawSettings {
                 max_queue: h.max_queue.unwrap_or(64),
             },
             max_body_bytes,
+            spa: SpaSettings {
+                dir: self.spa.dir.filter(|d| !d.is_empty()).map(std::path::PathBuf::from),
+                csp: self.spa.csp.filter(|c| c != "auto"),
+            },
         })
     }
 }

@@ -42,6 +42,14 @@ impl TestServer {
 }
 
 pub async fn spawn_app(preset: Preset) -> TestServer {
+    spawn_app_with(preset, |_| {}).await
+}
+
+pub async fn spawn_app_with(preset: Preset, tweak: impl FnOnce(&mut RawSettings)) -> TestServer {
+    try_spawn_app_with(preset, tweak).await.unwrap()
+}
+
+pub async fn try_spawn_app_with(preset: Preset, tweak: impl FnOnce(&mut RawSettings)) -> anyhow::Result<TestServer> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
     let db = Database::connect(&url, true).await.unwrap();
@@ -58,7 +66,8 @@ pub async fn spawn_app(preset: Preset) -> TestServer {
     if preset == Preset::CrossOrigin {
         raw.allowed_origins = vec!["http://localhost:5173".into()];
     }
-    let app = App::build(raw.validate().unwrap()).await.unwrap();
+    tweak(&mut raw);
+    let app = App::build(raw.validate().unwrap()).await?;
     let addr = app.local_addr();
     let latchkey = app.latchkey().clone();
     let hash = latchkey.hasher().hash(&RawPassword::new(PASSWORD)).await.unwrap();
@@ -75,7 +84,7 @@ pub async fn spawn_app(preset: Preset) -> TestServer {
         let _ = rx.await;
     }));
     let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    TestServer { addr, client, stop: Some(tx), task: Some(task), _dir: dir }
+    Ok(TestServer { addr, client, stop: Some(tx), task: Some(task), _dir: dir })
 }
 
 /// The real `latchkey` binary, run in `dir` with a clean LATCHKEY_*

@@ -4,5 +4,7 @@
 mod helpers;
 
 mod cli;
+mod deploy;
 mod flow;
 mod pty;
+mod spa;

@@ -151,7 +151,16 @@ async fn logout_view(
     ctx: Option<axum::Extension<RequestContext>>,
     session: Session,
 ) -> Result<Response, ApiError> {
-    if method == Method::GET || method == Method::HEAD {
+    if method == Method::HEAD {
+        // HEAD must not change state; axum routes it to the GET handler.
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method \"HEAD\" not allowed.",
+        )
+        .with_header(header::ALLOW, HeaderValue::from_static("GET, POST")));
+    }
+    if method == Method::GET {
         let ctx = ctx.map(|c| c.0).unwrap_or_else(|| RequestContext::from_parts(lk.settings(), &headers, None, None));
         if !get_logout_allowed(&lk, &ctx, &headers) {
             tracing::warn!(target: "latchkey::security", event = "cross_site_logout_refused", "GET logout from a foreign page refused");

@@ -368,3 +368,12 @@ async fn error_bodies_are_json_with_detail_and_code() {
         assert!(!res.detail().is_empty() && !res.code().is_empty(), "{path}");
     }
 }
+
+#[tokio::test]
+async fn head_never_logs_anyone_out() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    app.login().await;
+    let res = app.send(Method::HEAD, "/api/logout/", &[], None).await;
+    assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(app.get("/api/session/").await.json()["isAuthenticated"], true);
+}

@@ -1,0 +1,65 @@
+//! The deployment files stay faithful to the topologies the e2e suite tests.
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(format!("{}/../../{rel}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn the_nginx_template_has_exactly_the_variables_the_tests_fill_in() {
+    let conf = read("deploy/nginx/nginx.conf");
+    let vars: std::collections::BTreeSet<&str> =
+        conf.match_indices("${").map(|(i, _)| &conf[i..i + conf[i..].find('}').unwrap() + 1]).collect();
+    assert_eq!(vars.into_iter().collect::<Vec<_>>(), ["${BACKEND}", "${FRONTEND}", "${LISTEN}"]);
+    for needle in
+        ["location /api", "location /admin", "X-Forwarded-Host", "X-Forwarded-Proto", "proxy_set_header Host $host"]
+    {
+        assert!(conf.contains(needle), "nginx.conf lacks {needle}");
+    }
+    let e2e = read("e2e/run.mjs");
+    assert!(e2e.contains("deploy/nginx/nginx.conf"), "the e2e suite must use the shipped nginx file");
+}
+
+#[test]
+fn the_same_origin_compose_file_uses_the_tested_nginx_file_and_ports() {
+    let compose = read("deploy/docker-compose.yml");
+    for needle in [
+        "./nginx/nginx.conf:",
+        "\"81:80\"",
+        "LISTEN: \"80\"",
+        "BACKEND: backend:8000",
+        "FRONTEND: frontend:80",
+        "--preset same-origin",
+        "--allowed-origin http://localhost:81",
+        "latchkey migrate",
+        "latchkey-data:/data",
+        "envsubst '$$LISTEN $$BACKEND $$FRONTEND'",
+    ] {
+        assert!(compose.contains(needle), "docker-compose.yml lacks {needle}");
+    }
+}
+
+#[test]
+fn the_cross_origin_compose_file_matches_the_tutorials_ports_and_flags() {
+    let compose = read("deploy/docker-compose.cross-origin.yml");
+    for needle in [
+        "\"8000:8000\"",
+        "\"5173:80\"",
+        "--preset cross-origin",
+        "--allowed-origin http://localhost:5173",
+        "VITE_API_BASE: http://localhost:8000",
+        "VITE_MODE: cross-origin",
+    ] {
+        assert!(compose.contains(needle), "docker-compose.cross-origin.yml lacks {needle}");
+    }
+}
+
+#[test]
+fn the_dockerfile_builds_the_spa_before_the_server_so_it_is_embedded() {
+    let docker = read("deploy/Dockerfile");
+    let spa = docker.find("AS spa").unwrap();
+    let server = docker.find("AS server").unwrap();
+    assert!(spa < server);
+    assert!(docker.contains("COPY --from=spa /spa /src/frontend/dist"), "the server stage must see frontend/dist");
+    assert!(docker.contains("--locked"));
+}

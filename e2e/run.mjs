@@ -1,0 +1,636 @@
+// End-to-end tests of Latchkey's four deployment topologies in Debian's
+// Chromium, driven by playwright-core.
+//
+// One command: `node e2e/run.mjs` (part of scripts/test). It builds the SPA
+// variants it needs, starts every server on free loopback ports, waits for
+// readiness, runs the scenario in each topology, and stops everything by PID,
+// also on failure. Artifacts (a screenshot and the console log per failed
+// step, server logs) go to a temp folder whose path is printed.
+//
+// Environment: LATCHKEY_BIN (default target/debug/latchkey), CHROMIUM
+// (default /usr/bin/chromium), E2E_ONLY=embedded,rest (subset),
+// E2E_SCREENSHOT=path (save a screenshot of the signed-in SPA there).
+
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = process.env.LATCHKEY_BIN ?? path.join(ROOT, "target/debug/latchkey");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const ONLY = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(",") : null;
+const ART = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-e2e-"));
+const USER = "demo";
+const PASSWORD = "e2e-password-демо";
+const ATTACKER = "mallory";
+const ATTACKER_PASSWORD = "mallory-password";
+const DEADLINE_MS = 8 * 60 * 1000;
+
+const children = [];
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function log(...args) {
+  console.log("[e2e]", ...args);
+}
+
+// ---------------------------------------------------------------- processes
+
+function start(name, cmd, args, opts = {}) {
+  const out = fs.openSync(path.join(ART, `${name}.log`), "a");
+  const child = spawn(cmd, args, { stdio: ["ignore", out, out], ...opts });
+  child.name = name;
+  children.push(child);
+  child.on("exit", (code, signal) => {
+    child.exited = { code, signal };
+  });
+  return child;
+}
+
+async function stop(child) {
+  if (!child || child.exited) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.exited || child.kill("SIGKILL"), 5000);
+  if (!child.exited) await once(child, "exit").catch(() => {});
+  clearTimeout(timer);
+}
+
+async function stopAll() {
+  await Promise.all(children.map(stop));
+}
+
+function killAllNow() {
+  for (const c of children) if (!c.exited) c.kill("SIGKILL");
+}
+process.on("exit", killAllNow);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    killAllNow();
+    process.exit(130);
+  });
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: "utf8", ...opts });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+async function freePort() {
+  const srv = net.createServer();
+  srv.listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  const { port } = srv.address();
+  srv.close();
+  await once(srv, "close");
+  return port;
+}
+
+async function waitFor(url, ms = 20000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const res = await fetch(url, { redirect: "manual" });
+      if (res.status < 500) return;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} not ready after ${ms} ms: ${last}`);
+}
+
+// ------------------------------------------------------------ static files
+
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml" };
+
+/** A static server: files from `dir` (SPA fallback to index.html), plus `extra` pages. */
+async function staticServer(port, dir, extra = {}) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    if (extra[url.pathname]) {
+      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+      res.end(extra[url.pathname]);
+      return;
+    }
+    if (!dir) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    let file = path.join(dir, path.normalize(url.pathname).replace(/^(\.\.[/\\])+/, ""));
+    if (!file.startsWith(dir) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      file = path.join(dir, "index.html");
+    }
+    res.writeHead(200, { "Content-Type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+    fs.createReadStream(file).pipe(res);
+  });
+  server.listen(port, "127.0.0.1");
+  await once(server, "listening");
+  return server;
+}
+
+// ------------------------------------------------------------- the pages
+
+/** Pages an attacker controls; `api` is the API origin. */
+function attackPages(api) {
+  return {
+    "/logout-form.html": `<!doctype html><form id="f" method="POST" action="${api}/api/logout/"><input name="x" value="1"></form><script>document.getElementById("f").submit()</script>`,
+    // The classic JSON-via-text/plain login CSRF: the body parses as JSON.
+    "/login-form.html": `<!doctype html><form id="f" method="POST" enctype="text/plain" action="${api}/api/login/"><input name='{"username":"${ATTACKER}","password":"${ATTACKER_PASSWORD}","x":"' value='"}'></form><script>document.getElementById("f").submit()</script>`,
+    "/navigate.html": `<!doctype html><script>location.href = ${JSON.stringify(api + "/api/logout")}</script>`,
+    "/link.html": `<!doctype html><a id="go" href="${api}/api/logout/">win a prize</a>`,
+    "/read.html": `<!doctype html><body><script>
+      (async () => {
+        const out = {};
+        for (const p of ["/api/csrf/", "/api/whoami/"]) {
+          try { const r = await fetch(${JSON.stringify(api)} + p, { credentials: "include" }); out[p] = "read:" + (await r.text()); }
+          catch (e) { out[p] = "blocked:" + e.name; }
+        }
+        try {
+          const r = await fetch(${JSON.stringify(api)} + "/api/login/", { method: "POST", credentials: "include",
+            headers: { "Content-Type": "application/json" }, body: JSON.stringify({ username: "${ATTACKER}", password: "${ATTACKER_PASSWORD}" }) });
+          out.login = "read:" + r.status;
+        } catch (e) { out.login = "blocked:" + e.name; }
+        document.body.dataset.result = JSON.stringify(out);
+      })();
+    </script></body>`,
+  };
+}
+
+/** Exactly the tutorial's client calls, in plain JS (no build step). */
+function tutorialPage(api, mode) {
+  const credentials = api ? "include" : "same-origin";
+  const src = `/tutorial.js?api=${encodeURIComponent(api)}&mode=${mode}&credentials=${credentials}`;
+  return `<!doctype html><meta charset="utf-8"><body><script src="${src}"></script></body>`;
+}
+
+const TUTORIAL_JS = `
+(async () => {
+  const q = new URLSearchParams(document.currentScript.src.split("?")[1]);
+  const api = q.get("api"), mode = q.get("mode"), credentials = q.get("credentials");
+  const steps = [];
+  const isResponseOk = (r) => { if (r.status >= 200 && r.status <= 299) return r.json(); throw Error(r.statusText); };
+  const cookie = (n) => (document.cookie.split("; ").find((c) => c.startsWith(n + "=")) || "").split("=")[1];
+  try {
+    let token;
+    if (mode === "cookie") {
+      await fetch(api + "/api/session/", { credentials }).then((r) => r.json());
+      token = cookie("csrftoken");
+    } else {
+      const r = await fetch(api + "/api/csrf/", { credentials });
+      token = r.headers.get("X-CSRFToken");
+    }
+    steps.push("token:" + (token ? token.length : 0));
+    const login = await fetch(api + "/api/login/", { method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": token },
+      credentials, body: JSON.stringify({ username: "${USER}", password: ${JSON.stringify(PASSWORD)} }) }).then(isResponseOk);
+    steps.push("login:" + login.detail);
+    const who = await fetch(api + "/api/whoami/", { headers: { "Content-Type": "application/json" }, credentials }).then(isResponseOk);
+    steps.push("whoami:" + who.username);
+    const out = await fetch(api + "/api/logout", { credentials }).then(isResponseOk);
+    steps.push("logout:" + out.detail);
+    const after = await fetch(api + "/api/session/", { credentials });
+    steps.push("after:" + after.status + ":" + (await after.text()));
+  } catch (e) { steps.push("error:" + e.message); }
+  document.body.dataset.result = JSON.stringify(steps);
+})();
+`;
+
+// ---------------------------------------------------------------- checks
+
+class Step {
+  constructor(topology) {
+    this.topology = topology;
+  }
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function step(ctx, name, fn) {
+  const label = `${ctx.topology}: ${name}`;
+  const consoleLines = [];
+  const onConsole = (m) => consoleLines.push(`[${m.type()}] ${m.text()}`);
+  ctx.page?.on("console", onConsole);
+  try {
+    await fn();
+    passed += 1;
+    log(`ok   ${label}`);
+  } catch (e) {
+    failed += 1;
+    const slug = label.replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+    const shot = path.join(ART, `${slug}.png`);
+    try {
+      await ctx.page?.screenshot({ path: shot, fullPage: true });
+    } catch {
+      // The page may be gone.
+    }
+    fs.writeFileSync(path.join(ART, `${slug}.console.log`), consoleLines.join("\n"));
+    failures.push(`${label}: ${e.message}`);
+    log(`FAIL ${label}: ${e.message} (screenshot: ${shot})`);
+  } finally {
+    ctx.page?.off("console", onConsole);
+  }
+}
+
+async function signedInAs(page) {
+  await page.waitForSelector('[data-testid="greeting"], [data-testid="login-form"]', { timeout: 10000 });
+  const greeting = await page.$('[data-testid="greeting"]');
+  return greeting ? (await greeting.textContent()).replace("You are logged in as ", "").trim() : null;
+}
+
+async function launch() {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  context.setDefaultTimeout(10000);
+  return { context, profile };
+}
+
+/**
+ * The scenario every topology runs.
+ * spa: the SPA URL; api: the API origin as the browser sees it;
+ * crossSite / sameSite: attacker origins; embedded: whether csrftoken may be readable.
+ */
+async function scenario(t) {
+  const { context, profile } = await launch();
+  const ctx = new Step(t.name);
+  const page = await context.newPage();
+  ctx.page = page;
+  try {
+    await step(ctx, "the login form shows", async () => {
+      await page.goto(t.spa);
+      await page.waitForSelector('[data-testid="login-form"]');
+      const focused = await page.evaluate(() => document.activeElement?.id);
+      assert(focused === "username", `username field should have focus, got ${focused}`);
+    });
+
+    await step(ctx, "a wrong password shows the error", async () => {
+      await page.fill("#username", USER);
+      await page.fill("#password", "not-the-password");
+      await page.click('button[type="submit"]');
+      const err = await page.waitForSelector('[data-testid="login-error"]');
+      const text = await err.textContent();
+      assert(text === "Wrong username or password.", `error text: ${text}`);
+    });
+
+    await step(ctx, "the right password shows the username", async () => {
+      await page.fill("#username", USER);
+      await page.fill("#password", PASSWORD);
+      await page.click('button[type="submit"]');
+      await page.waitForSelector('[data-testid="greeting"]');
+      assert((await signedInAs(page)) === USER, "greeting names the user");
+      if (process.env.E2E_SCREENSHOT && t.name === "embedded") {
+        await page.screenshot({ path: process.env.E2E_SCREENSHOT });
+      }
+    });
+
+    await step(ctx, "a reload keeps the session without flashing the login form", async () => {
+      await page.addInitScript(() => {
+        window.__sawLoginForm = false;
+        new MutationObserver(() => {
+          if (document.querySelector('[data-testid="login-form"]')) window.__sawLoginForm = true;
+        }).observe(document, { childList: true, subtree: true });
+      });
+      await page.reload();
+      assert((await signedInAs(page)) === USER, "still signed in after reload");
+      assert(!(await page.evaluate(() => window.__sawLoginForm)), "the login form flashed during load");
+    });
+
+    await step(ctx, "WhoAmI works", async () => {
+      await page.click("text=WhoAmI");
+      const who = await page.waitForSelector('[data-testid="whoami"]');
+      assert((await who.textContent()) === `You are ${USER}.`, "whoami text");
+    });
+
+    await step(ctx, "document.cookie never holds the session (nor csrftoken outside embedded)", async () => {
+      const cookies = await page.evaluate(() => document.cookie);
+      assert(!cookies.includes("sessionid"), `sessionid readable: ${cookies}`);
+      if (t.embedded) assert(cookies.includes("csrftoken="), `embedded SPA must read csrftoken: ${cookies}`);
+      else assert(!cookies.includes("csrftoken"), `csrftoken readable: ${cookies}`);
+    });
+
+    for (const [where, origin] of [
+      ["cross-site page", t.crossSite],
+      ["same-site page on another port", t.sameSite],
+    ]) {
+      for (const [what, file] of [
+        ["auto-submitted logout form", "/logout-form.html"],
+        ["auto-submitted text/plain login form", "/login-form.html"],
+        ["top-level navigation to /api/logout", "/navigate.html"],
+      ]) {
+        await step(ctx, `a ${what} from a ${where} changes nothing`, async () => {
+          const attack = await context.newPage();
+          try {
+            await attack.goto(origin + file);
+            await attack.waitForLoadState("load");
+            await attack.waitForTimeout(300);
+          } finally {
+            await attack.close();
+          }
+          await page.reload();
+          assert((await signedInAs(page)) === USER, `session changed after ${what} from ${origin}`);
+        });
+      }
+      await step(ctx, `a link to /api/logout on a ${where} changes nothing`, async () => {
+        const attack = await context.newPage();
+        try {
+          await attack.goto(origin + "/link.html");
+          await Promise.all([attack.waitForLoadState("load"), attack.click("#go")]);
+          await attack.waitForTimeout(300);
+        } finally {
+          await attack.close();
+        }
+        await page.reload();
+        assert((await signedInAs(page)) === USER, `session changed after link click from ${origin}`);
+      });
+    }
+
+    if (t.disallowed) {
+      await step(ctx, "a page on a disallowed origin can neither read API answers nor log in", async () => {
+        const evil = await context.newPage();
+        try {
+          await evil.goto(t.disallowed + "/read.html");
+          await evil.waitForFunction(() => document.body.dataset.result, null, { timeout: 10000 });
+          const r = JSON.parse(await evil.evaluate(() => document.body.dataset.result));
+          for (const [k, v] of Object.entries(r)) assert(v.startsWith("blocked:"), `${k} was readable: ${v}`);
+        } finally {
+          await evil.close();
+        }
+        await page.reload();
+        assert((await signedInAs(page)) === USER, "session changed");
+      });
+    }
+
+    await step(ctx, "log out returns to the form and a reload stays logged out", async () => {
+      await page.click("text=Log out");
+      await page.waitForSelector('[data-testid="login-form"]');
+      await page.reload();
+      await page.waitForSelector('[data-testid="login-form"]');
+      assert((await signedInAs(page)) === null, "still signed in after logout");
+    });
+
+    await step(ctx, "a login CSRF from a foreign page cannot sign the browser in as the attacker", async () => {
+      for (const origin of [t.crossSite, t.sameSite]) {
+        const attack = await context.newPage();
+        await attack.goto(origin + "/login-form.html");
+        await attack.waitForLoadState("load");
+        await attack.waitForTimeout(300);
+        await attack.close();
+      }
+      await page.reload();
+      assert((await signedInAs(page)) === null, "the attacker's login took effect");
+    });
+
+    await step(ctx, "the tutorial's own client calls work unchanged", async () => {
+      const tut = await context.newPage();
+      try {
+        await tut.goto(t.tutorial);
+        await tut.waitForFunction(() => document.body.dataset.result, null, { timeout: 15000 });
+        const steps = JSON.parse(await tut.evaluate(() => document.body.dataset.result));
+        const expected = [
+          "token:" + (t.embedded ? 32 : 64),
+          "login:Successfully logged in.",
+          `whoami:${USER}`,
+          "logout:Successfully logged out.",
+        ];
+        for (const e of expected) assert(steps.includes(e), `missing ${e} in ${JSON.stringify(steps)}`);
+        const after = steps.find((s) => s.startsWith("after:"));
+        assert(after && (after.includes('"isAuthenticated":false') || after.startsWith("after:403")), `after logout: ${after}`);
+      } finally {
+        await tut.close();
+      }
+    });
+
+    if (t.extra) await t.extra(ctx);
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+// -------------------------------------------------------------- topologies
+
+function latchkeyEnv(db) {
+  return {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("LATCHKEY_"))),
+    LATCHKEY_DATABASE_URL: `sqlite://${db}`,
+    LATCHKEY_PASSWORD_HASHER__MEMORY_KIB: "1024",
+    LATCHKEY_PASSWORD_HASHER__ITERATIONS: "1",
+    RUST_LOG: "info",
+  };
+}
+
+function prepareDatabase(name) {
+  const db = path.join(ART, `${name}.sqlite3`);
+  const env = latchkeyEnv(db);
+  run(BIN, ["migrate"], { env });
+  run(BIN, ["createsuperuser", "--username", USER, "--email", "demo@example.com", "--no-input"], {
+    env: { ...env, LATCHKEY_PASSWORD: PASSWORD },
+  });
+  run(BIN, ["createsuperuser", "--username", ATTACKER, "--no-input"], { env: { ...env, LATCHKEY_PASSWORD: ATTACKER_PASSWORD } });
+  return env;
+}
+
+function buildSpa(mode, outDir, env = {}) {
+  run("npx", ["vite", "build", "--mode", mode, "--outDir", outDir, "--emptyOutDir"], {
+    cwd: path.join(ROOT, "frontend"),
+    env: { ...process.env, ...env },
+  });
+  return outDir;
+}
+
+function withTutorial(dir, api, mode) {
+  fs.writeFileSync(path.join(dir, "tutorial.html"), tutorialPage(api, mode));
+  fs.writeFileSync(path.join(dir, "tutorial.js"), TUTORIAL_JS);
+  return dir;
+}
+
+async function attackers(apiOrigin) {
+  const [pc, ps] = [await freePort(), await freePort()];
+  const pages = attackPages(apiOrigin);
+  const servers = [await staticServer(pc, null, pages), await staticServer(ps, null, pages)];
+  return { servers, crossSite: `http://127.0.0.1:${pc}`, sameSite: `http://localhost:${ps}` };
+}
+
+function nginxConf(listen, backend, frontend) {
+  const template = fs.readFileSync(path.join(ROOT, "deploy/nginx/nginx.conf"), "utf8");
+  const conf = template.replaceAll("${LISTEN}", listen).replaceAll("${BACKEND}", backend).replaceAll("${FRONTEND}", frontend);
+  const dir = fs.mkdtempSync(path.join(ART, "nginx-"));
+  fs.mkdirSync(path.join(dir, "logs"));
+  fs.writeFileSync(path.join(dir, "nginx.conf"), conf);
+  return dir;
+}
+
+async function startNginx(dir) {
+  const args = ["-p", dir, "-c", path.join(dir, "nginx.conf"), "-g", `daemon off; pid ${dir}/nginx.pid; error_log ${dir}/logs/error.log;`];
+  run("nginx", ["-t", ...args]);
+  return start("nginx", "nginx", args);
+}
+
+const topologies = {
+  async embedded() {
+    const env = prepareDatabase("embedded");
+    const [api, tut] = [await freePort(), await freePort()];
+    start("latchkey-embedded", BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${api}`], { env });
+    // The tutorial's page is served by a second instance from a folder (--spa-dir), same database.
+    const tutDir = withTutorial(fs.mkdtempSync(path.join(ART, "tutorial-embedded-")), "", "cookie");
+    fs.copyFileSync(path.join(tutDir, "tutorial.html"), path.join(tutDir, "index.html"));
+    start("latchkey-embedded-spa-dir", BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${tut}`, "--spa-dir", tutDir], { env });
+    await waitFor(`http://127.0.0.1:${api}/api/session/`);
+    await waitFor(`http://127.0.0.1:${tut}/api/session/`);
+    const a = await attackers(`http://localhost:${api}`);
+    const index = await fetch(`http://127.0.0.1:${api}/`);
+    assert(index.headers.get("content-security-policy")?.includes("default-src 'self'"), "embedded SPA has a CSP");
+    assert((await index.text()).includes('id="root"'), "the binary embeds the built SPA (build frontend/ before cargo)");
+    return {
+      name: "embedded",
+      spa: `http://localhost:${api}/`,
+      tutorial: `http://localhost:${tut}/tutorial.html`,
+      embedded: true,
+      ...a,
+    };
+  },
+
+  async "same-origin"() {
+    const env = prepareDatabase("same-origin");
+    const [api, front, proxy] = [await freePort(), await freePort(), await freePort()];
+    // Behind nginx, trusting its X-Forwarded-* headers (the first documented way).
+    start("latchkey-same-origin", BIN, ["serve", "--preset", "same-origin", "--bind", `127.0.0.1:${api}`, "--trusted-proxy", "127.0.0.1"], { env });
+    const dist = withTutorial(buildSpa("same-origin", path.join(ART, "dist-same-origin")), "", "header");
+    const servers = [await staticServer(front, dist)];
+    await startNginx(nginxConf(`127.0.0.1:${proxy}`, `127.0.0.1:${api}`, `127.0.0.1:${front}`));
+    await waitFor(`http://127.0.0.1:${api}/api/session/`);
+    await waitFor(`http://127.0.0.1:${proxy}/api/session/`);
+    const a = await attackers(`http://localhost:${proxy}`);
+    const admin = await fetch(`http://127.0.0.1:${proxy}/admin/`);
+    assert(admin.status === 404 && (await admin.json()).code === "not_found", "/admin/ is latchkey's JSON 404");
+    return {
+      name: "same-origin",
+      spa: `http://localhost:${proxy}/`,
+      tutorial: `http://localhost:${proxy}/tutorial.html`,
+      ...a,
+      servers: [...servers, ...a.servers],
+    };
+  },
+
+  async rest() {
+    const env = prepareDatabase("rest");
+    const [api, front, proxy] = [await freePort(), await freePort(), await freePort()];
+    // Listing the public origin (the second documented way), no proxy trust.
+    start("latchkey-rest", BIN, ["serve", "--preset", "rest", "--bind", `127.0.0.1:${api}`, "--allowed-origin", `http://localhost:${proxy}`], { env });
+    const dist = withTutorial(buildSpa("same-origin", path.join(ART, "dist-rest")), "", "header");
+    const servers = [await staticServer(front, dist)];
+    await startNginx(nginxConf(`127.0.0.1:${proxy}`, `127.0.0.1:${api}`, `127.0.0.1:${front}`));
+    await waitFor(`http://127.0.0.1:${api}/api/csrf/`);
+    await waitFor(`http://127.0.0.1:${proxy}/api/csrf/`);
+    const a = await attackers(`http://localhost:${proxy}`);
+    return {
+      name: "rest",
+      spa: `http://localhost:${proxy}/`,
+      tutorial: `http://localhost:${proxy}/tutorial.html`,
+      ...a,
+      servers: [...servers, ...a.servers],
+      async extra(ctx) {
+        await step(ctx, "HTTP Basic works through the proxy", async () => {
+          const basic = "Basic " + Buffer.from(`${USER}:${PASSWORD}`).toString("base64");
+          const ok = await fetch(`http://localhost:${proxy}/api/whoami/`, { headers: { Authorization: basic } });
+          assert(ok.status === 200, `status ${ok.status}`);
+          assert((await ok.json()).username === USER, "username");
+          const bad = await fetch(`http://localhost:${proxy}/api/session/`, { headers: { Authorization: "Basic " + Buffer.from(`${USER}:nope`).toString("base64") } });
+          assert(bad.status === 403 && (await bad.json()).detail === "Invalid username/password.", "wrong Basic credentials are 403");
+          const anon = await fetch(`http://localhost:${proxy}/api/session/`);
+          assert(anon.status === 403 && (await anon.json()).detail === "Authentication credentials were not provided.", "anonymous 403");
+        });
+      },
+    };
+  },
+
+  async "cross-origin"() {
+    const env = prepareDatabase("cross-origin");
+    const [api, spa, evil] = [await freePort(), await freePort(), await freePort()];
+    const spaOrigin = `http://localhost:${spa}`;
+    start("latchkey-cross-origin", BIN, ["serve", "--preset", "cross-origin", "--bind", `127.0.0.1:${api}`, "--allowed-origin", spaOrigin], { env });
+    const apiOrigin = `http://localhost:${api}`;
+    const dist = withTutorial(buildSpa("cross-origin", path.join(ART, "dist-cross-origin"), { VITE_API_BASE: apiOrigin }), apiOrigin, "header");
+    const servers = [await staticServer(spa, dist), await staticServer(evil, null, attackPages(apiOrigin))];
+    await waitFor(`http://127.0.0.1:${api}/api/csrf/`);
+    const a = await attackers(apiOrigin);
+    return {
+      name: "cross-origin",
+      spa: `${spaOrigin}/`,
+      tutorial: `${spaOrigin}/tutorial.html`,
+      disallowed: `http://127.0.0.1:${evil}`,
+      ...a,
+      servers: [...servers, ...a.servers],
+    };
+  },
+};
+
+// ------------------------------------------------------------------- main
+
+async function main() {
+  const timer = setTimeout(() => {
+    console.error(`[e2e] deadline of ${DEADLINE_MS / 1000} s reached; stopping`);
+    killAllNow();
+    process.exit(2);
+  }, DEADLINE_MS);
+  log(`artifacts: ${ART}`);
+  assert(fs.existsSync(BIN), `no latchkey binary at ${BIN}; run cargo build first`);
+  assert(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}; install Debian's chromium package`);
+  for (const [name, setup] of Object.entries(topologies)) {
+    if (ONLY && !ONLY.includes(name)) continue;
+    log(`--- ${name}`);
+    let t;
+    try {
+      t = await setup();
+      await scenario(t);
+    } catch (e) {
+      failed += 1;
+      failures.push(`${name}: setup: ${e.message}`);
+      log(`FAIL ${name}: setup: ${e.stack ?? e.message}`);
+    } finally {
+      for (const s of [...(t?.servers ?? [])]) s.close();
+      await stopAll();
+      children.length = 0;
+    }
+  }
+  clearTimeout(timer);
+  console.log("");
+  if (failures.length) {
+    console.log("Failures:\n" + failures.map((f) => "  - " + f).join("\n"));
+    console.log(`artifacts (screenshots, console and server logs): ${ART}`);
+  }
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 && passed > 0 ? 0 : 1);
+}
+
+main().catch(async (e) => {
+  console.error(e);
+  await stopAll();
+  process.exit(1);
+});

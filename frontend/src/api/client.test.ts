@@ -1,0 +1,159 @@
+import { describe, expect, it } from "vitest";
+
+import { ApiError, createClient, readCookie } from "./client";
+
+interface Call {
+  url: string;
+  init: RequestInit;
+}
+
+type Handler = (url: string, init: RequestInit) => Response | Promise<Response>;
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
+}
+
+function fakeFetch(handler: Handler) {
+  const calls: Call[] = [];
+  const fetch = (async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    const url = String(input);
+    calls.push({ url, init });
+    return handler(url, init);
+  }) as typeof globalThis.fetch;
+  return { fetch, calls };
+}
+
+function header(call: Call, name: string): string | undefined {
+  return (call.init.headers as Record<string, string> | undefined)?.[name];
+}
+
+describe("readCookie", () => {
+  it("finds a cookie among others and decodes it", () => {
+    expect(readCookie("a=1; csrftoken=abc%20d; b=2", "csrftoken")).toBe("abc d");
+    expect(readCookie("xcsrftoken=no", "csrftoken")).toBeNull();
+    expect(readCookie("", "csrftoken")).toBeNull();
+  });
+});
+
+describe("header mode (same-origin, rest, cross-origin)", () => {
+  it("takes the token from the X-CSRFToken response header and sends it back", async () => {
+    const { fetch, calls } = fakeFetch((url) =>
+      url.endsWith("/api/csrf/") ? json(200, { detail: "CSRF cookie set" }, { "X-CSRFToken": "T1" }) : json(200, { detail: "ok" }),
+    );
+    const api = createClient({ baseUrl: "http://api.test", csrfMode: "header", credentials: "include", fetch });
+    await api.login("demo", "pw");
+    expect(calls.map((c) => c.url)).toEqual(["http://api.test/api/csrf/", "http://api.test/api/login/"]);
+    expect(header(calls[1], "X-CSRFToken")).toBe("T1");
+    expect(header(calls[1], "Content-Type")).toBe("application/json");
+    expect(JSON.parse(String(calls[1].init.body))).toEqual({ username: "demo", password: "pw" });
+    expect(calls.every((c) => c.init.credentials === "include")).toBe(true);
+  });
+
+  it("fetches a fresh token after login because the secret rotated", async () => {
+    let n = 0;
+    const { fetch, calls } = fakeFetch((url) =>
+      url.endsWith("/api/csrf/") ? json(200, {}, { "X-CSRFToken": `T${++n}` }) : json(200, { detail: "ok" }),
+    );
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    await api.login("demo", "pw");
+    await api.logout();
+    const logout = calls.find((c) => c.url === "/api/logout/")!;
+    expect(header(logout, "X-CSRFToken")).toBe("T2");
+  });
+
+  it("retries once with a fresh token after a CSRF failure", async () => {
+    let n = 0;
+    let posts = 0;
+    const { fetch, calls } = fakeFetch((url) => {
+      if (url.endsWith("/api/csrf/")) return json(200, {}, { "X-CSRFToken": `T${++n}` });
+      posts += 1;
+      return posts === 1 ? json(403, { detail: "CSRF Failed: CSRF token from the 'X-Csrftoken' HTTP header incorrect.", code: "csrf_failed" }) : json(200, {});
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    await api.logout();
+    const tokens = calls.filter((c) => c.url === "/api/logout/").map((c) => header(c, "X-CSRFToken"));
+    expect(tokens).toEqual(["T1", "T2"]);
+  });
+
+  it("does not retry other 403s and does not loop on repeated CSRF failures", async () => {
+    const { fetch, calls } = fakeFetch((url) =>
+      url.endsWith("/api/csrf/") ? json(200, {}, { "X-CSRFToken": "T" }) : json(403, { detail: "CSRF Failed: x", code: "csrf_failed" }),
+    );
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    await expect(api.logout()).rejects.toMatchObject({ status: 403, code: "csrf_failed" });
+    expect(calls.filter((c) => c.url === "/api/logout/")).toHaveLength(2);
+  });
+
+  it("explains a missing exposed header instead of sending no token", async () => {
+    const { fetch } = fakeFetch(() => json(200, {}));
+    const api = createClient({ baseUrl: "http://api.test", csrfMode: "header", credentials: "include", fetch });
+    await expect(api.login("a", "b")).rejects.toMatchObject({ code: "csrf_unavailable" });
+  });
+});
+
+describe("cookie mode (embedded)", () => {
+  it("echoes the csrftoken cookie it can read", async () => {
+    const { fetch, calls } = fakeFetch(() => json(200, {}));
+    const api = createClient({
+      baseUrl: "",
+      csrfMode: "cookie",
+      credentials: "same-origin",
+      fetch,
+      readCookies: () => "csrftoken=SECRET32",
+    });
+    await api.login("demo", "pw");
+    expect(calls).toHaveLength(1);
+    expect(header(calls[0], "X-CSRFToken")).toBe("SECRET32");
+  });
+
+  it("asks the server to set the cookie when it is missing", async () => {
+    let cookies = "";
+    const { fetch, calls } = fakeFetch((url) => {
+      if (url === "/api/csrf/") cookies = "csrftoken=NEW";
+      return json(200, {});
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "cookie", credentials: "same-origin", fetch, readCookies: () => cookies });
+    await api.logout();
+    expect(calls.map((c) => c.url)).toEqual(["/api/csrf/", "/api/logout/"]);
+    expect(header(calls[1], "X-CSRFToken")).toBe("NEW");
+  });
+});
+
+describe("answers", () => {
+  it("maps session and whoami, including the rest preset's 403 for anonymous users", async () => {
+    const { fetch } = fakeFetch(() =>
+      json(403, { detail: "Authentication credentials were not provided.", code: "not_authenticated" }),
+    );
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    expect(await api.session()).toEqual({ isAuthenticated: false });
+    expect(await api.whoami()).toBeNull();
+  });
+
+  it("returns the username from whoami and null for the tutorial's anonymous answer", async () => {
+    let body: unknown = { username: "demo" };
+    const { fetch } = fakeFetch(() => json(200, body));
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    expect(await api.whoami()).toBe("demo");
+    body = { isAuthenticated: false };
+    expect(await api.whoami()).toBeNull();
+  });
+
+  it("turns error bodies into ApiError with detail and code", async () => {
+    const { fetch } = fakeFetch((url) =>
+      url.endsWith("/api/csrf/") ? json(200, {}, { "X-CSRFToken": "T" }) : json(400, { detail: "Invalid credentials.", code: "invalid_credentials" }),
+    );
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    const err = await api.login("demo", "bad").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 400, code: "invalid_credentials", detail: "Invalid credentials." });
+  });
+
+  it("reports network failures as status 0", async () => {
+    const fetch = (async () => {
+      throw new TypeError("Failed to fetch");
+    }) as typeof globalThis.fetch;
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    const err = (await api.session().catch((e: unknown) => e)) as ApiError;
+    expect(err.isNetworkError).toBe(true);
+  });
+});

@@ -1,0 +1,181 @@
+// The one API client every screen uses. It hides the CSRF differences
+// between the deployment topologies:
+// - "cookie" mode (embedded): the page can read the `csrftoken` cookie and
+//   echoes it in X-CSRFToken, as the tutorial's first approach does;
+// - "header" mode (same-origin, rest, cross-origin): the cookie is HttpOnly,
+//   so the token comes from the X-CSRFToken response header of /api/csrf/.
+// The CSRF secret rotates at login, so the token is refreshed after it, and
+// a 403 CSRF failure (e.g. another tab logged in) is retried once with a
+// fresh token.
+
+export type CsrfMode = "cookie" | "header";
+
+export interface ApiConfig {
+  /** "" for same-origin deployments, else the API origin, e.g. "http://localhost:8000". */
+  baseUrl: string;
+  csrfMode: CsrfMode;
+  /** "same-origin" when the API shares the page's origin, "include" for cross-origin. */
+  credentials: RequestCredentials;
+  /** Injected in tests. */
+  fetch?: typeof fetch;
+  /** Returns `document.cookie`; injected in tests. */
+  readCookies?: () => string;
+  csrfCookieName?: string;
+}
+
+/** An API failure, with the server's `detail` and machine-readable `code`. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly detail: string;
+
+  constructor(status: number, code: string, detail: string) {
+    super(detail || `HTTP ${status}`);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+  }
+
+  /** True when the request never got an HTTP answer. */
+  get isNetworkError(): boolean {
+    return this.status === 0;
+  }
+}
+
+export interface SessionState {
+  isAuthenticated: boolean;
+  expiresAt?: string;
+}
+
+export interface ApiClient {
+  session(): Promise<SessionState>;
+  whoami(): Promise<string | null>;
+  login(username: string, password: string): Promise<void>;
+  logout(): Promise<void>;
+  /** The token the next unsafe request will send (for diagnostics and tests). */
+  csrfToken(refresh?: boolean): Promise<string>;
+}
+
+export function readCookie(cookies: string, name: string): string | null {
+  for (const part of cookies.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return null;
+}
+
+async function errorFrom(res: Response): Promise<ApiError> {
+  let code = "http_error";
+  let detail = `HTTP ${res.status}`;
+  try {
+    const body = (await res.json()) as { detail?: unknown; code?: unknown };
+    if (typeof body.detail === "string") detail = body.detail;
+    if (typeof body.code === "string") code = body.code;
+  } catch {
+    // Not JSON (a proxy error page): keep the generic detail.
+  }
+  return new ApiError(res.status, code, detail);
+}
+
+export function createClient(config: ApiConfig): ApiClient {
+  const doFetch = config.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const readCookies = config.readCookies ?? (() => (typeof document === "undefined" ? "" : document.cookie));
+  const cookieName = config.csrfCookieName ?? "csrftoken";
+  let cachedToken: string | null = null;
+
+  async function send(path: string, init: RequestInit = {}): Promise<Response> {
+    try {
+      return await doFetch(`${config.baseUrl}${path}`, { ...init, credentials: config.credentials });
+    } catch (e) {
+      throw new ApiError(0, "network_error", e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  async function csrfToken(refresh = false): Promise<string> {
+    if (config.csrfMode === "cookie") {
+      let token = readCookie(readCookies(), cookieName);
+      if (!token || refresh) {
+        const res = await send("/api/csrf/");
+        if (!res.ok) throw await errorFrom(res);
+        token = readCookie(readCookies(), cookieName);
+      }
+      if (!token) throw new ApiError(0, "csrf_unavailable", "The CSRF cookie could not be read.");
+      return token;
+    }
+    if (cachedToken && !refresh) return cachedToken;
+    const res = await send("/api/csrf/");
+    if (!res.ok) throw await errorFrom(res);
+    const token = res.headers.get("X-CSRFToken");
+    if (!token) {
+      throw new ApiError(0, "csrf_unavailable", "The server did not expose X-CSRFToken (check CORS expose headers).");
+    }
+    cachedToken = token;
+    return token;
+  }
+
+  async function unsafe(path: string, body?: unknown): Promise<Response> {
+    const attempt = async (refresh: boolean) => {
+      const token = await csrfToken(refresh);
+      const headers: Record<string, string> = { "X-CSRFToken": token };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      return send(path, { method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    };
+    let res = await attempt(false);
+    if (res.status === 403) {
+      const err = await errorFrom(res.clone());
+      if (err.code === "csrf_failed") res = await attempt(true);
+    }
+    return res;
+  }
+
+  return {
+    csrfToken,
+
+    async session() {
+      const res = await send("/api/session/");
+      // The rest preset answers anonymous callers with 403 not_authenticated.
+      if (res.status === 403) {
+        const err = await errorFrom(res);
+        if (err.code === "not_authenticated") return { isAuthenticated: false };
+        throw err;
+      }
+      if (!res.ok) throw await errorFrom(res);
+      return (await res.json()) as SessionState;
+    },
+
+    async whoami() {
+      const res = await send("/api/whoami/");
+      if (res.status === 403) {
+        const err = await errorFrom(res);
+        if (err.code === "not_authenticated") return null;
+        throw err;
+      }
+      if (!res.ok) throw await errorFrom(res);
+      const body = (await res.json()) as { username?: string };
+      return typeof body.username === "string" ? body.username : null;
+    },
+
+    async login(username, password) {
+      const res = await unsafe("/api/login/", { username, password });
+      if (!res.ok) throw await errorFrom(res);
+      // The server rotated the CSRF secret: the old token is dead.
+      cachedToken = null;
+    },
+
+    async logout() {
+      const res = await unsafe("/api/logout/");
+      if (!res.ok) throw await errorFrom(res);
+      cachedToken = null;
+    },
+  };
+}
+
+/** The client configured at build time (one build per topology; see README). */
+export function clientFromEnv(): ApiClient {
+  const env = import.meta.env;
+  const mode: CsrfMode = env.VITE_CSRF_MODE === "cookie" ? "cookie" : "header";
+  const credentials: RequestCredentials = env.VITE_CREDENTIALS === "include" ? "include" : "same-origin";
+  return createClient({ baseUrl: (env.VITE_API_BASE ?? "").replace(/\/$/, ""), csrfMode: mode, credentials });
+}
