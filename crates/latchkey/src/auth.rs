@@ -88,12 +88,19 @@ impl Latchkey {
     }
 
     /// Logs `user` in: a new session key (the old session is deleted
-    /// server-side), a new CSRF secret, and `last_login` updated.
+    /// server-side), a new CSRF secret, and `last_login` updated. See
+    /// [`Session::cycle_login`] for `remember`.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn login(&self, session: &Session, csrf: &CsrfToken, user: &User) -> Result<(), AuthError> {
-        session.cycle_login(user.id, self.session_auth_hash(user)).await?;
+    pub async fn login(
+        &self,
+        session: &Session,
+        csrf: &CsrfToken,
+        user: &User,
+        remember: bool,
+    ) -> Result<(), AuthError> {
+        session.cycle_login(user.id, self.session_auth_hash(user), remember).await?;
         csrf.rotate();
         self.users().record_login(user.id, self.clock().now()).await?;
         tracing::info!(target: "latchkey::audit", event = "login", user_id = user.id, "login succeeded");

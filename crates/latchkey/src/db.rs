@@ -17,8 +17,10 @@ use crate::{
 
 /// Embedded SQLite migrations, in order. Never edit one that has shipped:
 /// add a new one (the checksum check below refuses edited history).
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+    (2, "idle_timeout_and_audit", include_str!("../migrations/sqlite/0002_idle_timeout_and_audit.sql")),
+];
 
 /// Database failures, worded for operators.
 #[derive(Debug, thiserror::Error)]

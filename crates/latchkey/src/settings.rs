@@ -122,8 +122,16 @@ pub struct CookieSettings {
 pub struct SessionSettings {
     /// The session cookie.
     pub cookie: CookieSettings,
-    /// Server-side lifetime of a session (Django's `SESSION_COOKIE_AGE`).
+    /// Absolute lifetime of a session, whatever its activity (Django's
+    /// `SESSION_COOKIE_AGE`); also the persistent cookie's `Max-Age`.
     pub age: Duration,
+    /// Idle limit of remembered (persistent-cookie) sessions; `None`: none.
+    pub idle_timeout: Option<Duration>,
+    /// Idle limit of sessions logged in with `"remember": false`, whose
+    /// cookie ends with the browser session.
+    pub browser_session_idle_timeout: Duration,
+    /// `last_seen` is written at most this often, so reads stay cheap.
+    pub touch_interval: Duration,
 }
 
 /// CSRF settings (Django's `CSRF_*`).
@@ -287,6 +295,8 @@ pub struct RawCookie {
     pub httponly: Option<bool>,
     /// `Strict`, `Lax` or `None`.
     pub samesite: Option<String>,
+    /// Prefix the name with `__Host-`.
+    pub host_prefix: Option<bool>,
 }
 
 /// `[session]` as read.
@@ -295,6 +305,12 @@ pub struct RawCookie {
 pub struct RawSession {
     /// The session cookie.
     pub cookie: RawCookie,
+    /// Seconds; 0 turns the idle limit off.
+    pub idle_timeout: Option<u64>,
+    /// Seconds.
+    pub browser_session_idle_timeout: Option<u64>,
+    /// Seconds.
+    pub touch_interval: Option<u64>,
 }
 
 /// `[csrf]` as read.
@@ -418,7 +434,11 @@ settings_doc! {
     "allowed_origins" List "[]" "Origins trusted by the CSRF Origin check in every preset; in cross-origin also the CORS allow-list (at least one required, no wildcards).";
     "trusted_proxies" List "[]" "CIDRs of reverse proxies whose X-Forwarded-For/-Host/-Proto headers are believed.";
     "session.cookie.name" String "sessionid" "Session cookie name.";
-    "session.cookie.age" Integer "1209600 (two weeks)" "Session lifetime in seconds, server-side and as the cookie's Max-Age.";
+    "session.cookie.age" Integer "1209600 (two weeks)" "Absolute session lifetime in seconds, enforced server-side whatever the activity; also the persistent cookie's Max-Age.";
+    "session.cookie.host_prefix" Bool "true when the cookie is Secure" "Name the cookie __Host-<name>: browsers then refuse it unless Secure, Path=/ and without Domain, so a sibling subdomain cannot plant one.";
+    "session.idle_timeout" Integer "0 (off: the tutorial's two-week cookie)" "Idle limit in seconds for remembered sessions (login without \"remember\": false).";
+    "session.browser_session_idle_timeout" Integer "1800 (30 minutes)" "Idle limit in seconds for sessions logged in with \"remember\": false, whose cookie also ends with the browser session.";
+    "session.touch_interval" Integer "60" "last_seen is written at most this often (seconds); idle limits are enforced to this precision.";
     "session.cookie.domain" String "unset (host-only)" "Session cookie Domain attribute.";
     "session.cookie.path" String "/" "Session cookie Path attribute.";
     "session.cookie.secure" Bool "true when public_url is https" "Session cookie Secure attribute.";
@@ -431,6 +451,7 @@ settings_doc! {
     "csrf.cookie.secure" Bool "true when public_url is https" "CSRF cookie Secure attribute.";
     "csrf.cookie.httponly" Bool "false in embedded (the SPA reads it), true otherwise" "CSRF cookie HttpOnly attribute.";
     "csrf.cookie.samesite" String "Strict; Lax in cross-origin" "CSRF cookie SameSite attribute.";
+    "csrf.cookie.host_prefix" Bool "true when the cookie is Secure and HttpOnly" "Name the cookie __Host-<name>. Off by default where the SPA reads the cookie by name (embedded).";
     "password_hasher.memory_kib" Integer "19456 (19 MiB, OWASP)" "Argon2id memory cost per hash, KiB.";
     "password_hasher.iterations" Integer "2 (OWASP)" "Argon2id passes.";
     "password_hasher.parallelism" Integer "1 (OWASP)" "Argon2id lanes.";
@@ -483,15 +504,21 @@ fn cookie(
         Some(0) | None => None,
         Some(s) => Some(Duration::from_secs(s)),
     };
-    Ok(CookieSettings {
-        name,
-        age,
-        domain: raw.domain.clone(),
-        path,
-        secure,
-        http_only: raw.httponly.unwrap_or(http_only),
-        same_site,
-    })
+    let http_only = raw.httponly.unwrap_or(http_only);
+    // __Host- cookies must be Secure, Path=/ and host-only; browsers drop them otherwise.
+    let prefix_possible = secure && path == "/" && raw.domain.is_none();
+    let prefix = match raw.host_prefix {
+        Some(true) if !prefix_possible => {
+            return Err(SettingsError::invalid(
+                &format!("{key}.host_prefix"),
+                "a __Host- cookie must be Secure, have Path=/ and no Domain",
+            ));
+        }
+        Some(p) => p,
+        None => prefix_possible && (key == "session.cookie" || http_only),
+    };
+    let name = if prefix && !name.starts_with("__Host-") { format!("__Host-{name}") } else { name };
+    Ok(CookieSettings { name, age, domain: raw.domain.clone(), path, secure, http_only, same_site })
 }
 
 fn is_unspecified(addr: &SocketAddr) -> bool {
@@ -611,6 +638,16 @@ impl RawSettings {
             secure_default,
         )?;
         let session_age = session_cookie.age.unwrap_or(Duration::from_secs(1_209_600));
+        let idle_timeout = match self.session.idle_timeout.unwrap_or(0) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        };
+        let browser_session_idle_timeout =
+            Duration::from_secs(self.session.browser_session_idle_timeout.unwrap_or(1800));
+        if browser_session_idle_timeout.is_zero() {
+            return Err(SettingsError::invalid("session.browser_session_idle_timeout", "must be at least 1 second"));
+        }
+        let touch_interval = Duration::from_secs(self.session.touch_interval.unwrap_or(60));
         let csrf_cookie = cookie(
             "csrf.cookie",
             &self.csrf.cookie,
@@ -656,7 +693,13 @@ impl RawSettings {
             allowed_hosts,
             allowed_origins,
             trusted_proxies,
-            session: SessionSettings { cookie: session_cookie, age: session_age },
+            session: SessionSettings {
+                cookie: session_cookie,
+                age: session_age,
+                idle_timeout,
+                browser_session_idle_timeout,
+                touch_interval,
+            },
             csrf: CsrfSettings { cookie: csrf_cookie },
             password_hasher: HasherSettings {
                 memory_kib,
@@ -734,6 +777,25 @@ mod tests {
         let mut r = raw("same-origin");
         r.allowed_origins = vec!["https://*.example.com".into()];
         assert!(r.validate().is_ok(), "wildcards are fine for CSRF trust alone");
+    }
+
+    #[test]
+    fn secure_cookies_get_the_host_prefix_except_a_csrf_cookie_the_spa_reads() {
+        for (preset, csrf_name) in [("same-origin", "__Host-csrftoken"), ("embedded", "csrftoken")] {
+            let mut r = raw(preset);
+            r.public_url = Some("https://app.example.com".into());
+            let s = r.validate().unwrap();
+            assert_eq!(s.session.cookie.name, "__Host-sessionid");
+            assert_eq!(s.csrf.cookie.name, csrf_name, "{preset}");
+        }
+        assert_eq!(raw("same-origin").validate().unwrap().session.cookie.name, "sessionid", "plain http: no prefix");
+        let mut r = raw("same-origin");
+        r.session.cookie.host_prefix = Some(true);
+        assert_eq!(r.validate().unwrap_err().key, "session.cookie.host_prefix");
+        let mut r = raw("same-origin");
+        r.public_url = Some("https://app.example.com".into());
+        r.session.cookie.host_prefix = Some(false);
+        assert_eq!(r.validate().unwrap().session.cookie.name, "sessionid");
     }
 
     #[test]

@@ -108,10 +108,15 @@ async fn login_view(
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::bad_request("missing_credentials", "Please provide username and password."));
     };
+    let remember = match body.get("remember") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("parse_error", "\"remember\" must be true or false.")),
+    };
     let password = RawPassword::new(password);
     match lk.authenticate(&username, &password).await {
         Ok(user) => {
-            lk.login(&session, &csrf, &user).await?;
+            lk.login(&session, &csrf, &user, remember).await?;
             Ok(detail("Successfully logged in.").into_response())
         }
         Err(e) => {
@@ -184,11 +189,20 @@ async fn logout_view(
 async fn session_view(
     State(lk): State<Latchkey>,
     csrf: CsrfToken,
+    session: Session,
     MaybeUser(user): MaybeUser,
 ) -> Result<Response, ApiError> {
     csrf.ensure_cookie();
     match user {
-        Some(_) => Ok(Json(json!({ "isAuthenticated": true })).into_response()),
+        // expiresAt is an addition the tutorial's clients ignore; absent for
+        // HTTP Basic, which has no session.
+        Some(_) => match session.expires_at().await? {
+            Some(at) => {
+                let at = at.format(&time::format_description::well_known::Rfc3339).map_err(ApiError::internal)?;
+                Ok(Json(json!({ "isAuthenticated": true, "expiresAt": at })).into_response())
+            }
+            None => Ok(Json(json!({ "isAuthenticated": true })).into_response()),
+        },
         None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
         None => Ok(Json(json!({ "isAuthenticated": false })).into_response()),
     }

@@ -22,6 +22,9 @@ struct Inner {
     store: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
     age: time::Duration,
+    idle_timeout: Option<time::Duration>,
+    browser_session_idle_timeout: time::Duration,
+    touch_interval: time::Duration,
     cookie_key: Option<SessionKey>,
     had_cookie: bool,
     state: Mutex<SessState>,
@@ -35,6 +38,7 @@ struct SessState {
     accessed: bool,
     modified: bool,
     issue_cookie: bool,
+    persistent_cookie: bool,
     delete_cookie: bool,
 }
 
@@ -47,10 +51,15 @@ impl std::fmt::Debug for Session {
 impl Session {
     fn new(lk: &Latchkey, cookie_value: Option<String>) -> Self {
         let had_cookie = cookie_value.is_some();
+        let s = &lk.settings().session;
+        let dur = |d: std::time::Duration| time::Duration::try_from(d).unwrap_or(time::Duration::weeks(2));
         Session(Arc::new(Inner {
             store: lk.sessions().clone(),
             clock: lk.clock().clone(),
-            age: time::Duration::try_from(lk.settings().session.age).unwrap_or(time::Duration::weeks(2)),
+            age: dur(s.age),
+            idle_timeout: s.idle_timeout.map(dur),
+            browser_session_idle_timeout: dur(s.browser_session_idle_timeout),
+            touch_interval: dur(s.touch_interval),
             cookie_key: cookie_value.as_deref().and_then(SessionKey::parse),
             had_cookie,
             state: Mutex::new(SessState::default()),
@@ -62,9 +71,21 @@ impl Session {
         if !st.loaded {
             if let Some(key) = &self.0.cookie_key {
                 let now = self.0.clock.now();
-                if let Some(rec) = self.0.store.load(&key.hash(), now).await? {
-                    st.key = Some(key.clone());
-                    st.record = Some(rec);
+                if let Some(mut rec) = self.0.store.load(&key.hash(), now).await? {
+                    // Idle tracking writes at most once per touch_interval, so
+                    // most authenticated reads cost one store round-trip.
+                    let live = if rec.idle_timeout.is_some() && now - rec.last_seen >= self.0.touch_interval {
+                        let expires_at = rec.expiry_after_activity(now);
+                        rec.last_seen = now;
+                        rec.expires_at = expires_at;
+                        self.0.store.touch(&rec.key_hash, now, expires_at).await?
+                    } else {
+                        true
+                    };
+                    if live {
+                        st.key = Some(key.clone());
+                        st.record = Some(rec);
+                    }
                 }
             }
             st.loaded = true;
@@ -107,7 +128,7 @@ impl Session {
         let mut st = self.0.state.lock().await;
         self.ensure_loaded(&mut st).await?;
         if st.record.is_none() {
-            self.create_locked(&mut st, None, String::new()).await?;
+            self.create_locked(&mut st, None, String::new(), true).await?;
         }
         if let Some(r) = st.record.as_mut() {
             r.data.insert(key.to_owned(), value);
@@ -121,9 +142,12 @@ impl Session {
         st: &mut SessState,
         user_id: Option<i64>,
         auth_hash: String,
+        remember: bool,
     ) -> Result<(), StoreError> {
         let now = self.0.clock.now();
-        let expires = now + self.0.age;
+        let absolute = now + self.0.age;
+        let idle_timeout = if remember { self.0.idle_timeout } else { Some(self.0.browser_session_idle_timeout) };
+        let expires = idle_timeout.map_or(absolute, |idle| (now + idle).min(absolute));
         let data = st.record.take().map(|r| r.data).unwrap_or_default();
         // Keys come from a 165-bit space, so a conflict means a broken RNG or
         // a store bug; retrying once more is all that is reasonable.
@@ -137,13 +161,15 @@ impl Session {
                 created_at: now,
                 last_seen: now,
                 expires_at: expires,
-                absolute_expires_at: expires,
+                absolute_expires_at: absolute,
+                idle_timeout,
             };
             match self.0.store.create(&record).await {
                 Ok(()) => {
                     st.key = Some(key);
                     st.record = Some(record);
                     st.issue_cookie = true;
+                    st.persistent_cookie = remember;
                     st.delete_cookie = false;
                     st.modified = false;
                     return Ok(());
@@ -161,9 +187,14 @@ impl Session {
     /// choice and costs nothing). Application data in an anonymous session
     /// is carried over; a session of another user is flushed first.
     ///
+    /// `remember` chooses a persistent cookie (`Max-Age`, the remembered
+    /// idle limit) or a browser-session cookie with the shorter
+    /// `browser_session_idle_timeout`; browsers restore "session" cookies
+    /// after a restart, so the server-side idle limit is what really ends it.
+    ///
     /// # Errors
     /// When the store fails.
-    pub async fn cycle_login(&self, user_id: i64, auth_hash: String) -> Result<(), StoreError> {
+    pub async fn cycle_login(&self, user_id: i64, auth_hash: String, remember: bool) -> Result<(), StoreError> {
         let mut st = self.0.state.lock().await;
         self.ensure_loaded(&mut st).await?;
         if let Some(old) = st.record.take() {
@@ -172,7 +203,7 @@ impl Session {
                 st.record = Some(old);
             }
         }
-        self.create_locked(&mut st, Some(user_id), auth_hash).await
+        self.create_locked(&mut st, Some(user_id), auth_hash, remember).await
     }
 
     /// Deletes the session server-side and tells the browser to drop the
@@ -228,7 +259,13 @@ impl Session {
         let headers = response.headers_mut();
         if st.issue_cookie && !status.is_server_error() {
             if let Some(key) = &st.key {
-                headers.append(header::SET_COOKIE, cookies::set(cookie, key.expose(), self.0.clock.now()));
+                let value = if st.persistent_cookie {
+                    cookies::set(cookie, key.expose(), self.0.clock.now())
+                } else {
+                    let browser_session = crate::settings::CookieSettings { age: None, ..cookie.clone() };
+                    cookies::set(&browser_session, key.expose(), self.0.clock.now())
+                };
+                headers.append(header::SET_COOKIE, value);
             }
         } else if st.delete_cookie || (self.0.had_cookie && st.loaded && st.record.is_none()) {
             // An unknown, expired or malformed cookie is deleted, as Django

@@ -47,6 +47,22 @@ impl SessionStore for MemorySessionStore {
         })
     }
 
+    async fn touch(
+        &self,
+        key: &SessionKeyHash,
+        last_seen: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.map().get_mut(key.as_str()) {
+            Some(r) => {
+                r.last_seen = last_seen;
+                r.expires_at = expires_at;
+                true
+            }
+            None => false,
+        })
+    }
+
     async fn delete(&self, key: &SessionKeyHash) -> Result<bool, StoreError> {
         Ok(self.map().remove(key.as_str()).is_some())
     }

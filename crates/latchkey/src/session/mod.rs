@@ -84,12 +84,23 @@ pub struct SessionRecord {
     pub expires_at: OffsetDateTime,
     /// Hard upper bound, whatever the activity.
     pub absolute_expires_at: OffsetDateTime,
+    /// Inactivity limit fixed at login; `None`: only the absolute limit.
+    pub idle_timeout: Option<time::Duration>,
 }
 
 impl SessionRecord {
     /// Whether the session is past its expiry at `now`.
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         self.expires_at <= now
+    }
+
+    /// The expiry after activity at `now`: the idle limit from now, never
+    /// beyond the absolute limit.
+    pub fn expiry_after_activity(&self, now: OffsetDateTime) -> OffsetDateTime {
+        match self.idle_timeout {
+            Some(idle) => (now + idle).min(self.absolute_expires_at),
+            None => self.absolute_expires_at,
+        }
     }
 }
 
@@ -124,6 +135,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// record is gone, so a slow request cannot resurrect a session that was
     /// logged out meanwhile.
     async fn save(&self, record: &SessionRecord) -> Result<bool, StoreError>;
+    /// Records activity: sets `last_seen` and `expires_at` of a live record.
+    /// `false`, writing nothing, if the record is gone.
+    async fn touch(
+        &self,
+        key: &SessionKeyHash,
+        last_seen: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Deletes one record; `true` if it existed.
     async fn delete(&self, key: &SessionKeyHash) -> Result<bool, StoreError>;
     /// Deletes every session of `user_id` except `keep`; returns how many.

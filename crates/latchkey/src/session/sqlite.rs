@@ -37,6 +37,10 @@ fn decode(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
         last_seen: from_ts(row.try_get("last_seen")?)?,
         expires_at: from_ts(row.try_get("expires_at")?)?,
         absolute_expires_at: from_ts(row.try_get("absolute_expires_at")?)?,
+        idle_timeout: match row.try_get::<i64, _>("idle_timeout")? {
+            0 => None,
+            s => Some(time::Duration::seconds(s)),
+        },
     })
 }
 
@@ -48,8 +52,8 @@ fn data_json(record: &SessionRecord) -> String {
 impl SessionStore for SqliteSessionStore {
     async fn create(&self, r: &SessionRecord) -> Result<(), StoreError> {
         let res = sqlx::query(
-            "INSERT INTO latchkey_sessions (key_hash, user_id, auth_hash, data, created_at, last_seen, expires_at, absolute_expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_hash) DO NOTHING",
+            "INSERT INTO latchkey_sessions (key_hash, user_id, auth_hash, data, created_at, last_seen, expires_at, absolute_expires_at, idle_timeout)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_hash) DO NOTHING",
         )
         .bind(r.key_hash.as_str())
         .bind(r.user_id)
@@ -59,6 +63,7 @@ impl SessionStore for SqliteSessionStore {
         .bind(ts(r.last_seen))
         .bind(ts(r.expires_at))
         .bind(ts(r.absolute_expires_at))
+        .bind(r.idle_timeout.map_or(0, |d| d.whole_seconds()))
         .execute(&self.pool)
         .await?;
         if res.rows_affected() == 0 { Err(StoreError::Conflict) } else { Ok(()) }
@@ -87,6 +92,21 @@ impl SessionStore for SqliteSessionStore {
         .bind(r.key_hash.as_str())
         .execute(&self.pool)
         .await?;
+        Ok(res.rows_affected() == 1)
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKeyHash,
+        last_seen: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let res = sqlx::query("UPDATE latchkey_sessions SET last_seen = ?, expires_at = ? WHERE key_hash = ?")
+            .bind(ts(last_seen))
+            .bind(ts(expires_at))
+            .bind(key.as_str())
+            .execute(&self.pool)
+            .await?;
         Ok(res.rows_affected() == 1)
     }
 

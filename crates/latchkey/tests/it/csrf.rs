@@ -9,7 +9,7 @@ use crate::helpers::*;
 async fn post(app: &mut TestApp, cookie: Option<&str>, headers: &[(&str, &str)]) -> Res {
     app.jar.clear();
     if let Some(c) = cookie {
-        app.jar.insert("csrftoken".into(), c.into());
+        app.jar.insert(app.lk.settings().csrf.cookie.name.clone(), c.into());
     }
     app.send(Method::POST, "/api/logout/", headers, None).await
 }

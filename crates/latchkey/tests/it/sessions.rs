@@ -122,8 +122,8 @@ async fn an_https_public_url_makes_both_cookies_secure() {
         )
         .await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.json());
-    assert!(res.set_cookie("sessionid").unwrap().contains("Secure"));
-    assert!(res.set_cookie("csrftoken").unwrap().contains("Secure"));
+    assert!(res.set_cookie("__Host-sessionid").unwrap().contains("Secure"));
+    assert!(res.set_cookie("__Host-csrftoken").unwrap().contains("Secure"));
 }
 
 #[tokio::test]
@@ -140,4 +140,146 @@ async fn anonymous_requests_create_no_session_rows() {
             .await
             .unwrap();
     assert_eq!(n, 0);
+}
+
+async fn login_with(app: &mut TestApp, extra: serde_json::Value) -> Res {
+    let token = app.csrf_token().await;
+    let mut body = json!({"username": USER, "password": PASSWORD});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    app.post_json("/api/login/", &token, &body.to_string()).await
+}
+
+fn lifetime(tweak: impl FnOnce(&mut latchkey::settings::RawSettings)) -> latchkey::Settings {
+    settings_for(Preset::SameOrigin, tweak)
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_and_activity_keeps_it_alive() {
+    let mut app = TestApp::with_settings(lifetime(|r| {
+        r.session.idle_timeout = Some(600);
+        r.session.touch_interval = Some(60);
+    }))
+    .await;
+    app.login().await;
+    for _ in 0..5 {
+        app.clock.advance(time::Duration::minutes(8));
+        assert_eq!(
+            app.get("/api/session/").await.json()["isAuthenticated"],
+            true,
+            "activity every 8 min keeps it alive"
+        );
+    }
+    app.clock.advance(time::Duration::minutes(11));
+    assert_eq!(app.get("/api/session/").await.json()["isAuthenticated"], false, "11 idle minutes end it");
+}
+
+#[tokio::test]
+async fn the_absolute_limit_ends_even_an_active_session() {
+    let mut app = TestApp::with_settings(lifetime(|r| {
+        r.session.idle_timeout = Some(600);
+        r.session.cookie.age = Some(3600);
+    }))
+    .await;
+    app.login().await;
+    for _ in 0..6 {
+        app.clock.advance(time::Duration::minutes(9));
+        assert_eq!(app.get("/api/session/").await.json()["isAuthenticated"], true);
+    }
+    app.clock.advance(time::Duration::minutes(7));
+    assert_eq!(
+        app.get("/api/session/").await.json()["isAuthenticated"],
+        false,
+        "61 minutes after login, however active"
+    );
+}
+
+#[tokio::test]
+async fn last_seen_is_written_at_most_once_per_touch_interval() {
+    let mut app = TestApp::with_settings(lifetime(|r| {
+        r.session.idle_timeout = Some(3600);
+        r.session.touch_interval = Some(60);
+    }))
+    .await;
+    app.login().await;
+    let user = app.lk.users().by_username(USER).await.unwrap().unwrap();
+    let seen = |app: &TestApp| {
+        let lk = app.lk.clone();
+        async move { lk.sessions().list_user_sessions(user.id, lk.clock().now()).await.unwrap()[0].last_seen }
+    };
+    let first = seen(&app).await;
+    app.clock.advance(time::Duration::seconds(30));
+    app.get("/api/session/").await;
+    assert_eq!(seen(&app).await, first, "no write within the interval");
+    app.clock.advance(time::Duration::seconds(31));
+    app.get("/api/session/").await;
+    assert_eq!(
+        seen(&app).await.unix_timestamp(),
+        app.lk.clock().now().unix_timestamp(),
+        "written once the interval passed"
+    );
+}
+
+#[tokio::test]
+async fn remember_false_gives_a_browser_session_cookie_with_a_short_idle_limit() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    let res = login_with(&mut app, json!({"remember": false})).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let cookie = res.set_cookie("sessionid").unwrap();
+    assert!(!cookie.contains("Max-Age") && !cookie.contains("Expires"), "browser-session cookie: {cookie}");
+    app.clock.advance(time::Duration::minutes(29));
+    assert_eq!(app.get("/api/session/").await.json()["isAuthenticated"], true);
+    app.clock.advance(time::Duration::minutes(31));
+    assert_eq!(app.get("/api/session/").await.json()["isAuthenticated"], false, "30 idle minutes by default");
+}
+
+#[tokio::test]
+async fn remembered_sessions_keep_the_tutorials_two_week_cookie() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    for extra in [json!({}), json!({"remember": true})] {
+        let res = login_with(&mut app, extra).await;
+        assert!(res.set_cookie("sessionid").unwrap().contains("Max-Age=1209600"));
+    }
+    app.clock.advance(time::Duration::days(13));
+    assert_eq!(app.get("/api/session/").await.json()["isAuthenticated"], true, "no idle limit by default");
+    let token = app.csrf_token().await;
+    let bad = app.post_json("/api/login/", &token, r#"{"username":"demo","password":"x","remember":"yes"}"#).await;
+    assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "parse_error".to_owned()));
+}
+
+#[tokio::test]
+async fn the_session_endpoint_says_when_the_session_expires() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    app.login().await;
+    let body = app.get("/api/session/").await.json();
+    let at = time::OffsetDateTime::parse(
+        body["expiresAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(at.unix_timestamp(), (app.lk.clock().now() + time::Duration::days(14)).unix_timestamp());
+    app.jar.clear();
+    assert!(app.get("/api/session/").await.json().get("expiresAt").is_none());
+}
+
+#[tokio::test]
+async fn secure_deployments_use_host_prefixed_cookie_names() {
+    let settings = settings_for(Preset::SameOrigin, |r| r.public_url = Some("https://app.example.com".into()));
+    let mut app = TestApp::with_settings(settings).await;
+    app.host = "app.example.com".into();
+    let res = app.get("/api/csrf/").await;
+    let token = res.header("x-csrftoken").unwrap().to_owned();
+    assert!(res.set_cookie("__Host-csrftoken").unwrap().contains("Secure"));
+    let body = json!({"username": USER, "password": PASSWORD}).to_string();
+    let res = app
+        .send(
+            http::Method::POST,
+            "/api/login/",
+            &[("content-type", "application/json"), ("x-csrftoken", &token), ("origin", "https://app.example.com")],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.json());
+    let c = res.set_cookie("__Host-sessionid").unwrap();
+    assert!(c.contains("Secure") && c.contains("Path=/") && !c.contains("Domain"), "{c}");
+    assert_eq!(app.get("/api/whoami/").await.json()["username"], "demo");
 }

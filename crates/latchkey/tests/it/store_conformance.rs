@@ -20,6 +20,7 @@ fn record(user_id: Option<i64>, now: OffsetDateTime, ttl: Duration) -> (SessionK
         last_seen: now,
         expires_at: now + ttl,
         absolute_expires_at: now + ttl,
+        idle_timeout: None,
     };
     (key, rec)
 }
@@ -97,6 +98,22 @@ macro_rules! conformance {
                 assert!(!s.save(&r).await.unwrap(), "a slow request must not bring a logged-out session back");
                 assert!(s.load(&r.key_hash, now()).await.unwrap().is_none());
                 assert!(!s.delete(&r.key_hash).await.unwrap());
+            }
+
+            #[tokio::test]
+            async fn touch_moves_last_seen_and_expiry_but_never_resurrects() {
+                let s = $make.await;
+                let (_, mut r) = record(Some(1), now(), Duration::hours(1));
+                r.idle_timeout = Some(Duration::minutes(10));
+                r.expires_at = now() + Duration::minutes(10);
+                s.create(&r).await.unwrap();
+                let later = now() + Duration::minutes(5);
+                assert!(s.touch(&r.key_hash, later, later + Duration::minutes(10)).await.unwrap());
+                let got = s.load(&r.key_hash, later).await.unwrap().unwrap();
+                assert_eq!((got.last_seen, got.expires_at, got.idle_timeout), (later, later + Duration::minutes(10), Some(Duration::minutes(10))));
+                s.delete(&r.key_hash).await.unwrap();
+                assert!(!s.touch(&r.key_hash, later, later + Duration::minutes(10)).await.unwrap());
+                assert!(s.load(&r.key_hash, later).await.unwrap().is_none());
             }
 
             #[tokio::test]
