@@ -107,6 +107,51 @@ pub enum Command {
     },
     /// Delete expired sessions and print how many.
     Clearsessions,
+    /// Deactivate a user: they cannot log in, and all their sessions end now.
+    Deactivate {
+        /// The user.
+        username: String,
+    },
+    /// Reactivate a deactivated user.
+    Activate {
+        /// The user.
+        username: String,
+    },
+    /// List recent audit events (logins, failures, throttling, CSRF rejections, …).
+    Events {
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Only events of this (submitted) username.
+        #[arg(long)]
+        username: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Failed-login throttling: operator actions.
+    Throttle {
+        /// What to do.
+        #[command(subcommand)]
+        action: ThrottleAction,
+    },
     /// Validate the configuration and print what the preset implies.
     Check(ServeArgs),
+}
+
+/// `latchkey throttle …`.
+#[derive(Debug, Subcommand)]
+pub enum ThrottleAction {
+    /// Forget failed-login counters: of one account, one client address, or all.
+    Reset {
+        /// The account whose counters to clear (from every address).
+        #[arg(long, conflicts_with_all = ["ip", "all"])]
+        username: Option<String>,
+        /// The client address whose counters to clear (IPv6: its /64).
+        #[arg(long, conflicts_with = "all")]
+        ip: Option<std::net::IpAddr>,
+        /// Clear every counter.
+        #[arg(long)]
+        all: bool,
+    },
 }

@@ -9,9 +9,11 @@ use std::{
 use anyhow::{Context, bail};
 use latchkey::{
     Latchkey, RawPassword, Settings, SystemClock,
+    audit::AuditEvent,
     db::Database,
     session,
     settings::{CookieSettings, Preset},
+    throttle::ThrottlePolicy,
     users::{Email, NewUser, UserStoreError, Username},
 };
 
@@ -166,7 +168,9 @@ pub async fn changepassword(
     let (lk, db) = open(settings).await?;
     let result = async {
         let name = Username::parse(&username)?;
-        let Some(user) = lk.users().by_username(name.as_str()).await? else { bail!("user '{username}' does not exist") };
+        let Some(user) = lk.users().by_username(name.as_str()).await? else {
+            bail!("user '{username}' does not exist")
+        };
         let password = if no_input {
             password_from_env()?
         } else {
@@ -181,13 +185,105 @@ pub async fn changepassword(
         // The session auth hash would already reject them; deleting the rows
         // makes it immediate and visible.
         let ended = lk.sessions().delete_user_sessions(user.id, None).await?;
-        tracing::info!(target: "latchkey::audit", event = "password_changed", user_id = user.id, sessions_ended = ended, "password changed");
+        let now = lk.clock().now();
+        lk.audit(
+            AuditEvent::new(now, "password_changed")
+                .username(&user.username)
+                .user_id(user.id)
+                .detail("by latchkey changepassword"),
+        )
+        .await;
+        lk.audit(
+            AuditEvent::new(now, "sessions_revoked")
+                .username(&user.username)
+                .user_id(user.id)
+                .detail(format!("{ended} session(s) ended by a password change")),
+        )
+        .await;
         println!("Password changed successfully for user '{}' ({ended} session(s) ended).", user.username);
         Ok(())
     }
     .await;
     db.close().await;
     result
+}
+
+/// `latchkey deactivate` / `latchkey activate`.
+pub async fn set_active(settings: Settings, username: String, active: bool) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let result = async {
+        let name = Username::parse(&username)?;
+        let Some(user) = lk.users().by_username(name.as_str()).await? else {
+            bail!("user '{username}' does not exist")
+        };
+        lk.users().set_active(user.id, active).await?;
+        let now = lk.clock().now();
+        if active {
+            lk.audit(AuditEvent::new(now, "user_activated").username(&user.username).user_id(user.id)).await;
+            println!("User '{}' activated.", user.username);
+        } else {
+            let ended = lk.sessions().delete_user_sessions(user.id, None).await?;
+            lk.audit(AuditEvent::new(now, "user_deactivated").username(&user.username).user_id(user.id)).await;
+            lk.audit(
+                AuditEvent::new(now, "sessions_revoked")
+                    .username(&user.username)
+                    .user_id(user.id)
+                    .detail(format!("{ended} session(s) ended by deactivation")),
+            )
+            .await;
+            println!("User '{}' deactivated; {ended} session(s) ended.", user.username);
+        }
+        Ok(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+/// `latchkey events`.
+pub async fn events(settings: Settings, limit: u32, username: Option<String>, json: bool) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let events = lk.audit_store().list(limit, username.as_deref()).await;
+    db.close().await;
+    for e in events? {
+        if json {
+            let at = e.at.format(&time::format_description::well_known::Rfc3339)?;
+            println!(
+                "{}",
+                serde_json::json!({"at": at, "event": e.event, "username": e.username, "user_id": e.user_id, "client_ip": e.client_ip, "detail": e.detail})
+            );
+        } else {
+            println!("{e}");
+        }
+    }
+    Ok(())
+}
+
+/// `latchkey throttle reset`.
+pub async fn throttle_reset(
+    settings: Settings,
+    username: Option<String>,
+    ip: Option<std::net::IpAddr>,
+    all: bool,
+) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let store = lk.throttle().as_ref();
+    let result = match (username, ip, all) {
+        (Some(u), None, false) => {
+            ThrottlePolicy::reset_account(store, &u).await.map(|n| format!("account '{u}': {n} counter(s) cleared"))
+        }
+        (None, Some(ip), false) => {
+            ThrottlePolicy::reset_client(store, ip).await.map(|n| format!("client {ip}: {n} counter(s) cleared"))
+        }
+        (None, None, true) => ThrottlePolicy::reset_all(store).await.map(|n| format!("{n} counter(s) cleared")),
+        _ => {
+            db.close().await;
+            bail!("say what to reset: --username NAME, --ip ADDRESS or --all");
+        }
+    };
+    db.close().await;
+    println!("Throttle reset: {}.", result?);
+    Ok(())
 }
 
 /// `latchkey clearsessions`.

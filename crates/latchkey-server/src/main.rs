@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_server::{
-    cli::{Cli, Command, ServeArgs},
+    cli::{Cli, Command, ServeArgs, ThrottleAction},
     commands::{self, Terminal},
     config, telemetry,
 };
@@ -48,6 +48,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::changepassword(settings, username, no_input, &mut Terminal).await
         }
         Command::Clearsessions => commands::clearsessions(settings).await,
+        Command::Deactivate { username } => commands::set_active(settings, username, false).await,
+        Command::Activate { username } => commands::set_active(settings, username, true).await,
+        Command::Events { limit, username, json } => commands::events(settings, limit, username, json).await,
+        Command::Throttle { action: ThrottleAction::Reset { username, ip, all } } => {
+            commands::throttle_reset(settings, username, ip, all).await
+        }
         Command::Check(_) => {
             print!("{}", commands::describe(&settings));
             Ok(())

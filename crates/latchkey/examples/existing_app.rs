@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = Database::connect(&settings.database_url, true).await?;
     db.migrate().await?;
     let key = SecretString::from(db.stored_secret_key().await?.expect("migrate stores a key"));
-    let latchkey = Latchkey::new(settings, db.session_store(), db.user_store(), Arc::new(SystemClock), key)?;
+    let latchkey = Latchkey::new(settings, db.stores(), Arc::new(SystemClock), key)?;
 
     let hash = latchkey.hasher().hash(&RawPassword::new("demo-password")).await?;
     let user = NewUser {

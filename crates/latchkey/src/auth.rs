@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::{
     Latchkey,
     api::ApiError,
+    audit::AuditEvent,
     crypto::{constant_time_eq, salted_hmac_hex},
     csrf::CsrfToken,
     password::{HashError, RawPassword},
@@ -35,6 +36,9 @@ pub enum AuthError {
     /// User store failure.
     #[error(transparent)]
     Users(#[from] UserStoreError),
+    /// Too many attempts: refused before the password was checked.
+    #[error("too many attempts")]
+    Throttled(crate::throttle::Throttled),
 }
 
 impl From<AuthError> for ApiError {
@@ -44,6 +48,15 @@ impl From<AuthError> for ApiError {
             AuthError::Hash(e) => e.into(),
             AuthError::Sessions(e) => e.into(),
             AuthError::Users(e) => e.into(),
+            AuthError::Throttled(t) => {
+                let secs = t.retry_after.whole_seconds().max(1);
+                ApiError::new(
+                    http::StatusCode::TOO_MANY_REQUESTS,
+                    "throttled",
+                    format!("Too many failed login attempts. Try again in {secs} seconds."),
+                )
+                .with_header(header::RETRY_AFTER, http::HeaderValue::from(secs))
+            }
         }
     }
 }
@@ -87,6 +100,43 @@ impl Latchkey {
         }
     }
 
+    /// [`Latchkey::authenticate`] behind the failed-login throttle
+    /// ([`crate::throttle::ThrottlePolicy`]): the attempt is counted first
+    /// and refused without hashing when a limit is reached.
+    ///
+    /// # Errors
+    /// [`AuthError::Throttled`], [`AuthError::InvalidCredentials`], or a
+    /// store/hasher failure.
+    pub async fn authenticate_throttled(
+        &self,
+        username: &str,
+        password: &RawPassword,
+        client: Option<std::net::IpAddr>,
+        via: &'static str,
+    ) -> Result<User, AuthError> {
+        let policy = &self.settings().throttle;
+        let client_key = crate::throttle::client_key(client);
+        let store = self.throttle().as_ref();
+        let event = |name: &str| AuditEvent::new(self.clock().now(), name).username(username).client(client);
+        if let Err(t) = policy.attempt(store, username, &client_key, self.clock().now()).await? {
+            let detail = format!("via {via}; {} limit; retry after {} s", t.scope, t.retry_after.whole_seconds());
+            self.audit(event("login_throttled").detail(detail)).await;
+            return Err(AuthError::Throttled(t));
+        }
+        match self.authenticate(username, password).await {
+            Ok(user) => {
+                policy.succeeded(store, username, &client_key).await?;
+                Ok(user)
+            }
+            Err(AuthError::InvalidCredentials) => {
+                // One reason for people reading the trail; the client got the same answer for all.
+                self.audit(event("login_failed").detail(format!("via {via}; invalid credentials"))).await;
+                Err(AuthError::InvalidCredentials)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Logs `user` in: a new session key (the old session is deleted
     /// server-side), a new CSRF secret, and `last_login` updated. See
     /// [`Session::cycle_login`] for `remember`.
@@ -99,11 +149,20 @@ impl Latchkey {
         csrf: &CsrfToken,
         user: &User,
         remember: bool,
+        client: Option<std::net::IpAddr>,
     ) -> Result<(), AuthError> {
         session.cycle_login(user.id, self.session_auth_hash(user), remember).await?;
         csrf.rotate();
         self.users().record_login(user.id, self.clock().now()).await?;
-        tracing::info!(target: "latchkey::audit", event = "login", user_id = user.id, "login succeeded");
+        let detail = if remember { "persistent session" } else { "browser session" };
+        self.audit(
+            AuditEvent::new(self.clock().now(), "login")
+                .username(&user.username)
+                .user_id(user.id)
+                .client(client)
+                .detail(detail),
+        )
+        .await;
         Ok(())
     }
 
@@ -134,7 +193,12 @@ impl Latchkey {
     ///
     /// # Errors
     /// 403 for bad Basic credentials; 503 for store failures.
-    pub async fn request_user(&self, session: &Session, headers: &HeaderMap) -> Result<Option<User>, ApiError> {
+    pub async fn request_user(
+        &self,
+        session: &Session,
+        headers: &HeaderMap,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Option<User>, ApiError> {
         if let Some(user) = self.session_user(session).await? {
             return Ok(Some(user));
         }
@@ -144,10 +208,9 @@ impl Latchkey {
         let Some((username, password)) = basic_credentials(headers)? else {
             return Ok(None);
         };
-        match self.authenticate(&username, &password).await {
+        match self.authenticate_throttled(&username, &password, client, "basic").await {
             Ok(user) => Ok(Some(user)),
             Err(AuthError::InvalidCredentials) => {
-                tracing::info!(target: "latchkey::audit", event = "basic_auth_failed", "basic authentication failed");
                 Err(ApiError::forbidden("authentication_failed", "Invalid username/password."))
             }
             Err(e) => Err(e.into()),
@@ -211,7 +274,8 @@ where
         }
         let lk = Latchkey::from_ref(state);
         let session = Session::from_request_parts(parts, state).await?;
-        let user = MaybeUser(lk.request_user(&session, &parts.headers).await?);
+        let client = parts.extensions.get::<crate::context::RequestContext>().and_then(|c| c.client_ip);
+        let user = MaybeUser(lk.request_user(&session, &parts.headers, client).await?);
         parts.extensions.insert(user.clone());
         Ok(user)
     }

@@ -236,6 +236,17 @@ impl Database {
         Arc::new(crate::throttle::SqliteThrottleStore::new(pool.clone()))
     }
 
+    /// All stores on this database.
+    pub fn stores(&self) -> crate::Stores {
+        let Database::Sqlite(pool) = self;
+        crate::Stores {
+            sessions: self.session_store(),
+            users: self.user_store(),
+            throttle: self.throttle_store(),
+            audit: Arc::new(crate::audit::SqliteAuditStore::new(pool.clone())),
+        }
+    }
+
     /// Closes the pool (flushes SQLite's WAL on the last connection).
     pub async fn close(&self) {
         let Database::Sqlite(pool) = self;

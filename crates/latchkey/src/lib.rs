@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod context;
@@ -41,10 +42,25 @@ pub use crate::{
     users::{User, UserStore},
 };
 
+/// The stores Latchkey works on; [`db::Database::stores`] makes them for a database.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Failed-attempt counters.
+    pub throttle: Arc<dyn throttle::ThrottleStore>,
+    /// Audit events.
+    pub audit: Arc<dyn audit::AuditStore>,
+}
+
 struct Inner {
     settings: Settings,
     sessions: Arc<dyn SessionStore>,
     users: Arc<dyn UserStore>,
+    throttle: Arc<dyn throttle::ThrottleStore>,
+    audit: Arc<dyn audit::AuditStore>,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     secret_key: SecretString,
@@ -87,14 +103,29 @@ impl Latchkey {
     /// When the hasher parameters are invalid.
     pub fn new(
         settings: Settings,
-        sessions: Arc<dyn SessionStore>,
-        users: Arc<dyn UserStore>,
+        stores: Stores,
         clock: Arc<dyn Clock>,
         secret_key: SecretString,
     ) -> Result<Self, BuildError> {
         let hasher = PasswordHasher::new(&settings.password_hasher)?;
         let fallbacks = settings.secret_key_fallbacks.clone();
-        Ok(Self(Arc::new(Inner { settings, sessions, users, hasher, clock, secret_key, fallbacks })))
+        let Stores { sessions, users, throttle, audit } = stores;
+        Ok(Self(Arc::new(Inner { settings, sessions, users, throttle, audit, hasher, clock, secret_key, fallbacks })))
+    }
+
+    /// The stores, e.g. to build a sibling instance on the same data.
+    pub fn stores(&self) -> Stores {
+        Stores {
+            sessions: self.0.sessions.clone(),
+            users: self.0.users.clone(),
+            throttle: self.0.throttle.clone(),
+            audit: self.0.audit.clone(),
+        }
+    }
+
+    /// The audit store.
+    pub fn audit_store(&self) -> &Arc<dyn audit::AuditStore> {
+        &self.0.audit
     }
 
     /// Opens the database of `settings.database_url`, refuses an unmigrated
@@ -109,7 +140,7 @@ impl Latchkey {
             Some(k) => k.clone(),
             None => SecretString::from(db.stored_secret_key().await?.ok_or(BuildError::NoSecretKey)?),
         };
-        let lk = Self::new(settings, db.session_store(), db.user_store(), clock, key)?;
+        let lk = Self::new(settings, db.stores(), clock, key)?;
         Ok((lk, db))
     }
 
@@ -126,6 +157,11 @@ impl Latchkey {
     /// The user store.
     pub fn users(&self) -> &Arc<dyn UserStore> {
         &self.0.users
+    }
+
+    /// The failed-attempt counters.
+    pub fn throttle(&self) -> &Arc<dyn throttle::ThrottleStore> {
+        &self.0.throttle
     }
 
     /// The password hasher.

@@ -198,6 +198,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// SPA serving (embedded preset).
     pub spa: SpaSettings,
+    /// Failed-login throttling.
+    pub throttle: crate::throttle::ThrottlePolicy,
+    /// Keep audit events in the database (they always go to the log).
+    pub audit_persist: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -219,6 +223,7 @@ impl fmt::Debug for Settings {
             .field("password_hasher", &self.password_hasher)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("spa", &self.spa)
+            .field("throttle", &self.throttle)
             .finish()
     }
 }
@@ -355,6 +360,24 @@ pub struct RawSpa {
     pub csp: Option<String>,
 }
 
+/// `[throttle]` as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawThrottle {
+    /// See [`crate::throttle::ThrottlePolicy::enabled`].
+    pub enabled: Option<bool>,
+    /// Seconds.
+    pub window: Option<u64>,
+    /// See [`crate::throttle::ThrottlePolicy::per_pair`].
+    pub per_pair: Option<u32>,
+    /// See [`crate::throttle::ThrottlePolicy::per_ip`].
+    pub per_ip: Option<u32>,
+    /// See [`crate::throttle::ThrottlePolicy::per_account`].
+    pub per_account: Option<u32>,
+    /// Seconds.
+    pub max_backoff: Option<u64>,
+}
+
 /// The settings tree as read, before validation. Every field is optional; a
 /// missing field takes the default documented in [`SETTINGS`].
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -388,6 +411,18 @@ pub struct RawSettings {
     pub limits: RawLimits,
     /// `[spa]`.
     pub spa: RawSpa,
+    /// `[throttle]`.
+    pub throttle: RawThrottle,
+    /// `[audit]`.
+    pub audit: RawAudit,
+}
+
+/// `[audit]` as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAudit {
+    /// See [`Settings::audit_persist`].
+    pub persist: Option<bool>,
 }
 
 /// The kind of value a setting takes (used to read environment variables).
@@ -458,6 +493,13 @@ settings_doc! {
     "password_hasher.max_concurrent" Integer "0 (= number of CPUs)" "Hashes that may run at once on the blocking pool.";
     "password_hasher.max_queue" Integer "64" "Requests that may wait for a hashing slot; beyond this the server answers 503 with Retry-After.";
     "limits.max_body_bytes" Integer "65536" "Largest request body accepted on /api/ (larger: 413).";
+    "throttle.enabled" Bool "true" "Throttle failed logins (and HTTP Basic attempts); see docs/security.md for the policy.";
+    "throttle.window" Integer "900 (15 minutes)" "Length of the counting window, seconds.";
+    "throttle.per_pair" Integer "5" "Attempts per account and client address (IPv6: /64) per window; then 429 until the window ends.";
+    "throttle.per_ip" Integer "100" "Attempts per client address per window, all accounts together; then 429 until the window ends.";
+    "throttle.per_account" Integer "30" "Attempts per account per window from all addresses before a back-off of 1, 2, 4 … seconds applies.";
+    "throttle.max_backoff" Integer "60" "Cap of that back-off, seconds: the longest a distributed attack can make the account owner wait.";
+    "audit.persist" Bool "true" "Keep audit events (logins, failures, throttling, CSRF rejections, logouts, password changes, revocations) in the database for `latchkey events`; they always go to the log target latchkey::audit.";
     "spa.dir" String "unset (the SPA embedded in the binary)" "Embedded preset: serve this SPA build folder from disk instead (index.html fallback for client-side routes, hashed assets immutable). Flag: --spa-dir.";
     "spa.csp" String "auto" "Content-Security-Policy of SPA pages. auto: strict for the embedded SPA; for spa.dir also allows https: styles, images and fonts (CDN Bootstrap) and hashes inline scripts (Create React App). Empty: no header.";
 }
@@ -709,6 +751,35 @@ impl RawSettings {
                 max_queue: h.max_queue.unwrap_or(64),
             },
             max_body_bytes,
+            throttle: {
+                let t = &self.throttle;
+                let d = crate::throttle::ThrottlePolicy::default();
+                let secs = |v: Option<u64>, dflt: time::Duration| {
+                    v.map_or(dflt, |s| time::Duration::seconds(s.min(i64::MAX as u64) as i64))
+                };
+                let policy = crate::throttle::ThrottlePolicy {
+                    enabled: t.enabled.unwrap_or(true),
+                    window: secs(t.window, d.window),
+                    per_pair: t.per_pair.unwrap_or(d.per_pair),
+                    per_ip: t.per_ip.unwrap_or(d.per_ip),
+                    per_account: t.per_account.unwrap_or(d.per_account),
+                    max_backoff: secs(t.max_backoff, d.max_backoff),
+                };
+                if policy.window < time::Duration::seconds(1) || policy.max_backoff < time::Duration::seconds(1) {
+                    return Err(SettingsError::invalid(
+                        "throttle.window",
+                        "window and max_backoff must be at least 1 second",
+                    ));
+                }
+                if policy.per_pair == 0 || policy.per_ip == 0 || policy.per_account == 0 {
+                    return Err(SettingsError::invalid(
+                        "throttle.per_pair",
+                        "limits must be at least 1 (disable with throttle.enabled = false)",
+                    ));
+                }
+                policy
+            },
+            audit_persist: self.audit.persist.unwrap_or(true),
             spa: SpaSettings {
                 dir: self.spa.dir.filter(|d| !d.is_empty()).map(std::path::PathBuf::from),
                 csp: self.spa.csp.filter(|c| c != "auto"),

@@ -214,3 +214,78 @@ async fn serve_answers_a_login_over_http_and_stops_gracefully_on_sigterm() {
     };
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
 }
+
+struct Served {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path) -> Served {
+    let mut child = latchkey(dir)
+        .args(["serve", "--preset", "same-origin", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.split("http://").nth(1).and_then(|s| s.split('/').next()).map(|a| format!("http://{a}")).unwrap();
+    Served { child, url }
+}
+
+async fn http_login(c: &reqwest::Client, url: &str, user: &str, pw: &str) -> u16 {
+    let res = c.get(format!("{url}/api/csrf/")).send().await.unwrap();
+    let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
+    c.post(format!("{url}/api/login/"))
+        .header("x-csrftoken", t)
+        .json(&json!({"username": user, "password": pw}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn operators_can_list_events_reset_throttling_and_deactivate_users() {
+    let dir = migrated();
+    assert!(superuser(dir.path(), "admin", "pw-admin").0);
+    let s = serve(dir.path());
+    let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    for _ in 0..5 {
+        assert_eq!(http_login(&c, &s.url, "admin", "nope").await, 400);
+    }
+    assert_eq!(http_login(&c, &s.url, "admin", "pw-admin").await, 429);
+    let (ok, out, err) = run(latchkey(dir.path()).args(["throttle", "reset", "--username", "admin"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("counter(s) cleared"), "{out}");
+    assert_eq!(http_login(&c, &s.url, "admin", "pw-admin").await, 200, "the reset lifts the throttle at once");
+
+    let (ok, out, _) = run(latchkey(dir.path()).args(["events", "--username", "admin"]));
+    assert!(ok);
+    for e in ["login_failed", "login_throttled", " login "] {
+        assert!(out.contains(e), "{e} not in:\n{out}");
+    }
+    let (ok, out, _) = run(latchkey(dir.path()).args(["events", "--json", "--limit", "1"]));
+    assert!(ok);
+    let last: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(last["event"], "login");
+
+    let (ok, out, err) = run(latchkey(dir.path()).args(["deactivate", "admin"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("1 session(s) ended"), "{out}");
+    let v: Value = c.get(format!("{}/api/whoami/", s.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v, json!({"isAuthenticated": false}), "the live session ended at once");
+    assert_eq!(http_login(&c, &s.url, "admin", "pw-admin").await, 400, "an inactive user cannot log in");
+    assert!(run(latchkey(dir.path()).args(["activate", "admin"])).0);
+    assert_eq!(http_login(&c, &s.url, "admin", "pw-admin").await, 200);
+    let (ok, _, err) = run(latchkey(dir.path()).args(["throttle", "reset"]));
+    assert!(!ok && err.contains("--username"), "{err}");
+}

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Latchkey,
+    audit::AuditEvent,
     auth::MaybeUser,
     context::RequestContext,
     csrf::{self, CsrfToken},
@@ -99,6 +100,7 @@ fn string_field(body: &serde_json::Map<String, Value>, name: &str) -> Result<Opt
 
 async fn login_view(
     State(lk): State<Latchkey>,
+    ctx: Option<axum::Extension<RequestContext>>,
     session: Session,
     csrf: CsrfToken,
     JsonObject(body): JsonObject,
@@ -114,18 +116,10 @@ async fn login_view(
         Some(_) => return Err(ApiError::bad_request("parse_error", "\"remember\" must be true or false.")),
     };
     let password = RawPassword::new(password);
-    match lk.authenticate(&username, &password).await {
-        Ok(user) => {
-            lk.login(&session, &csrf, &user, remember).await?;
-            Ok(detail("Successfully logged in.").into_response())
-        }
-        Err(e) => {
-            if matches!(e, crate::auth::AuthError::InvalidCredentials) {
-                tracing::info!(target: "latchkey::audit", event = "login_failed", reason = "invalid_credentials", "login failed");
-            }
-            Err(e.into())
-        }
-    }
+    let client = ctx.and_then(|c| c.0.client_ip);
+    let user = lk.authenticate_throttled(&username, &password, client, "password").await?;
+    lk.login(&session, &csrf, &user, remember, client).await?;
+    Ok(detail("Successfully logged in.").into_response())
 }
 
 /// Whether a GET logout may proceed. GET logout exists only because the
@@ -165,24 +159,30 @@ async fn logout_view(
         )
         .with_header(header::ALLOW, HeaderValue::from_static("GET, POST")));
     }
-    if method == Method::GET {
-        let ctx = ctx.map(|c| c.0).unwrap_or_else(|| RequestContext::from_parts(lk.settings(), &headers, None, None));
-        if !get_logout_allowed(&lk, &ctx, &headers) {
-            tracing::warn!(target: "latchkey::security", event = "cross_site_logout_refused", "GET logout from a foreign page refused");
-            return Err(ApiError::forbidden(
-                "cross_site_logout",
-                "Logout by GET is only accepted from this application's own pages; use POST with a CSRF token.",
-            ));
-        }
+    let ctx = ctx.map(|c| c.0).unwrap_or_else(|| RequestContext::from_parts(lk.settings(), &headers, None, None));
+    if method == Method::GET && !get_logout_allowed(&lk, &ctx, &headers) {
+        let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        let from =
+            headers.get(header::ORIGIN).or(headers.get(header::REFERER)).and_then(|v| v.to_str().ok()).unwrap_or("-");
+        let detail = format!("Sec-Fetch-Site {site}; from {}", from.chars().take(200).collect::<String>());
+        lk.audit(AuditEvent::new(lk.clock().now(), "cross_site_logout_refused").client(ctx.client_ip).detail(detail))
+            .await;
+        return Err(ApiError::forbidden(
+            "cross_site_logout",
+            "Logout by GET is only accepted from this application's own pages; use POST with a CSRF token.",
+        ));
     }
-    let user_id = match lk.session_user(&session).await? {
-        Some(u) => u.id,
+    let user = match lk.session_user(&session).await? {
+        Some(u) => u,
         None => {
             return Err(ApiError::bad_request("not_logged_in", "You're not logged in."));
         }
     };
     session.flush().await?;
-    tracing::info!(target: "latchkey::audit", event = "logout", user_id, "logout");
+    lk.audit(
+        AuditEvent::new(lk.clock().now(), "logout").username(&user.username).user_id(user.id).client(ctx.client_ip),
+    )
+    .await;
     Ok(detail("Successfully logged out.").into_response())
 }
 

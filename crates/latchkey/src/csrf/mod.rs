@@ -223,6 +223,11 @@ pub async fn csrf_middleware(State(lk): State<Latchkey>, mut req: Request, next:
                 path = %req.uri().path(),
                 "CSRF rejection"
             );
+            let detail = format!("{} {}: {reason}", req.method(), req.uri().path());
+            lk.audit(
+                crate::audit::AuditEvent::new(lk.clock().now(), "csrf_rejected").client(ctx.client_ip).detail(detail),
+            )
+            .await;
             return reason.into_api_error().into_response();
         }
     }

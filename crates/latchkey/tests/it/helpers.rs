@@ -91,7 +91,7 @@ impl TestApp {
         db.migrate().await.unwrap();
         let clock = MockClock::default();
         let key: SecretString = settings.secret_key.clone().expect("test settings carry a key");
-        let lk = Latchkey::new(settings, db.session_store(), db.user_store(), Arc::new(clock.clone()), key).unwrap();
+        let lk = Latchkey::new(settings, db.stores(), Arc::new(clock.clone()), key).unwrap();
         let router = latchkey::app::build_router(&lk);
         let app = TestApp { lk, router, clock, jar: HashMap::new(), host: "localhost:8000".into() };
         app.create_user(USER, PASSWORD).await;

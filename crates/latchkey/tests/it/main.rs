@@ -4,8 +4,10 @@
 mod helpers;
 
 mod api;
+mod audit;
 mod cors;
 mod csrf;
 mod logs;
 mod sessions;
 mod store_conformance;
+mod throttle;

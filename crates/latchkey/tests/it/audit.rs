@@ -1,0 +1,43 @@
+//! The audit trail.
+
+use http::{Method, StatusCode};
+use latchkey::settings::Preset;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn logins_failures_throttling_csrf_rejections_and_logouts_are_recorded_without_secrets() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    app.login_as(USER, "wrong-password-1").await;
+    app.login().await;
+    let session = app.session_cookie().unwrap();
+    app.send(Method::POST, "/api/logout/", &[], None).await; // no token: CSRF rejection
+    let token = app.csrf_token().await;
+    assert_eq!(app.post_json("/api/logout/", &token, "").await.status, StatusCode::OK);
+    for _ in 0..6 {
+        app.login_as("ghost", "x").await;
+    }
+    let events = app.lk.audit_store().list(100, None).await.unwrap();
+    let names: Vec<&str> = events.iter().rev().map(|e| e.event.as_str()).collect();
+    for expected in ["login_failed", "login", "csrf_rejected", "logout", "login_throttled"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+    let failed = events.iter().rev().find(|e| e.event == "login_failed").unwrap();
+    assert_eq!(failed.username.as_deref(), Some(USER));
+    assert!(failed.detail.contains("invalid credentials"));
+    let csrf = events.iter().find(|e| e.event == "csrf_rejected").unwrap();
+    assert!(csrf.detail.contains("CSRF token missing"), "{}", csrf.detail);
+    let all = format!("{events:?}");
+    for secret in ["wrong-password-1", PASSWORD, &session, &token] {
+        assert!(!all.contains(secret), "audit rows hold a secret: {secret}");
+    }
+    let only = app.lk.audit_store().list(100, Some("ghost")).await.unwrap();
+    assert!(!only.is_empty() && only.iter().all(|e| e.username.as_deref() == Some("ghost")));
+}
+
+#[tokio::test]
+async fn persistence_can_be_turned_off() {
+    let mut app = TestApp::with_settings(settings_for(Preset::SameOrigin, |r| r.audit.persist = Some(false))).await;
+    app.login().await;
+    assert!(app.lk.audit_store().list(10, None).await.unwrap().is_empty());
+}
