@@ -96,6 +96,9 @@ pub enum Command {
         /// Do not prompt; the password comes from LATCHKEY_PASSWORD.
         #[arg(long)]
         no_input: bool,
+        /// Accept a password the validators refuse (too short, common, …).
+        #[arg(long)]
+        allow_weak_password: bool,
     },
     /// Change a user's password and end all of their sessions.
     Changepassword {
@@ -104,6 +107,9 @@ pub enum Command {
         /// Do not prompt; the password comes from LATCHKEY_PASSWORD.
         #[arg(long)]
         no_input: bool,
+        /// Accept a password the validators refuse (too short, common, …).
+        #[arg(long)]
+        allow_weak_password: bool,
     },
     /// Delete expired sessions and print how many.
     Clearsessions,

@@ -90,6 +90,51 @@ fn ask_password(prompt: &mut dyn Prompt) -> anyhow::Result<RawPassword> {
     bail!("giving up after 3 attempts")
 }
 
+/// Non-interactive: refuse a weak password unless explicitly allowed.
+fn require_policy(
+    lk: &Latchkey,
+    password: &RawPassword,
+    username: &str,
+    email: &str,
+    allow_weak: bool,
+) -> anyhow::Result<()> {
+    let problems = lk.settings().password_policy.problems(password, username, email);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    if allow_weak {
+        eprintln!("Warning: {} (accepted because of --allow-weak-password)", problems.join(" "));
+        return Ok(());
+    }
+    bail!("{} Choose another password, or pass --allow-weak-password to accept it anyway.", problems.join(" "))
+}
+
+/// Interactive: ask for a password until it passes the validators or the
+/// person chooses to bypass them, as Django's createsuperuser does.
+fn ask_valid_password(
+    lk: &Latchkey,
+    prompt: &mut dyn Prompt,
+    username: &str,
+    email: &str,
+    allow_weak: bool,
+) -> anyhow::Result<RawPassword> {
+    for _ in 0..3 {
+        let password = ask_password(prompt)?;
+        let problems = lk.settings().password_policy.problems(&password, username, email);
+        if problems.is_empty() || allow_weak {
+            return Ok(password);
+        }
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        let answer = prompt.line("Bypass password validation and create user anyway? [y/N]: ")?;
+        if answer.trim().eq_ignore_ascii_case("y") || answer.trim().eq_ignore_ascii_case("yes") {
+            return Ok(password);
+        }
+    }
+    bail!("giving up after 3 attempts")
+}
+
 fn not_a_tty() -> anyhow::Error {
     anyhow::anyhow!("not running in a terminal; use --no-input with LATCHKEY_PASSWORD to run without prompts")
 }
@@ -100,6 +145,7 @@ pub async fn createsuperuser(
     username: Option<String>,
     email: Option<String>,
     no_input: bool,
+    allow_weak: bool,
     prompt: &mut dyn Prompt,
 ) -> anyhow::Result<()> {
     let (lk, db) = open(settings).await?;
@@ -108,7 +154,9 @@ pub async fn createsuperuser(
             let Some(raw) = username else { bail!("You must use --username with --no-input.") };
             let username = Username::parse(&raw)?;
             let email = Email::parse(email.as_deref().unwrap_or(""))?;
-            (username, email, password_from_env()?)
+            let password = password_from_env()?;
+            require_policy(&lk, &password, username.as_str(), email.as_str(), allow_weak)?;
+            (username, email, password)
         } else {
             if !std::io::stdin().is_terminal() {
                 return Err(not_a_tty());
@@ -140,7 +188,8 @@ pub async fn createsuperuser(
                     Err(e) => return Err(e.into()),
                 }
             };
-            (username, email, ask_password(prompt)?)
+            let password = ask_valid_password(&lk, prompt, username.as_str(), email.as_str(), allow_weak)?;
+            (username, email, password)
         };
         let hash = lk.hasher().hash(&password).await?;
         let user = NewUser { username, email, password_hash: hash, is_staff: true, is_superuser: true };
@@ -163,6 +212,7 @@ pub async fn changepassword(
     settings: Settings,
     username: String,
     no_input: bool,
+    allow_weak: bool,
     prompt: &mut dyn Prompt,
 ) -> anyhow::Result<()> {
     let (lk, db) = open(settings).await?;
@@ -172,13 +222,16 @@ pub async fn changepassword(
             bail!("user '{username}' does not exist")
         };
         let password = if no_input {
-            password_from_env()?
+            let password = password_from_env()?;
+            require_policy(&lk, &password, &user.username, &user.email, allow_weak)?;
+            password
         } else {
             if !std::io::stdin().is_terminal() {
                 return Err(not_a_tty());
             }
             println!("Changing password for user '{}'", user.username);
-            ask_password(prompt).with_context(|| format!("Aborting password change for user '{}'", user.username))?
+            ask_valid_password(&lk, prompt, &user.username, &user.email, allow_weak)
+                .with_context(|| format!("Aborting password change for user '{}'", user.username))?
         };
         let hash = lk.hasher().hash(&password).await?;
         lk.users().set_password_hash(user.id, &hash).await?;

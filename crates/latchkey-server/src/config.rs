@@ -97,6 +97,7 @@ fn coerce(var: &str, kind: Kind, raw: &str) -> Result<Value, ConfigError> {
         Kind::Integer => {
             Value::Integer(raw.trim().parse::<i64>().map_err(|_| bad(format!("{raw:?} is not a whole number")))?)
         }
+        Kind::Float => Value::Float(raw.trim().parse::<f64>().map_err(|_| bad(format!("{raw:?} is not a number")))?),
         Kind::List => Value::Array(
             raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.to_owned())).collect(),
         ),
@@ -269,6 +270,7 @@ mod tests {
             let value = match doc.kind {
                 Kind::Bool => "true",
                 Kind::Integer => "1",
+                Kind::Float => "0.5",
                 _ => "x",
             };
             apply_env(&mut t, env(&[(&var, value)])).unwrap_or_else(|e| panic!("{var}: {e}"));

@@ -41,11 +41,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(_) => commands::serve(settings).await,
         Command::Migrate => commands::migrate(settings).await,
-        Command::Createsuperuser { username, email, no_input } => {
-            commands::createsuperuser(settings, username, email, no_input, &mut Terminal).await
+        Command::Createsuperuser { username, email, no_input, allow_weak_password } => {
+            commands::createsuperuser(settings, username, email, no_input, allow_weak_password, &mut Terminal).await
         }
-        Command::Changepassword { username, no_input } => {
-            commands::changepassword(settings, username, no_input, &mut Terminal).await
+        Command::Changepassword { username, no_input, allow_weak_password } => {
+            commands::changepassword(settings, username, no_input, allow_weak_password, &mut Terminal).await
         }
         Command::Clearsessions => commands::clearsessions(settings).await,
         Command::Deactivate { username } => commands::set_active(settings, username, false).await,

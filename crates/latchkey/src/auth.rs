@@ -95,7 +95,17 @@ impl Latchkey {
         };
         let ok = self.hasher().verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
         match user {
-            Some(user) if ok && user.is_active => Ok(user),
+            Some(mut user) if ok && user.is_active => {
+                // Upgrade the stored hash to the configured parameters, only
+                // after a successful check (never on a wrong password).
+                if self.hasher().needs_rehash(&user.password_hash) {
+                    let fresh = self.hasher().hash(password).await?;
+                    if self.users().set_password_hash(user.id, &fresh).await? {
+                        user.password_hash = fresh;
+                    }
+                }
+                Ok(user)
+            }
             _ => Err(AuthError::InvalidCredentials),
         }
     }

@@ -22,6 +22,7 @@ pub mod csrf;
 pub mod db;
 pub mod origin;
 pub mod password;
+pub mod password_policy;
 pub mod session;
 pub mod settings;
 pub mod throttle;

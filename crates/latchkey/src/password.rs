@@ -180,6 +180,15 @@ impl PasswordHasher {
             .cloned()
     }
 
+    /// Whether a stored hash was made with other parameters (or another
+    /// algorithm) than the configured ones, and should be replaced after the
+    /// next successful check.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let p = &self.0.params;
+        let current = format!("$argon2id$v=19$m={},t={},p={}$", p.m_cost(), p.t_cost(), p.p_cost());
+        !stored.starts_with(&current)
+    }
+
     /// Computes the dummy hash ahead of the first login, so the first
     /// unknown-user attempt is not slower than later ones.
     ///

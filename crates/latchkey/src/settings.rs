@@ -202,6 +202,8 @@ pub struct Settings {
     pub throttle: crate::throttle::ThrottlePolicy,
     /// Keep audit events in the database (they always go to the log).
     pub audit_persist: bool,
+    /// Password validators.
+    pub password_policy: crate::password_policy::PasswordPolicy,
 }
 
 impl fmt::Debug for Settings {
@@ -415,6 +417,22 @@ pub struct RawSettings {
     pub throttle: RawThrottle,
     /// `[audit]`.
     pub audit: RawAudit,
+    /// `[password]`.
+    pub password: RawPasswordPolicy,
+}
+
+/// `[password]` as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawPasswordPolicy {
+    /// Minimum length.
+    pub min_length: Option<u64>,
+    /// Refuse common passwords.
+    pub refuse_common: Option<bool>,
+    /// Refuse all-digit passwords.
+    pub refuse_numeric: Option<bool>,
+    /// Similarity limit; 0 turns it off.
+    pub max_similarity: Option<f64>,
 }
 
 /// `[audit]` as read.
@@ -434,6 +452,8 @@ pub enum Kind {
     Bool,
     /// A non-negative integer.
     Integer,
+    /// A decimal number.
+    Float,
     /// A list; in the environment, comma-separated.
     List,
 }
@@ -499,6 +519,10 @@ settings_doc! {
     "throttle.per_ip" Integer "100" "Attempts per client address per window, all accounts together; then 429 until the window ends.";
     "throttle.per_account" Integer "30" "Attempts per account per window from all addresses before a back-off of 1, 2, 4 … seconds applies.";
     "throttle.max_backoff" Integer "60" "Cap of that back-off, seconds: the longest a distributed attack can make the account owner wait.";
+    "password.min_length" Integer "8" "Passwords shorter than this many characters are refused wherever a password is set.";
+    "password.refuse_common" Bool "true" "Refuse the 19,640 most common passwords (Django's list).";
+    "password.refuse_numeric" Bool "true" "Refuse passwords made only of digits.";
+    "password.max_similarity" Float "0.7" "Refuse passwords this similar (0–1) to the username or email, as Django's UserAttributeSimilarityValidator; 0 turns it off.";
     "audit.persist" Bool "true" "Keep audit events (logins, failures, throttling, CSRF rejections, logouts, password changes, revocations) in the database for `latchkey events`; they always go to the log target latchkey::audit.";
     "spa.dir" String "unset (the SPA embedded in the binary)" "Embedded preset: serve this SPA build folder from disk instead (index.html fallback for client-side routes, hashed assets immutable). Flag: --spa-dir.";
     "spa.csp" String "auto" "Content-Security-Policy of SPA pages. auto: strict for the embedded SPA; for spa.dir also allows https: styles, images and fonts (CDN Bootstrap) and hashes inline scripts (Create React App). Empty: no header.";
@@ -780,6 +804,19 @@ impl RawSettings {
                 policy
             },
             audit_persist: self.audit.persist.unwrap_or(true),
+            password_policy: {
+                let p = &self.password;
+                let max = p.max_similarity.unwrap_or(0.7);
+                if !(0.0..=1.0).contains(&max) {
+                    return Err(SettingsError::invalid("password.max_similarity", "must be between 0 and 1"));
+                }
+                crate::password_policy::PasswordPolicy {
+                    min_length: p.min_length.unwrap_or(8).try_into().unwrap_or(usize::MAX),
+                    refuse_common: p.refuse_common.unwrap_or(true),
+                    refuse_numeric: p.refuse_numeric.unwrap_or(true),
+                    max_similarity: (max > 0.0).then_some(max),
+                }
+            },
             spa: SpaSettings {
                 dir: self.spa.dir.filter(|d| !d.is_empty()).map(std::path::PathBuf::from),
                 csp: self.spa.csp.filter(|c| c != "auto"),

@@ -56,8 +56,8 @@ fn createsuperuser_without_input_takes_the_password_from_the_environment() {
 #[test]
 fn createsuperuser_refuses_duplicates_blank_passwords_and_unmigrated_databases() {
     let dir = migrated();
-    assert!(superuser(dir.path(), "admin", "pw-one").0);
-    let (ok, _, err) = superuser(dir.path(), "admin", "pw-two");
+    assert!(superuser(dir.path(), "admin", "violet-tundra-1").0);
+    let (ok, _, err) = superuser(dir.path(), "admin", "violet-tundra-2");
     assert!(!ok);
     assert!(err.contains("That username is already taken."), "{err}");
     let (ok, _, err) = superuser(dir.path(), "other", "");
@@ -90,10 +90,10 @@ fn createsuperuser_without_a_terminal_and_without_no_input_explains_itself() {
 #[test]
 fn changepassword_without_input_sets_the_new_password() {
     let dir = migrated();
-    assert!(superuser(dir.path(), "admin", "old-password").0);
+    assert!(superuser(dir.path(), "admin", "quiet-harbor-17").0);
     let (ok, out, err) = run(latchkey(dir.path())
         .args(["changepassword", "admin", "--no-input"])
-        .env("LATCHKEY_PASSWORD", "new-password"));
+        .env("LATCHKEY_PASSWORD", "amber-falcon-93"));
     assert!(ok, "{err}");
     assert!(out.contains("Password changed successfully for user 'admin'"), "{out}");
     let (ok, _, err) =
@@ -172,7 +172,7 @@ fn serve_refuses_an_unmigrated_database() {
 #[tokio::test]
 async fn serve_answers_a_login_over_http_and_stops_gracefully_on_sigterm() {
     let dir = migrated();
-    assert!(superuser(dir.path(), "admin", "pw-admin").0);
+    assert!(superuser(dir.path(), "admin", "orchid-lantern-42").0);
     let mut child = latchkey(dir.path())
         .args(["serve", "--preset", "same-origin", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -194,7 +194,7 @@ async fn serve_answers_a_login_over_http_and_stops_gracefully_on_sigterm() {
     let res = c
         .post(format!("{url}/api/login/"))
         .header("x-csrftoken", t)
-        .json(&json!({"username": "admin", "password": "pw-admin"}))
+        .json(&json!({"username": "admin", "password": "orchid-lantern-42"}))
         .send()
         .await
         .unwrap();
@@ -256,17 +256,17 @@ async fn http_login(c: &reqwest::Client, url: &str, user: &str, pw: &str) -> u16
 #[tokio::test]
 async fn operators_can_list_events_reset_throttling_and_deactivate_users() {
     let dir = migrated();
-    assert!(superuser(dir.path(), "admin", "pw-admin").0);
+    assert!(superuser(dir.path(), "admin", "orchid-lantern-42").0);
     let s = serve(dir.path());
     let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
     for _ in 0..5 {
         assert_eq!(http_login(&c, &s.url, "admin", "nope").await, 400);
     }
-    assert_eq!(http_login(&c, &s.url, "admin", "pw-admin").await, 429);
+    assert_eq!(http_login(&c, &s.url, "admin", "orchid-lantern-42").await, 429);
     let (ok, out, err) = run(latchkey(dir.path()).args(["throttle", "reset", "--username", "admin"]));
     assert!(ok, "{err}");
     assert!(out.contains("counter(s) cleared"), "{out}");
-    assert_eq!(http_login(&c, &s.url, "admin", "pw-admin").await, 200, "the reset lifts the throttle at once");
+    assert_eq!(http_login(&c, &s.url, "admin", "orchid-lantern-42").await, 200, "the reset lifts the throttle at once");
 
     let (ok, out, _) = run(latchkey(dir.path()).args(["events", "--username", "admin"]));
     assert!(ok);
@@ -283,9 +283,32 @@ async fn operators_can_list_events_reset_throttling_and_deactivate_users() {
     assert!(out.contains("1 session(s) ended"), "{out}");
     let v: Value = c.get(format!("{}/api/whoami/", s.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(v, json!({"isAuthenticated": false}), "the live session ended at once");
-    assert_eq!(http_login(&c, &s.url, "admin", "pw-admin").await, 400, "an inactive user cannot log in");
+    assert_eq!(http_login(&c, &s.url, "admin", "orchid-lantern-42").await, 400, "an inactive user cannot log in");
     assert!(run(latchkey(dir.path()).args(["activate", "admin"])).0);
-    assert_eq!(http_login(&c, &s.url, "admin", "pw-admin").await, 200);
+    assert_eq!(http_login(&c, &s.url, "admin", "orchid-lantern-42").await, 200);
     let (ok, _, err) = run(latchkey(dir.path()).args(["throttle", "reset"]));
     assert!(!ok && err.contains("--username"), "{err}");
+}
+
+#[test]
+fn weak_passwords_are_refused_with_reasons_unless_explicitly_allowed() {
+    let dir = migrated();
+    for (pw, reason) in [
+        ("short", "too short"),
+        ("password123", "too common"),
+        ("8675309123", "entirely numeric"),
+        ("carlos-smith", "too similar to the username"),
+    ] {
+        let (ok, _, err) = superuser(dir.path(), "carlos.smith", pw);
+        assert!(!ok, "{pw} was accepted");
+        assert!(err.contains(reason) && err.contains("--allow-weak-password"), "{pw}: {err}");
+    }
+    let (ok, _, err) = run(latchkey(dir.path())
+        .args(["createsuperuser", "--username", "carlos", "--no-input", "--allow-weak-password"])
+        .env("LATCHKEY_PASSWORD", "short"));
+    assert!(ok, "{err}");
+    assert!(err.contains("too short"), "the bypass still warns: {err}");
+    let (ok, _, err) =
+        run(latchkey(dir.path()).args(["changepassword", "carlos", "--no-input"]).env("LATCHKEY_PASSWORD", "qwerty"));
+    assert!(!ok && err.contains("too common"), "{err}");
 }

@@ -66,7 +66,7 @@ fn changepassword_prompts_twice_and_changes_the_password() {
     assert!(
         run(latchkey(dir.path())
             .args(["createsuperuser", "--username", "bob", "--no-input"])
-            .env("LATCHKEY_PASSWORD", "old-one"))
+            .env("LATCHKEY_PASSWORD", "silver-comet-88"))
         .0
     );
     let mut cmd = latchkey(dir.path());
@@ -80,5 +80,32 @@ fn changepassword_prompts_twice_and_changes_the_password() {
     p.expect("Password changed successfully").unwrap();
     p.expect(Eof).unwrap();
     assert!(login_works(dir.path(), "bob", "brand-new-pass"));
-    assert!(!login_works(dir.path(), "bob", "old-one"));
+    assert!(!login_works(dir.path(), "bob", "silver-comet-88"));
+}
+
+#[test]
+fn a_weak_password_is_explained_and_can_be_bypassed_interactively_like_django() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(latchkey(dir.path()).arg("migrate")).0);
+    let mut cmd = latchkey(dir.path());
+    cmd.args(["createsuperuser", "--username", "carol", "--email", ""]);
+    let mut p = session(cmd);
+    p.expect("Password: ").unwrap();
+    p.send_line("123").unwrap();
+    p.expect("Password (again): ").unwrap();
+    p.send_line("123").unwrap();
+    p.expect("This password is too short").unwrap();
+    p.expect("This password is entirely numeric.").unwrap();
+    p.expect("Bypass password validation and create user anyway? [y/N]: ").unwrap();
+    p.send_line("n").unwrap();
+    p.expect("Password: ").unwrap();
+    p.send_line("letmein").unwrap();
+    p.expect("Password (again): ").unwrap();
+    p.send_line("letmein").unwrap();
+    p.expect("This password is too common.").unwrap();
+    p.expect("[y/N]: ").unwrap();
+    p.send_line("y").unwrap();
+    p.expect("Superuser created successfully.").unwrap();
+    p.expect(Eof).unwrap();
+    assert!(login_works(dir.path(), "carol", "letmein"));
 }

@@ -377,3 +377,33 @@ async fn head_never_logs_anyone_out() {
     assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(app.get("/api/session/").await.json()["isAuthenticated"], true);
 }
+
+#[tokio::test]
+async fn a_successful_login_upgrades_a_hash_made_with_old_parameters_and_a_failed_one_does_not() {
+    let app = TestApp::new(Preset::SameOrigin).await;
+    // The same stores, served with stronger hashing parameters.
+    let mut settings = app.lk.settings().clone();
+    settings.password_hasher.memory_kib = 128;
+    let lk2 = latchkey::Latchkey::new(
+        settings,
+        app.lk.stores(),
+        std::sync::Arc::new(app.clock.clone()),
+        app.lk.settings().secret_key.clone().unwrap(),
+    )
+    .unwrap();
+    let mut strong = TestApp {
+        router: latchkey::app::build_router(&lk2),
+        lk: lk2,
+        clock: app.clock.clone(),
+        jar: Default::default(),
+        host: app.host.clone(),
+    };
+    let stored =
+        |lk: latchkey::Latchkey| async move { lk.users().by_username(USER).await.unwrap().unwrap().password_hash };
+    assert!(stored(strong.lk.clone()).await.contains("m=64,"));
+    assert_eq!(strong.login_as(USER, "wrong").await.status, StatusCode::BAD_REQUEST);
+    assert!(stored(strong.lk.clone()).await.contains("m=64,"), "no upgrade on a wrong password");
+    strong.login().await;
+    assert!(stored(strong.lk.clone()).await.contains("m=128,"), "upgraded after a successful check");
+    assert_eq!(strong.get("/api/whoami/").await.json()["username"], "demo", "the new session survives the upgrade");
+}

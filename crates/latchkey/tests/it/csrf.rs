@@ -193,3 +193,73 @@ impl TestApp {
         self.post_json("/api/login/", token, &body).await
     }
 }
+
+#[tokio::test]
+async fn fetch_metadata_refuses_cross_site_and_same_site_pages_even_with_a_valid_token() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    let s = token::new_secret();
+    for (site, origin) in [
+        ("cross-site", "http://evil.example"),
+        ("same-site", "http://localhost:9999"),
+        ("same-site", "http://localhost:8000"),
+    ] {
+        let res = post(&mut app, Some(&s), &[("x-csrftoken", &s), ("sec-fetch-site", site), ("origin", origin)]).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{site} {origin}");
+        assert_eq!(res.code(), "cross_site_request");
+        assert!(res.detail().contains(&format!("Sec-Fetch-Site is {site}")), "{}", res.detail());
+    }
+    for site in ["same-origin", "none"] {
+        assert_passed(&post(&mut app, Some(&s), &[("x-csrftoken", &s), ("sec-fetch-site", site)]).await);
+    }
+}
+
+#[tokio::test]
+async fn fetch_metadata_comes_first_and_the_token_is_still_checked_after_it() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    let res = post(&mut app, None, &[("sec-fetch-site", "cross-site")]).await;
+    assert_eq!(res.code(), "cross_site_request", "refused before the cookie is even looked at");
+    let s = token::new_secret();
+    assert_rejected(&post(&mut app, Some(&s), &[("sec-fetch-site", "same-origin")]).await, "CSRF token missing.");
+}
+
+#[tokio::test]
+async fn an_exactly_trusted_origin_passes_fetch_metadata_so_cross_site_deployments_work() {
+    // app.example.net calls api.example.com: cross-site, so SameSite=None; Secure cookies.
+    let settings = settings_for(Preset::CrossOrigin, |r| {
+        r.public_url = Some("https://api.example.com".into());
+        r.allowed_origins = vec!["https://app.example.net".into()];
+        r.session.cookie.samesite = Some("None".into());
+        r.csrf.cookie.samesite = Some("None".into());
+    });
+    let mut app = TestApp::with_settings(settings).await;
+    app.host = "api.example.com".into();
+    let s = token::new_secret();
+    let ok = post(
+        &mut app,
+        Some(&s),
+        &[("x-csrftoken", &s), ("sec-fetch-site", "cross-site"), ("origin", "https://app.example.net")],
+    )
+    .await;
+    assert_passed(&ok);
+    let res = post(
+        &mut app,
+        Some(&s),
+        &[("x-csrftoken", &s), ("sec-fetch-site", "cross-site"), ("origin", "https://evil.example.net")],
+    )
+    .await;
+    assert_eq!(res.code(), "cross_site_request");
+}
+
+#[tokio::test]
+async fn a_wildcard_trusted_origin_does_not_bypass_fetch_metadata() {
+    let settings = settings_for(Preset::SameOrigin, |r| r.allowed_origins = vec!["http://*.localhost".into()]);
+    let mut app = TestApp::with_settings(settings).await;
+    let s = token::new_secret();
+    let res = post(
+        &mut app,
+        Some(&s),
+        &[("x-csrftoken", &s), ("sec-fetch-site", "same-site"), ("origin", "http://a.localhost")],
+    )
+    .await;
+    assert_eq!(res.code(), "cross_site_request");
+}
