@@ -4,8 +4,15 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto, graceful::GracefulShutdown},
+};
 use latchkey::{Latchkey, Preset, Settings, SystemClock, app::build_router, db::Database, session};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
+use tower::ServiceExt;
 
 use crate::spa::Spa;
 
@@ -49,17 +56,68 @@ impl App {
         &self.latchkey
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves until `shutdown` completes, then drains in-flight requests
+    /// (for at most 10 seconds).
+    ///
+    /// hyper-util's server is used instead of `axum::serve` because the
+    /// latter sets no header-read timeout: a client trickling headers could
+    /// hold a connection forever. Connections beyond `limits.max_connections`
+    /// are closed at once rather than queued without bound.
     ///
     /// # Errors
-    /// I/O errors of the listener.
+    /// Never, today; the signature leaves room for listener failures.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_expired_sessions(self.latchkey.clone()));
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let settings = self.latchkey.settings();
+        let slots = Arc::new(Semaphore::new(settings.max_connections));
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
+        builder.http2().timer(TokioTimer::new());
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(target: "latchkey::server", error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                tracing::warn!(target: "latchkey::server", %peer, "connection limit reached; closing a new connection");
+                drop(stream);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let router = self.router.clone();
+            let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(req)
+            });
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let conn = graceful.watch(conn.into_owned());
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(target: "latchkey::server", error = %e, "connection ended with an error");
+                }
+                drop(permit);
+            });
+        }
+        drop(self.listener);
+        tokio::select! {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(Duration::from_secs(10)) => {
+                tracing::warn!(target: "latchkey::server", "connections still open after 10 s; closing them");
+            }
+        }
         purge.abort();
         self.db.close().await;
-        result.context("server error")
+        Ok(())
     }
 }
 

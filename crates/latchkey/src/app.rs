@@ -10,8 +10,11 @@
 //!    and the SPA sees the `detail` instead of a network error;
 //! 3. **panic guard** — a panic becomes a JSON 500, never a dropped connection;
 //! 4. **security headers** — nosniff, `X-Frame-Options: DENY`,
-//!    `Referrer-Policy: same-origin`, `Cross-Origin-Opener-Policy`;
+//!    `Referrer-Policy: same-origin`, `Cross-Origin-Opener-Policy`, and
+//!    `Strict-Transport-Security` when the public URL is https;
 //! 5. **JSON errors** — any error response that is not JSON gets our shape;
+//! 5½. **request timeout** — 408 when a request (a slow body included) takes
+//!    longer than `limits.request_timeout`;
 //! 6. **request context and Host allow-list** — 400 for unknown hosts;
 //! 7. **body limit** — 413 past `limits.max_body_bytes`;
 //! 8. routes; on the `/api/` routes themselves: **CSRF**, then **session**.
@@ -20,15 +23,16 @@ use std::time::{Duration, Instant};
 
 use axum::{
     Router,
-    extract::{ConnectInfo, DefaultBodyLimit, Request},
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
     middleware::{Next, from_fn, from_fn_with_state},
     response::{IntoResponse, Response},
 };
-use http::{HeaderName, HeaderValue, Method, header};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
     limit::RequestBodyLimitLayer,
+    timeout::TimeoutLayer,
 };
 
 use crate::{Latchkey, api, context::context_middleware, crypto::os_random};
@@ -74,9 +78,12 @@ async fn strip_partial_cors(req: Request, next: Next) -> Response {
     res
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+async fn security_headers(State(hsts): State<Option<HeaderValue>>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if let Some(v) = hsts {
+        h.entry(header::STRICT_TRANSPORT_SECURITY).or_insert(v);
+    }
     for (name, value) in [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -134,6 +141,16 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     api::ApiError::internal("a request handler panicked").into_response()
 }
 
+/// The `Strict-Transport-Security` value, when the public URL is https.
+fn hsts(lk: &Latchkey) -> Option<HeaderValue> {
+    let s = lk.settings();
+    if !s.public_url.as_ref().is_some_and(crate::origin::Origin::is_secure) || s.hsts_seconds == 0 {
+        return None;
+    }
+    let sub = if s.hsts_include_subdomains { "; includeSubDomains" } else { "" };
+    HeaderValue::from_str(&format!("max-age={}{sub}", s.hsts_seconds)).ok()
+}
+
 /// Wraps `routes` (which may contain the application's own routes merged
 /// with [`api::router`]) in Latchkey's layers, in the order documented above.
 pub fn with_layers(routes: Router, lk: &Latchkey) -> Router {
@@ -142,8 +159,11 @@ pub fn with_layers(routes: Router, lk: &Latchkey) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(from_fn_with_state(lk.clone(), context_middleware))
+        // Slow bodies count against the request timeout (408); slow headers
+        // are cut by the server's header-read timeout before this runs.
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, lk.settings().request_timeout))
         .layer(from_fn(api::json_errors))
-        .layer(from_fn(security_headers))
+        .layer(from_fn_with_state(hsts(lk), security_headers))
         .layer(CatchPanicLayer::custom(panic_response));
     let router = if lk.settings().cors_enabled() {
         router.layer(cors_layer(lk)).layer(from_fn(strip_partial_cors))

@@ -196,6 +196,16 @@ pub struct Settings {
     pub password_hasher: HasherSettings,
     /// Largest accepted request body on `/api/`.
     pub max_body_bytes: usize,
+    /// A whole request (headers and body) must be handled within this.
+    pub request_timeout: Duration,
+    /// A client must finish sending its request headers within this.
+    pub header_read_timeout: Duration,
+    /// Open connections at most; further ones are closed at once.
+    pub max_connections: usize,
+    /// `Strict-Transport-Security` max-age when the public URL is https; 0: no header.
+    pub hsts_seconds: u64,
+    /// `includeSubDomains` in that header.
+    pub hsts_include_subdomains: bool,
     /// SPA serving (embedded preset).
     pub spa: SpaSettings,
     /// Failed-login throttling.
@@ -350,6 +360,22 @@ pub struct RawHasher {
 pub struct RawLimits {
     /// See [`Settings::max_body_bytes`].
     pub max_body_bytes: Option<usize>,
+    /// Seconds.
+    pub request_timeout: Option<u64>,
+    /// Seconds.
+    pub header_read_timeout: Option<u64>,
+    /// See [`Settings::max_connections`].
+    pub max_connections: Option<usize>,
+}
+
+/// `[security]` as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSecurity {
+    /// See [`Settings::hsts_seconds`].
+    pub hsts_seconds: Option<u64>,
+    /// See [`Settings::hsts_include_subdomains`].
+    pub hsts_include_subdomains: Option<bool>,
 }
 
 /// `[spa]` as read.
@@ -419,6 +445,8 @@ pub struct RawSettings {
     pub audit: RawAudit,
     /// `[password]`.
     pub password: RawPasswordPolicy,
+    /// `[security]`.
+    pub security: RawSecurity,
 }
 
 /// `[password]` as read.
@@ -524,6 +552,11 @@ settings_doc! {
     "password.refuse_numeric" Bool "true" "Refuse passwords made only of digits.";
     "password.max_similarity" Float "0.7" "Refuse passwords this similar (0–1) to the username or email, as Django's UserAttributeSimilarityValidator; 0 turns it off.";
     "audit.persist" Bool "true" "Keep audit events (logins, failures, throttling, CSRF rejections, logouts, password changes, revocations) in the database for `latchkey events`; they always go to the log target latchkey::audit.";
+    "limits.request_timeout" Integer "30" "Seconds a request may take from its first byte to the answer (slow bodies included); then 408.";
+    "limits.header_read_timeout" Integer "10" "Seconds a client has to send its request headers; then the connection is closed (stops slowloris).";
+    "limits.max_connections" Integer "1024" "Open connections at most; further ones are closed at once until one ends.";
+    "security.hsts_seconds" Integer "31536000 (one year)" "Strict-Transport-Security max-age, sent when public_url is https; 0 sends none.";
+    "security.hsts_include_subdomains" Bool "true" "Add includeSubDomains to Strict-Transport-Security.";
     "spa.dir" String "unset (the SPA embedded in the binary)" "Embedded preset: serve this SPA build folder from disk instead (index.html fallback for client-side routes, hashed assets immutable). Flag: --spa-dir.";
     "spa.csp" String "auto" "Content-Security-Policy of SPA pages. auto: strict for the embedded SPA; for spa.dir also allows https: styles, images and fonts (CDN Bootstrap) and hashes inline scripts (Create React App). Empty: no header.";
 }
@@ -775,6 +808,11 @@ impl RawSettings {
                 max_queue: h.max_queue.unwrap_or(64),
             },
             max_body_bytes,
+            request_timeout: Duration::from_secs(self.limits.request_timeout.unwrap_or(30).max(1)),
+            header_read_timeout: Duration::from_secs(self.limits.header_read_timeout.unwrap_or(10).max(1)),
+            max_connections: self.limits.max_connections.unwrap_or(1024).max(1),
+            hsts_seconds: self.security.hsts_seconds.unwrap_or(31_536_000),
+            hsts_include_subdomains: self.security.hsts_include_subdomains.unwrap_or(true),
             throttle: {
                 let t = &self.throttle;
                 let d = crate::throttle::ThrottlePolicy::default();

@@ -8,3 +8,4 @@ mod deploy;
 mod flow;
 mod pty;
 mod spa;
+mod transport;

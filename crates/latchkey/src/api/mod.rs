@@ -230,6 +230,11 @@ pub fn router(lk: Latchkey) -> Router {
         // as in Django (PUT without a token: 403, with one: 405).
         .route_layer(from_fn_with_state(lk.clone(), crate::session::session_middleware))
         .route_layer(from_fn_with_state(lk.clone(), crate::csrf::csrf_middleware))
+        // Authentication answers must never be stored by a browser or proxy cache.
+        .route_layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(lk)
 }
 
