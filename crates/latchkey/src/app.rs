@@ -13,11 +13,15 @@
 //!    `Referrer-Policy: same-origin`, `Cross-Origin-Opener-Policy`, and
 //!    `Strict-Transport-Security` when the public URL is https;
 //! 5. **JSON errors** — any error response that is not JSON gets our shape;
-//! 5½. **request timeout** — 408 when a request (a slow body included) takes
+//! 6. **request timeout** — 408 when a request (a slow body included) takes
 //!    longer than `limits.request_timeout`;
-//! 6. **request context and Host allow-list** — 400 for unknown hosts;
-//! 7. **body limit** — 413 past `limits.max_body_bytes`;
-//! 8. routes; on the `/api/` routes themselves: **CSRF**, then **session**.
+//! 7. **request context and Host allow-list** — 400 for unknown hosts;
+//! 8. **body limit** — 413 past `limits.max_body_bytes`;
+//! 9. routes; on the `/api/` routes themselves: **CSRF** (Fetch Metadata,
+//!    then Django's checks), then **session**, and `Cache-Control: no-store`.
+//!
+//! The server binary adds what only a server can do: a header-read timeout
+//! and a cap on open connections.
 
 use std::time::{Duration, Instant};
 
