@@ -142,7 +142,14 @@ pub enum Command {
         action: ThrottleAction,
     },
     /// Validate the configuration and print what the preset implies.
-    Check(ServeArgs),
+    Check {
+        /// Same flags as serve.
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Also report settings that are unsafe in production (non-zero exit on errors).
+        #[arg(long)]
+        deploy: bool,
+    },
 }
 
 /// `latchkey throttle …`.

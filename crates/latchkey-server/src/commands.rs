@@ -427,6 +427,47 @@ pub fn describe(s: &Settings) -> String {
     )
 }
 
+/// `latchkey check --deploy`: prints the findings; fails when any is an error.
+pub async fn check_deploy(settings: &Settings) -> anyhow::Result<()> {
+    use latchkey::deploy_check::{Level, deploy_checks};
+    let stored = if settings.secret_key.is_some() {
+        None
+    } else {
+        match Database::connect(&settings.database_url, false).await {
+            Ok(db) => {
+                let key = db.stored_secret_key().await.ok().flatten();
+                db.close().await;
+                Some(key)
+            }
+            Err(e) => {
+                println!("Note: the database could not be read ({e}); the stored secret key was not checked.");
+                None
+            }
+        }
+    };
+    let findings = deploy_checks(settings, stored.as_ref().map(|k| k.as_deref()));
+    println!();
+    if findings.is_empty() {
+        println!("Deployment check identified no issues.");
+        return Ok(());
+    }
+    for (level, title) in [(Level::Error, "ERRORS:"), (Level::Warning, "WARNINGS:")] {
+        let these: Vec<_> = findings.iter().filter(|f| f.level == level).collect();
+        if !these.is_empty() {
+            println!("{title}");
+            for f in these {
+                println!("  {f}");
+            }
+        }
+    }
+    let errors = findings.iter().filter(|f| f.level == Level::Error).count();
+    println!("\nDeployment check identified {} issue(s) ({errors} error(s)).", findings.len());
+    if errors > 0 {
+        bail!("{errors} deployment error(s); fix them before deploying");
+    }
+    Ok(())
+}
+
 /// `latchkey serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let preset = settings.preset;

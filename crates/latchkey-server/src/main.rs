@@ -34,7 +34,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let flags = match &cli.command {
-        Command::Serve(a) | Command::Check(a) => a.clone(),
+        Command::Serve(a) | Command::Check { args: a, .. } => a.clone(),
         _ => ServeArgs::default(),
     };
     let settings = config::load(cli.config.as_deref(), utf8_env(), &flags.overrides(cli.database.clone()))?;
@@ -54,9 +54,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Throttle { action: ThrottleAction::Reset { username, ip, all } } => {
             commands::throttle_reset(settings, username, ip, all).await
         }
-        Command::Check(_) => {
+        Command::Check { deploy, .. } => {
             print!("{}", commands::describe(&settings));
-            Ok(())
+            if deploy { commands::check_deploy(&settings).await } else { Ok(()) }
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod cookies;
 pub mod crypto;
 pub mod csrf;
 pub mod db;
+pub mod deploy_check;
 pub mod origin;
 pub mod password;
 pub mod password_policy;

@@ -312,3 +312,27 @@ fn weak_passwords_are_refused_with_reasons_unless_explicitly_allowed() {
         run(latchkey(dir.path()).args(["changepassword", "carlos", "--no-input"]).env("LATCHKEY_PASSWORD", "qwerty"));
     assert!(!ok && err.contains("too common"), "{err}");
 }
+
+#[test]
+fn check_deploy_fails_on_unsafe_settings_and_passes_a_sound_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(latchkey(dir.path())
+        .args(["check", "--deploy", "--preset", "cross-origin", "--public-url", "https://api.example.com"])
+        .args(["--allowed-origin", "https://myapp.vercel.app"])
+        .env("LATCHKEY_SECRET_KEY", "short"));
+    assert!(!ok);
+    assert!(out.contains("latchkey.E009") && out.contains("latchkey.E006"), "{out}");
+    assert!(err.contains("deployment error"), "{err}");
+
+    let (ok, out, err) = run(latchkey(dir.path())
+        .args(["check", "--deploy", "--preset", "same-origin", "--public-url", "https://app.example.com"])
+        .env("LATCHKEY_SECRET_KEY", "k2J9x!pQ7zR4mW8vL1nB6cT3yH5gF0dS-aE")
+        .env("LATCHKEY_PASSWORD_HASHER__MEMORY_KIB", "19456")
+        .env("LATCHKEY_PASSWORD_HASHER__ITERATIONS", "2"));
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("no issues"), "{out}");
+
+    let (ok, out, _) = run(latchkey(dir.path()).args(["check", "--deploy"]));
+    assert!(ok, "development defaults only warn");
+    assert!(out.contains("WARNINGS:") && out.contains("latchkey.W001"), "{out}");
+}
