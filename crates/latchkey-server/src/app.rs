@@ -71,7 +71,12 @@ impl App {
         let settings = self.latchkey.settings();
         let slots = Arc::new(Semaphore::new(settings.max_connections));
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(settings.header_read_timeout);
+        // 64 KiB of request head at most (hyper's default is ~400 KiB).
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout)
+            .max_buf_size(64 * 1024);
         builder.http2().timer(TokioTimer::new());
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
