@@ -52,31 +52,76 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 ApiError::bad_request("parse_error", "The request body could not be read.")
             }
         })?;
-        if bytes.is_empty() {
-            return Err(ApiError::bad_request(
-                "parse_error",
-                "JSON parse error - the request body is empty; send a JSON object.",
-            ));
-        }
-        let is_json = content_type.as_deref().is_some_and(|ct| {
-            let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-            essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
-        });
-        if !is_json {
-            let shown: String =
-                content_type.unwrap_or_default().chars().take(100).filter(|c| !c.is_control()).collect();
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                format!("Unsupported media type \"{shown}\" in request; send application/json."),
-            ));
-        }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(JsonObject(map)),
-            Ok(_) => Err(ApiError::bad_request("parse_error", "JSON parse error - expected a JSON object.")),
-            Err(e) => Err(ApiError::bad_request("parse_error", format!("JSON parse error - {e}"))),
-        }
+        parse_json_object(content_type.as_deref(), &bytes).map(JsonObject)
     }
+}
+
+/// The body rules of [`JsonObject`], on bytes already read.
+///
+/// # Errors
+/// 400 for an empty, malformed or non-object body; 415 for a non-JSON type.
+pub fn parse_json_object(content_type: Option<&str>, bytes: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "parse_error",
+            "JSON parse error - the request body is empty; send a JSON object.",
+        ));
+    }
+    let is_json = content_type.is_some_and(|ct| {
+        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    });
+    if !is_json {
+        let shown: String = content_type.unwrap_or_default().chars().take(100).filter(|c| !c.is_control()).collect();
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("Unsupported media type \"{shown}\" in request; send application/json."),
+        ));
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("parse_error", "JSON parse error - expected a JSON object.")),
+        Err(e) => Err(ApiError::bad_request("parse_error", format!("JSON parse error - {e}"))),
+    }
+}
+
+/// A login request, parsed.
+#[derive(Debug)]
+pub struct LoginBody {
+    /// As submitted.
+    pub username: String,
+    /// As submitted.
+    pub password: RawPassword,
+    /// Persistent cookie (default) or browser-session cookie.
+    pub remember: bool,
+}
+
+/// Reads the login fields the tutorial defines, plus the optional `remember`.
+///
+/// # Errors
+/// 400 with Django's "Please provide username and password." when one is
+/// missing or null; 400 `parse_error` for wrong types.
+pub fn parse_login_fields(body: &serde_json::Map<String, Value>) -> Result<LoginBody, ApiError> {
+    let username = string_field(body, "username")?;
+    let password = string_field(body, "password")?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ApiError::bad_request("missing_credentials", "Please provide username and password."));
+    };
+    let remember = match body.get("remember") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::bad_request("parse_error", "\"remember\" must be true or false.")),
+    };
+    Ok(LoginBody { username, password: RawPassword::new(password), remember })
+}
+
+/// The whole login body pipeline on raw bytes (used by the fuzz target).
+///
+/// # Errors
+/// As [`parse_json_object`] and [`parse_login_fields`].
+pub fn parse_login_body(content_type: Option<&str>, bytes: &[u8]) -> Result<LoginBody, ApiError> {
+    parse_login_fields(&parse_json_object(content_type, bytes)?)
 }
 
 fn detail(message: &'static str) -> Json<Value> {
@@ -105,17 +150,7 @@ async fn login_view(
     csrf: CsrfToken,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let username = string_field(&body, "username")?;
-    let password = string_field(&body, "password")?;
-    let (Some(username), Some(password)) = (username, password) else {
-        return Err(ApiError::bad_request("missing_credentials", "Please provide username and password."));
-    };
-    let remember = match body.get("remember") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::bad_request("parse_error", "\"remember\" must be true or false.")),
-    };
-    let password = RawPassword::new(password);
+    let LoginBody { username, password, remember } = parse_login_fields(&body)?;
     let client = ctx.and_then(|c| c.0.client_ip);
     let user = lk.authenticate_throttled(&username, &password, client, "password").await?;
     lk.login(&session, &csrf, &user, remember, client).await?;
