@@ -281,12 +281,21 @@ async function scenario(t) {
   const ctx = new Step(t.name);
   const page = await context.newPage();
   ctx.page = page;
+  const pageConsole = [];
+  page.on("console", (m) => pageConsole.push(m.text()));
   try {
     await step(ctx, "the login form shows", async () => {
       await page.goto(t.spa);
       await page.waitForSelector('[data-testid="login-form"]');
       const focused = await page.evaluate(() => document.activeElement?.id);
       assert(focused === "username", `username field should have focus, got ${focused}`);
+      const bootstrapLoaded = await page.evaluate(() => getComputedStyle(document.querySelector(".btn-primary")).backgroundColor);
+      assert(bootstrapLoaded !== "rgba(0, 0, 0, 0)", "Bootstrap's styles did not load");
+    });
+
+    await step(ctx, "the page runs under its Content-Security-Policy without violations", async () => {
+      const violations = pageConsole.filter((l) => /Content Security Policy|Refused to/i.test(l));
+      assert(violations.length === 0, violations.join("\n"));
     });
 
     await step(ctx, "a wrong password shows the error", async () => {
