@@ -55,7 +55,7 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     let db = Database::connect(&settings.database_url, true).await?;
     let applied = db.migrate().await?;
     if applied.is_empty() {
-        println!("No migrations to apply; the schema is at version {}.", Database::latest_version());
+        println!("No migrations to apply; the schema is at version {}.", db.latest_version());
     } else {
         for v in &applied {
             println!("Applied migration {v}.");

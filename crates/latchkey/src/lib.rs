@@ -24,6 +24,8 @@ pub mod deploy_check;
 pub mod origin;
 pub mod password;
 pub mod password_policy;
+pub mod postgres;
+pub mod redis_store;
 pub mod session;
 pub mod settings;
 pub mod throttle;

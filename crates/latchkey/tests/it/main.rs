@@ -5,6 +5,7 @@ mod helpers;
 
 mod api;
 mod audit;
+mod backends;
 mod cors;
 mod csrf;
 mod logs;

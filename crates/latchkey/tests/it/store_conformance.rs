@@ -29,10 +29,11 @@ fn now() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
 }
 
-async fn sqlite_store() -> Arc<dyn SessionStore> {
-    let db = Database::connect("sqlite::memory:", true).await.unwrap();
-    db.migrate().await.unwrap();
-    // Sessions reference users; create the users the suite uses.
+/// A store and whatever must live as long as it (a database, a prefix).
+struct Fixture<T: ?Sized>(Arc<T>, #[allow(dead_code)] Option<Box<dyn std::any::Any + Send>>);
+
+async fn with_users(db: &Database) {
+    // Sessions reference users; create the users the suite uses (ids 1 and 2).
     let users = db.user_store();
     for name in ["u1", "u2"] {
         let new = latchkey::users::NewUser {
@@ -44,11 +45,30 @@ async fn sqlite_store() -> Arc<dyn SessionStore> {
         };
         users.create(&new, now()).await.unwrap();
     }
-    db.session_store()
 }
 
-async fn memory_store() -> Arc<dyn SessionStore> {
-    Arc::new(MemorySessionStore::new())
+async fn sqlite_store() -> Fixture<dyn SessionStore> {
+    let db = Database::connect("sqlite::memory:", true).await.unwrap();
+    db.migrate().await.unwrap();
+    with_users(&db).await;
+    Fixture(db.session_store(), None)
+}
+
+async fn memory_store() -> Fixture<dyn SessionStore> {
+    Fixture(Arc::new(MemorySessionStore::new()), None)
+}
+
+async fn postgres_store() -> Fixture<dyn SessionStore> {
+    let pg = crate::backends::PgDatabase::new().await;
+    let db = pg.migrated().await;
+    with_users(&db).await;
+    Fixture(db.session_store(), Some(Box::new(pg)))
+}
+
+async fn redis_store() -> Fixture<dyn SessionStore> {
+    let prefix = crate::backends::RedisPrefix::new();
+    let store = prefix.store().await;
+    Fixture(Arc::new(store), Some(Box::new(prefix)))
 }
 
 macro_rules! conformance {
@@ -58,7 +78,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn create_then_load_round_trips_every_field() {
-                let s = $make.await;
+                let fx = $make.await;
+                let s = fx.0.clone();
                 let (_, mut r) = record(Some(1), now(), Duration::hours(1));
                 r.data.insert("k".into(), json!({"nested": [1, 2]}));
                 s.create(&r).await.unwrap();
@@ -67,7 +88,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn creating_an_existing_key_is_a_conflict_and_changes_nothing() {
-                let s = $make.await;
+                let fx = $make.await;
+                let s = fx.0.clone();
                 let (_, r) = record(Some(1), now(), Duration::hours(1));
                 s.create(&r).await.unwrap();
                 let mut other = r.clone();
@@ -78,7 +100,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn unknown_and_expired_sessions_load_as_none() {
-                let s = $make.await;
+                let fx = $make.await;
+                let s = fx.0.clone();
                 assert!(s.load(&SessionKey::generate().hash(), now()).await.unwrap().is_none());
                 let (_, r) = record(None, now(), Duration::seconds(10));
                 s.create(&r).await.unwrap();
@@ -88,7 +111,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn save_updates_but_never_resurrects_a_deleted_session() {
-                let s = $make.await;
+                let fx = $make.await;
+                let s = fx.0.clone();
                 let (_, mut r) = record(Some(1), now(), Duration::hours(1));
                 s.create(&r).await.unwrap();
                 r.data.insert("x".into(), json!(1));
@@ -102,7 +126,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn touch_moves_last_seen_and_expiry_but_never_resurrects() {
-                let s = $make.await;
+                let fx = $make.await;
+                let s = fx.0.clone();
                 let (_, mut r) = record(Some(1), now(), Duration::hours(1));
                 r.idle_timeout = Some(Duration::minutes(10));
                 r.expires_at = now() + Duration::minutes(10);
@@ -118,7 +143,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn concurrent_saves_after_a_delete_do_not_resurrect() {
-                let s = $make.await;
+                let fx = $make.await;
+                let s = fx.0.clone();
                 let (_, r) = record(Some(1), now(), Duration::hours(1));
                 s.create(&r).await.unwrap();
                 s.delete(&r.key_hash).await.unwrap();
@@ -131,7 +157,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn revoking_a_users_sessions_can_keep_the_current_one() {
-                let s = $make.await;
+                let fx = $make.await;
+                let s = fx.0.clone();
                 let mut mine = Vec::new();
                 for _ in 0..3 {
                     let (_, r) = record(Some(1), now(), Duration::hours(1));
@@ -151,7 +178,8 @@ macro_rules! conformance {
 
             #[tokio::test]
             async fn expired_sessions_are_deleted_in_batches() {
-                let s = $make.await;
+                let fx = $make.await;
+                let s = fx.0.clone();
                 for i in 0..12 {
                     let (_, r) = record(None, now(), Duration::seconds(if i < 10 { 1 } else { 3600 }));
                     s.create(&r).await.unwrap();
@@ -168,6 +196,8 @@ macro_rules! conformance {
 conformance! {
     memory => memory_store();
     sqlite => sqlite_store();
+    postgres => postgres_store();
+    redis => redis_store();
 }
 
 mod throttle {
@@ -175,14 +205,26 @@ mod throttle {
 
     use super::*;
 
-    async fn sqlite() -> Arc<dyn ThrottleStore> {
+    async fn sqlite() -> Fixture<dyn ThrottleStore> {
         let db = Database::connect("sqlite::memory:", true).await.unwrap();
         db.migrate().await.unwrap();
-        db.throttle_store()
+        Fixture(db.throttle_store(), None)
     }
 
-    async fn memory() -> Arc<dyn ThrottleStore> {
-        Arc::new(MemoryThrottleStore::default())
+    async fn memory() -> Fixture<dyn ThrottleStore> {
+        Fixture(Arc::new(MemoryThrottleStore::default()), None)
+    }
+
+    async fn postgres() -> Fixture<dyn ThrottleStore> {
+        let pg = crate::backends::PgDatabase::new().await;
+        let db = pg.migrated().await;
+        Fixture(db.throttle_store(), Some(Box::new(pg)))
+    }
+
+    async fn redis() -> Fixture<dyn ThrottleStore> {
+        let prefix = crate::backends::RedisPrefix::new();
+        let store = prefix.store().await;
+        Fixture(Arc::new(store), Some(Box::new(prefix)))
     }
 
     macro_rules! throttle_conformance {
@@ -192,7 +234,8 @@ mod throttle {
 
                 #[tokio::test]
                 async fn failures_count_up_within_the_window_and_restart_after_it() {
-                    let s = $make.await;
+                    let fx = $make.await;
+                let s = fx.0.clone();
                     let w = Duration::minutes(15);
                     for i in 1..=3 {
                         assert_eq!(s.record_failure("k", now(), w).await.unwrap().failures, i);
@@ -208,7 +251,8 @@ mod throttle {
 
                 #[tokio::test]
                 async fn concurrent_failures_are_all_counted() {
-                    let s = $make.await;
+                    let fx = $make.await;
+                let s = fx.0.clone();
                     let w = Duration::minutes(15);
                     let tasks: Vec<_> = (0..50).map(|_| { let s = s.clone(); tokio::spawn(async move { s.record_failure("k", now(), w).await.unwrap() }) }).collect();
                     for t in tasks { t.await.unwrap(); }
@@ -221,5 +265,7 @@ mod throttle {
     throttle_conformance! {
         memory => memory();
         sqlite => sqlite();
+        postgres => postgres();
+        redis => redis();
     }
 }
