@@ -10,7 +10,7 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
 };
-use latchkey::{Latchkey, Preset, Settings, SystemClock, app::build_router, db::Database, session};
+use latchkey::{Backends, Latchkey, Preset, Settings, SystemClock, session};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::ServiceExt;
 
@@ -21,7 +21,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     latchkey: Latchkey,
-    db: Database,
+    db: Backends,
 }
 
 impl App {
@@ -34,14 +34,15 @@ impl App {
         let bind = settings.bind;
         let (latchkey, db) = Latchkey::open(settings, Arc::new(SystemClock)).await?;
         latchkey.hasher().warm_up().await.context("password hasher")?;
-        let router = if latchkey.settings().preset == Preset::Embedded {
+        let routes = latchkey::api::router(latchkey.clone()).merge(crate::health::router(db.clone()));
+        let routes = if latchkey.settings().preset == Preset::Embedded {
             let spa = Spa::new(&latchkey.settings().spa);
             spa.check()?;
-            let fallback = move |method, uri| crate::spa::fallback(spa.clone(), method, uri);
-            latchkey::app::with_layers(latchkey::api::router(latchkey.clone()).fallback(fallback), &latchkey)
+            routes.fallback(move |method, uri| crate::spa::fallback(spa.clone(), method, uri))
         } else {
-            build_router(&latchkey)
+            routes.fallback(latchkey::api::append_slash_fallback)
         };
+        let router = latchkey::app::with_layers(routes, &latchkey);
         let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
         Ok(App { listener, router, latchkey, db })
     }

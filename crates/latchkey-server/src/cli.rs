@@ -60,6 +60,9 @@ pub struct ServeArgs {
     /// Embedded preset: serve this SPA build folder instead of the embedded SPA.
     #[arg(long, value_name = "DIR")]
     pub spa_dir: Option<String>,
+    /// Keep sessions and throttle counters in Redis (redis://host:port/db).
+    #[arg(long = "session-store", value_name = "URL")]
+    pub session_store: Option<String>,
 }
 
 impl ServeArgs {
@@ -74,6 +77,7 @@ impl ServeArgs {
             allowed_hosts: self.allowed_hosts.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             spa_dir: self.spa_dir.clone(),
+            session_store_url: self.session_store.clone(),
         }
     }
 }

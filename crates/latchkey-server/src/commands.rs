@@ -46,7 +46,7 @@ impl Prompt for Terminal {
     }
 }
 
-async fn open(settings: Settings) -> anyhow::Result<(Latchkey, Database)> {
+async fn open(settings: Settings) -> anyhow::Result<(Latchkey, latchkey::Backends)> {
     Ok(Latchkey::open(settings, Arc::new(SystemClock)).await?)
 }
 
@@ -399,6 +399,7 @@ pub fn describe(s: &Settings) -> String {
          bind:              {bind}\n\
          public URL:        {public}\n\
          database:          {db}\n\
+         session store:     {store}\n\
          session cookie:    {session}\n\
          CSRF cookie:       {csrf}\n\
          CSRF token:        {token}\n\
@@ -413,6 +414,7 @@ pub fn describe(s: &Settings) -> String {
         bind = s.bind,
         public = s.public_url.as_ref().map_or("unset".to_owned(), ToString::to_string),
         db = latchkey::settings::redact_url(&s.database_url),
+        store = s.session_store_url.as_deref().map_or("the database".to_owned(), latchkey::settings::redact_url),
         session = describe_cookie(&s.session.cookie),
         csrf = describe_cookie(&s.csrf.cookie),
         trusted = trusted.join(", "),

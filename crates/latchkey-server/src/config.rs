@@ -31,6 +31,8 @@ pub struct Overrides {
     pub trusted_proxies: Vec<String>,
     /// `--spa-dir`.
     pub spa_dir: Option<String>,
+    /// `--session-store`.
+    pub session_store_url: Option<String>,
 }
 
 /// A configuration problem, worded for the operator.
@@ -131,6 +133,7 @@ fn apply_overrides(table: &mut Table, o: &Overrides) {
         ("database_url", &o.database_url),
         ("public_url", &o.public_url),
         ("spa.dir", &o.spa_dir),
+        ("session_store_url", &o.session_store_url),
     ] {
         if let Some(v) = value {
             insert(table, key, Value::String(v.clone()));

@@ -71,6 +71,23 @@ struct Inner {
     fallbacks: Vec<SecretString>,
 }
 
+/// The connections behind a [`Latchkey`] opened with [`Latchkey::open`],
+/// for health checks and an orderly close.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// The database.
+    pub db: db::Database,
+    /// Redis, when sessions live there.
+    pub redis: Option<redis_store::RedisStore>,
+}
+
+impl Backends {
+    /// Closes the database pool.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+}
+
 /// Latchkey's shared state: settings, stores, hasher, clock and keys. Cheap
 /// to clone; use it as (or extract it from) the axum state.
 #[derive(Clone)]
@@ -95,6 +112,9 @@ pub enum BuildError {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] db::DbError),
+    /// The session store (Redis) cannot be reached.
+    #[error("cannot reach the session store {0}")]
+    SessionStore(String),
     /// No secret key in the settings nor in the database.
     #[error("no secret key: set LATCHKEY_SECRET_KEY or run `latchkey migrate`, which generates one")]
     NoSecretKey,
@@ -132,20 +152,33 @@ impl Latchkey {
         &self.0.audit
     }
 
-    /// Opens the database of `settings.database_url`, refuses an unmigrated
-    /// schema, and takes the secret key from the settings or the database.
+    /// Opens the database of `settings.database_url` (and Redis, when
+    /// `session_store_url` is set), refuses an unmigrated schema, and takes
+    /// the secret key from the settings or the database.
     ///
     /// # Errors
-    /// Unreachable or unmigrated database, missing secret key.
-    pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<(Self, db::Database), BuildError> {
+    /// Unreachable or unmigrated database, unreachable Redis, missing secret key.
+    pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<(Self, Backends), BuildError> {
         let db = db::Database::connect(&settings.database_url, false).await?;
         db.check_migrated().await?;
         let key = match &settings.secret_key {
             Some(k) => k.clone(),
             None => SecretString::from(db.stored_secret_key().await?.ok_or(BuildError::NoSecretKey)?),
         };
-        let lk = Self::new(settings, db.stores(), clock, key)?;
-        Ok((lk, db))
+        let mut stores = db.stores();
+        let redis = match &settings.session_store_url {
+            Some(url) => {
+                let r = redis_store::RedisStore::connect(url, &settings.session_store_prefix)
+                    .await
+                    .map_err(|e| BuildError::SessionStore(format!("{}: {e}", settings::redact_url(url))))?;
+                stores.sessions = Arc::new(r.clone());
+                stores.throttle = Arc::new(r.clone());
+                Some(r)
+            }
+            None => None,
+        };
+        let lk = Self::new(settings, stores, clock, key)?;
+        Ok((lk, Backends { db, redis }))
     }
 
     /// Settings.

@@ -41,6 +41,45 @@ impl TestServer {
     }
 }
 
+/// A server on an existing database (migrated here, the demo user created
+/// once), optionally with sessions in Redis: several of these on one
+/// database are several instances of one deployment.
+pub async fn spawn_on(database_url: &str, session_store: Option<(&str, &str)>) -> TestServer {
+    let db = Database::connect(database_url, false).await.unwrap();
+    db.migrate().await.unwrap();
+    db.close().await;
+    let mut raw = RawSettings {
+        preset: Some(Preset::SameOrigin.as_str().into()),
+        bind: Some("127.0.0.1:0".into()),
+        database_url: Some(database_url.into()),
+        session_store_url: session_store.map(|s| s.0.to_owned()),
+        session_store_prefix: session_store.map(|s| s.1.to_owned()),
+        ..Default::default()
+    };
+    raw.password_hasher.memory_kib = Some(64);
+    raw.password_hasher.iterations = Some(1);
+    let app = App::build(raw.validate().unwrap()).await.unwrap();
+    let addr = app.local_addr();
+    let lk = app.latchkey().clone();
+    if lk.users().by_username(USER).await.unwrap().is_none() {
+        let hash = lk.hasher().hash(&RawPassword::new(PASSWORD)).await.unwrap();
+        let new = NewUser {
+            username: Username::parse(USER).unwrap(),
+            email: Email::default(),
+            password_hash: hash,
+            is_staff: false,
+            is_superuser: false,
+        };
+        let _ = lk.users().create(&new, lk.clock().now()).await;
+    }
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(async move {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    TestServer { addr, client, stop: Some(tx), task: Some(task), _dir: tempfile::tempdir().unwrap() }
+}
+
 pub async fn spawn_app(preset: Preset) -> TestServer {
     spawn_app_with(preset, |_| {}).await
 }

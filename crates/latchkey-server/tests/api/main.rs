@@ -1,6 +1,8 @@
 //! Black-box tests: a real server on a free port, and the real binary.
 #![allow(unreachable_pub)]
 
+#[path = "../../../latchkey/tests/it/backends.rs"]
+mod backends;
 mod helpers;
 
 mod bad_input;
@@ -8,5 +10,6 @@ mod cli;
 mod deploy;
 mod flow;
 mod pty;
+mod scale;
 mod spa;
 mod transport;

@@ -2,6 +2,8 @@
 //! servers default to the ones on 127.0.0.1 (override with TEST_DATABASE_URL
 //! and TEST_REDIS_URL); an unreachable server fails the test loudly, it is
 //! never skipped. Each test gets its own database or prefix, dropped after.
+//! (Shared by the server crate's tests, which use only part of it.)
+#![allow(dead_code)]
 
 use latchkey::{db::Database, redis_store::RedisStore};
 
