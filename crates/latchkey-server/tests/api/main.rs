@@ -8,6 +8,7 @@ mod helpers;
 mod bad_input;
 mod cli;
 mod deploy;
+mod faults;
 mod flow;
 mod pty;
 mod scale;
