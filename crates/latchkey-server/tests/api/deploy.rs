@@ -63,3 +63,24 @@ fn the_dockerfile_builds_the_spa_before_the_server_so_it_is_embedded() {
     assert!(docker.contains("COPY --from=spa /spa /src/frontend/dist"), "the server stage must see frontend/dist");
     assert!(docker.contains("--locked"));
 }
+
+#[test]
+fn the_scale_compose_file_uses_the_tested_scale_nginx_file_and_shared_stores() {
+    let compose = read("deploy/docker-compose.scale.yml");
+    for needle in [
+        "./nginx/nginx.scale.conf:",
+        "BACKEND_1: latchkey-1:8000",
+        "BACKEND_2: latchkey-2:8000",
+        "LATCHKEY_DATABASE_URL: postgres://",
+        "LATCHKEY_SESSION_STORE_URL: redis://",
+        "latchkey migrate && exec latchkey serve",
+        "\"81:80\"",
+    ] {
+        assert!(compose.contains(needle), "docker-compose.scale.yml lacks {needle}");
+    }
+    let conf = read("deploy/nginx/nginx.scale.conf");
+    for needle in ["${BACKEND_1}", "${BACKEND_2}", "proxy_next_upstream error timeout", "X-Upstream"] {
+        assert!(conf.contains(needle), "nginx.scale.conf lacks {needle}");
+    }
+    assert!(read("crates/latchkey-server/tests/api/faults.rs").contains("deploy/nginx/nginx.scale.conf"));
+}
