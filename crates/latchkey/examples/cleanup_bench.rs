@@ -28,7 +28,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn read_loop(store: Arc<dyn SessionStore>, keys: Arc<Vec<SessionKeyHash>>, stop: Arc<AtomicBool>) -> Vec<Duration> {
+async fn read_loop(
+    store: Arc<dyn SessionStore>,
+    keys: Arc<Vec<SessionKeyHash>>,
+    stop: Arc<AtomicBool>,
+) -> Vec<Duration> {
     let mut out = Vec::new();
     let mut i = 0;
     while !stop.load(Ordering::Relaxed) {

@@ -34,7 +34,8 @@ fn serve(dir: &std::path::Path, port: u16, extra: &[&str], env: &[(&str, &str)])
 }
 
 fn nginx(listen: u16, b1: u16, b2: u16) -> (Child, tempfile::TempDir) {
-    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nginx/nginx.scale.conf")).unwrap();
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/nginx/nginx.scale.conf")).unwrap();
     let conf = template
         .replace("${LISTEN}", &format!("127.0.0.1:{listen}"))
         .replace("${BACKEND_1}", &format!("127.0.0.1:{b1}"))
@@ -45,7 +46,14 @@ fn nginx(listen: u16, b1: u16, b2: u16) -> (Child, tempfile::TempDir) {
     std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
     let d = dir.path().display().to_string();
     let child = Command::new("nginx")
-        .args(["-p", &d, "-c", &format!("{d}/nginx.conf"), "-g", &format!("daemon off; pid {d}/nginx.pid; error_log {d}/logs/error.log;")])
+        .args([
+            "-p",
+            &d,
+            "-c",
+            &format!("{d}/nginx.conf"),
+            "-g",
+            &format!("daemon off; pid {d}/nginx.pid; error_log {d}/logs/error.log;"),
+        ])
         .stderr(Stdio::null())
         .spawn()
         .expect("nginx must be installed for the multi-instance tests (apt-get install nginx)");
@@ -81,19 +89,51 @@ impl Drop for Killer {
 async fn login(c: &reqwest::Client, base: &str) -> reqwest::Response {
     let res = c.get(format!("{base}/api/csrf/")).send().await.unwrap();
     let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
-    c.post(format!("{base}/api/login/")).header("x-csrftoken", t).json(&json!({"username": USER, "password": PASSWORD})).send().await.unwrap()
+    c.post(format!("{base}/api/login/"))
+        .header("x-csrftoken", t)
+        .json(&json!({"username": USER, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_one_instance_under_load_behind_nginx_loses_no_session_and_it_rejoins() {
+async fn two_instances_on_postgresql_behind_nginx_survive_a_kill_9_and_share_everything() {
+    behind_nginx(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_with_redis_sessions_behind_nginx_survive_a_kill_9_and_share_everything() {
+    let prefix = crate::backends::RedisPrefix::new();
+    behind_nginx(Some(&prefix.prefix)).await;
+}
+
+/// Two `latchkey serve` processes on one PostgreSQL database (sessions in
+/// Redis under `redis_prefix` when given) behind nginx with
+/// deploy/nginx/nginx.scale.conf: login through nginx, traffic on both,
+/// one killed under load, restarted, rejoining; logout through one seen by
+/// the other; throttling counted across both.
+async fn behind_nginx(redis_prefix: Option<&str>) {
     let pg = PgDatabase::new().await;
     let dir = tempfile::tempdir().unwrap();
     let db = ["--database", pg.url.as_str()];
     assert!(run(latchkey(dir.path()).arg("migrate").args(db)).0);
-    assert!(run(latchkey(dir.path()).args(["createsuperuser", "--username", USER, "--no-input"]).args(db).env("LATCHKEY_PASSWORD", PASSWORD)).0);
+    assert!(
+        run(latchkey(dir.path())
+            .args(["createsuperuser", "--username", USER, "--no-input"])
+            .args(db)
+            .env("LATCHKEY_PASSWORD", PASSWORD))
+        .0
+    );
     let (pa, pb, pn) = (free_port(), free_port(), free_port());
-    let flags = ["--database", pg.url.as_str(), "--trusted-proxy", "127.0.0.1"];
-    let mut procs = Killer(vec![serve(dir.path(), pa, &flags, &[]), serve(dir.path(), pb, &flags, &[])]);
+    let redis_url = crate::backends::redis_url();
+    let mut flags = vec!["--database", pg.url.as_str(), "--trusted-proxy", "127.0.0.1"];
+    if redis_prefix.is_some() {
+        flags.extend(["--session-store", redis_url.as_str()]);
+    }
+    let env: Vec<(&str, &str)> = redis_prefix.map(|p| vec![("LATCHKEY_SESSION_STORE_PREFIX", p)]).unwrap_or_default();
+    let (flags, env) = (flags.as_slice(), env.as_slice());
+    let mut procs = Killer(vec![serve(dir.path(), pa, flags, env), serve(dir.path(), pb, flags, env)]);
     let (nginx_child, _nginx_dir) = nginx(pn, pa, pb);
     procs.0.push(nginx_child);
     let base = format!("http://127.0.0.1:{pn}");
@@ -110,7 +150,8 @@ async fn killing_one_instance_under_load_behind_nginx_loses_no_session_and_it_re
                 match c.get(format!("{base}/api/whoami/")).send().await {
                     Ok(res) => {
                         let status = res.status().as_u16();
-                        let upstream = res.headers().get("x-upstream").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                        let upstream =
+                            res.headers().get("x-upstream").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
                         let ok = res.json::<Value>().await.ok() == Some(json!({"username": USER}));
                         results.lock().unwrap().push((status, upstream, ok));
                     }
@@ -130,11 +171,15 @@ async fn killing_one_instance_under_load_behind_nginx_loses_no_session_and_it_re
     let upstreams: HashSet<&str> = results.iter().map(|r| r.1.as_str()).collect();
     eprintln!("kill -9 under load: {} requests, {failures} failed, upstreams {upstreams:?}", results.len());
     assert!(results.len() > 50, "too little load: {}", results.len());
-    assert!(upstreams.iter().any(|u| u.ends_with(&format!(":{pa}"))) && upstreams.iter().any(|u| u.ends_with(&format!(":{pb}"))), "{upstreams:?}");
+    assert!(
+        upstreams.iter().any(|u| u.ends_with(&format!(":{pa}")))
+            && upstreams.iter().any(|u| u.ends_with(&format!(":{pb}"))),
+        "{upstreams:?}"
+    );
     assert!(failures <= 8, "{failures} of {} requests failed; at most the 8 in flight may", results.len());
 
     // The killed instance restarts and takes traffic again; the session still holds.
-    procs.0[0] = serve(dir.path(), pa, &flags, &[]);
+    procs.0[0] = serve(dir.path(), pa, flags, env);
     let back = Instant::now() + Duration::from_secs(15);
     loop {
         let res = c.get(format!("{base}/api/whoami/")).send().await.unwrap();
@@ -146,13 +191,57 @@ async fn killing_one_instance_under_load_behind_nginx_loses_no_session_and_it_re
         assert!(Instant::now() < back, "the restarted instance got no traffic within 15 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // A logout through one instance is seen by the other (cookies ignore
+    // ports, so the jar's cookies go to each instance directly too).
+    let (ua, ub) = (format!("http://127.0.0.1:{pa}"), format!("http://127.0.0.1:{pb}"));
+    let res = c.get(format!("{ua}/api/csrf/")).send().await.unwrap();
+    let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
+    assert_eq!(c.post(format!("{ua}/api/logout/")).header("x-csrftoken", t).send().await.unwrap().status(), 200);
+    let v: Value = c.get(format!("{ub}/api/whoami/")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v, json!({"isAuthenticated": false}), "logout on A is seen on B");
+    let v: Value = c.get(format!("{base}/api/whoami/")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v, json!({"isAuthenticated": false}), "and through nginx");
+
+    // Failed logins count across both instances.
+    let attacker = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    for i in 0..5 {
+        let target = if i % 2 == 0 { &ua } else { &ub };
+        let res = attacker.get(format!("{target}/api/csrf/")).send().await.unwrap();
+        let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
+        let res = attacker
+            .post(format!("{target}/api/login/"))
+            .header("x-csrftoken", t)
+            .json(&json!({"username": USER, "password": "wrong"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400);
+    }
+    for target in [&ua, &ub, &base] {
+        let res = attacker.get(format!("{target}/api/csrf/")).send().await.unwrap();
+        let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
+        let res = attacker
+            .post(format!("{target}/api/login/"))
+            .header("x-csrftoken", t)
+            .json(&json!({"username": USER, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 429, "{target}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_every_acknowledged_session_and_user_through_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     assert!(run(latchkey(dir.path()).arg("migrate")).0);
-    assert!(run(latchkey(dir.path()).args(["createsuperuser", "--username", USER, "--no-input"]).env("LATCHKEY_PASSWORD", PASSWORD)).0);
+    assert!(
+        run(latchkey(dir.path())
+            .args(["createsuperuser", "--username", USER, "--no-input"])
+            .env("LATCHKEY_PASSWORD", PASSWORD))
+        .0
+    );
     let port = free_port();
     let env = [("LATCHKEY_THROTTLE__PER_IP", "1000000")];
     let mut server = Killer(vec![serve(dir.path(), port, &[], &env)]);
@@ -168,12 +257,22 @@ async fn sqlite_keeps_every_acknowledged_session_and_user_through_kill_9() {
                 let c = reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(2)).build().unwrap();
                 let Ok(res) = c.get(format!("{base}/api/csrf/")).send().await else { return };
                 let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
-                let Ok(res) = c.post(format!("{base}/api/login/")).header("x-csrftoken", t).json(&json!({"username": USER, "password": PASSWORD})).send().await
+                let Ok(res) = c
+                    .post(format!("{base}/api/login/"))
+                    .header("x-csrftoken", t)
+                    .json(&json!({"username": USER, "password": PASSWORD}))
+                    .send()
+                    .await
                 else {
                     return;
                 };
                 if res.status() == 200 {
-                    let cookie = res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find(|c| c.starts_with("sessionid="));
+                    let cookie = res
+                        .headers()
+                        .get_all("set-cookie")
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .find(|c| c.starts_with("sessionid="));
                     if let Some(c) = cookie {
                         sessions.lock().unwrap().push(c.split(';').next().unwrap().to_owned());
                     }
@@ -190,7 +289,11 @@ async fn sqlite_keeps_every_acknowledged_session_and_user_through_kill_9() {
                 break;
             }
             let name = format!("user{i}");
-            if run(latchkey(&users_dir).args(["createsuperuser", "--username", &name, "--no-input"]).env("LATCHKEY_PASSWORD", "a-long-enough-password")).0 {
+            if run(latchkey(&users_dir)
+                .args(["createsuperuser", "--username", &name, "--no-input"])
+                .env("LATCHKEY_PASSWORD", "a-long-enough-password"))
+            .0
+            {
                 acked.push(name);
             }
         }
@@ -205,20 +308,32 @@ async fn sqlite_keeps_every_acknowledged_session_and_user_through_kill_9() {
     let users = users.await.unwrap();
     let sessions = sessions.lock().unwrap().clone();
     eprintln!("kill -9 during writes: {} acknowledged sessions, {} acknowledged users", sessions.len(), users.len());
-    assert!(sessions.len() > 10 && !users.is_empty(), "too few writes: {} sessions, {} users", sessions.len(), users.len());
+    assert!(
+        sessions.len() > 10 && !users.is_empty(),
+        "too few writes: {} sessions, {} users",
+        sessions.len(),
+        users.len()
+    );
 
     server.0[0] = serve(dir.path(), port, &[], &env);
     let c = reqwest::Client::new();
     for cookie in &sessions {
-        let v: Value = c.get(format!("{base}/api/whoami/")).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
+        let v: Value =
+            c.get(format!("{base}/api/whoami/")).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
         assert_eq!(v, json!({"username": USER}), "an acknowledged login's session was lost");
     }
     let url = format!("sqlite://{}", db_path(dir.path()).display());
-    let latchkey::db::Database::Sqlite(pool) = latchkey::db::Database::connect(&url, false).await.unwrap() else { unreachable!() };
+    let latchkey::db::Database::Sqlite(pool) = latchkey::db::Database::connect(&url, false).await.unwrap() else {
+        unreachable!()
+    };
     let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
     assert_eq!(check, "ok");
     for name in &users {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM latchkey_users WHERE username = ?").bind(name).fetch_one(&pool).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM latchkey_users WHERE username = ?")
+            .bind(name)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         assert_eq!(n, 1, "acknowledged user {name} was lost");
     }
     pool.close().await;

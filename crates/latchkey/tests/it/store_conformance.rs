@@ -269,3 +269,91 @@ mod throttle {
         redis => redis();
     }
 }
+
+mod users_and_audit {
+    use latchkey::{
+        audit::AuditEvent,
+        users::{Email, NewUser, UserStoreError, Username},
+    };
+
+    use super::*;
+
+    async fn sqlite() -> (Database, Option<Box<dyn std::any::Any + Send>>) {
+        let db = Database::connect("sqlite::memory:", true).await.unwrap();
+        db.migrate().await.unwrap();
+        (db, None)
+    }
+
+    async fn postgres() -> (Database, Option<Box<dyn std::any::Any + Send>>) {
+        let pg = crate::backends::PgDatabase::new().await;
+        let db = pg.migrated().await;
+        (db, Some(Box::new(pg)))
+    }
+
+    fn new_user(name: &str) -> NewUser {
+        NewUser {
+            username: Username::parse(name).unwrap(),
+            email: Email::parse("x@example.com").unwrap(),
+            password_hash: "$argon2id$hash".into(),
+            is_staff: true,
+            is_superuser: false,
+        }
+    }
+
+    macro_rules! user_conformance {
+        ($($backend:ident => $make:expr;)*) => { $(
+            mod $backend {
+                use super::*;
+
+                #[tokio::test]
+                async fn users_round_trip_and_usernames_are_unique_and_case_sensitive() {
+                    let (db, _guard) = $make.await;
+                    let users = db.user_store();
+                    let u = users.create(&new_user("Demo"), now()).await.unwrap();
+                    assert_eq!((u.username.as_str(), u.email.as_str(), u.is_active, u.is_staff, u.is_superuser), ("Demo", "x@example.com", true, true, false));
+                    assert_eq!((u.date_joined, u.last_login), (now(), None));
+                    assert_eq!(users.by_id(u.id).await.unwrap(), Some(u.clone()));
+                    assert_eq!(users.by_username("Demo").await.unwrap(), Some(u.clone()));
+                    assert_eq!(users.by_username("demo").await.unwrap(), None);
+                    assert!(matches!(users.create(&new_user("Demo"), now()).await, Err(UserStoreError::Duplicate)));
+                    assert!(users.create(&new_user("demo"), now()).await.is_ok(), "another case is another user");
+                }
+
+                #[tokio::test]
+                async fn updates_apply_to_existing_users_only() {
+                    let (db, _guard) = $make.await;
+                    let users = db.user_store();
+                    let u = users.create(&new_user("bob"), now()).await.unwrap();
+                    assert!(users.set_password_hash(u.id, "$argon2id$new").await.unwrap());
+                    assert!(users.set_active(u.id, false).await.unwrap());
+                    users.record_login(u.id, now() + Duration::hours(1)).await.unwrap();
+                    let got = users.by_id(u.id).await.unwrap().unwrap();
+                    assert_eq!((got.password_hash.as_str(), got.is_active, got.last_login), ("$argon2id$new", false, Some(now() + Duration::hours(1))));
+                    assert!(!users.set_password_hash(9999, "x").await.unwrap());
+                    assert!(!users.set_active(9999, true).await.unwrap());
+                }
+
+                #[tokio::test]
+                async fn audit_events_are_listed_newest_first_and_by_username() {
+                    let (db, _guard) = $make.await;
+                    let audit = db.stores().audit;
+                    for (i, who) in ["a", "b", "a"].iter().enumerate() {
+                        let e = AuditEvent::new(now() + Duration::seconds(i as i64), "login_failed").username(who).detail(format!("n{i}"));
+                        audit.record(&e).await.unwrap();
+                    }
+                    let all = audit.list(10, None).await.unwrap();
+                    assert_eq!(all.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(), ["n2", "n1", "n0"]);
+                    let a = audit.list(10, Some("a")).await.unwrap();
+                    assert_eq!(a.len(), 2);
+                    assert_eq!(audit.list(1, None).await.unwrap().len(), 1);
+                    assert_eq!(all[0].at, now() + Duration::seconds(2));
+                }
+            }
+        )* };
+    }
+
+    user_conformance! {
+        sqlite => sqlite();
+        postgres => postgres();
+    }
+}
