@@ -87,6 +87,21 @@ macro_rules! conformance {
             }
 
             #[tokio::test]
+            async fn rotating_a_key_leaves_only_the_new_one_usable() {
+                let fx = $make.await;
+                let s = fx.0.clone();
+                let (_, old) = record(Some(1), now(), Duration::hours(1));
+                s.create(&old).await.unwrap();
+                // What a login does: delete the old record, create one under a fresh key.
+                assert!(s.delete(&old.key_hash).await.unwrap());
+                let (_, new) = record(Some(1), now(), Duration::hours(1));
+                s.create(&new).await.unwrap();
+                assert!(s.load(&old.key_hash, now()).await.unwrap().is_none());
+                assert_eq!(s.load(&new.key_hash, now()).await.unwrap().map(|r| r.key_hash), Some(new.key_hash.clone()));
+                assert_eq!(s.list_user_sessions(1, now()).await.unwrap().len(), 1);
+            }
+
+            #[tokio::test]
             async fn creating_an_existing_key_is_a_conflict_and_changes_nothing() {
                 let fx = $make.await;
                 let s = fx.0.clone();
