@@ -128,7 +128,8 @@ def scenarios(name, url, cookies, pid):
 
 
 def bench_latchkey(tmp):
-    sh(["cargo", "build", "--release", "-q", "-p", "latchkey-server", "-p", "latchkey", "--example", "bench_seed"], cwd=ROOT)
+    sh(["cargo", "build", "--release", "-q", "-p", "latchkey-server"], cwd=ROOT)
+    sh(["cargo", "build", "--release", "-q", "-p", "latchkey", "--example", "bench_seed"], cwd=ROOT)
     db = f"sqlite://{tmp}/latchkey.sqlite3"
     cookies = Path(tmp) / "latchkey.cookies"
     with open(cookies, "w") as f:
