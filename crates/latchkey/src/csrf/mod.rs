@@ -140,9 +140,12 @@ impl CsrfToken {
         token::mask(&secret)
     }
 
-    /// Makes sure the response sets the cookie (Django's `ensure_csrf_cookie`).
+    /// Makes sure the response sets the cookie (Django's `ensure_csrf_cookie`),
+    /// without masking a token nobody will read.
     pub fn ensure_cookie(&self) {
-        let _ = self.get();
+        let mut st = self.lock();
+        st.secret.get_or_insert_with(token::new_secret);
+        st.needs_update = true;
     }
 
     /// Replaces the secret (at login): tokens handed out before stop working.
