@@ -609,7 +609,14 @@ async function main() {
     process.exit(2);
   }, DEADLINE_MS);
   log(`artifacts: ${ART}`);
-  assert(fs.existsSync(BIN), `no latchkey binary at ${BIN}; run cargo build first`);
+  if (!fs.existsSync(BIN) && !process.env.LATCHKEY_BIN) {
+    // Build what is missing: the embedded SPA first (cargo embeds it), then the server.
+    log("building the SPA and the latchkey binary");
+    run("npm", ["ci", "--no-audit", "--no-fund"], { cwd: path.join(ROOT, "frontend") });
+    run("npm", ["run", "build"], { cwd: path.join(ROOT, "frontend") });
+    run("cargo", ["build", "-p", "latchkey-server"], { cwd: ROOT });
+  }
+  assert(fs.existsSync(BIN), `no latchkey binary at ${BIN}`);
   assert(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}; install Debian's chromium package`);
   for (const [name, setup] of Object.entries(topologies)) {
     if (ONLY && !ONLY.includes(name)) continue;
