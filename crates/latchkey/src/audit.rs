@@ -6,13 +6,10 @@
 
 use std::{fmt, net::IpAddr};
 
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 use time::OffsetDateTime;
 
-use crate::session::{
-    StoreError,
-    sqlite::{from_ts, ts},
-};
+use crate::{rows::ts, session::StoreError};
 
 /// One security-relevant event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,18 +130,7 @@ impl AuditStore for SqliteAuditStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEvent {
-                    at: from_ts(r.try_get("at")?)?,
-                    event: r.try_get("event")?,
-                    username: r.try_get("username")?,
-                    user_id: r.try_get("user_id")?,
-                    client_ip: r.try_get("client_ip")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(crate::rows::audit_event).collect()
     }
 }
 

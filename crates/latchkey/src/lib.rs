@@ -26,6 +26,7 @@ pub mod password;
 pub mod password_policy;
 pub mod postgres;
 pub mod redis_store;
+mod rows;
 pub mod session;
 pub mod settings;
 pub mod throttle;

@@ -2,16 +2,14 @@
 //! for several instances sharing one database. Same semantics as the SQLite
 //! stores (one conformance suite runs against both).
 
-use serde_json::{Map, Value};
-use sqlx::{PgPool, Row, postgres::PgRow};
+use serde_json::Value;
+use sqlx::PgPool;
 use time::OffsetDateTime;
 
 use crate::{
     audit::{AuditEvent, AuditStore},
-    session::{
-        SessionKeyHash, SessionRecord, SessionStore, StoreError,
-        sqlite::{from_ts, ts},
-    },
+    rows::{self, from_ts, ts},
+    session::{SessionKeyHash, SessionRecord, SessionStore, StoreError},
     throttle::{Counter, ThrottleStore},
     users::{NewUser, User, UserStore, UserStoreError},
 };
@@ -27,25 +25,6 @@ impl PgStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
-
-fn session(row: &PgRow) -> Result<SessionRecord, StoreError> {
-    let data: String = row.try_get("data")?;
-    let data: Map<String, Value> = serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(SessionRecord {
-        key_hash: SessionKeyHash(row.try_get("key_hash")?),
-        user_id: row.try_get("user_id")?,
-        auth_hash: row.try_get("auth_hash")?,
-        data,
-        created_at: from_ts(row.try_get("created_at")?)?,
-        last_seen: from_ts(row.try_get("last_seen")?)?,
-        expires_at: from_ts(row.try_get("expires_at")?)?,
-        absolute_expires_at: from_ts(row.try_get("absolute_expires_at")?)?,
-        idle_timeout: match row.try_get::<i64, _>("idle_timeout")? {
-            0 => None,
-            s => Some(time::Duration::seconds(s)),
-        },
-    })
 }
 
 #[async_trait::async_trait]
@@ -75,7 +54,7 @@ impl SessionStore for PgStore {
             .bind(ts(now))
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(session).transpose()
+        row.as_ref().map(rows::session).transpose()
     }
 
     async fn save(&self, r: &SessionRecord) -> Result<bool, StoreError> {
@@ -135,7 +114,7 @@ impl SessionStore for PgStore {
         .bind(ts(now))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(session).collect()
+        rows.iter().map(rows::session).collect()
     }
 
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
@@ -151,21 +130,6 @@ impl SessionStore for PgStore {
     }
 }
 
-fn user(row: &PgRow) -> Result<User, UserStoreError> {
-    let when = |s: i64| OffsetDateTime::from_unix_timestamp(s).map_err(|e| UserStoreError::Backend(e.to_string()));
-    Ok(User {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password")?,
-        is_active: row.try_get("is_active")?,
-        is_staff: row.try_get("is_staff")?,
-        is_superuser: row.try_get("is_superuser")?,
-        last_login: row.try_get::<Option<i64>, _>("last_login")?.map(when).transpose()?,
-        date_joined: when(row.try_get("date_joined")?)?,
-    })
-}
-
 #[async_trait::async_trait]
 impl UserStore for PgStore {
     async fn by_username(&self, username: &str) -> Result<Option<User>, UserStoreError> {
@@ -173,12 +137,12 @@ impl UserStore for PgStore {
             .bind(username)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(user).transpose()
+        row.as_ref().map(rows::user).transpose()
     }
 
     async fn by_id(&self, id: i64) -> Result<Option<User>, UserStoreError> {
         let row = sqlx::query("SELECT * FROM latchkey_users WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(user).transpose()
+        row.as_ref().map(rows::user).transpose()
     }
 
     async fn create(&self, u: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {
@@ -194,7 +158,7 @@ impl UserStore for PgStore {
         .bind(ts(now))
         .fetch_one(&self.pool)
         .await?;
-        user(&row)
+        rows::user(&row)
     }
 
     async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError> {
@@ -306,17 +270,6 @@ impl AuditStore for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEvent {
-                    at: from_ts(r.try_get("at")?)?,
-                    event: r.try_get("event")?,
-                    username: r.try_get("username")?,
-                    user_id: r.try_get("user_id")?,
-                    client_ip: r.try_get("client_ip")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::audit_event).collect()
     }
 }

@@ -21,10 +21,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::{
-    session::{
-        SessionKeyHash, SessionRecord, SessionStore, StoreError,
-        sqlite::{from_ts, ts},
-    },
+    rows::{from_ts, ts},
+    session::{SessionKeyHash, SessionRecord, SessionStore, StoreError},
     throttle::{Counter, ThrottleStore},
 };
 

@@ -8,9 +8,9 @@ use std::{collections::HashMap, fmt, sync::Mutex};
 use sqlx::SqlitePool;
 use time::{Duration, OffsetDateTime};
 
-use crate::session::{
-    StoreError,
-    sqlite::{from_ts, ts},
+use crate::{
+    rows::{from_ts, ts},
+    session::StoreError,
 };
 
 /// The state of one counter.

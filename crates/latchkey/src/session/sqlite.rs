@@ -1,8 +1,9 @@
-use serde_json::{Map, Value};
-use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+use serde_json::Value;
+use sqlx::SqlitePool;
 use time::OffsetDateTime;
 
 use super::{SessionKeyHash, SessionRecord, SessionStore, StoreError};
+use crate::rows::{self, ts};
 
 /// Sessions in the SQLite database (table `latchkey_sessions`).
 #[derive(Debug, Clone)]
@@ -15,33 +16,6 @@ impl SqliteSessionStore {
     pub fn new(pool: SqlitePool) -> Self {
         Self { pool }
     }
-}
-
-pub(crate) fn ts(t: OffsetDateTime) -> i64 {
-    t.unix_timestamp()
-}
-
-pub(crate) fn from_ts(s: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp(s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn decode(row: &SqliteRow) -> Result<SessionRecord, StoreError> {
-    let data: String = row.try_get("data")?;
-    let data: Map<String, Value> = serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(SessionRecord {
-        key_hash: SessionKeyHash(row.try_get("key_hash")?),
-        user_id: row.try_get("user_id")?,
-        auth_hash: row.try_get("auth_hash")?,
-        data,
-        created_at: from_ts(row.try_get("created_at")?)?,
-        last_seen: from_ts(row.try_get("last_seen")?)?,
-        expires_at: from_ts(row.try_get("expires_at")?)?,
-        absolute_expires_at: from_ts(row.try_get("absolute_expires_at")?)?,
-        idle_timeout: match row.try_get::<i64, _>("idle_timeout")? {
-            0 => None,
-            s => Some(time::Duration::seconds(s)),
-        },
-    })
 }
 
 fn data_json(record: &SessionRecord) -> String {
@@ -75,7 +49,7 @@ impl SessionStore for SqliteSessionStore {
             .bind(ts(now))
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(decode).transpose()
+        row.as_ref().map(rows::session).transpose()
     }
 
     async fn save(&self, r: &SessionRecord) -> Result<bool, StoreError> {
@@ -135,7 +109,7 @@ impl SessionStore for SqliteSessionStore {
         .bind(ts(now))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(rows::session).collect()
     }
 
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {

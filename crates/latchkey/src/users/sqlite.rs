@@ -1,8 +1,8 @@
-use sqlx::{Row, SqlitePool, sqlite::SqliteRow};
+use sqlx::SqlitePool;
 use time::OffsetDateTime;
 
 use super::{NewUser, User, UserStore, UserStoreError};
-use crate::session::sqlite::ts;
+use crate::rows::{self, ts};
 
 /// Users in the SQLite database (table `latchkey_users`).
 #[derive(Debug, Clone)]
@@ -17,24 +17,6 @@ impl SqliteUserStore {
     }
 }
 
-fn when(s: i64) -> Result<OffsetDateTime, UserStoreError> {
-    OffsetDateTime::from_unix_timestamp(s).map_err(|e| UserStoreError::Backend(e.to_string()))
-}
-
-fn decode(row: &SqliteRow) -> Result<User, UserStoreError> {
-    Ok(User {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password")?,
-        is_active: row.try_get("is_active")?,
-        is_staff: row.try_get("is_staff")?,
-        is_superuser: row.try_get("is_superuser")?,
-        last_login: row.try_get::<Option<i64>, _>("last_login")?.map(when).transpose()?,
-        date_joined: when(row.try_get("date_joined")?)?,
-    })
-}
-
 #[async_trait::async_trait]
 impl UserStore for SqliteUserStore {
     async fn by_username(&self, username: &str) -> Result<Option<User>, UserStoreError> {
@@ -42,12 +24,12 @@ impl UserStore for SqliteUserStore {
             .bind(username)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(decode).transpose()
+        row.as_ref().map(rows::user).transpose()
     }
 
     async fn by_id(&self, id: i64) -> Result<Option<User>, UserStoreError> {
         let row = sqlx::query("SELECT * FROM latchkey_users WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
-        row.as_ref().map(decode).transpose()
+        row.as_ref().map(rows::user).transpose()
     }
 
     async fn create(&self, u: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {
@@ -63,7 +45,7 @@ impl UserStore for SqliteUserStore {
         .bind(ts(now))
         .fetch_one(&self.pool)
         .await?;
-        decode(&row)
+        rows::user(&row)
     }
 
     async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError> {
