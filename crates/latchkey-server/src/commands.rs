@@ -237,22 +237,14 @@ pub async fn changepassword(
         lk.users().set_password_hash(user.id, &hash).await?;
         // The session auth hash would already reject them; deleting the rows
         // makes it immediate and visible.
-        let ended = lk.sessions().delete_user_sessions(user.id, None).await?;
-        let now = lk.clock().now();
         lk.audit(
-            AuditEvent::new(now, "password_changed")
+            AuditEvent::new(lk.clock().now(), "password_changed")
                 .username(&user.username)
                 .user_id(user.id)
                 .detail("by latchkey changepassword"),
         )
         .await;
-        lk.audit(
-            AuditEvent::new(now, "sessions_revoked")
-                .username(&user.username)
-                .user_id(user.id)
-                .detail(format!("{ended} session(s) ended by a password change")),
-        )
-        .await;
+        let ended = lk.revoke_user_sessions(&user, "a password change").await?;
         println!("Password changed successfully for user '{}' ({ended} session(s) ended).", user.username);
         Ok(())
     }
@@ -275,15 +267,8 @@ pub async fn set_active(settings: Settings, username: String, active: bool) -> a
             lk.audit(AuditEvent::new(now, "user_activated").username(&user.username).user_id(user.id)).await;
             println!("User '{}' activated.", user.username);
         } else {
-            let ended = lk.sessions().delete_user_sessions(user.id, None).await?;
             lk.audit(AuditEvent::new(now, "user_deactivated").username(&user.username).user_id(user.id)).await;
-            lk.audit(
-                AuditEvent::new(now, "sessions_revoked")
-                    .username(&user.username)
-                    .user_id(user.id)
-                    .detail(format!("{ended} session(s) ended by deactivation")),
-            )
-            .await;
+            let ended = lk.revoke_user_sessions(&user, "deactivation").await?;
             println!("User '{}' deactivated; {ended} session(s) ended.", user.username);
         }
         Ok(())

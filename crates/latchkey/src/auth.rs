@@ -176,6 +176,23 @@ impl Latchkey {
         Ok(())
     }
 
+    /// Ends every session of `user` now (password change, deactivation,
+    /// operator action) and records why in the audit trail; returns how many.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn revoke_user_sessions(&self, user: &User, reason: &str) -> Result<u64, AuthError> {
+        let ended = self.sessions().delete_user_sessions(user.id, None).await?;
+        self.audit(
+            AuditEvent::new(self.clock().now(), "sessions_revoked")
+                .username(&user.username)
+                .user_id(user.id)
+                .detail(format!("{ended} session(s) ended by {reason}")),
+        )
+        .await;
+        Ok(ended)
+    }
+
     /// The user of the current session, or `None`. A session whose auth hash
     /// no longer matches (password changed) or whose user is gone or
     /// inactive is flushed.
