@@ -9,10 +9,12 @@ failure. Each wrk run is bounded (BENCH_SECONDS, default 10, at most 15).
 """
 import json
 import os
+import random
 import re
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,16 @@ BENCH = ROOT / "bench"
 SECONDS = min(int(os.environ.get("BENCH_SECONDS", "10")), 15)
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "10000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+LOGIN_CONNECTIONS = int(os.environ.get("BENCH_LOGIN_CONNECTIONS", "8"))
+STORM_CONNECTIONS = int(os.environ.get("BENCH_STORM_CONNECTIONS", "16"))
+SMALL_TABLE = 1_000
+LARGE_TABLE = int(os.environ.get("BENCH_LARGE_TABLE", "1000000"))
+# Seconds a fresh server is left alone before "idle" RSS is read: idle
+# hashing threads exit after 2 s and the allocator returns their memory.
+IDLE_SETTLE = float(os.environ.get("BENCH_IDLE_SETTLE", "12"))
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+STORM_USER = "storm"
 USER, PASSWORD = "bench", "bench-password-1234"
 procs = []
 
@@ -87,14 +99,7 @@ def rss_kib(pid):
     return total
 
 
-def wrk(url, path, cookies=None):
-    env = dict(os.environ, BENCH_PATH=path)
-    if cookies:
-        env["COOKIES"] = str(cookies)
-    out = subprocess.run(
-        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(BENCH / "wrk/cookies.lua"), url + path],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout
+def parse_wrk(out):
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def pct(p):
@@ -103,7 +108,55 @@ def wrk(url, path, cookies=None):
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50": pct(50), "p99": pct(99), "non2xx": int(errors.group(1)) if errors else 0}
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    done = re.search(r"(\d+) requests in", out)
+    return {"rps": rps, "p50": pct(50), "p99": pct(99), "non2xx": int(errors.group(1)) if errors else 0,
+            "timeouts": int(sock.group(4)) if sock else 0, "errors": sum(int(sock.group(i)) for i in (1, 2, 3)) if sock else 0,
+            "requests": int(done.group(1)) if done else 0}
+
+
+def wrk_cmd(url, path, script, connections=None, threads=2):
+    return ["wrk", f"-t{threads}", f"-c{connections or CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", str(BENCH / "wrk" / script), url + path]
+
+
+def wrk(url, path, cookies=None):
+    env = dict(os.environ, BENCH_PATH=path)
+    if cookies:
+        env["COOKIES"] = str(cookies)
+    out = subprocess.run(wrk_cmd(url, path, "cookies.lua"), env=env, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def login_env(user):
+    secret = "".join(random.choice(string.ascii_letters + string.digits) for _ in range(32))
+    return dict(os.environ, BENCH_USER=user, BENCH_PASSWORD=PASSWORD, CSRF_SECRET=secret)
+
+
+def logins(url, user):
+    """Full CSRF-protected logins per second, LOGIN_CONNECTIONS at a time."""
+    out = subprocess.run(wrk_cmd(url, "/api/login/", "login.lua", LOGIN_CONNECTIONS, 1), env=login_env(user),
+                         capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def storm(url, user, cookies, pid):
+    """STORM_CONNECTIONS connections log in non-stop while authenticated
+    session checks run beside them; RSS is sampled throughout for the peak."""
+    env = dict(os.environ, BENCH_PATH="/api/session/", COOKIES=str(cookies))
+    checks = subprocess.Popen(wrk_cmd(url, "/api/session/", "cookies.lua", STORM_CONNECTIONS, 1), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    login = subprocess.Popen(wrk_cmd(url, "/api/login/", "login.lua", STORM_CONNECTIONS, 1), env=login_env(user),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak = 0
+    deadline = time.monotonic() + SECONDS + 20
+    while (checks.poll() is None or login.poll() is None) and time.monotonic() < deadline:
+        peak = max(peak, rss_kib(pid))
+        time.sleep(0.05)
+    for w in (checks, login):
+        if w.poll() is None:
+            w.kill()
+    c_out, l_out = checks.communicate()[0], login.communicate()[0]
+    return {"checks": parse_wrk(c_out), "logins": parse_wrk(l_out), "rss_peak": peak}
 
 
 def check_session(url, cookie, expect):
@@ -112,7 +165,16 @@ def check_session(url, cookie, expect):
     assert body == expect, f"{url}: {body} != {expect}"
 
 
-def scenarios(name, url, cookies, pid):
+def health(url):
+    try:
+        with urllib.request.urlopen(url + "/api/health/", timeout=5) as r:
+            return json.loads(r.read())
+    except Exception:
+        return {}
+
+
+def scenarios(name, url, cookies, pid, csrf=True, login_user=None):
+    time.sleep(IDLE_SETTLE)
     res = {"rss_idle": rss_kib(pid)}
     if cookies:
         first = Path(cookies).read_text().splitlines()[0]
@@ -120,33 +182,111 @@ def scenarios(name, url, cookies, pid):
         res["session_auth"] = wrk(url, "/api/session/", cookies)
         res["whoami_auth"] = wrk(url, "/api/whoami/", cookies)
     res["session_anon"] = wrk(url, "/api/session/")
-    if name not in ("ceiling", "axum-login"):
+    if csrf:
         res["csrf"] = wrk(url, "/api/csrf/")
     res["rss_after"] = rss_kib(pid)
+    if login_user:
+        res["logins"] = logins(url, login_user)
+        res["storm"] = storm(url, login_user, cookies, pid)
+        time.sleep(IDLE_SETTLE)
+        res["rss_after_storm"] = rss_kib(pid)
+    res["health"] = health(url)
     print(name, json.dumps(res), flush=True)
     return res
 
 
-def bench_latchkey(tmp):
-    sh(["cargo", "build", "--release", "-q", "-p", "latchkey-server"], cwd=ROOT)
-    sh(["cargo", "build", "--release", "-q", "-p", "latchkey", "--example", "bench_seed"], cwd=ROOT)
-    db = f"sqlite://{tmp}/latchkey.sqlite3"
-    cookies = Path(tmp) / "latchkey.cookies"
-    with open(cookies, "w") as f:
-        sh([str(ROOT / "target/release/examples/bench_seed"), db, USER, PASSWORD, str(SESSIONS)], stdout=f)
+def serve_latchkey(tmp, label, db, sessions=SESSIONS, filler=0, env_extra=None, cookies=None):
+    """Seeds `db` (unless `cookies` of an earlier seeding are given) and
+    starts a Latchkey server on it; returns (process, url, cookies file, cold start s)."""
+    env = dict(os.environ, LATCHKEY_DATABASE_URL=db, RUST_LOG="warn", **(env_extra or {}))
+    # Throttle limits stay on (the code path is measured) but high enough
+    # that one benchmark client logging in non-stop is not refused.
+    for k in ("PER_PAIR", "PER_IP", "PER_ACCOUNT"):
+        env[f"LATCHKEY_THROTTLE__{k}"] = "100000000"
+    if cookies is None:
+        cookies = Path(tmp) / f"{label}.cookies"
+        seed = [str(ROOT / "target/release/examples/bench_seed"), db, USER, PASSWORD, str(sessions)] + ([str(filler)] if filler else [])
+        with open(cookies, "w") as f:
+            sh(seed, stdout=f, env=env)
     port = free_port()
-    env = dict(os.environ, LATCHKEY_DATABASE_URL=db, RUST_LOG="warn")
     t0 = time.monotonic()
     p = start([str(ROOT / "target/release/latchkey"), "serve", "--preset", "same-origin", "--bind", f"127.0.0.1:{port}"], env=env)
     url = f"http://127.0.0.1:{port}"
     wait_ready(url + "/api/csrf/")
-    cold = time.monotonic() - t0
+    return p, url, cookies, time.monotonic() - t0
+
+
+def build_latchkey():
+    sh(["cargo", "build", "--release", "-q", "-p", "latchkey-server"], cwd=ROOT)
+    sh(["cargo", "build", "--release", "-q", "-p", "latchkey", "--example", "bench_seed", "--example", "hash_rate"], cwd=ROOT)
+
+
+def bench_latchkey(tmp):
+    p, url, cookies, cold = serve_latchkey(tmp, "latchkey", f"sqlite://{tmp}/latchkey.sqlite3")
     try:
-        res = scenarios("latchkey", url, cookies, p.pid)
+        res = scenarios("latchkey", url, cookies, p.pid, login_user=USER)
         res["cold_start_ms"] = cold * 1000
+    finally:
+        stop(p)
+    rate = subprocess.run([str(ROOT / "target/release/examples/hash_rate"), str(min(SECONDS, 5))], capture_output=True, text=True, check=True)
+    res["raw_hash_rate"] = float(rate.stdout.strip())
+    return res
+
+
+def bench_latchkey_cache_off(tmp):
+    p, url, cookies, _ = serve_latchkey(tmp, "latchkey-nocache", f"sqlite://{tmp}/latchkey-nocache.sqlite3", env_extra={"LATCHKEY_CACHE__ENABLED": "false"})
+    try:
+        time.sleep(IDLE_SETTLE)
+        res = {"session_auth": wrk(url, "/api/session/", cookies), "whoami_auth": wrk(url, "/api/whoami/", cookies)}
+        print("latchkey-cache-off", json.dumps(res), flush=True)
         return res
     finally:
         stop(p)
+
+
+def bench_table_size(tmp):
+    """/api/session/ over 1,000 sessions, with 1,000 and with 1,000,000 stored, cache on and off."""
+    res = {}
+    for stored in (SMALL_TABLE, LARGE_TABLE):
+        db = f"sqlite://{tmp}/size-{stored}.sqlite3"
+        cookies = None
+        for cache in ("off", "on"):
+            env = {"LATCHKEY_CACHE__ENABLED": "true" if cache == "on" else "false"}
+            p, url, cookies, _ = serve_latchkey(tmp, f"size-{stored}", db, sessions=SMALL_TABLE, filler=stored - SMALL_TABLE,
+                                                env_extra=env, cookies=cookies)
+            try:
+                time.sleep(IDLE_SETTLE)
+                res[f"{stored}-{cache}"] = wrk(url, "/api/session/", cookies)
+            finally:
+                stop(p)
+    print("table-size", json.dumps(res), flush=True)
+    return res
+
+
+def pg_admin(sql):
+    sh(["psql", "-q", "-v", "ON_ERROR_STOP=1", PG_ADMIN, "-c", sql], stdout=subprocess.DEVNULL)
+
+
+def bench_latchkey_pg(tmp, redis):
+    name = f"latchkey_bench_{os.getpid()}_{'redis' if redis else 'pg'}"
+    prefix = f"latchkey-bench:{os.getpid()}:"
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    pg_admin(f"DROP DATABASE IF EXISTS {name}")
+    pg_admin(f"CREATE DATABASE {name}")
+    env = {"LATCHKEY_SESSION_STORE_URL": REDIS_URL, "LATCHKEY_SESSION_STORE_PREFIX": prefix} if redis else {}
+    label = "latchkey-pg-redis" if redis else "latchkey-pg"
+    try:
+        p, url, cookies, _ = serve_latchkey(tmp, label, f"{base}/{name}", env_extra=env)
+        try:
+            return scenarios(label, url, cookies, p.pid)
+        finally:
+            stop(p)
+    finally:
+        pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        if redis:
+            keys = subprocess.run(["redis-cli", "-u", REDIS_URL, "--scan", "--pattern", prefix + "*"], capture_output=True, text=True).stdout.split()
+            for i in range(0, len(keys), 1000):
+                subprocess.run(["redis-cli", "-u", REDIS_URL, "DEL", *keys[i:i + 1000]], stdout=subprocess.DEVNULL)
 
 
 def bench_django(tmp):
@@ -167,7 +307,7 @@ def bench_django(tmp):
     wait_ready(url + "/api/csrf/")
     time.sleep(1)  # let every worker boot
     try:
-        return scenarios("django", url, cookies, p.pid)
+        return scenarios("django", url, cookies, p.pid, login_user=USER)
     finally:
         stop(p)
 
@@ -182,6 +322,10 @@ def bench_axum_login(tmp):
     con = sqlite3.connect(db)
     con.execute("create table if not exists users (id integer primary key not null, username text not null unique, password text not null)")
     con.execute("insert or replace into users (id, username, password) values (1, ?, ?)", (USER, cheap))
+    # The login scenarios use a second account with a real hash
+    # (password_auth's default Argon2id parameters, as the peer's own users get).
+    real = subprocess.run([str(peers / "cheap_hash"), "--default", PASSWORD], capture_output=True, text=True, check=True).stdout.strip()
+    con.execute("insert or replace into users (id, username, password) values (2, ?, ?)", (STORM_USER, real))
     con.commit()
     con.close()
     port = free_port()
@@ -199,7 +343,7 @@ def bench_axum_login(tmp):
             lines.append(cookie)
     cookies.write_text("\n".join(lines) + "\n")
     try:
-        return scenarios("axum-login", url, cookies, p.pid)
+        return scenarios("axum-login", url, cookies, p.pid, csrf=False, login_user=STORM_USER)
     finally:
         stop(p)
 
@@ -210,40 +354,65 @@ def bench_ceiling(tmp):
     url = f"http://127.0.0.1:{port}"
     wait_ready(url + "/api/session/")
     try:
-        return scenarios("ceiling", url, None, p.pid)
+        return scenarios("ceiling", url, None, p.pid, csrf=False)
     finally:
         stop(p)
 
 
 def fmt(r):
-    return f"{r['rps']:,.0f}/s · p50 {r['p50']:.2f} ms · p99 {r['p99']:.2f} ms" + (f" · **{r['non2xx']} non-2xx**" if r["non2xx"] else "")
+    lat = f" · p50 {r['p50']:.2f} ms · p99 {r['p99']:.2f} ms" if r["p99"] > 0 else " · latency not measurable"
+    extra = ""
+    if r["non2xx"]:
+        extra += f" · **{r['non2xx']} non-2xx**"
+    if r.get("timeouts"):
+        extra += f" · **{r['timeouts']:,} timed out (> 2 s, not in the percentiles)**"
+    if r.get("errors"):
+        extra += f" · **{r['errors']:,} socket errors**"
+    return f"{r['rps']:,.0f}/s{lat}{extra}"
+
+
+def pct_of(a, b):
+    return f"{100 * a / b:.0f} %" if b else "—"
 
 
 def ratio(a, b):
     return f"{a / b:.1f}×" if b else "—"
 
 
+def mib(kib):
+    return f"{kib / 1024:.1f} MiB" if kib else "—"
+
+
+def cell(r, key):
+    return fmt(r[key]) if r and r.get(key) else "—"
+
+
 def write(results):
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
     lk, dj, al, ce = results["latchkey"], results["django"], results["axum-login"], results["ceiling"]
+    pg, pgr, off, size = results["latchkey-pg"], results["latchkey-pg-redis"], results["latchkey-cache-off"], results["table-size"]
     rows = [
-        ("authenticated GET /api/session/ (10,000 sessions)", "session_auth"),
-        ("authenticated GET /api/whoami/ (10,000 sessions)", "whoami_auth"),
+        (f"authenticated GET /api/session/ ({SESSIONS:,} sessions)", "session_auth"),
+        (f"authenticated GET /api/whoami/ ({SESSIONS:,} sessions)", "whoami_auth"),
         ("anonymous GET /api/session/", "session_anon"),
         ("GET /api/csrf/", "csrf"),
     ]
     out = [
         "# Benchmark results",
         "",
-        f"Recorded {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit `{commit}` on {os.cpu_count()} cores, "
-        f"{int(mem) // 1024 // 1024} GiB, by `bench/run.sh`: wrk -t2 -c{CONNECTIONS} -d{SECONDS}s on loopback, servers one after another, "
-        "each started fresh. Absolute numbers are noisy on this shared 2-core machine (wrk competes for the same cores); the ratios from one run are what we steer by.",
+        f"Recorded {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at commit `{commit}`{' (with uncommitted changes)' if dirty else ''} "
+        f"on {os.cpu_count()} cores, {int(mem) // 1024 // 1024} GiB, by `bench/run.sh`: wrk -t2 -c{CONNECTIONS} -d{SECONDS}s on loopback, "
+        "servers one after another, each started fresh. Absolute numbers are noisy on this shared 2-core machine (wrk competes for "
+        "the same cores); the ratios from one run are what we steer by.",
         "",
-        "Servers: **Latchkey** (release, SQLite, same-origin preset, log level warn); **Django** — the tutorial's backend in "
-        f"`bench/django_ref/`, gunicorn with {2 * os.cpu_count() + 1} sync workers, SQLite; **ceiling** — a bare axum handler returning "
-        "`{\"isAuthenticated\": false}` (`bench/peers`); **axum-login** — axum + tower-sessions 0.14 + axum-login 0.18 with the SQLite "
-        "session store, written as those crates' examples are (`bench/peers/src/bin/axum_login_peer.rs`; no CSRF, so it has no `/api/csrf/`).",
+        "Servers: **Latchkey** (release, SQLite, same-origin preset, log level warn, read-through cache on — the default); "
+        "**Django** — the tutorial's backend in `bench/django_ref/`, gunicorn with "
+        f"{2 * os.cpu_count() + 1} sync workers, SQLite, default password hasher; **axum-login** — axum + tower-sessions 0.14 + "
+        "axum-login 0.18 with the SQLite session store, written as those crates' examples are (`bench/peers/src/bin/axum_login_peer.rs`; "
+        "no CSRF, so no `/api/csrf/`); **ceiling** — a bare axum handler returning `{\"isAuthenticated\": false}`. Latchkey's browser "
+        "state is both cookies (`sessionid`, `csrftoken`), as a logged-in SPA has them.",
         "",
         "| scenario | Latchkey | Django | axum-login | ceiling | Latchkey ÷ Django | Latchkey ÷ axum-login | Latchkey ÷ ceiling |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -254,42 +423,96 @@ def write(results):
         out.append(
             f"| {label} | {fmt(lk[key])} | {fmt(dj[key])} | {fmt(a) if a else '—'} | {fmt(c) if c else '—'} | "
             f"{ratio(lk[key]['rps'], dj[key]['rps'])} | {ratio(lk[key]['rps'], a['rps']) if a else '—'} | "
-            f"{ratio(lk[key]['rps'], c['rps']) if c else '—'} |"
+            f"{pct_of(lk[key]['rps'], c['rps']) if c else '—'} |"
         )
+    out.append(
+        f"| logins per second ({LOGIN_CONNECTIONS} connections, each a full CSRF-protected login) | {cell(lk, 'logins')} | "
+        f"{cell(dj, 'logins')} | {cell(al, 'logins')} | — | {ratio(lk['logins']['rps'], dj['logins']['rps'])} | "
+        f"{ratio(lk['logins']['rps'], al['logins']['rps'])} | — |"
+    )
+    st = {n: r["storm"] for n, r in (("lk", lk), ("dj", dj), ("al", al))}
     out += [
         "",
         "For the authenticated rows the ceiling column is its anonymous answer (it has no sessions): the bound on what any handler can do here.",
         "",
-        "| memory (RSS) | Latchkey | Django (all workers) | axum-login | ceiling |",
+        f"**Logins against the raw hash rate.** The configured Argon2id parameters allow {lk['raw_hash_rate']:.1f} hashes/s on this "
+        f"machine ({os.cpu_count()} threads hashing, `examples/hash_rate.rs`, same run); Latchkey served {lk['logins']['rps']:.1f} "
+        f"logins/s = **{100 * lk['logins']['rps'] / lk['raw_hash_rate']:.0f} %** of it.",
+        "",
+        f"**Login storm** ({STORM_CONNECTIONS} connections logging in non-stop while {STORM_CONNECTIONS} others check authenticated "
+        "sessions, same 10,000 sessions):",
+        "",
+        "| during the storm | Latchkey | Django | axum-login |",
+        "| --- | --- | --- | --- |",
+        f"| session checks | {fmt(st['lk']['checks'])} | {fmt(st['dj']['checks'])} | {fmt(st['al']['checks'])} |",
+        f"| logins | {fmt(st['lk']['logins'])} | {fmt(st['dj']['logins'])} | {fmt(st['al']['logins'])} |",
+        f"| peak RSS | {mib(st['lk']['rss_peak'])} | {mib(st['dj']['rss_peak'])} | {mib(st['al']['rss_peak'])} |",
+        "",
+        f"| memory (RSS) | Latchkey | Django (all workers) | axum-login | ceiling |",
         "| --- | --- | --- | --- | --- |",
-        f"| idle | {lk['rss_idle'] / 1024:.1f} MiB | {dj['rss_idle'] / 1024:.1f} MiB | {al['rss_idle'] / 1024:.1f} MiB | {ce['rss_idle'] / 1024:.1f} MiB |",
-        f"| after the runs | {lk['rss_after'] / 1024:.1f} MiB | {dj['rss_after'] / 1024:.1f} MiB | {al['rss_after'] / 1024:.1f} MiB | {ce['rss_after'] / 1024:.1f} MiB |",
+        f"| idle ({IDLE_SETTLE:.0f} s after start) | {mib(lk['rss_idle'])} | {mib(dj['rss_idle'])} | {mib(al['rss_idle'])} | {mib(ce['rss_idle'])} |",
+        f"| after the throughput runs | {mib(lk['rss_after'])} | {mib(dj['rss_after'])} | {mib(al['rss_after'])} | {mib(ce['rss_after'])} |",
+        f"| peak during the login storm | {mib(st['lk']['rss_peak'])} | {mib(st['dj']['rss_peak'])} | {mib(st['al']['rss_peak'])} | — |",
+        f"| {IDLE_SETTLE:.0f} s after the storm | {mib(lk['rss_after_storm'])} | {mib(dj['rss_after_storm'])} | {mib(al['rss_after_storm'])} | — |",
         "",
         f"Latchkey cold start (process start to first 200, migrated SQLite): {lk['cold_start_ms']:.0f} ms.",
         "",
-        "Not measured yet (next increments): logins per second and the raw Argon2 rate, the login storm, 1,000 vs 1,000,000 stored sessions, "
-        "PostgreSQL and Redis figures.",
+        "## Latchkey's cache, backends and table size",
         "",
+        "| scenario | SQLite, cache on | SQLite, cache off | PostgreSQL | PostgreSQL + Redis |",
+        "| --- | --- | --- | --- | --- |",
     ]
+    for label, key in rows:
+        out.append(f"| {label} | {cell(lk, key)} | {cell(off, key)} | {cell(pg, key)} | {cell(pgr, key)} |")
+
+    def hit_ratio(r):
+        c = (r.get("health") or {}).get("cache") or {}
+        total = c.get("hits", 0) + c.get("misses", 0)
+        return f"{100 * c['hits'] / total:.1f} % ({c['hits']:,} hits, {c['misses']:,} misses, {c.get('drops', 0)} drops)" if total else "—"
+
+    out += [
+        f"| cache hit ratio over the whole run | {hit_ratio(lk)} | cache off | {hit_ratio(pg)} | {hit_ratio(pgr)} |",
+        "",
+        f"Cache on ÷ cache off (SQLite, authenticated `/api/session/`): {ratio(lk['session_auth']['rps'], off['session_auth']['rps'])}.",
+        "",
+        f"`/api/session/` over {SMALL_TABLE:,} sessions with {SMALL_TABLE:,} and with {LARGE_TABLE:,} sessions stored (SQLite):",
+        "",
+        f"| | {SMALL_TABLE:,} stored | {LARGE_TABLE:,} stored | p99 ratio |",
+        "| --- | --- | --- | --- |",
+    ]
+    for cache in ("off", "on"):
+        a, b = size[f"{SMALL_TABLE}-{cache}"], size[f"{LARGE_TABLE}-{cache}"]
+        out.append(f"| cache {cache} | {fmt(a)} | {fmt(b)} | {b['p99'] / a['p99']:.2f}× |")
+    out.append("")
     (BENCH / "RESULTS.md").write_text("\n".join(out))
     print("\n".join(out))
 
 
 def main():
-    for tool in ("wrk", "cargo"):
+    if sys.argv[1:] == ["--render"]:
+        # Re-writes RESULTS.md from the last run's raw figures.
+        write(json.loads((BENCH / "results.json").read_text()))
+        return
+    for tool in ("wrk", "cargo", "psql", "redis-cli"):
         if not shutil.which(tool):
-            sys.exit(f"error: {tool} is required (apt-get install wrk)")
+            sys.exit(f"error: {tool} is required (apt-get install wrk postgresql-client redis-tools)")
     tmp = tempfile.mkdtemp(prefix="latchkey-bench-")
     results = {}
     try:
         sh(["cargo", "build", "--release", "-q", "--manifest-path", str(BENCH / "peers/Cargo.toml")])
+        build_latchkey()
         results["latchkey"] = bench_latchkey(tmp)
+        results["latchkey-cache-off"] = bench_latchkey_cache_off(tmp)
+        results["table-size"] = bench_table_size(tmp)
+        results["latchkey-pg"] = bench_latchkey_pg(tmp, redis=False)
+        results["latchkey-pg-redis"] = bench_latchkey_pg(tmp, redis=True)
         results["django"] = bench_django(tmp)
         results["axum-login"] = bench_axum_login(tmp)
         results["ceiling"] = bench_ceiling(tmp)
     finally:
         for p in procs:
             stop(p)
+        (BENCH / "results.json").write_text(json.dumps(results, indent=1))
     write(results)
 
 

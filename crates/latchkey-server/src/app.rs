@@ -68,7 +68,8 @@ impl App {
     /// # Errors
     /// Never, today; the signature leaves room for listener failures.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let purge = tokio::spawn(purge_expired_sessions(self.latchkey.clone()));
+        let purge = tokio::spawn(purge_expired_sessions(self.latchkey.clone(), self.db.db.clone()));
+        let cache_sync = self.latchkey.run_cache_sync();
         let settings = self.latchkey.settings();
         let slots = Arc::new(Semaphore::new(settings.max_connections));
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -122,13 +123,17 @@ impl App {
             }
         }
         purge.abort();
+        if let Some(t) = cache_sync {
+            t.abort();
+        }
         self.db.close().await;
         Ok(())
     }
 }
 
-/// Deletes expired sessions once an hour, in batches, off the request path.
-async fn purge_expired_sessions(lk: Latchkey) {
+/// Deletes expired sessions once an hour, in batches, off the request path,
+/// and (SQLite) cache invalidation events older than an hour.
+async fn purge_expired_sessions(lk: Latchkey, db: latchkey::db::Database) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -136,6 +141,11 @@ async fn purge_expired_sessions(lk: Latchkey) {
             Ok(0) => {}
             Ok(n) => tracing::info!(target: "latchkey::session", deleted = n, "expired sessions purged"),
             Err(e) => tracing::warn!(target: "latchkey::session", error = %e, "expired-session purge failed"),
+        }
+        if let latchkey::db::Database::Sqlite(pool) = &db
+            && let Err(e) = latchkey::cache::SqliteBus::new(pool.clone()).prune(Duration::from_secs(3600)).await
+        {
+            tracing::warn!(target: "latchkey::cache", error = %e, "cache event purge failed");
         }
     }
 }

@@ -4,6 +4,8 @@
 //! * `GET /readyz` and `GET /api/health/` — readiness: the database and, when
 //!   configured, Redis each answer a trivial query within two seconds; 200
 //!   when all do, else 503 naming what is down. No secrets, no versions.
+//!   `cache` reports the read-through cache's counters (`active`, hits,
+//!   misses, drops of a lost invalidation channel, entries).
 
 use std::time::Duration;
 
@@ -31,6 +33,7 @@ async fn ready(State(b): State<Backends>) -> impl IntoResponse {
         "status": if healthy { "ok" } else { "unavailable" },
         "database": database,
         "session_store": session_store,
+        "cache": b.cache.as_ref().map(|c| c.stats()),
     });
     (status, [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(body))
 }

@@ -1,10 +1,17 @@
 //! Benchmark helper: migrates a database, creates a user if needed, and
 //! creates N logged-in sessions for it directly through the session store,
-//! printing one `Cookie` header value per line (`sessionid=…`). Used by
+//! printing one `Cookie` header value per line (`sessionid=…; csrftoken=…`,
+//! the two cookies a logged-in SPA's browser holds). Used by
 //! bench/run.sh to spread authenticated checks over many sessions without
 //! paying N password hashes.
 //!
-//! `cargo run --release -p latchkey --example bench_seed -- DATABASE_URL USER PASSWORD N`
+//! `cargo run --release -p latchkey --example bench_seed -- DATABASE_URL USER PASSWORD N [FILLER]`
+//!
+//! FILLER (SQLite only) adds that many more live sessions of the user in one
+//! statement, with no cookie printed: stored sessions that requests do not
+//! touch, to see whether look-ups slow down as the table grows.
+//! `LATCHKEY_SESSION_STORE_URL` / `LATCHKEY_SESSION_STORE_PREFIX` put the
+//! sessions in Redis, as the server would.
 
 use std::sync::Arc;
 
@@ -19,14 +26,22 @@ use latchkey::{
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, user, password, n] = args.as_slice() else {
-        return Err("usage: bench_seed DATABASE_URL USER PASSWORD N".into());
+    let (url, user, password, n, filler) = match args.as_slice() {
+        [_, url, user, password, n] => (url, user, password, n, 0u64),
+        [_, url, user, password, n, filler] => (url, user, password, n, filler.parse()?),
+        _ => return Err("usage: bench_seed DATABASE_URL USER PASSWORD N [FILLER]".into()),
     };
     let n: usize = n.parse()?;
     let db = Database::connect(url, true).await?;
     db.migrate().await?;
     db.close().await;
-    let settings = RawSettings { database_url: Some(url.clone()), ..Default::default() }.validate()?;
+    let settings = RawSettings {
+        database_url: Some(url.clone()),
+        session_store_url: std::env::var("LATCHKEY_SESSION_STORE_URL").ok(),
+        session_store_prefix: std::env::var("LATCHKEY_SESSION_STORE_PREFIX").ok(),
+        ..Default::default()
+    }
+    .validate()?;
     let (lk, backends) = Latchkey::open(settings, Arc::new(SystemClock)).await?;
     let user = match lk.users().by_username(user).await? {
         Some(u) => u,
@@ -59,7 +74,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             idle_timeout: None,
         };
         lk.sessions().create(&rec).await?;
-        out.push_str(&format!("sessionid={}\n", key.expose()));
+        let csrf = latchkey::csrf::token::new_secret();
+        out.push_str(&format!("sessionid={}; csrftoken={csrf}\n", key.expose()));
+    }
+    if filler > 0 {
+        let Database::Sqlite(pool) = &backends.db else {
+            return Err("FILLER needs a SQLite database".into());
+        };
+        let now = now.unix_timestamp();
+        sqlx::query(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT ?1)
+             INSERT INTO latchkey_sessions (key_hash, user_id, auth_hash, data, created_at, last_seen, expires_at, absolute_expires_at)
+             SELECT printf('%064x', x), ?2, ?3, '{}', ?4, ?4, ?4 + 1209600, ?4 + 1209600 FROM c",
+        )
+        .bind(i64::try_from(filler)?)
+        .bind(user.id)
+        .bind(&auth_hash)
+        .bind(now)
+        .execute(pool)
+        .await?;
     }
     print!("{out}");
     backends.close().await;

@@ -13,33 +13,43 @@
 //!    `Referrer-Policy: same-origin`, `Cross-Origin-Opener-Policy`, and
 //!    `Strict-Transport-Security` when the public URL is https;
 //! 5. **JSON errors** — any error response that is not JSON gets our shape;
-//! 6. **request timeout** — 408 when a request (a slow body included) takes
+//! 6. **request context and Host allow-list** — 400 for unknown hosts;
+//! 7. **request timeout** — 408 when a request (a slow body included) takes
 //!    longer than `limits.request_timeout`;
-//! 7. **request context and Host allow-list** — 400 for unknown hosts;
 //! 8. **body limit** — 413 past `limits.max_body_bytes`;
 //! 9. routes; on the `/api/` routes themselves: **CSRF** (Fetch Metadata,
 //!    then Django's checks), then **session**, and `Cache-Control: no-store`.
 //!
+//! Steps 1 and 3–7 are two hand-written tower services ([`RequestLog`] and
+//! [`Edge`]) rather than one `from_fn` middleware each: every `from_fn`
+//! layer clones and boxes the rest of the stack on every request, and on
+//! the session-check path those copies cost more than the checks
+//! themselves (bench/RESULTS.md).
+//!
 //! The server binary adds what only a server can do: a header-read timeout
 //! and a cap on open connections.
 
-use std::time::{Duration, Instant};
+use std::{
+    convert::Infallible,
+    panic::AssertUnwindSafe,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
 
 use axum::{
     Router,
-    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
-    middleware::{Next, from_fn, from_fn_with_state},
+    extract::{ConnectInfo, DefaultBodyLimit, Request},
+    middleware::{Next, from_fn},
     response::{IntoResponse, Response},
 };
 use http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use tower::{Layer, Service};
 use tower_http::{
-    catch_panic::CatchPanicLayer,
     cors::{AllowOrigin, CorsLayer},
     limit::RequestBodyLimitLayer,
-    timeout::TimeoutLayer,
 };
 
-use crate::{Latchkey, api, context::context_middleware, crypto::os_random};
+use crate::{Latchkey, api, context::attach_context, crypto::os_random};
 
 /// Headers a preflight may ask for (django-cors-headers' default list).
 const CORS_ALLOW_HEADERS: [HeaderName; 6] = [
@@ -82,23 +92,6 @@ async fn strip_partial_cors(req: Request, next: Next) -> Response {
     res
 }
 
-async fn security_headers(State(hsts): State<Option<HeaderValue>>, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    if let Some(v) = hsts {
-        h.entry(header::STRICT_TRANSPORT_SECURITY).or_insert(v);
-    }
-    for (name, value) in [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "same-origin"),
-        (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
-    ] {
-        h.entry(name).or_insert(HeaderValue::from_static(value));
-    }
-    res
-}
-
 /// A request id: 64 bits from a per-thread xorshift generator seeded once
 /// from the OS. Ids only need to be unique enough to join log lines, not
 /// unpredictable, so no system call per request.
@@ -132,37 +125,6 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(next_request_id)
 }
 
-/// Middleware: one structured log line per request. The query string is
-/// never logged (tokens end up in query strings in careless clients), nor
-/// any header value.
-pub async fn request_log(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let id = request_id(&req);
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
-    let mut res = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert("x-request-id", v);
-    }
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(
-        target: "latchkey::http",
-        method = %method,
-        path = %path,
-        status = res.status().as_u16(),
-        latency_ms = format_args!("{latency_ms:.3}"),
-        request_id = %id,
-        peer = ?peer,
-        "request"
-    );
-    res
-}
-
-fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    api::ApiError::internal("a request handler panicked").into_response()
-}
-
 /// The `Strict-Transport-Security` value, when the public URL is https.
 fn hsts(lk: &Latchkey) -> Option<HeaderValue> {
     let s = lk.settings();
@@ -173,26 +135,198 @@ fn hsts(lk: &Latchkey) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("max-age={}{sub}", s.hsts_seconds)).ok()
 }
 
+/// A boxed response future.
+pub type ResponseFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// Layer of [`RequestLog`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestLogLayer;
+
+impl<S> Layer<S> for RequestLogLayer {
+    type Service = RequestLog<S>;
+    fn layer(&self, inner: S) -> RequestLog<S> {
+        RequestLog { inner }
+    }
+}
+
+/// Step 1 of the module docs: the request id and one log line per request.
+#[derive(Debug, Clone)]
+pub struct RequestLog<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for RequestLog<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // The clone that was made ready is the one that is called (tower's rule).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let start = Instant::now();
+            let id = request_id(&req);
+            // Skip copying what only the log line needs when it is filtered out.
+            if !tracing::enabled!(target: "latchkey::http", tracing::Level::INFO) {
+                let mut res = inner.call(req).await?;
+                if let Ok(v) = HeaderValue::from_str(&id) {
+                    res.headers_mut().insert("x-request-id", v);
+                }
+                return Ok(res);
+            }
+            let method = req.method().clone();
+            let path = req.uri().path().to_owned();
+            let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+            let mut res = inner.call(req).await?;
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                res.headers_mut().insert("x-request-id", v);
+            }
+            let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+            tracing::info!(
+                target: "latchkey::http",
+                method = %method,
+                path = %path,
+                status = res.status().as_u16(),
+                latency_ms = format_args!("{latency_ms:.3}"),
+                request_id = %id,
+                peer = ?peer,
+                "request"
+            );
+            Ok(res)
+        })
+    }
+}
+
+/// Layer of [`Edge`].
+#[derive(Debug, Clone)]
+pub struct EdgeLayer {
+    lk: Latchkey,
+    hsts: Option<HeaderValue>,
+}
+
+impl EdgeLayer {
+    /// Steps 3–7 for this configuration.
+    pub fn new(lk: &Latchkey) -> Self {
+        Self { lk: lk.clone(), hsts: hsts(lk) }
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = Edge<S>;
+    fn layer(&self, inner: S) -> Edge<S> {
+        Edge { inner, lk: self.lk.clone(), hsts: self.hsts.clone() }
+    }
+}
+
+/// Steps 3–7 of the module docs in one service: panic guard, security
+/// headers, JSON errors, request context with the Host allow-list, and the
+/// request timeout.
+#[derive(Debug, Clone)]
+pub struct Edge<S> {
+    inner: S,
+    lk: Latchkey,
+    hsts: Option<HeaderValue>,
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(target: "latchkey::http", panic = %what, "a request handler panicked");
+    api::ApiError::internal("a request handler panicked").into_response()
+}
+
+impl<S, B> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = http::Response<B>, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: axum::body::HttpBody<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        use futures_util::FutureExt;
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let (lk, hsts) = (self.lk.clone(), self.hsts.clone());
+        Box::pin(async move {
+            let method = req.method().clone();
+            let res = match attach_context(&lk, &mut req) {
+                Err(refused) => refused.into_response(),
+                Ok(()) => {
+                    // A panic in the synchronous part of `call` or in the future
+                    // both become a JSON 500, never a dropped connection.
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(req))) {
+                        Err(panic) => panicked(panic),
+                        Ok(fut) => {
+                            let guarded = AssertUnwindSafe(fut).catch_unwind();
+                            match tokio::time::timeout(lk.settings().request_timeout, guarded).await {
+                                Ok(Ok(Ok(res))) => res.map(axum::body::Body::new),
+                                Ok(Ok(Err(never))) => match never {},
+                                Ok(Err(panic)) => panicked(panic),
+                                Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+                            }
+                        }
+                    }
+                }
+            };
+            let mut res = api::to_json_error(&method, res);
+            let h = res.headers_mut();
+            if let Some(v) = hsts {
+                h.entry(header::STRICT_TRANSPORT_SECURITY).or_insert(v);
+            }
+            for (name, value) in SECURITY_HEADERS {
+                h.entry(name).or_insert(HeaderValue::from_static(value));
+            }
+            Ok(res)
+        })
+    }
+}
+
+const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
+];
+
 /// Wraps `routes` (which may contain the application's own routes merged
 /// with [`api::router`]) in Latchkey's layers, in the order documented above.
 pub fn with_layers(routes: Router, lk: &Latchkey) -> Router {
     let limit = lk.settings().max_body_bytes;
-    let router = routes
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(RequestBodyLimitLayer::new(limit))
-        .layer(from_fn_with_state(lk.clone(), context_middleware))
-        // Slow bodies count against the request timeout (408); slow headers
-        // are cut by the server's header-read timeout before this runs.
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, lk.settings().request_timeout))
-        .layer(from_fn(api::json_errors))
-        .layer(from_fn_with_state(hsts(lk), security_headers))
-        .layer(CatchPanicLayer::custom(panic_response));
-    let router = if lk.settings().cors_enabled() {
-        router.layer(cors_layer(lk)).layer(from_fn(strip_partial_cors))
-    } else {
-        router
+    // One ServiceBuilder, so each route is wrapped (and boxed) once, not once
+    // per layer. Outermost first. Slow bodies count against the request
+    // timeout (408); slow headers are cut by the server's header-read
+    // timeout before any of this runs.
+    let inner = || {
+        tower::ServiceBuilder::new()
+            .layer(EdgeLayer::new(lk))
+            .layer(RequestBodyLimitLayer::new(limit))
+            .layer(DefaultBodyLimit::max(limit))
     };
-    router.layer(from_fn(request_log))
+    if lk.settings().cors_enabled() {
+        routes.layer(inner()).layer(cors_layer(lk)).layer(from_fn(strip_partial_cors)).layer(RequestLogLayer)
+    } else {
+        routes.layer(tower::ServiceBuilder::new().layer(RequestLogLayer).layer(inner()))
+    }
 }
 
 /// The complete Latchkey application: the API, the trailing-slash fallback

@@ -12,7 +12,7 @@ use crate::{
     Latchkey,
     api::ApiError,
     audit::AuditEvent,
-    crypto::{constant_time_eq, salted_hmac_hex},
+    crypto::{SaltedHmac, constant_time_eq},
     csrf::CsrfToken,
     password::{HashError, RawPassword},
     session::{Session, StoreError},
@@ -61,8 +61,9 @@ impl From<AuthError> for ApiError {
     }
 }
 
-fn hash_with(key: &SecretString, password_hash: &str) -> String {
-    salted_hmac_hex(SESSION_HASH_SALT, key.expose_secret().as_bytes(), password_hash.as_bytes())
+/// The session-auth-hash HMACs of the secret key and each fallback, in that order.
+pub(crate) fn session_hash_macs<'a>(keys: impl Iterator<Item = &'a SecretString>) -> Vec<SaltedHmac> {
+    keys.map(|k| SaltedHmac::new(SESSION_HASH_SALT, k.expose_secret().as_bytes())).collect()
 }
 
 impl Latchkey {
@@ -70,14 +71,14 @@ impl Latchkey {
     /// the secret key. Stored in the session at login and compared on every
     /// request, so changing the password ends every other session.
     pub fn session_auth_hash(&self, user: &User) -> String {
-        hash_with(self.secret_key(), &user.password_hash)
+        self.session_hash_macs()[0].hex(user.password_hash.as_bytes()).to_string()
     }
 
     /// Checks a stored session auth hash in constant time against the
     /// current key and every fallback key (key rotation).
     pub fn verify_session_auth_hash(&self, stored: &str, user: &User) -> bool {
-        std::iter::once(self.secret_key()).chain(self.secret_key_fallbacks()).fold(false, |ok, key| {
-            ok | constant_time_eq(hash_with(key, &user.password_hash).as_bytes(), stored.as_bytes())
+        self.session_hash_macs().iter().fold(false, |ok, mac| {
+            ok | constant_time_eq(mac.hex(user.password_hash.as_bytes()).as_bytes(), stored.as_bytes())
         })
     }
 
@@ -200,14 +201,11 @@ impl Latchkey {
     /// # Errors
     /// Store failures.
     pub async fn session_user(&self, session: &Session) -> Result<Option<User>, AuthError> {
-        let Some(record) = session.record().await? else {
-            return Ok(None);
-        };
-        let Some(user_id) = record.user_id else {
+        let Some((Some(user_id), auth_hash)) = session.read(|r| (r.user_id, r.auth_hash.clone())).await? else {
             return Ok(None);
         };
         match self.users().by_id(user_id).await? {
-            Some(user) if user.is_active && self.verify_session_auth_hash(&record.auth_hash, &user) => Ok(Some(user)),
+            Some(user) if user.is_active && self.verify_session_auth_hash(&auth_hash, &user) => Ok(Some(user)),
             _ => {
                 session.flush().await?;
                 Ok(None)

@@ -98,19 +98,31 @@ pub fn host_allowed(allowed: &[String], host: &str) -> bool {
 /// Middleware: computes [`RequestContext`] and refuses hosts that are not
 /// allowed with 400, before anything else looks at the request.
 pub async fn context_middleware(State(lk): State<Latchkey>, mut req: Request, next: Next) -> Response {
+    match attach_context(&lk, &mut req) {
+        Ok(()) => next.run(req).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// What [`context_middleware`] does, for layers that run it inline: puts the
+/// [`RequestContext`] into the request's extensions, or answers 400 for a
+/// host that is not allowed.
+///
+/// # Errors
+/// The 400 for a disallowed host.
+pub fn attach_context(lk: &Latchkey, req: &mut Request) -> Result<(), ApiError> {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let ctx = RequestContext::from_parts(lk.settings(), req.headers(), req.uri().authority().map(|a| a.as_str()), peer);
     if !host_allowed(&lk.settings().allowed_hosts, &ctx.host) {
         let shown: String = ctx.host.chars().take(100).filter(|c| !c.is_control()).collect();
         tracing::warn!(target: "latchkey::security", host = %shown, "disallowed Host header");
-        return ApiError::bad_request(
+        return Err(ApiError::bad_request(
             "disallowed_host",
             format!("Invalid HTTP_HOST header: '{shown}'. You may need to add it to allowed_hosts."),
-        )
-        .into_response();
+        ));
     }
     req.extensions_mut().insert(ctx);
-    next.run(req).await
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ pub fn find(headers: &HeaderMap, name: &str) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse_encoded)
+        // Not split_parse_encoded: every value we read (session keys, CSRF
+        // secrets) is alphanumeric, so decoding could only turn junk into
+        // other junk, at a cost on every request.
+        .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
         .find(|c| c.name() == name)
         .map(|c| c.value().to_owned())

@@ -55,11 +55,45 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 /// Hex-encoded HMAC-SHA256 of `value` under `key`, with a purpose salt folded
 /// into the key as Django's `salted_hmac` does, so one secret can serve several
 /// purposes without one MAC being replayable as another.
+#[cfg(test)]
 pub(crate) fn salted_hmac_hex(salt: &str, key: &[u8], value: &[u8]) -> String {
-    let derived = Sha256::new().chain_update(salt.as_bytes()).chain_update(key).finalize();
-    let mut mac = Hmac::<Sha256>::new_from_slice(&derived).expect("HMAC accepts any key length");
-    mac.update(value);
-    hex::encode(mac.finalize().into_bytes())
+    SaltedHmac::new(salt, key).hex(value).to_string()
+}
+
+/// Django's `salted_hmac` with the key derivation and HMAC pads computed once:
+/// the session auth hash is checked on every authenticated request.
+/// Deliberately not `Debug`: its state is key material.
+#[derive(Clone)]
+pub(crate) struct SaltedHmac(Hmac<Sha256>);
+
+/// A 64-character lowercase hex digest, on the stack.
+pub(crate) struct HexDigest([u8; 64]);
+
+impl HexDigest {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for HexDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(std::str::from_utf8(&self.0).expect("hex is ASCII"))
+    }
+}
+
+impl SaltedHmac {
+    pub(crate) fn new(salt: &str, key: &[u8]) -> Self {
+        let derived = Sha256::new().chain_update(salt.as_bytes()).chain_update(key).finalize();
+        Self(Hmac::<Sha256>::new_from_slice(&derived).expect("HMAC accepts any key length"))
+    }
+
+    pub(crate) fn hex(&self, value: &[u8]) -> HexDigest {
+        let mut mac = self.0.clone();
+        mac.update(value);
+        let mut out = [0u8; 64];
+        hex::encode_to_slice(mac.finalize().into_bytes(), &mut out).expect("32 bytes fill 64 hex digits");
+        HexDigest(out)
+    }
 }
 
 #[cfg(test)]

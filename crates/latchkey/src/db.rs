@@ -22,6 +22,7 @@ use crate::{
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, "idle_timeout_and_audit", include_str!("../migrations/sqlite/0002_idle_timeout_and_audit.sql")),
+    (3, "cache_events", include_str!("../migrations/sqlite/0003_cache_events.sql")),
 ];
 
 /// Embedded PostgreSQL migrations, in order (same rule).

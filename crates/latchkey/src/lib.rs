@@ -14,6 +14,7 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod clock;
 pub mod context;
 pub mod cookies;
@@ -68,8 +69,8 @@ struct Inner {
     audit: Arc<dyn audit::AuditStore>,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
-    secret_key: SecretString,
-    fallbacks: Vec<SecretString>,
+    cache: Option<(Arc<cache::AuthCache>, Arc<dyn cache::CacheBus>)>,
+    session_hash_macs: Vec<crypto::SaltedHmac>,
 }
 
 /// The connections behind a [`Latchkey`] opened with [`Latchkey::open`],
@@ -80,6 +81,8 @@ pub struct Backends {
     pub db: db::Database,
     /// Redis, when sessions live there.
     pub redis: Option<redis_store::RedisStore>,
+    /// The read-through cache.
+    pub cache: Option<Arc<cache::AuthCache>>,
 }
 
 impl Backends {
@@ -133,9 +136,66 @@ impl Latchkey {
         secret_key: SecretString,
     ) -> Result<Self, BuildError> {
         let hasher = PasswordHasher::new(&settings.password_hasher)?;
-        let fallbacks = settings.secret_key_fallbacks.clone();
         let Stores { sessions, users, throttle, audit } = stores;
-        Ok(Self(Arc::new(Inner { settings, sessions, users, throttle, audit, hasher, clock, secret_key, fallbacks })))
+        // The keys themselves are not kept: only what is derived from them.
+        let session_hash_macs =
+            auth::session_hash_macs(std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter()));
+        Ok(Self(Arc::new(Inner {
+            settings,
+            sessions,
+            users,
+            throttle,
+            audit,
+            hasher,
+            clock,
+            cache: None,
+            session_hash_macs,
+        })))
+    }
+
+    /// Like [`Latchkey::new`], with the read-through cache in front of the
+    /// session and user stores, invalidated through `bus` (see [`cache`]).
+    /// The cache is read only while [`Latchkey::run_cache_sync`] runs (or
+    /// always, for a [`cache::LocalBus`]); invalidations are published either way.
+    ///
+    /// # Errors
+    /// When the hasher parameters are invalid.
+    pub fn with_cache(
+        settings: Settings,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        secret_key: SecretString,
+        bus: Arc<dyn cache::CacheBus>,
+    ) -> Result<Self, BuildError> {
+        let cache = Arc::new(if bus.shared() {
+            cache::AuthCache::new(settings.cache.clone())
+        } else {
+            cache::AuthCache::local(settings.cache.clone())
+        });
+        let stores = Stores {
+            sessions: Arc::new(cache::CachedSessionStore::new(stores.sessions, cache.clone(), bus.clone())),
+            users: Arc::new(cache::CachedUserStore::new(stores.users, cache.clone(), bus.clone())),
+            ..stores
+        };
+        let mut lk = Self::new(settings, stores, clock, secret_key)?;
+        Arc::get_mut(&mut lk.0).expect("not shared yet").cache = Some((cache, bus));
+        Ok(lk)
+    }
+
+    /// The read-through cache, when there is one.
+    pub fn cache(&self) -> Option<&Arc<cache::AuthCache>> {
+        self.0.cache.as_ref().map(|(c, _)| c)
+    }
+
+    /// Spawns the cache's sync loop (servers call this; one-shot commands
+    /// do not, so they never read a cache but still publish). `None` when
+    /// there is no cache or it is turned off.
+    pub fn run_cache_sync(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let (cache, bus) = self.0.cache.as_ref()?;
+        if !cache.settings().enabled || !bus.shared() {
+            return None;
+        }
+        Some(tokio::spawn(cache::run_sync(bus.clone(), cache.clone())))
     }
 
     /// The stores, e.g. to build a sibling instance on the same data.
@@ -178,8 +238,16 @@ impl Latchkey {
             }
             None => None,
         };
-        let lk = Self::new(settings, stores, clock, key)?;
-        Ok((lk, Backends { db, redis }))
+        // Invalidations travel where every instance already connects: Redis
+        // when sessions live there, else the database.
+        let bus: Arc<dyn cache::CacheBus> = match (&redis, &db) {
+            (Some(r), _) => Arc::new(cache::RedisBus::new(r.clone())),
+            (None, db::Database::Postgres(pool)) => Arc::new(cache::PgBus::new(pool.clone())),
+            (None, db::Database::Sqlite(pool)) => Arc::new(cache::SqliteBus::new(pool.clone())),
+        };
+        let lk = Self::with_cache(settings, stores, clock, key, bus)?;
+        let cache = lk.cache().cloned();
+        Ok((lk, Backends { db, redis, cache }))
     }
 
     /// Settings.
@@ -212,11 +280,8 @@ impl Latchkey {
         &self.0.clock
     }
 
-    pub(crate) fn secret_key(&self) -> &SecretString {
-        &self.0.secret_key
-    }
-
-    pub(crate) fn secret_key_fallbacks(&self) -> impl Iterator<Item = &SecretString> {
-        self.0.fallbacks.iter()
+    /// Session-auth-hash HMACs: the secret key's first, then each fallback's.
+    pub(crate) fn session_hash_macs(&self) -> &[crypto::SaltedHmac] {
+        &self.0.session_hash_macs
     }
 }

@@ -29,6 +29,7 @@ use crate::{
 /// A Redis connection (multiplexed, reconnecting) and the key prefix.
 #[derive(Clone)]
 pub struct RedisStore {
+    client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
 }
@@ -132,7 +133,22 @@ impl RedisStore {
             .set_max_delay(Duration::from_secs(1));
         let mut conn = client.get_connection_manager_with_config(config).await?;
         let _: String = redis::cmd("PING").query_async(&mut conn).await?;
-        Ok(Self { conn, prefix: prefix.to_owned() })
+        Ok(Self { client, conn, prefix: prefix.to_owned() })
+    }
+
+    /// The client (for pub/sub connections of the cache bus).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// A handle on the shared connection.
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The key prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Whether Redis answers (for health checks).

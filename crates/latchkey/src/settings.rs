@@ -219,6 +219,8 @@ pub struct Settings {
     pub audit_persist: bool,
     /// Password validators.
     pub password_policy: crate::password_policy::PasswordPolicy,
+    /// The read-through cache of sessions and users.
+    pub cache: crate::cache::CacheSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -458,6 +460,22 @@ pub struct RawSettings {
     pub password: RawPasswordPolicy,
     /// `[security]`.
     pub security: RawSecurity,
+    /// `[cache]`.
+    pub cache: RawCache,
+}
+
+/// `[cache]` as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawCache {
+    /// See [`crate::cache::CacheSettings::enabled`].
+    pub enabled: Option<bool>,
+    /// See [`crate::cache::CacheSettings::max_entries`].
+    pub max_entries: Option<usize>,
+    /// Seconds.
+    pub ttl: Option<u64>,
+    /// Milliseconds.
+    pub sync_interval_ms: Option<u64>,
 }
 
 /// `[password]` as read.
@@ -570,6 +588,10 @@ settings_doc! {
     "limits.max_connections" Integer "1024" "Open connections at most; further ones are closed at once until one ends.";
     "security.hsts_seconds" Integer "31536000 (one year)" "Strict-Transport-Security max-age, sent when public_url is https; 0 sends none.";
     "security.hsts_include_subdomains" Bool "true" "Add includeSubDomains to Strict-Transport-Security.";
+    "cache.enabled" Bool "true" "Serve authenticated requests from an in-process read-through cache of sessions and users. Every logout, revocation, password change and deactivation is published to all instances (SQLite: an events table; PostgreSQL: LISTEN/NOTIFY; Redis: pub/sub) and waits cache.sync_interval_ms × 2, after which no instance can still serve the old entry; an instance whose channel is lost empties its cache and reads the store until it is back.";
+    "cache.max_entries" Integer "100000" "Sessions (and, separately, users) the cache holds at most; when full it is emptied and refills.";
+    "cache.ttl" Integer "300" "Seconds a cached entry is served before it is read again from the store, whatever happens (a backstop; invalidation does the real work).";
+    "cache.sync_interval_ms" Integer "50" "How often each instance confirms its invalidation channel. A cache not confirmed within twice this is not used; revoking writes wait twice this before they return.";
     "spa.dir" String "unset (the SPA embedded in the binary)" "Embedded preset: serve this SPA build folder from disk instead (index.html fallback for client-side routes, hashed assets immutable). Flag: --spa-dir.";
     "spa.csp" String "auto" "Content-Security-Policy of SPA pages. auto: strict for the embedded SPA; for spa.dir also allows https: styles, images and fonts (CDN Bootstrap) and hashes inline scripts (Create React App). Empty: no header.";
 }
@@ -635,6 +657,26 @@ fn cookie(
 
 fn is_unspecified(addr: &SocketAddr) -> bool {
     addr.ip().is_unspecified()
+}
+
+fn cache_settings(raw: &RawCache) -> Result<crate::cache::CacheSettings, SettingsError> {
+    let sync_ms = raw.sync_interval_ms.unwrap_or(50);
+    if !(5..=10_000).contains(&sync_ms) {
+        return Err(SettingsError::invalid("cache.sync_interval_ms", "must be between 5 and 10000"));
+    }
+    let max_entries = raw.max_entries.unwrap_or(100_000);
+    if max_entries == 0 {
+        return Err(SettingsError::invalid(
+            "cache.max_entries",
+            "must be at least 1; use cache.enabled = false to turn the cache off",
+        ));
+    }
+    Ok(crate::cache::CacheSettings {
+        enabled: raw.enabled.unwrap_or(true),
+        max_entries,
+        ttl: Duration::from_secs(raw.ttl.unwrap_or(300)),
+        sync_interval: Duration::from_millis(sync_ms),
+    })
 }
 
 impl RawSettings {
@@ -868,6 +910,7 @@ impl RawSettings {
                 policy
             },
             audit_persist: self.audit.persist.unwrap_or(true),
+            cache: cache_settings(&self.cache)?,
             password_policy: {
                 let p = &self.password;
                 let max = p.max_similarity.unwrap_or(0.7);
@@ -999,7 +1042,19 @@ mod tests {
         r.trusted_proxies = vec!["10.0.0.0/33".into()];
         assert_eq!(r.clone().validate().unwrap_err().key, "trusted_proxies");
         r.trusted_proxies = vec!["10.0.0.1".into(), "192.168.0.0/16".into()];
-        assert!(r.validate().is_ok());
+        assert!(r.clone().validate().is_ok());
+        r.cache.sync_interval_ms = Some(1);
+        assert_eq!(r.clone().validate().unwrap_err().key, "cache.sync_interval_ms");
+        r.cache.sync_interval_ms = None;
+        r.cache.max_entries = Some(0);
+        assert_eq!(r.clone().validate().unwrap_err().key, "cache.max_entries");
+    }
+
+    #[test]
+    fn the_cache_is_on_by_default_with_a_100_ms_revocation_bound() {
+        let s = raw("same-origin").validate().unwrap();
+        assert!(s.cache.enabled);
+        assert_eq!(s.cache.sync_interval * 2, std::time::Duration::from_millis(100));
     }
 
     #[test]

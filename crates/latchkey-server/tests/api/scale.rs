@@ -82,7 +82,14 @@ async fn two_instances_with_sessions_in_redis_share_sessions_logouts_and_throttl
     let b = spawn_on(&pg.url, Some((&redis_url(), &prefix.prefix))).await;
     shared_state_across_instances(&a, &b).await;
     let health: Value = a.client.get(a.url("/api/health/")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(health, json!({"status": "ok", "database": "ok", "session_store": "ok"}));
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], "ok");
+    assert_eq!(health["session_store"], "ok");
+    assert_eq!(health["cache"]["drops"], 0, "{health}");
+    // B read A's session (through its cache) and never lost its channel.
+    let health: Value = b.client.get(b.url("/api/health/")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["cache"]["drops"], 0, "{health}");
+    assert!(health["cache"]["hits"].as_u64().unwrap() + health["cache"]["misses"].as_u64().unwrap() > 0, "{health}");
     a.stop().await;
     b.stop().await;
 }

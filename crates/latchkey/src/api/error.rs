@@ -140,6 +140,11 @@ fn is_json(res: &Response) -> bool {
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let res = next.run(req).await;
+    to_json_error(&method, res)
+}
+
+/// What [`json_errors`] does to one response, for layers that run it inline.
+pub fn to_json_error(method: &http::Method, res: Response) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&res) {
         return res;

@@ -8,11 +8,10 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{FromRequest, OriginalUri, Request, State},
-    middleware::from_fn_with_state,
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-pub use error::{ApiError, json_errors};
+pub use error::{ApiError, json_errors, to_json_error};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -228,24 +227,40 @@ async fn session_view(
     MaybeUser(user): MaybeUser,
 ) -> Result<Response, ApiError> {
     csrf.ensure_cookie();
+    // Typed answers rather than json!: no map is built on the hot path.
+    #[derive(serde::Serialize)]
+    struct Answer {
+        #[serde(rename = "isAuthenticated")]
+        is_authenticated: bool,
+        #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
+        expires_at: Option<String>,
+    }
     match user {
         // expiresAt is an addition the tutorial's clients ignore; absent for
         // HTTP Basic, which has no session.
-        Some(_) => match session.expires_at().await? {
-            Some(at) => {
-                let at = at.format(&time::format_description::well_known::Rfc3339).map_err(ApiError::internal)?;
-                Ok(Json(json!({ "isAuthenticated": true, "expiresAt": at })).into_response())
-            }
-            None => Ok(Json(json!({ "isAuthenticated": true })).into_response()),
-        },
+        Some(_) => {
+            let expires_at = match session.expires_at().await? {
+                Some(at) => {
+                    Some(at.format(&time::format_description::well_known::Rfc3339).map_err(ApiError::internal)?)
+                }
+                None => None,
+            };
+            Ok(Json(Answer { is_authenticated: true, expires_at }).into_response())
+        }
         None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
-        None => Ok(Json(json!({ "isAuthenticated": false })).into_response()),
+        None => Ok(Json(Answer { is_authenticated: false, expires_at: None }).into_response()),
     }
 }
 
 async fn whoami_view(State(lk): State<Latchkey>, MaybeUser(user): MaybeUser) -> Result<Response, ApiError> {
     match user {
-        Some(u) => Ok(Json(json!({ "username": u.username })).into_response()),
+        Some(u) => {
+            #[derive(serde::Serialize)]
+            struct Answer {
+                username: String,
+            }
+            Ok(Json(Answer { username: u.username }).into_response())
+        }
         None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
         None => Ok(Json(json!({ "isAuthenticated": false })).into_response()),
     }
@@ -263,14 +278,64 @@ pub fn router(lk: Latchkey) -> Router {
         // route_layer: unknown paths reach the fallback (slash redirect, 404)
         // untouched; a known path with a wrong method is CSRF-checked first,
         // as in Django (PUT without a token: 403, with one: 405).
-        .route_layer(from_fn_with_state(lk.clone(), crate::session::session_middleware))
-        .route_layer(from_fn_with_state(lk.clone(), crate::csrf::csrf_middleware))
-        // Authentication answers must never be stored by a browser or proxy cache.
-        .route_layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
+        .route_layer(ApiLayer(lk.clone()))
         .with_state(lk)
+}
+
+/// CSRF, then the session, then `Cache-Control: no-store` — what
+/// [`crate::csrf::csrf_middleware`] and [`crate::session::session_middleware`]
+/// do, as one hand-written layer: each `from_fn` layer clones and boxes the
+/// rest of the stack on every request, which shows on the session check.
+#[derive(Debug, Clone)]
+pub struct ApiLayer(pub Latchkey);
+
+impl<S> tower::Layer<S> for ApiLayer {
+    type Service = ApiService<S>;
+    fn layer(&self, inner: S) -> ApiService<S> {
+        ApiService { inner, lk: self.0.clone() }
+    }
+}
+
+/// The service of [`ApiLayer`].
+#[derive(Debug, Clone)]
+pub struct ApiService<S> {
+    inner: S,
+    lk: Latchkey,
+}
+
+impl<S> tower::Service<Request> for ApiService<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = crate::app::ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let lk = self.lk.clone();
+        Box::pin(async move {
+            let mut response = match crate::csrf::csrf_begin(&lk, &mut req).await {
+                Err(refused) => refused.into_response(),
+                Ok(csrf) => {
+                    let session = Session::begin(&lk, &mut req);
+                    let Ok(mut response) = inner.call(req).await;
+                    session.finish(&lk, &mut response).await;
+                    crate::csrf::csrf_finish(&lk, &csrf, &mut response);
+                    response
+                }
+            };
+            // Authentication answers must never be stored by a browser or proxy cache.
+            response.headers_mut().entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+            Ok(response)
+        })
+    }
 }
 
 /// Fallback: a known path without its trailing slash redirects to the

@@ -140,12 +140,16 @@ impl CsrfToken {
         token::mask(&secret)
     }
 
-    /// Makes sure the response sets the cookie (Django's `ensure_csrf_cookie`),
-    /// without masking a token nobody will read.
+    /// Makes sure the browser has a CSRF cookie, without masking a token
+    /// nobody will read. Unlike Django's `ensure_csrf_cookie`, a valid cookie
+    /// is not re-sent: this runs on every session check, and the cookie's
+    /// one-year expiry is renewed whenever the SPA fetches a token ([`CsrfToken::get`]).
     pub fn ensure_cookie(&self) {
         let mut st = self.lock();
-        st.secret.get_or_insert_with(token::new_secret);
-        st.needs_update = true;
+        if st.secret.is_none() {
+            st.secret = Some(token::new_secret());
+            st.needs_update = true;
+        }
     }
 
     /// Replaces the secret (at login): tokens handed out before stop working.
@@ -251,6 +255,22 @@ pub fn check(lk: &Latchkey, ctx: &RequestContext, headers: &HeaderMap, cookie: O
 /// Middleware: enforces [`check`] on unsafe methods, gives handlers a
 /// [`CsrfToken`], and writes the `csrftoken` cookie when it changed.
 pub async fn csrf_middleware(State(lk): State<Latchkey>, mut req: Request, next: Next) -> Response {
+    let state = match csrf_begin(&lk, &mut req).await {
+        Ok(state) => state,
+        Err(refused) => return refused.into_response(),
+    };
+    let mut response = next.run(req).await;
+    csrf_finish(&lk, &state, &mut response);
+    response
+}
+
+/// The request half of [`csrf_middleware`], for layers that run it inline:
+/// checks unsafe methods and puts the request's [`CsrfToken`] into its
+/// extensions.
+///
+/// # Errors
+/// The 403 of a CSRF failure.
+pub async fn csrf_begin(lk: &Latchkey, req: &mut Request) -> Result<CsrfToken, ApiError> {
     let settings = &lk.settings().csrf.cookie;
     let cookie = cookies::find(req.headers(), &settings.name);
     let state = CsrfToken::default();
@@ -266,7 +286,7 @@ pub async fn csrf_middleware(State(lk): State<Latchkey>, mut req: Request, next:
         let ctx = req.extensions().get::<RequestContext>().cloned().unwrap_or_else(|| {
             RequestContext::from_parts(lk.settings(), req.headers(), req.uri().authority().map(|a| a.as_str()), None)
         });
-        if let Err(reason) = check(&lk, &ctx, req.headers(), cookie.as_deref()) {
+        if let Err(reason) = check(lk, &ctx, req.headers(), cookie.as_deref()) {
             tracing::warn!(
                 target: "latchkey::security::csrf",
                 reason = %reason,
@@ -279,11 +299,17 @@ pub async fn csrf_middleware(State(lk): State<Latchkey>, mut req: Request, next:
                 crate::audit::AuditEvent::new(lk.clock().now(), "csrf_rejected").client(ctx.client_ip).detail(detail),
             )
             .await;
-            return reason.into_api_error().into_response();
+            return Err(reason.into_api_error());
         }
     }
     req.extensions_mut().insert(state.clone());
-    let mut response = next.run(req).await;
+    Ok(state)
+}
+
+/// The response half of [`csrf_middleware`]: writes the cookie when the
+/// secret is new or was used (Django renews it then).
+pub fn csrf_finish(lk: &Latchkey, state: &CsrfToken, response: &mut Response) {
+    let settings = &lk.settings().csrf.cookie;
     let st = state.lock();
     if st.needs_update
         && let Some(secret) = &st.secret
@@ -292,5 +318,4 @@ pub async fn csrf_middleware(State(lk): State<Latchkey>, mut req: Request, next:
         response.headers_mut().append(header::SET_COOKIE, cookies::set(settings, secret, now));
         cookies::vary_cookie(response.headers_mut());
     }
-    response
 }

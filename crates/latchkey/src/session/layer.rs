@@ -103,12 +103,23 @@ impl Session {
         Ok(st.record.clone())
     }
 
+    /// `f` of the stored record, if the request carries a live session,
+    /// without copying the record (this is on every authenticated request).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn read<T>(&self, f: impl FnOnce(&SessionRecord) -> T) -> Result<Option<T>, StoreError> {
+        let mut st = self.0.state.lock().await;
+        self.ensure_loaded(&mut st).await?;
+        Ok(st.record.as_ref().map(f))
+    }
+
     /// The logged-in user's id.
     ///
     /// # Errors
     /// When the store fails.
     pub async fn user_id(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self.record().await?.and_then(|r| r.user_id))
+        Ok(self.read(|r| r.user_id).await?.flatten())
     }
 
     /// A value stored in the session.
@@ -230,10 +241,12 @@ impl Session {
     /// # Errors
     /// When the store fails.
     pub async fn expires_at(&self) -> Result<Option<OffsetDateTime>, StoreError> {
-        Ok(self.record().await?.map(|r| r.expires_at))
+        self.read(|r| r.expires_at).await
     }
 
-    async fn finish(&self, lk: &Latchkey, response: &mut Response) {
+    /// The response half of [`session_middleware`]: saves a modified
+    /// session and writes (or deletes) the cookie.
+    pub async fn finish(&self, lk: &Latchkey, response: &mut Response) {
         let mut st = self.0.state.lock().await;
         if !st.accessed {
             return;
@@ -278,12 +291,22 @@ impl Session {
 
 /// Middleware that gives handlers a [`Session`] and writes its cookie.
 pub async fn session_middleware(State(lk): State<Latchkey>, mut req: Request, next: Next) -> Response {
-    let cookie = cookies::find(req.headers(), &lk.settings().session.cookie.name);
-    let session = Session::new(&lk, cookie);
-    req.extensions_mut().insert(session.clone());
+    let session = Session::begin(&lk, &mut req);
     let mut response = next.run(req).await;
     session.finish(&lk, &mut response).await;
     response
+}
+
+impl Session {
+    /// The request half of [`session_middleware`], for layers that run it
+    /// inline: the request's session (not loaded yet), also put into its
+    /// extensions. Call [`Session::finish`] on the response.
+    pub fn begin(lk: &Latchkey, req: &mut Request) -> Session {
+        let cookie = cookies::find(req.headers(), &lk.settings().session.cookie.name);
+        let session = Session::new(lk, cookie);
+        req.extensions_mut().insert(session.clone());
+        session
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {

@@ -118,3 +118,38 @@ async fn a_panicking_handler_answers_a_json_500_that_still_carries_cors_headers(
     assert_eq!(res.json(), serde_json::json!({"detail": "Internal server error.", "code": "server_error"}));
     assert_eq!(res.header("access-control-allow-origin"), Some(SPA));
 }
+
+#[tokio::test]
+async fn a_handler_that_panics_in_any_preset_answers_a_json_500_with_the_security_headers() {
+    for preset in [Preset::Embedded, Preset::SameOrigin, Preset::Rest] {
+        let mut app = TestApp::new(preset).await;
+        // One route panics inside its future, the other before returning one.
+        let routes = axum::Router::new()
+            .route(
+                "/api/boom/",
+                axum::routing::get(|| async {
+                    #[allow(clippy::panic)]
+                    if true {
+                        panic!("handler bug");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route_service("/api/sync-boom/", tower::service_fn(panics_before_returning_a_future));
+        app.router = latchkey::app::with_layers(routes, &app.lk);
+        for path in ["/api/boom/", "/api/sync-boom/"] {
+            let res = app.get(path).await;
+            assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{preset:?} {path}");
+            assert_eq!(res.json(), serde_json::json!({"detail": "Internal server error.", "code": "server_error"}));
+            assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+            assert_eq!(res.header("x-frame-options"), Some("DENY"));
+            assert!(res.header("x-request-id").is_some());
+        }
+    }
+}
+
+fn panics_before_returning_a_future(
+    _: axum::extract::Request,
+) -> std::future::Ready<Result<axum::response::Response, std::convert::Infallible>> {
+    panic!("service bug")
+}

@@ -187,6 +187,19 @@ async fn the_embedded_spa_can_echo_the_cookie_it_reads() {
     assert_eq!(res.status, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn session_checks_issue_a_missing_csrf_cookie_and_leave_a_valid_one_alone() {
+    let mut app = TestApp::new(Preset::Embedded).await;
+    assert!(app.get("/api/session/").await.set_cookie("csrftoken").is_some(), "a browser without one gets one");
+    let secret = app.jar["csrftoken"].clone();
+    let res = app.get("/api/session/").await;
+    assert!(res.set_cookie("csrftoken").is_none(), "a valid cookie is not re-sent on every check");
+    assert_eq!(app.jar["csrftoken"], secret);
+    // Fetching a token renews the cookie's expiry, as Django's get_token does.
+    let res = app.get("/api/csrf/").await;
+    assert!(res.set_cookie("csrftoken").unwrap().starts_with(&format!("csrftoken={secret};")));
+}
+
 impl TestApp {
     async fn login_as_with_token(&mut self, token: &str) -> Res {
         let body = serde_json::json!({"username": USER, "password": PASSWORD}).to_string();

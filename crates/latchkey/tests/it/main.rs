@@ -6,6 +6,7 @@ mod helpers;
 mod api;
 mod audit;
 mod backends;
+mod cache;
 mod cors;
 mod csrf;
 mod logs;

@@ -1,0 +1,900 @@
+//! A read-through cache of sessions and users, so an authenticated request
+//! usually costs no store round-trip at all.
+//!
+//! A cache in front of revocable credentials is only acceptable if it can
+//! never serve a session that was logged out, revoked, or whose user changed
+//! password or was deactivated — on any instance. A TTL alone cannot promise
+//! that, so:
+//!
+//! * every write that ends or changes a session or a user is **published**
+//!   as an [`Invalidation`] on a [`CacheBus`] shared by all instances and
+//!   the CLI: an events table on SQLite, `LISTEN/NOTIFY` on PostgreSQL,
+//!   pub/sub on Redis;
+//! * each serving instance runs a **sync loop** ([`CacheBus::run`]) that
+//!   applies other instances' events and then confirms the channel with a
+//!   barrier (a self-addressed ping behind everything published before it,
+//!   or a poll of the events table). The cache is only read while the last
+//!   confirmed barrier *started* less than `2 × sync_interval` ago;
+//! * a revoking write **waits `2 × sync_interval`** after publishing before it
+//!   returns. Any instance that reads its cache after that has confirmed a
+//!   barrier that started after the publication, so it has applied the
+//!   event. An instance whose channel is lost, slow or broken stops reading
+//!   its cache (and empties it) until the channel is confirmed again;
+//! * fills race with invalidations: a fill remembers the cache epoch before
+//!   reading the store and is dropped if any invalidation happened meanwhile.
+//!
+//! Entries also expire after `cache.ttl` and when the session itself
+//! expires, so a bug elsewhere cannot keep one alive for long.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use time::OffsetDateTime;
+
+use crate::{
+    session::{SessionKeyHash, SessionRecord, SessionStore, StoreError},
+    users::{NewUser, User, UserStore, UserStoreError},
+};
+
+/// `[cache]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// Read sessions and users from the cache (invalidations are published
+    /// either way, so instances with and without a cache can be mixed).
+    pub enabled: bool,
+    /// Entries per map at most; a full map is emptied.
+    pub max_entries: usize,
+    /// Longest time an entry is served without reading the store again.
+    pub ttl: Duration,
+    /// Period of the sync loop; the cache is trusted for twice this.
+    pub sync_interval: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: 100_000,
+            ttl: Duration::from_secs(300),
+            sync_interval: Duration::from_millis(50),
+        }
+    }
+}
+
+/// What an instance must forget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// One session changed or ended.
+    Session(SessionKeyHash),
+    /// Every session of a user ended.
+    UserSessions(i64),
+    /// A user changed (password, active flag): the user and their sessions.
+    User(i64),
+    /// Everything.
+    All,
+}
+
+impl Invalidation {
+    /// The wire form (short: it travels in NOTIFY payloads and Redis messages).
+    pub fn encode(&self) -> String {
+        match self {
+            Invalidation::Session(h) => format!("s:{}", h.as_str()),
+            Invalidation::UserSessions(id) => format!("us:{id}"),
+            Invalidation::User(id) => format!("u:{id}"),
+            Invalidation::All => "*".into(),
+        }
+    }
+
+    /// Parses [`Invalidation::encode`]'s output. Anything else is `All`:
+    /// forgetting too much is safe, forgetting too little is not.
+    pub fn decode(s: &str) -> Self {
+        if let Some(h) = s.strip_prefix("s:")
+            && h.len() == 64
+            && h.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Invalidation::Session(SessionKeyHash(h.to_owned()));
+        }
+        if let Some(id) = s.strip_prefix("us:").and_then(|n| n.parse().ok()) {
+            return Invalidation::UserSessions(id);
+        }
+        if let Some(id) = s.strip_prefix("u:").and_then(|n| n.parse().ok()) {
+            return Invalidation::User(id);
+        }
+        Invalidation::All
+    }
+}
+
+/// Counters for benchmarks and health output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Whether the cache is being read right now.
+    pub active: bool,
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Reads that went to the store.
+    pub misses: u64,
+    /// Times the cache was emptied because its channel was lost or lagged.
+    pub drops: u64,
+    /// Sessions held.
+    pub sessions: usize,
+    /// Users held.
+    pub users: usize,
+}
+
+struct Entry<T> {
+    value: T,
+    at: Instant,
+}
+
+type Sessions = HashMap<String, Entry<SessionRecord>>;
+type Users = HashMap<i64, Entry<User>>;
+
+/// The cache itself: two maps, an epoch for fill/invalidation races, and the
+/// time of the last confirmed barrier.
+pub struct AuthCache {
+    settings: CacheSettings,
+    sessions: Mutex<Sessions>,
+    users: Mutex<Users>,
+    epoch: AtomicU64,
+    base: Instant,
+    /// Nanoseconds after `base` at which the last confirmed barrier started, plus one; 0: none.
+    synced: AtomicU64,
+    /// No other instance exists (tests, memory stores): always in sync.
+    local: AtomicBool,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    drops: AtomicU64,
+}
+
+impl fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthCache").field("settings", &self.settings).field("stats", &self.stats()).finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves maps that are merely incomplete;
+    // the data is still consistent, so poisoning is not an error here.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl AuthCache {
+    /// An empty cache that is not read until its sync loop confirms a barrier.
+    pub fn new(settings: CacheSettings) -> Self {
+        Self {
+            settings,
+            sessions: Mutex::new(HashMap::new()),
+            users: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            base: Instant::now(),
+            synced: AtomicU64::new(0),
+            local: AtomicBool::new(false),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            drops: AtomicU64::new(0),
+        }
+    }
+
+    /// A cache for a single process with no other writer (memory stores):
+    /// always in sync, no loop needed.
+    pub fn local(settings: CacheSettings) -> Self {
+        let c = Self::new(settings);
+        c.local.store(true, Ordering::Relaxed);
+        c
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &CacheSettings {
+        &self.settings
+    }
+
+    /// How long a stale barrier is tolerated; also how long a revoking
+    /// write waits after publishing.
+    pub fn staleness_bound(&self) -> Duration {
+        self.settings.sync_interval * 2
+    }
+
+    /// Whether reads may be answered from the cache now.
+    pub fn is_active(&self) -> bool {
+        if !self.settings.enabled {
+            return false;
+        }
+        if self.local.load(Ordering::Relaxed) {
+            return true;
+        }
+        let synced = self.synced.load(Ordering::Acquire);
+        synced != 0 && self.base.elapsed().as_nanos() < u128::from(synced - 1) + self.staleness_bound().as_nanos()
+    }
+
+    /// Records a confirmed barrier that started at `started`.
+    pub fn mark_synced(&self, started: Instant) {
+        let nanos = u64::try_from(started.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX - 1);
+        self.synced.fetch_max(nanos + 1, Ordering::AcqRel);
+    }
+
+    /// Stops reading the cache and empties it (channel lost).
+    pub fn drop_all(&self) {
+        self.synced.store(0, Ordering::Release);
+        self.drops.fetch_add(1, Ordering::Relaxed);
+        self.apply(&Invalidation::All);
+    }
+
+    /// Forgets what `inv` names, at once, on this instance.
+    pub fn apply(&self, inv: &Invalidation) {
+        // Both locks, in a fixed order, while the epoch moves: a fill checks
+        // the epoch under its map's lock, so it sees either the old epoch and
+        // is evicted here, or the new one and gives up.
+        let mut sessions = lock(&self.sessions);
+        let mut users = lock(&self.users);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        match inv {
+            Invalidation::Session(h) => {
+                sessions.remove(h.as_str());
+            }
+            Invalidation::UserSessions(id) => sessions.retain(|_, e| e.value.user_id != Some(*id)),
+            Invalidation::User(id) => {
+                users.remove(id);
+                sessions.retain(|_, e| e.value.user_id != Some(*id));
+            }
+            Invalidation::All => {
+                sessions.clear();
+                users.clear();
+            }
+        }
+    }
+
+    fn fresh(&self, at: Instant) -> bool {
+        at.elapsed() < self.settings.ttl
+    }
+
+    /// A cached live session, or `None` (and the caller reads the store).
+    pub fn session(&self, key: &SessionKeyHash, now: OffsetDateTime) -> Option<SessionRecord> {
+        if !self.is_active() {
+            return None;
+        }
+        let mut map = lock(&self.sessions);
+        let hit = match map.get(key.as_str()) {
+            Some(e) if self.fresh(e.at) && !e.value.is_expired(now) => Some(e.value.clone()),
+            Some(_) => {
+                map.remove(key.as_str());
+                None
+            }
+            None => None,
+        };
+        drop(map);
+        self.count(hit.is_some());
+        hit
+    }
+
+    /// A cached user, or `None`.
+    pub fn user(&self, id: i64) -> Option<User> {
+        if !self.is_active() {
+            return None;
+        }
+        let mut map = lock(&self.users);
+        let hit = match map.get(&id) {
+            Some(e) if self.fresh(e.at) => Some(e.value.clone()),
+            Some(_) => {
+                map.remove(&id);
+                None
+            }
+            None => None,
+        };
+        drop(map);
+        self.count(hit.is_some());
+        hit
+    }
+
+    fn count(&self, hit: bool) {
+        if hit { &self.hits } else { &self.misses }.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The epoch before a store read, or `None` when the result must not be cached.
+    pub fn begin_fill(&self) -> Option<u64> {
+        self.is_active().then(|| self.epoch.load(Ordering::Acquire))
+    }
+
+    fn insert<K: std::hash::Hash + Eq, T>(&self, map: &mut HashMap<K, Entry<T>>, epoch: u64, key: K, value: T) {
+        if self.epoch.load(Ordering::Acquire) != epoch {
+            return;
+        }
+        if map.len() >= self.settings.max_entries {
+            map.clear();
+        }
+        map.insert(key, Entry { value, at: Instant::now() });
+    }
+
+    /// Caches a session read from the store, unless an invalidation happened since `epoch`.
+    pub fn fill_session(&self, epoch: u64, record: &SessionRecord) {
+        let mut map = lock(&self.sessions);
+        self.insert(&mut map, epoch, record.key_hash.0.clone(), record.clone());
+    }
+
+    /// Caches a user read from the store, unless an invalidation happened since `epoch`.
+    pub fn fill_user(&self, epoch: u64, user: &User) {
+        let mut map = lock(&self.users);
+        self.insert(&mut map, epoch, user.id, user.clone());
+    }
+
+    /// Keeps a cached session's activity in step with a touch this instance wrote.
+    pub fn touched(&self, key: &SessionKeyHash, last_seen: OffsetDateTime, expires_at: OffsetDateTime) {
+        if let Some(e) = lock(&self.sessions).get_mut(key.as_str()) {
+            e.value.last_seen = last_seen;
+            e.value.expires_at = expires_at;
+        }
+    }
+
+    /// Keeps a cached user's `last_login` in step with a login this instance recorded.
+    pub fn logged_in(&self, id: i64, at: OffsetDateTime) {
+        if let Some(e) = lock(&self.users).get_mut(&id) {
+            e.value.last_login = Some(at);
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            active: self.is_active(),
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            drops: self.drops.load(Ordering::Relaxed),
+            sessions: lock(&self.sessions).len(),
+            users: lock(&self.users).len(),
+        }
+    }
+}
+
+/// The channel that carries invalidations between instances.
+#[async_trait::async_trait]
+pub trait CacheBus: Send + Sync + fmt::Debug + 'static {
+    /// Sends invalidations to every instance (this one applies them itself).
+    async fn publish(&self, events: &[Invalidation]) -> Result<(), StoreError>;
+    /// One round of the sync loop: applies what other instances published
+    /// since the last round and returns once a barrier confirms that
+    /// everything published before the round started has been seen. An
+    /// error means the channel is lost.
+    async fn sync_round(&self, cache: &AuthCache, state: &mut SyncState) -> Result<(), StoreError>;
+    /// Whether other instances can exist (false: nothing to wait for).
+    fn shared(&self) -> bool {
+        true
+    }
+}
+
+/// Per-loop state of a bus (its connection, cursor, ping counter).
+#[derive(Default)]
+pub struct SyncState {
+    pub(crate) cursor: Option<i64>,
+    pub(crate) pg: Option<sqlx::postgres::PgListener>,
+    pub(crate) redis: Option<redis::aio::PubSub>,
+    pub(crate) pings: u64,
+}
+
+impl fmt::Debug for SyncState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncState").field("cursor", &self.cursor).field("pings", &self.pings).finish_non_exhaustive()
+    }
+}
+
+/// Runs the sync loop of `cache` on `bus` until the task is dropped.
+pub async fn run_sync(bus: Arc<dyn CacheBus>, cache: Arc<AuthCache>) {
+    let interval = cache.settings().sync_interval;
+    let bound = cache.staleness_bound();
+    let mut state = SyncState::default();
+    let mut last_ok: Option<Instant> = None;
+    loop {
+        let started = Instant::now();
+        match tokio::time::timeout(bound, bus.sync_round(&cache, &mut state)).await {
+            Ok(Ok(())) => {
+                // After a gap events may have been missed (NOTIFY and pub/sub
+                // do not replay): start from an empty cache.
+                if last_ok.is_none_or(|t| started.duration_since(t) > bound) {
+                    cache.apply(&Invalidation::All);
+                }
+                cache.mark_synced(started);
+                last_ok = Some(started);
+            }
+            Ok(Err(e)) => {
+                if last_ok.is_some() {
+                    tracing::warn!(target: "latchkey::cache", error = %e, "invalidation channel lost; cache off until it is back");
+                }
+                cache.drop_all();
+                state = SyncState { cursor: state.cursor, ..SyncState::default() };
+                last_ok = None;
+            }
+            Err(_) => {
+                if last_ok.is_some() {
+                    tracing::warn!(target: "latchkey::cache", "invalidation channel too slow; cache off until it catches up");
+                }
+                cache.drop_all();
+                state = SyncState { cursor: state.cursor, ..SyncState::default() };
+                last_ok = None;
+            }
+        }
+        tokio::time::sleep(interval.saturating_sub(started.elapsed())).await;
+    }
+}
+
+/// No other instance: publishing is a no-op.
+#[derive(Debug, Default)]
+pub struct LocalBus;
+
+#[async_trait::async_trait]
+impl CacheBus for LocalBus {
+    async fn publish(&self, _: &[Invalidation]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn sync_round(&self, _: &AuthCache, _: &mut SyncState) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn shared(&self) -> bool {
+        false
+    }
+}
+
+/// SQLite: invalidations are rows of `latchkey_cache_events`; each round
+/// reads the rows after its cursor. A poll that started after a commit sees
+/// it, so the poll itself is the barrier.
+#[derive(Debug, Clone)]
+pub struct SqliteBus {
+    pool: sqlx::SqlitePool,
+}
+
+impl SqliteBus {
+    /// A bus on this database.
+    pub fn new(pool: sqlx::SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// Deletes events older than `age` (every instance has long read them:
+    /// one that lagged that far has emptied its cache anyway).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn prune(&self, age: Duration) -> Result<u64, StoreError> {
+        let cutoff = OffsetDateTime::now_utc().unix_timestamp() - i64::try_from(age.as_secs()).unwrap_or(i64::MAX);
+        let r = sqlx::query("DELETE FROM latchkey_cache_events WHERE created_at < ?")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+}
+
+#[async_trait::async_trait]
+impl CacheBus for SqliteBus {
+    async fn publish(&self, events: &[Invalidation]) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        for e in events {
+            sqlx::query("INSERT INTO latchkey_cache_events (payload, created_at) VALUES (?, ?)")
+                .bind(e.encode())
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn sync_round(&self, cache: &AuthCache, state: &mut SyncState) -> Result<(), StoreError> {
+        let Some(cursor) = state.cursor else {
+            let max: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(seq) FROM latchkey_cache_events").fetch_one(&self.pool).await?;
+            state.cursor = Some(max.unwrap_or(0));
+            return Ok(());
+        };
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, payload FROM latchkey_cache_events WHERE seq > ? ORDER BY seq LIMIT 10000")
+                .bind(cursor)
+                .fetch_all(&self.pool)
+                .await?;
+        if rows.len() == 10_000 {
+            // A burst larger than one page: forget everything rather than page.
+            cache.apply(&Invalidation::All);
+        } else {
+            for (_, payload) in &rows {
+                cache.apply(&Invalidation::decode(payload));
+            }
+        }
+        if let Some((seq, _)) = rows.last() {
+            state.cursor = Some(*seq);
+        }
+        Ok(())
+    }
+}
+
+const CHANNEL: &str = "latchkey_cache";
+
+fn instance_tag() -> String {
+    let mut b = [0u8; 8];
+    crate::crypto::os_random(&mut b);
+    hex::encode(b)
+}
+
+/// PostgreSQL: `NOTIFY latchkey_cache`. The barrier is a ping this instance
+/// notifies to itself: PostgreSQL delivers notifications in commit order, so
+/// once the ping arrives, everything committed before it has arrived too.
+#[derive(Debug, Clone)]
+pub struct PgBus {
+    pool: sqlx::PgPool,
+    tag: String,
+}
+
+impl PgBus {
+    /// A bus on this database.
+    pub fn new(pool: sqlx::PgPool) -> Self {
+        Self { pool, tag: instance_tag() }
+    }
+}
+
+#[async_trait::async_trait]
+impl CacheBus for PgBus {
+    async fn publish(&self, events: &[Invalidation]) -> Result<(), StoreError> {
+        for e in events {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(e.encode()).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    async fn sync_round(&self, cache: &AuthCache, state: &mut SyncState) -> Result<(), StoreError> {
+        if state.pg.is_none() {
+            let mut l = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+            l.listen(CHANNEL).await?;
+            state.pg = Some(l);
+        }
+        let listener = state.pg.as_mut().expect("just set");
+        state.pings += 1;
+        let ping = format!("p:{}:{}", self.tag, state.pings);
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(&ping).execute(&mut *listener).await?;
+        loop {
+            // try_recv, not recv: recv reconnects silently and would hide lost notifications.
+            match listener.try_recv().await? {
+                Some(n) if n.payload() == ping => return Ok(()),
+                Some(n) if n.payload().starts_with("p:") => {}
+                Some(n) => cache.apply(&Invalidation::decode(n.payload())),
+                None => {
+                    state.pg = None;
+                    return Err(StoreError::Backend("LISTEN connection lost".into()));
+                }
+            }
+        }
+    }
+}
+
+/// Redis: `PUBLISH {prefix}cache`. Redis delivers a channel's messages in
+/// the order it executed the PUBLISHes, so a self-addressed ping is the barrier.
+#[derive(Debug, Clone)]
+pub struct RedisBus {
+    store: crate::redis_store::RedisStore,
+    channel: String,
+    tag: String,
+}
+
+impl RedisBus {
+    /// A bus on this Redis, on a channel under the store's key prefix.
+    pub fn new(store: crate::redis_store::RedisStore) -> Self {
+        let channel = format!("{}cache", store.prefix());
+        Self { store, channel, tag: instance_tag() }
+    }
+}
+
+#[async_trait::async_trait]
+impl CacheBus for RedisBus {
+    async fn publish(&self, events: &[Invalidation]) -> Result<(), StoreError> {
+        let mut conn = self.store.connection();
+        for e in events {
+            let _: i64 = redis::cmd("PUBLISH").arg(&self.channel).arg(e.encode()).query_async(&mut conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn sync_round(&self, cache: &AuthCache, state: &mut SyncState) -> Result<(), StoreError> {
+        use futures_util::StreamExt;
+        if state.redis.is_none() {
+            let mut p = self.store.client().get_async_pubsub().await?;
+            p.subscribe(&self.channel).await?;
+            state.redis = Some(p);
+        }
+        state.pings += 1;
+        let ping = format!("p:{}:{}", self.tag, state.pings);
+        let mut conn = self.store.connection();
+        let _: i64 = redis::cmd("PUBLISH").arg(&self.channel).arg(&ping).query_async(&mut conn).await?;
+        let pubsub = state.redis.as_mut().expect("just set");
+        let mut messages = pubsub.on_message();
+        loop {
+            let Some(msg) = messages.next().await else {
+                drop(messages);
+                state.redis = None;
+                return Err(StoreError::Backend("Redis subscription lost".into()));
+            };
+            let payload: String = msg.get_payload().unwrap_or_default();
+            if payload == ping {
+                return Ok(());
+            }
+            if !payload.starts_with("p:") {
+                cache.apply(&Invalidation::decode(&payload));
+            }
+        }
+    }
+}
+
+/// Publishes, then waits until no instance can still serve what was
+/// invalidated (see the module docs).
+async fn publish_and_wait(cache: &AuthCache, bus: &dyn CacheBus, events: &[Invalidation]) -> Result<(), StoreError> {
+    bus.publish(events).await?;
+    if bus.shared() {
+        tokio::time::sleep(cache.staleness_bound()).await;
+    }
+    Ok(())
+}
+
+/// A [`SessionStore`] with the cache in front of `load`.
+#[derive(Debug)]
+pub struct CachedSessionStore {
+    inner: Arc<dyn SessionStore>,
+    cache: Arc<AuthCache>,
+    bus: Arc<dyn CacheBus>,
+}
+
+impl CachedSessionStore {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn SessionStore>, cache: Arc<AuthCache>, bus: Arc<dyn CacheBus>) -> Self {
+        Self { inner, cache, bus }
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for CachedSessionStore {
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.inner.create(record).await
+    }
+
+    async fn load(&self, key: &SessionKeyHash, now: OffsetDateTime) -> Result<Option<SessionRecord>, StoreError> {
+        if let Some(r) = self.cache.session(key, now) {
+            return Ok(Some(r));
+        }
+        let epoch = self.cache.begin_fill();
+        let found = self.inner.load(key, now).await?;
+        if let (Some(epoch), Some(r)) = (epoch, &found) {
+            self.cache.fill_session(epoch, r);
+        }
+        Ok(found)
+    }
+
+    async fn save(&self, record: &SessionRecord) -> Result<bool, StoreError> {
+        let saved = self.inner.save(record).await?;
+        let inv = Invalidation::Session(record.key_hash.clone());
+        self.cache.apply(&inv);
+        // Application data only (a login makes a new key): other instances
+        // need to reload it, but nothing is revoked, so no need to wait.
+        self.bus.publish(&[inv]).await?;
+        Ok(saved)
+    }
+
+    async fn touch(
+        &self,
+        key: &SessionKeyHash,
+        last_seen: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let live = self.inner.touch(key, last_seen, expires_at).await?;
+        if live {
+            self.cache.touched(key, last_seen, expires_at);
+        } else {
+            self.cache.apply(&Invalidation::Session(key.clone()));
+        }
+        Ok(live)
+    }
+
+    async fn delete(&self, key: &SessionKeyHash) -> Result<bool, StoreError> {
+        let existed = self.inner.delete(key).await?;
+        let inv = Invalidation::Session(key.clone());
+        self.cache.apply(&inv);
+        if existed {
+            publish_and_wait(&self.cache, self.bus.as_ref(), &[inv]).await?;
+        }
+        Ok(existed)
+    }
+
+    async fn delete_user_sessions(&self, user_id: i64, keep: Option<&SessionKeyHash>) -> Result<u64, StoreError> {
+        let n = self.inner.delete_user_sessions(user_id, keep).await?;
+        let inv = Invalidation::UserSessions(user_id);
+        self.cache.apply(&inv);
+        publish_and_wait(&self.cache, self.bus.as_ref(), &[inv]).await?;
+        Ok(n)
+    }
+
+    async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError> {
+        self.inner.list_user_sessions(user_id, now).await
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        // Expired entries are never served (the cache checks expiry itself).
+        self.inner.delete_expired(now, batch).await
+    }
+}
+
+/// A [`UserStore`] with the cache in front of `by_id` (the per-request
+/// look-up). Log-in look-ups by name always read the store.
+#[derive(Debug)]
+pub struct CachedUserStore {
+    inner: Arc<dyn UserStore>,
+    cache: Arc<AuthCache>,
+    bus: Arc<dyn CacheBus>,
+}
+
+impl CachedUserStore {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn UserStore>, cache: Arc<AuthCache>, bus: Arc<dyn CacheBus>) -> Self {
+        Self { inner, cache, bus }
+    }
+
+    async fn changed(&self, id: i64) -> Result<(), UserStoreError> {
+        let inv = Invalidation::User(id);
+        self.cache.apply(&inv);
+        publish_and_wait(&self.cache, self.bus.as_ref(), &[inv])
+            .await
+            .map_err(|e| UserStoreError::Backend(e.to_string()))
+    }
+}
+
+#[async_trait::async_trait]
+impl UserStore for CachedUserStore {
+    async fn by_username(&self, username: &str) -> Result<Option<User>, UserStoreError> {
+        self.inner.by_username(username).await
+    }
+
+    async fn by_id(&self, id: i64) -> Result<Option<User>, UserStoreError> {
+        if let Some(u) = self.cache.user(id) {
+            return Ok(Some(u));
+        }
+        let epoch = self.cache.begin_fill();
+        let found = self.inner.by_id(id).await?;
+        if let (Some(epoch), Some(u)) = (epoch, &found) {
+            self.cache.fill_user(epoch, u);
+        }
+        Ok(found)
+    }
+
+    async fn create(&self, user: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {
+        self.inner.create(user, now).await
+    }
+
+    async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError> {
+        let changed = self.inner.set_password_hash(id, hash).await?;
+        self.changed(id).await?;
+        Ok(changed)
+    }
+
+    async fn set_active(&self, id: i64, active: bool) -> Result<bool, UserStoreError> {
+        let changed = self.inner.set_active(id, active).await?;
+        self.changed(id).await?;
+        Ok(changed)
+    }
+
+    async fn record_login(&self, id: i64, now: OffsetDateTime) -> Result<(), UserStoreError> {
+        self.inner.record_login(id, now).await?;
+        // last_login plays no part in authentication: no need to publish,
+        // nor to evict (a login storm would empty the cache for nothing).
+        self.cache.logged_in(id, now);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u8, user: i64, now: OffsetDateTime) -> SessionRecord {
+        SessionRecord {
+            key_hash: SessionKeyHash(format!("{n:064x}")),
+            user_id: Some(user),
+            auth_hash: String::new(),
+            data: Default::default(),
+            created_at: now,
+            last_seen: now,
+            expires_at: now + time::Duration::hours(1),
+            absolute_expires_at: now + time::Duration::hours(1),
+            idle_timeout: None,
+        }
+    }
+
+    fn settings() -> CacheSettings {
+        CacheSettings { sync_interval: Duration::from_millis(20), ..CacheSettings::default() }
+    }
+
+    #[test]
+    fn invalidations_round_trip_and_anything_unreadable_forgets_everything() {
+        let h = SessionKeyHash("ab".repeat(32));
+        for inv in [Invalidation::Session(h), Invalidation::UserSessions(7), Invalidation::User(-3), Invalidation::All]
+        {
+            assert_eq!(Invalidation::decode(&inv.encode()), inv);
+        }
+        for junk in ["", "s:xyz", "u:", "us:abc", "p:1:2", "hello"] {
+            assert_eq!(Invalidation::decode(junk), Invalidation::All, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_is_served_until_the_channel_is_confirmed_nor_once_it_goes_stale() {
+        let now = OffsetDateTime::now_utc();
+        let c = AuthCache::new(settings());
+        assert!(!c.is_active() && c.begin_fill().is_none(), "unconfirmed caches are neither read nor filled");
+        c.mark_synced(Instant::now());
+        let epoch = c.begin_fill().unwrap();
+        c.fill_session(epoch, &record(1, 1, now));
+        assert!(c.session(&record(1, 1, now).key_hash, now).is_some());
+        std::thread::sleep(c.staleness_bound() + Duration::from_millis(10));
+        assert!(!c.is_active());
+        assert!(c.session(&record(1, 1, now).key_hash, now).is_none(), "a stale channel must not be trusted");
+    }
+
+    #[test]
+    fn a_fill_that_raced_an_invalidation_is_dropped() {
+        let now = OffsetDateTime::now_utc();
+        let c = AuthCache::local(settings());
+        let epoch = c.begin_fill().unwrap();
+        // The store was read (live), then a logout was applied, then the fill lands.
+        c.apply(&Invalidation::Session(record(1, 1, now).key_hash));
+        c.fill_session(epoch, &record(1, 1, now));
+        assert!(c.session(&record(1, 1, now).key_hash, now).is_none());
+        assert_eq!(c.stats().sessions, 0);
+    }
+
+    #[test]
+    fn invalidations_reach_exactly_what_they_name() {
+        let now = OffsetDateTime::now_utc();
+        let c = AuthCache::local(settings());
+        let e = c.begin_fill().unwrap();
+        for (n, user) in [(1, 1), (2, 1), (3, 2)] {
+            c.fill_session(e, &record(n, user, now));
+        }
+        c.apply(&Invalidation::UserSessions(1));
+        assert!(c.session(&record(1, 1, now).key_hash, now).is_none());
+        assert!(c.session(&record(2, 1, now).key_hash, now).is_none());
+        assert!(c.session(&record(3, 2, now).key_hash, now).is_some(), "another user's session stays");
+        c.apply(&Invalidation::All);
+        assert_eq!(c.stats().sessions, 0);
+    }
+
+    #[test]
+    fn expired_sessions_and_entries_past_their_ttl_are_not_served() {
+        let now = OffsetDateTime::now_utc();
+        let c = AuthCache::local(CacheSettings { ttl: Duration::from_millis(30), ..settings() });
+        let e = c.begin_fill().unwrap();
+        c.fill_session(e, &record(1, 1, now));
+        assert!(c.session(&record(1, 1, now).key_hash, now + time::Duration::hours(2)).is_none(), "expired");
+        c.fill_session(c.begin_fill().unwrap(), &record(2, 1, now));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(c.session(&record(2, 1, now).key_hash, now).is_none(), "past the TTL");
+    }
+
+    #[test]
+    fn a_full_cache_is_emptied_rather_than_grown() {
+        let now = OffsetDateTime::now_utc();
+        let c = AuthCache::local(CacheSettings { max_entries: 2, ..settings() });
+        let e = c.begin_fill().unwrap();
+        for n in 1..=3 {
+            c.fill_session(e, &record(n, 1, now));
+        }
+        assert_eq!(c.stats().sessions, 1);
+        assert!(c.session(&record(3, 1, now).key_hash, now).is_some());
+    }
+
+    #[test]
+    fn a_lost_channel_empties_the_cache_and_counts_a_drop() {
+        let now = OffsetDateTime::now_utc();
+        let c = AuthCache::new(settings());
+        c.mark_synced(Instant::now());
+        c.fill_session(c.begin_fill().unwrap(), &record(1, 1, now));
+        c.drop_all();
+        let s = c.stats();
+        assert!(!s.active);
+        assert_eq!((s.sessions, s.drops), (0, 1));
+    }
+}
