@@ -389,7 +389,8 @@ def cell(r, key):
 
 def write(results):
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":!bench/RESULTS.md", ":!bench/results.json"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
     mem = Path("/proc/meminfo").read_text().split("\n")[0].split()[1]
     lk, dj, al, ce = results["latchkey"], results["django"], results["axum-login"], results["ceiling"]
     pg, pgr, off, size = results["latchkey-pg"], results["latchkey-pg-redis"], results["latchkey-cache-off"], results["table-size"]

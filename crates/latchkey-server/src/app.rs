@@ -33,7 +33,16 @@ impl App {
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let bind = settings.bind;
         let (latchkey, db) = Latchkey::open(settings, Arc::new(SystemClock)).await?;
-        latchkey.hasher().warm_up().await.context("password hasher")?;
+        // The dummy hash for unknown users is computed in the background:
+        // it costs a full Argon2 run (~30 ms here) that need not delay the
+        // first request; a login arriving sooner waits for the same
+        // computation rather than starting its own.
+        let hasher = latchkey.hasher().clone();
+        tokio::spawn(async move {
+            if let Err(e) = hasher.warm_up().await {
+                tracing::error!(target: "latchkey::server", error = %e, "password hasher warm-up failed");
+            }
+        });
         let routes = latchkey::api::router(latchkey.clone()).merge(crate::health::router(db.clone()));
         let routes = if latchkey.settings().preset == Preset::Embedded {
             let spa = Spa::new(&latchkey.settings().spa);
