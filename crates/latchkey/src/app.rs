@@ -175,21 +175,18 @@ where
         Box::pin(async move {
             let start = Instant::now();
             let id = request_id(&req);
-            // Skip copying what only the log line needs when it is filtered out.
-            if !tracing::enabled!(target: "latchkey::http", tracing::Level::INFO) {
-                let mut res = inner.call(req).await?;
-                if let Ok(v) = HeaderValue::from_str(&id) {
-                    res.headers_mut().insert("x-request-id", v);
-                }
-                return Ok(res);
-            }
-            let method = req.method().clone();
-            let path = req.uri().path().to_owned();
-            let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+            // Copy what only the log line needs, and only when it is written.
+            let logged = tracing::enabled!(target: "latchkey::http", tracing::Level::INFO).then(|| {
+                let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+                (req.method().clone(), req.uri().path().to_owned(), peer)
+            });
             let mut res = inner.call(req).await?;
             if let Ok(v) = HeaderValue::from_str(&id) {
                 res.headers_mut().insert("x-request-id", v);
             }
+            let Some((method, path, peer)) = logged else {
+                return Ok(res);
+            };
             let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
             tracing::info!(
                 target: "latchkey::http",

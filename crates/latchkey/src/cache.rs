@@ -256,44 +256,38 @@ impl AuthCache {
 
     /// A cached live session, or `None` (and the caller reads the store).
     pub fn session(&self, key: &SessionKeyHash, now: OffsetDateTime) -> Option<SessionRecord> {
-        if !self.is_active() {
-            return None;
-        }
-        let mut map = lock(&self.sessions);
-        let hit = match map.get(key.as_str()) {
-            Some(e) if self.fresh(e.at) && !e.value.is_expired(now) => Some(e.value.clone()),
-            Some(_) => {
-                map.remove(key.as_str());
-                None
-            }
-            None => None,
-        };
-        drop(map);
-        self.count(hit.is_some());
-        hit
+        self.get(&self.sessions, key.as_str(), |r| !r.is_expired(now))
     }
 
     /// A cached user, or `None`.
     pub fn user(&self, id: i64) -> Option<User> {
+        self.get(&self.users, &id, |_| true)
+    }
+
+    /// A copy of the entry under `key` if the cache is active and the entry
+    /// is within its TTL and `usable`; a stale entry is removed. Counts the
+    /// hit or miss.
+    fn get<K, Q, T>(&self, map: &Mutex<HashMap<K, Entry<T>>>, key: &Q, usable: impl FnOnce(&T) -> bool) -> Option<T>
+    where
+        K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+        Q: std::hash::Hash + Eq + ?Sized,
+        T: Clone,
+    {
         if !self.is_active() {
             return None;
         }
-        let mut map = lock(&self.users);
-        let hit = match map.get(&id) {
-            Some(e) if self.fresh(e.at) => Some(e.value.clone()),
+        let mut map = lock(map);
+        let hit = match map.get(key) {
+            Some(e) if self.fresh(e.at) && usable(&e.value) => Some(e.value.clone()),
             Some(_) => {
-                map.remove(&id);
+                map.remove(key);
                 None
             }
             None => None,
         };
         drop(map);
-        self.count(hit.is_some());
+        if hit.is_some() { &self.hits } else { &self.misses }.fetch_add(1, Ordering::Relaxed);
         hit
-    }
-
-    fn count(&self, hit: bool) {
-        if hit { &self.hits } else { &self.misses }.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The epoch before a store read, or `None` when the result must not be cached.
@@ -390,8 +384,11 @@ pub async fn run_sync(bus: Arc<dyn CacheBus>, cache: Arc<AuthCache>) {
     let mut last_ok: Option<Instant> = None;
     loop {
         let started = Instant::now();
-        match tokio::time::timeout(bound, bus.sync_round(&cache, &mut state)).await {
-            Ok(Ok(())) => {
+        let round = tokio::time::timeout(bound, bus.sync_round(&cache, &mut state))
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Backend(format!("no barrier within {} ms", bound.as_millis()))));
+        match round {
+            Ok(()) => {
                 // After a gap events may have been missed (NOTIFY and pub/sub
                 // do not replay): start from an empty cache.
                 if last_ok.is_none_or(|t| started.duration_since(t) > bound) {
@@ -400,19 +397,12 @@ pub async fn run_sync(bus: Arc<dyn CacheBus>, cache: Arc<AuthCache>) {
                 cache.mark_synced(started);
                 last_ok = Some(started);
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 if last_ok.is_some() {
-                    tracing::warn!(target: "latchkey::cache", error = %e, "invalidation channel lost; cache off until it is back");
+                    tracing::warn!(target: "latchkey::cache", error = %e, "invalidation channel lost or too slow; cache off until it is back");
                 }
                 cache.drop_all();
-                state = SyncState { cursor: state.cursor, ..SyncState::default() };
-                last_ok = None;
-            }
-            Err(_) => {
-                if last_ok.is_some() {
-                    tracing::warn!(target: "latchkey::cache", "invalidation channel too slow; cache off until it catches up");
-                }
-                cache.drop_all();
+                // Connections are remade; the SQLite cursor stays valid.
                 state = SyncState { cursor: state.cursor, ..SyncState::default() };
                 last_ok = None;
             }
@@ -623,47 +613,67 @@ impl CacheBus for RedisBus {
     }
 }
 
-/// Publishes, then waits until no instance can still serve what was
-/// invalidated (see the module docs).
-async fn publish_and_wait(cache: &AuthCache, bus: &dyn CacheBus, events: &[Invalidation]) -> Result<(), StoreError> {
-    bus.publish(events).await?;
-    if bus.shared() {
-        tokio::time::sleep(cache.staleness_bound()).await;
-    }
-    Ok(())
-}
-
-/// A [`SessionStore`] with the cache in front of `load`.
+/// A store with the cache in front of its per-request read: [`SessionStore::load`]
+/// for sessions, [`UserStore::by_id`] for users. Log-in look-ups by name
+/// always read the store.
 #[derive(Debug)]
-pub struct CachedSessionStore {
-    inner: Arc<dyn SessionStore>,
+pub struct Cached<S: ?Sized> {
+    inner: Arc<S>,
     cache: Arc<AuthCache>,
     bus: Arc<dyn CacheBus>,
 }
 
-impl CachedSessionStore {
+/// Sessions behind the cache.
+pub type CachedSessionStore = Cached<dyn SessionStore>;
+/// Users behind the cache.
+pub type CachedUserStore = Cached<dyn UserStore>;
+
+impl<S: ?Sized> Cached<S> {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn SessionStore>, cache: Arc<AuthCache>, bus: Arc<dyn CacheBus>) -> Self {
+    pub fn new(inner: Arc<S>, cache: Arc<AuthCache>, bus: Arc<dyn CacheBus>) -> Self {
         Self { inner, cache, bus }
+    }
+
+    /// `cached`, or what `load` reads, which is then cached with `fill`
+    /// unless an invalidation happened since the read began.
+    async fn read_through<T, E>(
+        &self,
+        cached: Option<T>,
+        load: impl std::future::Future<Output = Result<Option<T>, E>>,
+        fill: impl FnOnce(&AuthCache, u64, &T),
+    ) -> Result<Option<T>, E> {
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        // The epoch is taken before `load` is first polled, so before the read.
+        let epoch = self.cache.begin_fill();
+        let found = load.await?;
+        if let (Some(epoch), Some(v)) = (epoch, &found) {
+            fill(&self.cache, epoch, v);
+        }
+        Ok(found)
+    }
+
+    /// Forgets `inv` here, publishes it, then waits until no instance can
+    /// still serve what it names (see the module docs).
+    async fn revoke(&self, inv: Invalidation) -> Result<(), StoreError> {
+        self.cache.apply(&inv);
+        self.bus.publish(std::slice::from_ref(&inv)).await?;
+        if self.bus.shared() {
+            tokio::time::sleep(self.cache.staleness_bound()).await;
+        }
+        Ok(())
     }
 }
 
 #[async_trait::async_trait]
-impl SessionStore for CachedSessionStore {
+impl SessionStore for Cached<dyn SessionStore> {
     async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
         self.inner.create(record).await
     }
 
     async fn load(&self, key: &SessionKeyHash, now: OffsetDateTime) -> Result<Option<SessionRecord>, StoreError> {
-        if let Some(r) = self.cache.session(key, now) {
-            return Ok(Some(r));
-        }
-        let epoch = self.cache.begin_fill();
-        let found = self.inner.load(key, now).await?;
-        if let (Some(epoch), Some(r)) = (epoch, &found) {
-            self.cache.fill_session(epoch, r);
-        }
-        Ok(found)
+        self.read_through(self.cache.session(key, now), self.inner.load(key, now), AuthCache::fill_session).await
     }
 
     async fn save(&self, record: &SessionRecord) -> Result<bool, StoreError> {
@@ -694,18 +704,17 @@ impl SessionStore for CachedSessionStore {
     async fn delete(&self, key: &SessionKeyHash) -> Result<bool, StoreError> {
         let existed = self.inner.delete(key).await?;
         let inv = Invalidation::Session(key.clone());
-        self.cache.apply(&inv);
         if existed {
-            publish_and_wait(&self.cache, self.bus.as_ref(), &[inv]).await?;
+            self.revoke(inv).await?;
+        } else {
+            self.cache.apply(&inv);
         }
         Ok(existed)
     }
 
     async fn delete_user_sessions(&self, user_id: i64, keep: Option<&SessionKeyHash>) -> Result<u64, StoreError> {
         let n = self.inner.delete_user_sessions(user_id, keep).await?;
-        let inv = Invalidation::UserSessions(user_id);
-        self.cache.apply(&inv);
-        publish_and_wait(&self.cache, self.bus.as_ref(), &[inv]).await?;
+        self.revoke(Invalidation::UserSessions(user_id)).await?;
         Ok(n)
     }
 
@@ -719,46 +728,20 @@ impl SessionStore for CachedSessionStore {
     }
 }
 
-/// A [`UserStore`] with the cache in front of `by_id` (the per-request
-/// look-up). Log-in look-ups by name always read the store.
-#[derive(Debug)]
-pub struct CachedUserStore {
-    inner: Arc<dyn UserStore>,
-    cache: Arc<AuthCache>,
-    bus: Arc<dyn CacheBus>,
-}
-
-impl CachedUserStore {
-    /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn UserStore>, cache: Arc<AuthCache>, bus: Arc<dyn CacheBus>) -> Self {
-        Self { inner, cache, bus }
-    }
-
+impl Cached<dyn UserStore> {
     async fn changed(&self, id: i64) -> Result<(), UserStoreError> {
-        let inv = Invalidation::User(id);
-        self.cache.apply(&inv);
-        publish_and_wait(&self.cache, self.bus.as_ref(), &[inv])
-            .await
-            .map_err(|e| UserStoreError::Backend(e.to_string()))
+        self.revoke(Invalidation::User(id)).await.map_err(|e| UserStoreError::Backend(e.to_string()))
     }
 }
 
 #[async_trait::async_trait]
-impl UserStore for CachedUserStore {
+impl UserStore for Cached<dyn UserStore> {
     async fn by_username(&self, username: &str) -> Result<Option<User>, UserStoreError> {
         self.inner.by_username(username).await
     }
 
     async fn by_id(&self, id: i64) -> Result<Option<User>, UserStoreError> {
-        if let Some(u) = self.cache.user(id) {
-            return Ok(Some(u));
-        }
-        let epoch = self.cache.begin_fill();
-        let found = self.inner.by_id(id).await?;
-        if let (Some(epoch), Some(u)) = (epoch, &found) {
-            self.cache.fill_user(epoch, u);
-        }
-        Ok(found)
+        self.read_through(self.cache.user(id), self.inner.by_id(id), AuthCache::fill_user).await
     }
 
     async fn create(&self, user: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {

@@ -52,17 +52,11 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// Hex-encoded HMAC-SHA256 of `value` under `key`, with a purpose salt folded
-/// into the key as Django's `salted_hmac` does, so one secret can serve several
-/// purposes without one MAC being replayable as another.
-#[cfg(test)]
-pub(crate) fn salted_hmac_hex(salt: &str, key: &[u8], value: &[u8]) -> String {
-    SaltedHmac::new(salt, key).hex(value).to_string()
-}
-
-/// Django's `salted_hmac` with the key derivation and HMAC pads computed once:
-/// the session auth hash is checked on every authenticated request.
-/// Deliberately not `Debug`: its state is key material.
+/// HMAC-SHA256 with a purpose salt folded into the key, as Django's
+/// `salted_hmac` does, so one secret can serve several purposes without one
+/// MAC being replayable as another. The key derivation and HMAC pads are
+/// computed once: the session auth hash is checked on every authenticated
+/// request. Deliberately not `Debug`: its state is key material.
 #[derive(Clone)]
 pub(crate) struct SaltedHmac(Hmac<Sha256>);
 
@@ -126,6 +120,7 @@ mod tests {
 
     #[test]
     fn salted_hmac_depends_on_salt_key_and_value() {
+        let salted_hmac_hex = |salt: &str, key: &[u8], value: &[u8]| SaltedHmac::new(salt, key).hex(value).to_string();
         let base = salted_hmac_hex("s", b"k", b"v");
         assert_eq!(base.len(), 64);
         assert_ne!(base, salted_hmac_hex("t", b"k", b"v"));

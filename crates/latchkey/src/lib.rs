@@ -135,6 +135,16 @@ impl Latchkey {
         clock: Arc<dyn Clock>,
         secret_key: SecretString,
     ) -> Result<Self, BuildError> {
+        Self::assemble(settings, stores, clock, secret_key, None)
+    }
+
+    fn assemble(
+        settings: Settings,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        secret_key: SecretString,
+        cache: Option<(Arc<cache::AuthCache>, Arc<dyn cache::CacheBus>)>,
+    ) -> Result<Self, BuildError> {
         let hasher = PasswordHasher::new(&settings.password_hasher)?;
         let Stores { sessions, users, throttle, audit } = stores;
         // The keys themselves are not kept: only what is derived from them.
@@ -148,7 +158,7 @@ impl Latchkey {
             audit,
             hasher,
             clock,
-            cache: None,
+            cache,
             session_hash_macs,
         })))
     }
@@ -177,9 +187,7 @@ impl Latchkey {
             users: Arc::new(cache::CachedUserStore::new(stores.users, cache.clone(), bus.clone())),
             ..stores
         };
-        let mut lk = Self::new(settings, stores, clock, secret_key)?;
-        Arc::get_mut(&mut lk.0).expect("not shared yet").cache = Some((cache, bus));
-        Ok(lk)
+        Self::assemble(settings, stores, clock, secret_key, Some((cache, bus)))
     }
 
     /// The read-through cache, when there is one.

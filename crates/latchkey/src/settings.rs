@@ -660,11 +660,12 @@ fn is_unspecified(addr: &SocketAddr) -> bool {
 }
 
 fn cache_settings(raw: &RawCache) -> Result<crate::cache::CacheSettings, SettingsError> {
-    let sync_ms = raw.sync_interval_ms.unwrap_or(50);
-    if !(5..=10_000).contains(&sync_ms) {
+    let d = crate::cache::CacheSettings::default();
+    let sync_interval = raw.sync_interval_ms.map_or(d.sync_interval, Duration::from_millis);
+    if !(Duration::from_millis(5)..=Duration::from_secs(10)).contains(&sync_interval) {
         return Err(SettingsError::invalid("cache.sync_interval_ms", "must be between 5 and 10000"));
     }
-    let max_entries = raw.max_entries.unwrap_or(100_000);
+    let max_entries = raw.max_entries.unwrap_or(d.max_entries);
     if max_entries == 0 {
         return Err(SettingsError::invalid(
             "cache.max_entries",
@@ -672,10 +673,10 @@ fn cache_settings(raw: &RawCache) -> Result<crate::cache::CacheSettings, Setting
         ));
     }
     Ok(crate::cache::CacheSettings {
-        enabled: raw.enabled.unwrap_or(true),
+        enabled: raw.enabled.unwrap_or(d.enabled),
         max_entries,
-        ttl: Duration::from_secs(raw.ttl.unwrap_or(300)),
-        sync_interval: Duration::from_millis(sync_ms),
+        ttl: raw.ttl.map_or(d.ttl, Duration::from_secs),
+        sync_interval,
     })
 }
 

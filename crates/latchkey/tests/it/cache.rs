@@ -70,6 +70,18 @@ async fn warm(b: &mut TestApp, a: &TestApp) {
     panic!("b never answered from its cache: {:?}", cache.stats());
 }
 
+/// Logs out on `a`, then sends the logged-out cookie to `b` (which had it
+/// cached), and asserts `b` treats it as anonymous.
+async fn logout_on_a_is_seen_by_b(a: &mut TestApp, b: &mut TestApp) {
+    let token = a.csrf_token().await;
+    assert_eq!(a.post_json("/api/logout/", &token, "{}").await.status, StatusCode::OK);
+    let mut stale = a.jar.clone();
+    stale.insert("sessionid".into(), b.jar["sessionid"].clone());
+    b.jar = stale;
+    let res = b.get("/api/session/").await;
+    assert_eq!(res.json()["isAuthenticated"], false, "b served a logged-out session");
+}
+
 /// The scenarios every backend must pass: logout, revocation, password
 /// change and deactivation on `a` are seen by `b` at once, although `b` was
 /// serving that session from its cache.
@@ -79,13 +91,7 @@ async fn revocations_reach_the_other_instance(mut a: TestApp, mut b: TestApp) {
     // Logout.
     a.login().await;
     warm(&mut b, &a).await;
-    let token = a.csrf_token().await;
-    assert_eq!(a.post_json("/api/logout/", &token, "{}").await.status, StatusCode::OK);
-    let mut stale = a.jar.clone();
-    stale.insert("sessionid".into(), b.jar["sessionid"].clone());
-    b.jar = stale;
-    let res = b.get("/api/session/").await;
-    assert_eq!(res.json()["isAuthenticated"], false, "b served a logged-out session");
+    logout_on_a_is_seen_by_b(&mut a, &mut b).await;
 
     // Revocation (what `changepassword`, `deactivate` and operators do).
     a.jar.clear();
@@ -260,11 +266,6 @@ async fn an_instance_that_loses_its_channel_empties_its_cache_and_recovers() {
 
     // Back again: the cache serves, and revocations still reach it.
     warm(&mut b, &a).await;
-    let token = a.csrf_token().await;
-    assert_eq!(a.post_json("/api/logout/", &token, "{}").await.status, StatusCode::OK);
-    let mut stale = a.jar.clone();
-    stale.insert("sessionid".into(), b.jar["sessionid"].clone());
-    b.jar = stale;
-    assert_eq!(b.get("/api/session/").await.json()["isAuthenticated"], false);
+    logout_on_a_is_seen_by_b(&mut a, &mut b).await;
     admin.close().await;
 }

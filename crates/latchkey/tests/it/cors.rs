@@ -102,17 +102,7 @@ async fn same_origin_presets_send_no_cors_headers() {
 #[tokio::test]
 async fn a_panicking_handler_answers_a_json_500_that_still_carries_cors_headers() {
     let mut app = TestApp::new(Preset::CrossOrigin).await;
-    let routes = axum::Router::new().route(
-        "/api/boom/",
-        axum::routing::get(|| async {
-            #[allow(clippy::panic)]
-            if true {
-                panic!("handler bug");
-            }
-            "unreachable"
-        }),
-    );
-    app.router = latchkey::app::with_layers(routes, &app.lk);
+    app.router = latchkey::app::with_layers(panicking_routes(), &app.lk);
     let res = app.send(Method::GET, "/api/boom/", &[("origin", SPA)], None).await;
     assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(res.json(), serde_json::json!({"detail": "Internal server error.", "code": "server_error"}));
@@ -123,20 +113,7 @@ async fn a_panicking_handler_answers_a_json_500_that_still_carries_cors_headers(
 async fn a_handler_that_panics_in_any_preset_answers_a_json_500_with_the_security_headers() {
     for preset in [Preset::Embedded, Preset::SameOrigin, Preset::Rest] {
         let mut app = TestApp::new(preset).await;
-        // One route panics inside its future, the other before returning one.
-        let routes = axum::Router::new()
-            .route(
-                "/api/boom/",
-                axum::routing::get(|| async {
-                    #[allow(clippy::panic)]
-                    if true {
-                        panic!("handler bug");
-                    }
-                    "unreachable"
-                }),
-            )
-            .route_service("/api/sync-boom/", tower::service_fn(panics_before_returning_a_future));
-        app.router = latchkey::app::with_layers(routes, &app.lk);
+        app.router = latchkey::app::with_layers(panicking_routes(), &app.lk);
         for path in ["/api/boom/", "/api/sync-boom/"] {
             let res = app.get(path).await;
             assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{preset:?} {path}");
@@ -152,4 +129,19 @@ fn panics_before_returning_a_future(
     _: axum::extract::Request,
 ) -> std::future::Ready<Result<axum::response::Response, std::convert::Infallible>> {
     panic!("service bug")
+}
+
+/// `/api/boom/` panics inside its future, `/api/sync-boom/` before returning one.
+fn panicking_routes() -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/api/boom/",
+            axum::routing::get(|| async {
+                if true {
+                    panic!("handler bug");
+                }
+                "unreachable"
+            }),
+        )
+        .route_service("/api/sync-boom/", tower::service_fn(panics_before_returning_a_future))
 }
