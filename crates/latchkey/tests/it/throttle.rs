@@ -122,3 +122,45 @@ async fn throttling_can_be_turned_off() {
     let res = attempt(&mut app, USER, PASSWORD).await;
     assert_eq!(res.json(), json!({"detail": "Successfully logged in."}));
 }
+
+/// Password hashing never queues without bound: with one hashing slot and no
+/// queue, logins that arrive while a hash runs get 503 `hasher_busy` with
+/// `Retry-After` at once, and the server keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_beyond_the_hash_queue_get_503_with_retry_after_not_an_unbounded_wait() {
+    let settings = crate::helpers::settings_for(Preset::SameOrigin, |r| {
+        r.password_hasher.memory_kib = Some(16 * 1024);
+        r.password_hasher.iterations = Some(3);
+        r.password_hasher.max_concurrent = Some(1);
+        r.password_hasher.max_queue = Some(0);
+        r.throttle.per_pair = Some(1000);
+    });
+    let mut app = TestApp::with_settings(settings).await;
+    let token = app.csrf_token().await;
+    let body = serde_json::json!({"username": USER, "password": PASSWORD}).to_string();
+    let logins: Vec<_> = (0..8)
+        .map(|_| {
+            let (lk, router, jar, host) = (app.lk.clone(), app.router.clone(), app.jar.clone(), app.host.clone());
+            let (token, body) = (token.clone(), body.clone());
+            tokio::spawn(async move {
+                let mut client = TestApp { lk, router, clock: MockClock::default(), jar, host };
+                client.post_json("/api/login/", &token, &body).await
+            })
+        })
+        .collect();
+    let mut busy = 0;
+    for l in logins {
+        let res = l.await.unwrap();
+        match res.status {
+            StatusCode::OK => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(res.code(), "hasher_busy");
+                assert_eq!(res.header("retry-after"), Some("1"));
+                busy += 1;
+            }
+            s => panic!("unexpected {s}: {:?}", res.json()),
+        }
+    }
+    assert!(busy > 0, "eight logins at once on one slot without a queue: some must be turned away");
+    assert_eq!(app.get("/api/session/").await.status, StatusCode::OK, "the server keeps serving");
+}
