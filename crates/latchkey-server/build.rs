@@ -28,7 +28,11 @@ fn main() {
     let dist =
         env::var_os("LATCHKEY_SPA_DIST").map(PathBuf::from).unwrap_or_else(|| manifest.join("../../frontend/dist"));
     println!("cargo:rerun-if-env-changed=LATCHKEY_SPA_DIST");
-    println!("cargo:rerun-if-changed={}", dist.display());
+    // Cargo reruns a build script on every build when a watched path does
+    // not exist, so a missing build is watched through the nearest folder
+    // that exists: building the SPA there creates it, which reruns this.
+    let watched = dist.ancestors().find(|p| p.exists()).unwrap_or(&manifest);
+    println!("cargo:rerun-if-changed={}", watched.display());
     let mut files = Vec::new();
     if dist.join("index.html").is_file() {
         collect(&dist, &dist, &mut files);

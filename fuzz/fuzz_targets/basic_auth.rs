@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();
     let Ok(v) = HeaderValue::from_bytes(data) else { return };
     headers.insert(header::AUTHORIZATION, v);
-    match latchkey::auth::basic_credentials(&headers) {
+    match latchkey::http::extract::basic_credentials(&headers) {
         Ok(Some((user, _password))) => assert!(!user.contains(':'), "the username ends at the first colon"),
         Ok(None) => {}
         Err(e) => assert_eq!(e.status(), http::StatusCode::FORBIDDEN),

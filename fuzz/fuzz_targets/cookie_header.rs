@@ -13,9 +13,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     for name in ["sessionid", "csrftoken", "__Host-sessionid", ""] {
-        if let Some(value) = latchkey::cookies::find(&headers, name) {
+        if let Some(value) = latchkey::http::cookies::find(&headers, name) {
             assert!(!value.contains(';'), "a cookie value never spans a separator");
         }
     }
-    let _ = latchkey::session::SessionKey::parse(&latchkey::cookies::find(&headers, "sessionid").unwrap_or_default());
+    let _ = latchkey::session::SessionKey::parse(&latchkey::http::cookies::find(&headers, "sessionid").unwrap_or_default());
 });

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         Some((_, rest)) => (Some("application/json"), rest),
         None => (None, data),
     };
-    match latchkey::api::parse_login_body(ct, body) {
+    match latchkey::http::extract::parse_login_body(ct, body) {
         Ok(login) => {
             let _ = latchkey::users::Username::parse(&login.username);
         }

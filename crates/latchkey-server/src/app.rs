@@ -10,28 +10,34 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
 };
-use latchkey::{Backends, Latchkey, Preset, Settings, SystemClock, session};
+use latchkey::{Backends, Latchkey, Preset, SystemClock, session, store::Database};
 use tokio::{net::TcpListener, sync::Semaphore};
 use tower::ServiceExt;
 
-use crate::spa::Spa;
+use crate::{
+    config::{Config, ServerSettings},
+    spa::Spa,
+};
 
 /// A built server, bound to its port but not yet serving.
+#[derive(Debug)]
 pub struct App {
     listener: TcpListener,
     router: Router,
     latchkey: Latchkey,
     db: Backends,
+    server: ServerSettings,
 }
 
 impl App {
     /// Opens the database (which must be migrated), builds the router and
-    /// binds `settings.bind` (port 0 picks a free port, for tests).
+    /// binds `server.bind` (port 0 picks a free port, for tests).
     ///
     /// # Errors
     /// Database, secret key or bind failures, with the cause.
-    pub async fn build(settings: Settings) -> anyhow::Result<App> {
-        let bind = settings.bind;
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let Config { latchkey: settings, server } = config;
+        let bind = server.bind;
         let (latchkey, db) = Latchkey::open(settings, Arc::new(SystemClock)).await?;
         // The dummy hash for unknown users is computed in the background:
         // it costs a full Argon2 run (~30 ms here) that need not delay the
@@ -43,17 +49,17 @@ impl App {
                 tracing::error!(target: "latchkey::server", error = %e, "password hasher warm-up failed");
             }
         });
-        let routes = latchkey::api::router(latchkey.clone()).merge(crate::health::router(db.clone()));
+        let routes = latchkey::http::router(latchkey.clone()).merge(latchkey::http::routes::health::router(db.clone()));
         let routes = if latchkey.settings().preset == Preset::Embedded {
-            let spa = Spa::new(&latchkey.settings().spa);
+            let spa = Spa::new(&server.spa);
             spa.check()?;
             routes.fallback(move |method, uri| crate::spa::fallback(spa.clone(), method, uri))
         } else {
-            routes.fallback(latchkey::api::append_slash_fallback)
+            routes.fallback(latchkey::http::append_slash_fallback)
         };
-        let router = latchkey::app::with_layers(routes, &latchkey);
+        let router = latchkey::http::with_layers(routes, &latchkey);
         let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
-        Ok(App { listener, router, latchkey, db })
+        Ok(App { listener, router, latchkey, db, server })
     }
 
     /// The bound address.
@@ -79,7 +85,7 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_expired_sessions(self.latchkey.clone(), self.db.db.clone()));
         let cache_sync = self.latchkey.run_cache_sync();
-        let settings = self.latchkey.settings();
+        let settings = &self.server;
         let slots = Arc::new(Semaphore::new(settings.max_connections));
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // 64 KiB of request head at most (hyper's default is ~400 KiB).
@@ -142,7 +148,7 @@ impl App {
 
 /// Deletes expired sessions once an hour, in batches, off the request path,
 /// and (SQLite) cache invalidation events older than an hour.
-async fn purge_expired_sessions(lk: Latchkey, db: latchkey::db::Database) {
+async fn purge_expired_sessions(lk: Latchkey, db: Database) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tick.tick().await;
@@ -151,8 +157,8 @@ async fn purge_expired_sessions(lk: Latchkey, db: latchkey::db::Database) {
             Ok(n) => tracing::info!(target: "latchkey::session", deleted = n, "expired sessions purged"),
             Err(e) => tracing::warn!(target: "latchkey::session", error = %e, "expired-session purge failed"),
         }
-        if let latchkey::db::Database::Sqlite(pool) = &db
-            && let Err(e) = latchkey::cache::SqliteBus::new(pool.clone()).prune(Duration::from_secs(3600)).await
+        if let Database::Sqlite(store) = &db
+            && let Err(e) = latchkey::store::SqliteBus::new(store.pool().clone()).prune(Duration::from_secs(3600)).await
         {
             tracing::warn!(target: "latchkey::cache", error = %e, "cache event purge failed");
         }

@@ -51,7 +51,7 @@ pub struct ServeArgs {
     /// Accepted Host header value (repeatable).
     #[arg(long = "allowed-host", value_name = "HOST")]
     pub allowed_hosts: Vec<String>,
-    /// The origin users see, e.g. https://app.example.com.
+    /// The origin users see, e.g. `https://app.example.com`.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// Reverse proxy whose X-Forwarded-* headers are believed (IP or CIDR, repeatable).

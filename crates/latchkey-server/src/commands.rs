@@ -6,13 +6,14 @@ use std::{
     sync::Arc,
 };
 
+use crate::config::Config;
 use anyhow::{Context, bail};
 use latchkey::{
     Latchkey, RawPassword, Settings, SystemClock,
     audit::AuditEvent,
-    db::Database,
     session,
     settings::{CookieSettings, Preset},
+    store::Database,
     throttle::ThrottlePolicy,
     users::{Email, NewUser, UserStoreError, Username},
 };
@@ -28,6 +29,7 @@ pub trait Prompt {
 }
 
 /// Prompts on the terminal; passwords are read without echo.
+#[derive(Debug)]
 pub struct Terminal;
 
 impl Prompt for Terminal {
@@ -354,7 +356,8 @@ fn describe_cookie(c: &CookieSettings) -> String {
 }
 
 /// What a validated configuration implies, for `latchkey check`.
-pub fn describe(s: &Settings) -> String {
+pub fn describe(config: &Config) -> String {
+    let s = &config.latchkey;
     let origins: Vec<String> = s.allowed_origins.iter().map(ToString::to_string).collect();
     let mut trusted = vec!["the request's own origin".to_owned()];
     if let Some(p) = &s.public_url {
@@ -396,7 +399,7 @@ pub fn describe(s: &Settings) -> String {
          session lifetime:  {age} s\n\
          password hashing:  Argon2id m={m} KiB, t={t}, p={p}; {c} at once, {q} queued at most\n",
         preset = s.preset,
-        bind = s.bind,
+        bind = config.server.bind,
         public = s.public_url.as_ref().map_or("unset".to_owned(), ToString::to_string),
         db = latchkey::settings::redact_url(&s.database_url),
         store = s.session_store_url.as_deref().map_or("the database".to_owned(), latchkey::settings::redact_url),
@@ -456,9 +459,9 @@ pub async fn check_deploy(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// `latchkey serve`.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let preset = settings.preset;
-    let app = App::build(settings).await?;
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let preset = config.latchkey.preset;
+    let app = App::build(config).await?;
     let addr = app.local_addr();
     tracing::info!(target: "latchkey::server", %addr, %preset, "listening");
     println!("Latchkey ({preset} preset) listening on http://{addr}/  (Ctrl-C to stop)");

@@ -1,13 +1,183 @@
 //! Layered configuration: built-in defaults, then a TOML file (`--config` or
 //! `LATCHKEY_CONFIG`), then `LATCHKEY_*` environment variables (`__` for
 //! nesting: `LATCHKEY_SESSION__COOKIE__SAMESITE=Lax`), then command-line
-//! flags. Later layers win. The merged tree is validated into
-//! [`latchkey::Settings`] before anything starts.
+//! flags. Later layers win. The merged tree is one tree for the operator;
+//! the server's own keys ([`SERVER_SETTINGS`]: where to listen, the SPA,
+//! transport limits) are taken out of it and the rest is validated into
+//! [`latchkey::Settings`], both before anything starts.
 
-use std::path::Path;
+use std::{net::SocketAddr, path::Path, time::Duration};
 
-use latchkey::settings::{Kind, RawSettings, SETTINGS, Settings};
+use latchkey::settings::{DefaultValue, Kind, RawSettings, SETTINGS, SettingDoc, Settings, SettingsError};
+use serde::Deserialize;
 use toml::{Table, Value};
+
+/// Default listen address.
+pub const BIND: &str = "127.0.0.1:8000";
+/// Default time a client has to send its request head, seconds.
+pub const HEADER_READ_TIMEOUT: u64 = 10;
+/// Default cap on open connections.
+pub const MAX_CONNECTIONS: usize = 1024;
+
+/// The server's own settings, documented like the library's.
+pub const SERVER_SETTINGS: &[SettingDoc] = &[
+    SettingDoc {
+        key: "bind",
+        kind: Kind::String,
+        default: DefaultValue::Str(BIND, ""),
+        doc: "Address and port `serve` listens on.",
+    },
+    SettingDoc {
+        key: "limits.header_read_timeout",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(HEADER_READ_TIMEOUT, ""),
+        doc: "Seconds a client has to send its request headers; then the connection is closed (stops slowloris).",
+    },
+    SettingDoc {
+        key: "limits.max_connections",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(MAX_CONNECTIONS as u64, ""),
+        doc: "Open connections at most; further ones are closed at once until one ends.",
+    },
+    SettingDoc {
+        key: "spa.dir",
+        kind: Kind::String,
+        default: DefaultValue::Text("unset (the SPA embedded in the binary)"),
+        doc: "Embedded preset: serve this SPA build folder from disk instead (index.html fallback for client-side routes, hashed assets immutable). Flag: --spa-dir.",
+    },
+    SettingDoc {
+        key: "spa.csp",
+        kind: Kind::String,
+        default: DefaultValue::Text("auto"),
+        doc: "Content-Security-Policy of SPA pages. auto: strict for the embedded SPA; for spa.dir also allows https: styles, images and fonts (CDN Bootstrap) and hashes inline scripts (Create React App). Empty: no header.",
+    },
+];
+
+/// Every setting: the library's and the server's.
+pub fn all_settings() -> impl Iterator<Item = &'static SettingDoc> {
+    SETTINGS.iter().chain(SERVER_SETTINGS)
+}
+
+/// How the embedded preset serves the SPA.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpaSettings {
+    /// Serve this build folder from disk instead of the SPA embedded in the binary.
+    pub dir: Option<std::path::PathBuf>,
+    /// `Content-Security-Policy` for SPA pages; `None` picks the default for
+    /// the source (strict for the embedded SPA, CDN-friendly for `dir`),
+    /// `Some("")` sends none.
+    pub csp: Option<String>,
+}
+
+/// What only a server needs: where to listen, the SPA, and the transport
+/// limits hyper enforces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub bind: SocketAddr,
+    /// SPA serving (embedded preset).
+    pub spa: SpaSettings,
+    /// A client must finish sending its request headers within this.
+    pub header_read_timeout: Duration,
+    /// Open connections at most; further ones are closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        RawServer::default().validate().expect("the defaults are valid")
+    }
+}
+
+/// The whole configuration: the library's settings and the server's.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Everything the `latchkey` library reads.
+    pub latchkey: Settings,
+    /// What only the server reads.
+    pub server: ServerSettings,
+}
+
+/// `[spa]` as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawSpa {
+    dir: Option<String>,
+    csp: Option<String>,
+}
+
+/// The server's part of `[limits]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawServerLimits {
+    header_read_timeout: Option<u64>,
+    max_connections: Option<usize>,
+}
+
+/// The server's keys as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawServer {
+    bind: Option<String>,
+    spa: RawSpa,
+    limits: RawServerLimits,
+}
+
+impl RawServer {
+    fn validate(self) -> Result<ServerSettings, SettingsError> {
+        let bind_str = self.bind.as_deref().unwrap_or(BIND);
+        let bind: SocketAddr = bind_str.parse().map_err(|_| {
+            SettingsError::invalid("bind", format!("{bind_str:?} is not an address such as 127.0.0.1:8000"))
+        })?;
+        Ok(ServerSettings {
+            bind,
+            spa: SpaSettings {
+                dir: self.spa.dir.filter(|d| !d.is_empty()).map(std::path::PathBuf::from),
+                csp: self.spa.csp.filter(|c| c != "auto"),
+            },
+            header_read_timeout: Duration::from_secs(
+                self.limits.header_read_timeout.unwrap_or(HEADER_READ_TIMEOUT).max(1),
+            ),
+            max_connections: self.limits.max_connections.unwrap_or(MAX_CONNECTIONS).max(1),
+        })
+    }
+}
+
+/// Moves the server's keys (see [`SERVER_SETTINGS`]) out of `table` into a
+/// table of their own: `bind`, the whole `[spa]` section, and two keys of
+/// `[limits]`.
+fn split_server(table: &mut Table) -> Table {
+    let mut server = Table::new();
+    for key in ["bind", "spa"] {
+        if let Some(v) = table.remove(key) {
+            server.insert(key.into(), v);
+        }
+    }
+    if let Some(Value::Table(limits)) = table.get_mut("limits") {
+        let mut mine = Table::new();
+        for key in ["header_read_timeout", "max_connections"] {
+            if let Some(v) = limits.remove(key) {
+                mine.insert(key.into(), v);
+            }
+        }
+        if !mine.is_empty() {
+            server.insert("limits".into(), Value::Table(mine));
+        }
+    }
+    server
+}
+
+impl Config {
+    /// Settings for tests: the library's from `raw`, the server listening
+    /// on a free port of 127.0.0.1.
+    ///
+    /// # Errors
+    /// When `raw` does not validate.
+    pub fn for_tests(raw: RawSettings) -> Result<Self, SettingsError> {
+        let server = ServerSettings { bind: SocketAddr::from(([127, 0, 0, 1], 0)), ..ServerSettings::default() };
+        Ok(Self { latchkey: raw.validate_serving_on(Some(server.bind))?, server })
+    }
+}
 
 /// Environment variables with the prefix that are not settings.
 const NOT_SETTINGS: &[&str] = &["PASSWORD", "CONFIG"];
@@ -119,7 +289,7 @@ pub fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, Strin
             continue;
         }
         let key = name.to_ascii_lowercase().replace("__", ".");
-        let doc = SETTINGS.iter().find(|s| s.key == key).ok_or_else(|| ConfigError::UnknownEnv(var.clone()))?;
+        let doc = all_settings().find(|s| s.key == key).ok_or_else(|| ConfigError::UnknownEnv(var.clone()))?;
         insert(table, doc.key, coerce(&var, doc.kind, &value)?);
     }
     Ok(())
@@ -161,6 +331,12 @@ pub fn read_file(path: &Path) -> Result<Table, ConfigError> {
     text.parse::<Table>().map_err(|e| ConfigError::File { path: shown, cause: e.to_string() })
 }
 
+/// Parses a merged tree into the library's and the server's raw settings.
+fn parse(mut table: Table) -> Result<(RawSettings, RawServer), toml::de::Error> {
+    let server = split_server(&mut table);
+    Ok((Value::Table(table).try_into()?, Value::Table(server).try_into()?))
+}
+
 /// Loads settings from all layers.
 ///
 /// # Errors
@@ -169,20 +345,19 @@ pub fn load(
     config_file: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
     overrides: &Overrides,
-) -> Result<Settings, ConfigError> {
+) -> Result<Config, ConfigError> {
     let mut table = Table::new();
     if let Some(path) = config_file {
         table = read_file(path)?;
         // Check the file on its own first, so its errors name the file.
-        Value::Table(table.clone())
-            .try_into::<RawSettings>()
+        parse(table.clone())
             .map_err(|e| ConfigError::File { path: path.display().to_string(), cause: e.to_string() })?;
     }
     apply_env(&mut table, env)?;
     apply_overrides(&mut table, overrides);
-    let raw: RawSettings =
-        Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Shape(e.to_string()))?;
-    Ok(raw.validate()?)
+    let (raw, server) = parse(table).map_err(|e| ConfigError::Shape(e.to_string()))?;
+    let server = server.validate()?;
+    Ok(Config { latchkey: raw.validate_serving_on(Some(server.bind))?, server })
 }
 
 #[cfg(test)]
@@ -205,24 +380,26 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_nothing_is_configured() {
-        let s = load(None, env(&[]), &Overrides::default()).unwrap();
-        assert_eq!(s.preset, Preset::Embedded);
-        assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
+        let c = load(None, env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.latchkey.preset, Preset::Embedded);
+        assert_eq!(c.server.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.latchkey.allowed_hosts, vec!["localhost", "127.0.0.1", "[::1]"]);
     }
 
     #[test]
     fn later_layers_win_file_then_env_then_flags() {
         let f = file("preset = \"rest\"\nbind = \"127.0.0.1:9000\"\n[session.cookie]\nsamesite = \"Lax\"\nage = 60\n");
-        let s = load(Some(f.path()), env(&[]), &Overrides::default()).unwrap();
-        assert_eq!((s.preset, s.bind.port(), s.session.cookie.same_site), (Preset::Rest, 9000, SameSite::Lax));
+        let c = load(Some(f.path()), env(&[]), &Overrides::default()).unwrap();
+        let s = &c.latchkey;
+        assert_eq!((s.preset, c.server.bind.port(), s.session.cookie.same_site), (Preset::Rest, 9000, SameSite::Lax));
         let e = env(&[("LATCHKEY_BIND", "127.0.0.1:9001"), ("LATCHKEY_SESSION__COOKIE__SAMESITE", "Strict")]);
-        let s = load(Some(f.path()), e.clone(), &Overrides::default()).unwrap();
-        assert_eq!((s.bind.port(), s.session.cookie.same_site), (9001, SameSite::Strict));
-        assert_eq!(s.session.age.as_secs(), 60, "untouched file values survive");
+        let c = load(Some(f.path()), e.clone(), &Overrides::default()).unwrap();
+        assert_eq!((c.server.bind.port(), c.latchkey.session.cookie.same_site), (9001, SameSite::Strict));
+        assert_eq!(c.latchkey.session.age.as_secs(), 60, "untouched file values survive");
         let o =
             Overrides { bind: Some("127.0.0.1:9002".into()), preset: Some("same-origin".into()), ..Default::default() };
-        let s = load(Some(f.path()), e, &o).unwrap();
-        assert_eq!((s.bind.port(), s.preset), (9002, Preset::SameOrigin));
+        let c = load(Some(f.path()), e, &o).unwrap();
+        assert_eq!((c.server.bind.port(), c.latchkey.preset), (9002, Preset::SameOrigin));
     }
 
     #[test]
@@ -235,7 +412,7 @@ mod tests {
             ("LATCHKEY_SECRET_KEY", "12345678901234567890"),
             ("LATCHKEY_PASSWORD", "not a setting"),
         ]);
-        let s = load(None, e, &Overrides::default()).unwrap();
+        let s = load(None, e, &Overrides::default()).unwrap().latchkey;
         assert_eq!(s.allowed_origins.len(), 2);
         assert!(!s.csrf.cookie.http_only);
         assert_eq!(s.password_hasher.memory_kib, 64);
@@ -261,13 +438,54 @@ mod tests {
     #[test]
     fn flag_lists_replace_env_lists() {
         let o = Overrides { allowed_origins: vec!["http://a.test".into()], ..Default::default() };
-        let s = load(None, env(&[("LATCHKEY_ALLOWED_ORIGINS", "http://b.test,http://c.test")]), &o).unwrap();
+        let s = load(None, env(&[("LATCHKEY_ALLOWED_ORIGINS", "http://b.test,http://c.test")]), &o).unwrap().latchkey;
         assert_eq!(s.allowed_origins.len(), 1);
     }
 
     #[test]
+    fn the_servers_keys_are_read_by_the_server_and_the_rest_by_the_library() {
+        let f = file(
+            "bind = \"127.0.0.1:9100\"\n[limits]\nmax_body_bytes = 1000\nheader_read_timeout = 3\nmax_connections = 7\n\
+             [spa]\ndir = \"/srv/spa\"\ncsp = \"\"\n",
+        );
+        let c = load(Some(f.path()), env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.latchkey.max_body_bytes, 1000);
+        assert_eq!(
+            c.server,
+            ServerSettings {
+                bind: "127.0.0.1:9100".parse().unwrap(),
+                spa: SpaSettings { dir: Some("/srv/spa".into()), csp: Some(String::new()) },
+                header_read_timeout: Duration::from_secs(3),
+                max_connections: 7,
+            }
+        );
+        let e = env(&[("LATCHKEY_LIMITS__MAX_CONNECTIONS", "9"), ("LATCHKEY_SPA__CSP", "auto")]);
+        let c = load(None, e, &Overrides::default()).unwrap();
+        assert_eq!((c.server.max_connections, c.server.spa.csp.clone()), (9, None));
+        let err = load(Some(file("[spa]\ndirr = \"x\"\n").path()), env(&[]), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("dirr"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_bind_address_names_the_setting() {
+        let o = Overrides { bind: Some("localhost".into()), ..Default::default() };
+        let err = load(None, env(&[]), &o).unwrap_err();
+        assert!(matches!(&err, ConfigError::Invalid(e) if e.key == "bind"), "{err}");
+    }
+
+    #[test]
+    fn binding_every_interface_requires_allowed_hosts_and_the_bind_host_is_allowed() {
+        let o = Overrides { bind: Some("0.0.0.0:8000".into()), ..Default::default() };
+        let err = load(None, env(&[]), &o).unwrap_err();
+        assert!(matches!(&err, ConfigError::Invalid(e) if e.key == "allowed_hosts"), "{err}");
+        let o = Overrides { bind: Some("10.1.2.3:8000".into()), ..Default::default() };
+        let c = load(None, env(&[]), &o).unwrap();
+        assert!(c.latchkey.allowed_hosts.contains(&"10.1.2.3".to_owned()));
+    }
+
+    #[test]
     fn every_documented_setting_can_be_set_from_the_environment() {
-        for doc in SETTINGS {
+        for doc in all_settings() {
             let var = format!("LATCHKEY_{}", doc.key.replace('.', "__").to_ascii_uppercase());
             let mut t = Table::new();
             let value = match doc.kind {
@@ -283,15 +501,22 @@ mod tests {
 
 #[cfg(test)]
 mod docs_tests {
-    use latchkey::settings::SETTINGS;
+    use super::all_settings;
 
+    /// The table in docs/configuration.md is the settings list rendered: the
+    /// defaults there are the constants the code uses.
     #[test]
-    fn every_setting_and_its_default_is_documented() {
+    fn the_docs_table_is_the_settings_list_rendered() {
         let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
-        for s in SETTINGS {
-            let row = doc.lines().find(|l| l.starts_with(&format!("| `{}` |", s.key)));
-            let row = row.unwrap_or_else(|| panic!("docs/configuration.md lacks {}", s.key));
-            assert!(row.contains(s.default), "docs/configuration.md: default of {} should read {:?}", s.key, s.default);
+        let table: Vec<&str> = doc.lines().filter(|l| l.starts_with("| `")).collect();
+        for s in all_settings() {
+            let row = s.table_row();
+            assert!(table.contains(&row.as_str()), "docs/configuration.md should have the row\n{row}");
         }
+        assert_eq!(
+            table.len(),
+            all_settings().count(),
+            "docs/configuration.md documents a setting that does not exist"
+        );
     }
 }

@@ -6,7 +6,6 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod health;
 pub mod telemetry;
 
 pub use app::App;

@@ -50,9 +50,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(a) | Command::Check { args: a, .. } => a.clone(),
         _ => ServeArgs::default(),
     };
-    let settings = config::load(cli.config.as_deref(), utf8_env(), &flags.overrides(cli.database.clone()))?;
+    let config = config::load(cli.config.as_deref(), utf8_env(), &flags.overrides(cli.database.clone()))?;
+    let settings = config.latchkey.clone();
     match cli.command {
-        Command::Serve(_) => commands::serve(settings).await,
+        Command::Serve(_) => commands::serve(config).await,
         Command::Migrate => commands::migrate(settings).await,
         Command::Createsuperuser { username, email, no_input, allow_weak_password } => {
             commands::createsuperuser(settings, username, email, no_input, allow_weak_password, &mut Terminal).await
@@ -68,7 +69,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::throttle_reset(settings, username, ip, all).await
         }
         Command::Check { deploy, .. } => {
-            print!("{}", commands::describe(&settings));
+            print!("{}", commands::describe(&config));
             if deploy { commands::check_deploy(&settings).await } else { Ok(()) }
         }
     }

@@ -21,7 +21,9 @@ use axum::{
 };
 use base64::Engine;
 use http::{HeaderValue, Method, StatusCode, header};
-use latchkey::{ApiError, settings::SpaSettings};
+use latchkey::ApiError;
+
+use crate::config::SpaSettings;
 use sha2::{Digest, Sha256};
 
 include!(concat!(env!("OUT_DIR"), "/spa_files.rs"));
@@ -229,7 +231,7 @@ impl Spa {
 pub async fn fallback(spa: Spa, method: Method, uri: OriginalUri) -> Response {
     let path = uri.0.path().to_owned();
     if path == "/api" || path.starts_with("/api/") || path == "/admin" || path.starts_with("/admin/") {
-        return latchkey::api::append_slash_fallback(method, uri).await;
+        return latchkey::http::append_slash_fallback(method, uri).await;
     }
     spa.serve(&method, &path).await
 }

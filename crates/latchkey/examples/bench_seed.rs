@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use latchkey::{
     Latchkey, RawPassword, SystemClock,
-    db::Database,
     session::{SessionKey, SessionRecord},
     settings::RawSettings,
+    store::Database,
     users::{Email, NewUser, Username},
 };
 
@@ -78,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.push_str(&format!("sessionid={}; csrftoken={csrf}\n", key.expose()));
     }
     if filler > 0 {
-        let Database::Sqlite(pool) = &backends.db else {
+        let Database::Sqlite(store) = &backends.db else {
             return Err("FILLER needs a SQLite database".into());
         };
         let now = now.unix_timestamp();
@@ -91,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bind(user.id)
         .bind(&auth_hash)
         .bind(now)
-        .execute(pool)
+        .execute(store.pool())
         .await?;
     }
     print!("{out}");

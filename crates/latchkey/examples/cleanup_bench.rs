@@ -16,8 +16,8 @@ use std::{
 };
 
 use latchkey::{
-    db::Database,
     session::{SessionKey, SessionKeyHash, SessionStore},
+    store::Database,
 };
 use time::OffsetDateTime;
 
@@ -67,9 +67,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "postgres" => {
             let admin = args.get(3).cloned().unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".into());
             let name = format!("latchkey_bench_{}", std::process::id());
-            let Database::Postgres(pool) = Database::connect(&admin, false).await? else { unreachable!() };
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await?;
-            pool.close().await;
+            let Database::Postgres(store) = Database::connect(&admin, false).await? else { unreachable!() };
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(store.pool()).await?;
+            store.pool().close().await;
             let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
             (Database::connect(&url, false).await?, Some((admin, name)))
         }
@@ -80,7 +80,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     // Bulk-generate rows in the database itself: N expired, `live` live.
     match &db {
-        Database::Sqlite(pool) => {
+        Database::Sqlite(store) => {
+            let pool = store.pool();
             sqlx::query(
                 "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT ?1)
                  INSERT INTO latchkey_sessions (key_hash, user_id, auth_hash, data, created_at, last_seen, expires_at, absolute_expires_at)
@@ -91,7 +92,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .execute(pool)
             .await?;
         }
-        Database::Postgres(pool) => {
+        Database::Postgres(store) => {
+            let pool = store.pool();
             sqlx::query(
                 "INSERT INTO latchkey_sessions (key_hash, user_id, auth_hash, data, created_at, last_seen, expires_at, absolute_expires_at)
                  SELECT lpad(to_hex(i), 64, '0'), NULL, '', '{}', $2 - 100, $2 - 100, $2 - 1, $2 - 1 FROM generate_series(1, $1) i",
@@ -156,9 +158,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     db.close().await;
     if let Some((admin, name)) = cleanup
-        && let Database::Postgres(pool) = Database::connect(&admin, false).await?
+        && let Database::Postgres(store) = Database::connect(&admin, false).await?
     {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(store.pool())
+            .await?;
     }
     Ok(())
 }

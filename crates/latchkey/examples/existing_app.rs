@@ -23,8 +23,8 @@ use axum::{
 };
 use latchkey::{
     CurrentUser, Latchkey, RawPassword, SystemClock,
-    db::Database,
     settings::{Preset, RawSettings},
+    store::Database,
     users::{Email, NewUser, Username},
 };
 use secrecy::SecretString;
@@ -78,12 +78,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // unsafe methods are CSRF-protected and CurrentUser can read the session.
     let app_routes = Router::new()
         .route("/notes/", get(notes))
-        .route_layer(from_fn_with_state(latchkey.clone(), latchkey::session::session_middleware))
-        .route_layer(from_fn_with_state(latchkey.clone(), latchkey::csrf::csrf_middleware))
+        .route_layer(from_fn_with_state(latchkey.clone(), latchkey::http::session_middleware))
+        .route_layer(from_fn_with_state(latchkey.clone(), latchkey::http::csrf_middleware))
         .with_state(state);
     let routes =
-        latchkey::api::router(latchkey.clone()).merge(app_routes).fallback(latchkey::api::append_slash_fallback);
-    let app = latchkey::app::with_layers(routes, &latchkey);
+        latchkey::http::router(latchkey.clone()).merge(app_routes).fallback(latchkey::http::append_slash_fallback);
+    let app = latchkey::http::with_layers(routes, &latchkey);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://{}", listener.local_addr()?);

@@ -43,7 +43,7 @@ pub(crate) fn random_string(len: usize, alphabet: &[u8]) -> String {
 }
 
 /// Constant-time equality of two byte strings. Lengths are not secret.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 

@@ -13,7 +13,9 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::{backends::PgDatabase, helpers::*};
+use latchkey::testing::PgDatabase;
+
+use crate::helpers::*;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -104,7 +106,7 @@ async fn two_instances_on_postgresql_behind_nginx_survive_a_kill_9_and_share_eve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_with_redis_sessions_behind_nginx_survive_a_kill_9_and_share_everything() {
-    let prefix = crate::backends::RedisPrefix::new();
+    let prefix = latchkey::testing::RedisPrefix::new();
     behind_nginx(Some(&prefix.prefix)).await;
 }
 
@@ -126,7 +128,7 @@ async fn behind_nginx(redis_prefix: Option<&str>) {
         .0
     );
     let (pa, pb, pn) = (free_port(), free_port(), free_port());
-    let redis_url = crate::backends::redis_url();
+    let redis_url = latchkey::testing::redis_url();
     let mut flags = vec!["--database", pg.url.as_str(), "--trusted-proxy", "127.0.0.1"];
     if redis_prefix.is_some() {
         flags.extend(["--session-store", redis_url.as_str()]);
@@ -323,15 +325,17 @@ async fn sqlite_keeps_every_acknowledged_session_and_user_through_kill_9() {
         assert_eq!(v, json!({"username": USER}), "an acknowledged login's session was lost");
     }
     let url = format!("sqlite://{}", db_path(dir.path()).display());
-    let latchkey::db::Database::Sqlite(pool) = latchkey::db::Database::connect(&url, false).await.unwrap() else {
+    let latchkey::store::Database::Sqlite(store) = latchkey::store::Database::connect(&url, false).await.unwrap()
+    else {
         unreachable!()
     };
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
+    let pool = store.pool();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(pool).await.unwrap();
     assert_eq!(check, "ok");
     for name in &users {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM latchkey_users WHERE username = ?")
             .bind(name)
-            .fetch_one(&pool)
+            .fetch_one(pool)
             .await
             .unwrap();
         assert_eq!(n, 1, "acknowledged user {name} was lost");

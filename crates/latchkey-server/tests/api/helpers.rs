@@ -4,17 +4,17 @@ use std::{
     process::Command,
 };
 
+pub use latchkey::testing::{PASSWORD, USER};
 use latchkey::{
-    RawPassword,
-    db::Database,
     settings::{Preset, RawSettings},
-    users::{Email, NewUser, Username},
+    store::Database,
+    testing::{cheap_hashing, create_user},
 };
-use latchkey_server::App;
+use latchkey_server::{
+    App,
+    config::{Config, ServerSettings, SpaSettings},
+};
 use tokio::sync::oneshot;
-
-pub const USER: &str = "demo";
-pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A running server on a free port with its own SQLite file.
 pub struct TestServer {
@@ -50,27 +50,17 @@ pub async fn spawn_on(database_url: &str, session_store: Option<(&str, &str)>) -
     db.close().await;
     let mut raw = RawSettings {
         preset: Some(Preset::SameOrigin.as_str().into()),
-        bind: Some("127.0.0.1:0".into()),
         database_url: Some(database_url.into()),
         session_store_url: session_store.map(|s| s.0.to_owned()),
         session_store_prefix: session_store.map(|s| s.1.to_owned()),
         ..Default::default()
     };
-    raw.password_hasher.memory_kib = Some(64);
-    raw.password_hasher.iterations = Some(1);
-    let app = App::build(raw.validate().unwrap()).await.unwrap();
+    cheap_hashing(&mut raw);
+    let app = App::build(Config::for_tests(raw).unwrap()).await.unwrap();
     let addr = app.local_addr();
     let lk = app.latchkey().clone();
     if lk.users().by_username(USER).await.unwrap().is_none() {
-        let hash = lk.hasher().hash(&RawPassword::new(PASSWORD)).await.unwrap();
-        let new = NewUser {
-            username: Username::parse(USER).unwrap(),
-            email: Email::default(),
-            password_hash: hash,
-            is_staff: false,
-            is_superuser: false,
-        };
-        let _ = lk.users().create(&new, lk.clock().now()).await;
+        create_user(&lk, USER, PASSWORD).await;
     }
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run(async move {
@@ -89,35 +79,45 @@ pub async fn spawn_app_with(preset: Preset, tweak: impl FnOnce(&mut RawSettings)
 }
 
 pub async fn try_spawn_app_with(preset: Preset, tweak: impl FnOnce(&mut RawSettings)) -> anyhow::Result<TestServer> {
+    try_spawn_server(preset, tweak, |_| {}).await
+}
+
+/// A server whose server-only settings (transport limits, SPA) `server` sets.
+pub async fn spawn_server_with(preset: Preset, server: impl FnOnce(&mut ServerSettings)) -> TestServer {
+    try_spawn_server(preset, |_| {}, server).await.unwrap()
+}
+
+/// The embedded preset serving the SPA as `spa` says.
+pub async fn spawn_spa(spa: SpaSettings) -> TestServer {
+    spawn_server_with(Preset::Embedded, |s| s.spa = spa).await
+}
+
+/// A SPA build folder, served from disk.
+pub fn spa_from(dir: &Path) -> SpaSettings {
+    SpaSettings { dir: Some(dir.to_owned()), csp: None }
+}
+
+pub async fn try_spawn_server(
+    preset: Preset,
+    tweak: impl FnOnce(&mut RawSettings),
+    server: impl FnOnce(&mut ServerSettings),
+) -> anyhow::Result<TestServer> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
     let db = Database::connect(&url, true).await.unwrap();
     db.migrate().await.unwrap();
     db.close().await;
-    let mut raw = RawSettings {
-        preset: Some(preset.as_str().into()),
-        bind: Some("127.0.0.1:0".into()),
-        database_url: Some(url),
-        ..Default::default()
-    };
-    raw.password_hasher.memory_kib = Some(64);
-    raw.password_hasher.iterations = Some(1);
+    let mut raw = RawSettings { preset: Some(preset.as_str().into()), database_url: Some(url), ..Default::default() };
+    cheap_hashing(&mut raw);
     if preset == Preset::CrossOrigin {
         raw.allowed_origins = vec!["http://localhost:5173".into()];
     }
     tweak(&mut raw);
-    let app = App::build(raw.validate().unwrap()).await?;
+    let mut config = Config::for_tests(raw).unwrap();
+    server(&mut config.server);
+    let app = App::build(config).await?;
     let addr = app.local_addr();
-    let latchkey = app.latchkey().clone();
-    let hash = latchkey.hasher().hash(&RawPassword::new(PASSWORD)).await.unwrap();
-    let new = NewUser {
-        username: Username::parse(USER).unwrap(),
-        email: Email::default(),
-        password_hash: hash,
-        is_staff: false,
-        is_superuser: false,
-    };
-    latchkey.users().create(&new, latchkey.clock().now()).await.unwrap();
+    create_user(app.latchkey(), USER, PASSWORD).await;
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run(async move {
         let _ = rx.await;

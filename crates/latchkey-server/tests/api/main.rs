@@ -1,8 +1,6 @@
 //! Black-box tests: a real server on a free port, and the real binary.
 #![allow(unreachable_pub)]
 
-#[path = "../../../latchkey/tests/it/backends.rs"]
-mod backends;
 mod helpers;
 
 mod bad_input;

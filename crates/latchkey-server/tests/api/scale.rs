@@ -15,10 +15,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{
-    backends::{PgDatabase, RedisPrefix, redis_url},
-    helpers::*,
-};
+use latchkey::testing::{PgDatabase, RedisPrefix, redis_url};
+
+use crate::helpers::*;
 
 async fn token(c: &reqwest::Client, base: &str) -> String {
     let res = c.get(format!("{base}/api/csrf/")).send().await.unwrap();
@@ -101,7 +100,7 @@ async fn migrate_is_safe_from_several_instances_at_once() {
         .map(|_| {
             let url = pg.url.clone();
             tokio::spawn(async move {
-                let db = latchkey::db::Database::connect(&url, false).await.unwrap();
+                let db = latchkey::store::Database::connect(&url, false).await.unwrap();
                 let applied = db.migrate().await.unwrap();
                 db.close().await;
                 applied.len()

@@ -2,6 +2,7 @@
 //! their own build, and from the binary).
 
 use latchkey::settings::Preset;
+use latchkey_server::config::SpaSettings;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
@@ -23,7 +24,7 @@ fn spa_dir() -> tempfile::TempDir {
 #[tokio::test]
 async fn spa_dir_serves_index_assets_and_client_side_routes_with_the_right_headers() {
     let dir = spa_dir();
-    let s = spawn_app_with(Preset::Embedded, |r| r.spa.dir = Some(dir.path().display().to_string())).await;
+    let s = spawn_spa(spa_from(dir.path())).await;
     let index = s.client.get(s.url("/")).send().await.unwrap();
     assert_eq!(index.status(), StatusCode::OK);
     assert_eq!(index.headers()["cache-control"], "no-cache");
@@ -55,7 +56,7 @@ async fn spa_dir_serves_index_assets_and_client_side_routes_with_the_right_heade
 #[tokio::test]
 async fn api_paths_never_fall_back_to_the_spa() {
     let dir = spa_dir();
-    let s = spawn_app_with(Preset::Embedded, |r| r.spa.dir = Some(dir.path().display().to_string())).await;
+    let s = spawn_spa(spa_from(dir.path())).await;
     let res = s.client.get(s.url("/api/unknown/")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["code"], "not_found");
@@ -71,7 +72,7 @@ async fn api_paths_never_fall_back_to_the_spa() {
 async fn path_traversal_out_of_the_spa_dir_is_refused() {
     let dir = spa_dir();
     std::fs::write(dir.path().parent().unwrap().join("latchkey-secret.txt"), "secret").ok();
-    let s = spawn_app_with(Preset::Embedded, |r| r.spa.dir = Some(dir.path().display().to_string())).await;
+    let s = spawn_spa(spa_from(dir.path())).await;
     for path in ["/../latchkey-secret.txt", "/%2e%2e/latchkey-secret.txt", "/assets/..%2f..%2flatchkey-secret.txt"] {
         let res = s.client.get(s.url(path)).send().await.unwrap();
         let body = res.text().await.unwrap();
@@ -83,19 +84,11 @@ async fn path_traversal_out_of_the_spa_dir_is_refused() {
 #[tokio::test]
 async fn a_configured_csp_replaces_the_default_and_empty_turns_it_off() {
     let dir = spa_dir();
-    let s = spawn_app_with(Preset::Embedded, |r| {
-        r.spa.dir = Some(dir.path().display().to_string());
-        r.spa.csp = Some("default-src 'none'".into());
-    })
-    .await;
+    let s = spawn_spa(SpaSettings { csp: Some("default-src 'none'".into()), ..spa_from(dir.path()) }).await;
     let res = s.client.get(s.url("/")).send().await.unwrap();
     assert_eq!(res.headers()["content-security-policy"], "default-src 'none'");
     s.stop().await;
-    let s = spawn_app_with(Preset::Embedded, |r| {
-        r.spa.dir = Some(dir.path().display().to_string());
-        r.spa.csp = Some(String::new());
-    })
-    .await;
+    let s = spawn_spa(SpaSettings { csp: Some(String::new()), ..spa_from(dir.path()) }).await;
     assert!(s.client.get(s.url("/")).send().await.unwrap().headers().get("content-security-policy").is_none());
     s.stop().await;
 }
@@ -127,9 +120,6 @@ async fn other_presets_serve_no_spa() {
 #[tokio::test]
 async fn a_spa_dir_without_index_html_is_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
-    let err = try_spawn_app_with(Preset::Embedded, |r| r.spa.dir = Some(dir.path().display().to_string()))
-        .await
-        .err()
-        .unwrap();
+    let err = try_spawn_server(Preset::Embedded, |_| {}, |s| s.spa = spa_from(dir.path())).await.err().unwrap();
     assert!(err.to_string().contains("index.html"), "{err}");
 }

@@ -29,7 +29,7 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, 
 
 #[tokio::test]
 async fn a_client_that_trickles_its_headers_is_cut_off() {
-    let s = spawn_app_with(Preset::SameOrigin, |r| r.limits.header_read_timeout = Some(1)).await;
+    let s = spawn_server_with(Preset::SameOrigin, |s| s.header_read_timeout = Duration::from_secs(1)).await;
     let mut stream = TcpStream::connect(s.addr).await.unwrap();
     stream.write_all(b"GET /api/session/ HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.unwrap();
     let start = Instant::now();
@@ -41,7 +41,7 @@ async fn a_client_that_trickles_its_headers_is_cut_off() {
 
 #[tokio::test]
 async fn connections_beyond_the_limit_are_closed_and_service_resumes_after() {
-    let s = spawn_app_with(Preset::SameOrigin, |r| r.limits.max_connections = Some(2)).await;
+    let s = spawn_server_with(Preset::SameOrigin, |s| s.max_connections = 2).await;
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut c = TcpStream::connect(s.addr).await.unwrap();

@@ -21,14 +21,7 @@ pub mod token;
 
 use std::sync::{Arc, Mutex};
 
-use axum::{
-    extract::{FromRequestParts, Request, State},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
-use http::{HeaderMap, Method, header, request::Parts};
-
-use crate::{Latchkey, api::ApiError, context::RequestContext, cookies, origin::Origin};
+use crate::{origin::Origin, settings::Settings};
 
 /// The request header that carries the token (Django's `CSRF_HEADER_NAME`).
 pub const HEADER: &str = "x-csrftoken";
@@ -94,11 +87,6 @@ impl std::fmt::Display for CsrfReason {
 }
 
 impl CsrfReason {
-    /// The 403 answer: `{"detail": "CSRF Failed: <reason>", "code": "csrf_failed"}`.
-    pub fn into_api_error(self) -> ApiError {
-        ApiError::forbidden(self.code(), format!("CSRF Failed: {self}"))
-    }
-
     /// The machine-readable code: `cross_site_request` for the Fetch
     /// Metadata step (retrying with a fresh token cannot help), `csrf_failed`
     /// for Django's checks.
@@ -111,8 +99,27 @@ impl CsrfReason {
 }
 
 /// Methods that never need a token (RFC 9110 safe methods).
-pub fn is_safe(method: &Method) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+pub fn is_safe(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
+}
+
+/// What the checks read from a request. Header values that are not valid
+/// text are passed as `"\u{FFFD}"` (they can never match), an absent header
+/// as `None`.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts<'a> {
+    /// The request's own origin (scheme and host as the client used them).
+    pub own_origin: Option<Origin>,
+    /// HTTPS (or an https public URL): Django's strict Referer rules apply.
+    pub secure: bool,
+    /// `Origin`.
+    pub origin: Option<&'a str>,
+    /// `Referer`.
+    pub referer: Option<&'a str>,
+    /// `Sec-Fetch-Site`.
+    pub sec_fetch_site: Option<&'a str>,
+    /// The `X-CSRFToken` header.
+    pub token: Option<&'a str>,
 }
 
 #[derive(Debug, Default)]
@@ -158,51 +165,53 @@ impl CsrfToken {
         st.secret = Some(token::new_secret());
         st.needs_update = true;
     }
-}
 
-impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
-    type Rejection = ApiError;
+    /// The state of a request that carried `cookie`: a well-formed cookie's
+    /// secret is kept (a masked cookie, as older Django wrote, is replaced
+    /// by its bare secret); anything else is ignored.
+    pub fn from_cookie(cookie: Option<&str>) -> Self {
+        let state = CsrfToken::default();
+        if let Some(c) = cookie
+            && token::check_format(c).is_ok()
+        {
+            let mut st = state.lock();
+            st.secret = Some(token::to_secret(c));
+            st.needs_update = c.len() == token::TOKEN_LENGTH;
+        }
+        state
+    }
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<CsrfToken>()
-            .cloned()
-            .ok_or_else(|| ApiError::internal("CsrfToken extractor used without csrf_middleware"))
+    /// The secret to (re)send as the cookie, when it is new or was used
+    /// (Django renews the cookie then).
+    pub fn pending_cookie(&self) -> Option<String> {
+        let st = self.lock();
+        st.needs_update.then(|| st.secret.clone()).flatten()
     }
 }
 
 /// The origins trusted beyond the request's own: `allowed_origins` and the
 /// public URL.
-fn trusted(lk: &Latchkey, origin: &Origin) -> bool {
-    lk.settings().allowed_origins.iter().any(|t| t.matches(origin))
-        || lk.settings().public_url.as_ref().is_some_and(|p| p.matches(origin))
+fn trusted(settings: &Settings, origin: &Origin) -> bool {
+    settings.allowed_origins.iter().any(|t| t.matches(origin))
+        || settings.public_url.as_ref().is_some_and(|p| p.matches(origin))
 }
 
-/// Whether `origin` is the request's own origin or a trusted one.
-pub fn origin_is_ours_or_trusted(lk: &Latchkey, ctx: &RequestContext, origin: &Origin) -> bool {
-    ctx.origin().as_ref() == Some(origin) || trusted(lk, origin)
-}
-
-fn header_str(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
-    headers.get(name).map(|v| v.to_str().unwrap_or("\u{FFFD}"))
+/// Whether `origin` is the request's own origin (`own`) or a trusted one.
+pub fn origin_is_ours_or_trusted(settings: &Settings, own: Option<&Origin>, origin: &Origin) -> bool {
+    own == Some(origin) || trusted(settings, origin)
 }
 
 /// Step 1, Fetch Metadata, in Go 1.25's order: an `Origin` exactly equal
 /// to a trusted origin (not a wildcard pattern) passes; otherwise
 /// `Sec-Fetch-Site` values other than `same-origin` and `none` are refused.
-pub fn check_fetch_metadata(lk: &Latchkey, headers: &HeaderMap) -> Result<(), CsrfReason> {
-    let exactly_trusted =
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).and_then(|o| Origin::parse(o).ok()).is_some_and(
-            |o| {
-                lk.settings().allowed_origins.iter().any(|t| !t.is_wildcard() && *t == o)
-                    || lk.settings().public_url.as_ref() == Some(&o)
-            },
-        );
+pub fn check_fetch_metadata(settings: &Settings, req: &RequestFacts<'_>) -> Result<(), CsrfReason> {
+    let exactly_trusted = req.origin.and_then(|o| Origin::parse(o).ok()).is_some_and(|o| {
+        settings.allowed_origins.iter().any(|t| !t.is_wildcard() && *t == o) || settings.public_url.as_ref() == Some(&o)
+    });
     if exactly_trusted {
         return Ok(());
     }
-    match headers.get("sec-fetch-site").map(|v| v.to_str().unwrap_or("?")) {
+    match req.sec_fetch_site {
         None | Some("same-origin") | Some("none") => Ok(()),
         Some(other) => Err(CsrfReason::FetchMetadata(other.chars().take(40).filter(|c| !c.is_control()).collect())),
     }
@@ -210,23 +219,24 @@ pub fn check_fetch_metadata(lk: &Latchkey, headers: &HeaderMap) -> Result<(), Cs
 
 /// Every check for an unsafe request: [`check_fetch_metadata`], then
 /// Django's `CsrfViewMiddleware.process_view` checks in Django's order.
-pub fn check(lk: &Latchkey, ctx: &RequestContext, headers: &HeaderMap, cookie: Option<&str>) -> Result<(), CsrfReason> {
-    check_fetch_metadata(lk, headers)?;
-    if let Some(raw) = header_str(headers, header::ORIGIN) {
-        let ok = Origin::parse(raw).is_ok_and(|o| origin_is_ours_or_trusted(lk, ctx, &o));
+/// Like Django's middleware, it reads only settings and the request.
+pub fn check(settings: &Settings, req: &RequestFacts<'_>, cookie: Option<&str>) -> Result<(), CsrfReason> {
+    check_fetch_metadata(settings, req)?;
+    if let Some(raw) = req.origin {
+        let ok = Origin::parse(raw).is_ok_and(|o| origin_is_ours_or_trusted(settings, req.own_origin.as_ref(), &o));
         if !ok {
             let shown: String = raw.chars().take(200).filter(|c| !c.is_control()).collect();
             return Err(CsrfReason::BadOrigin(shown));
         }
-    } else if ctx.secure {
-        let referer = header_str(headers, header::REFERER).ok_or(CsrfReason::NoReferer)?;
+    } else if req.secure {
+        let referer = req.referer.ok_or(CsrfReason::NoReferer)?;
         let (scheme, _) = referer.split_once("://").ok_or(CsrfReason::MalformedReferer)?;
         let origin = Origin::from_url(referer).ok_or(CsrfReason::MalformedReferer)?;
         if !scheme.eq_ignore_ascii_case("https") {
             return Err(CsrfReason::InsecureReferer);
         }
-        let same_host = ctx.origin().is_some_and(|o| o.authority() == origin.authority());
-        if !same_host && !trusted(lk, &origin) {
+        let same_host = req.own_origin.as_ref().is_some_and(|o| o.authority() == origin.authority());
+        if !same_host && !trusted(settings, &origin) {
             let shown: String = referer.chars().take(200).filter(|c| !c.is_control()).collect();
             return Err(CsrfReason::BadReferer(shown));
         }
@@ -237,11 +247,7 @@ pub fn check(lk: &Latchkey, ctx: &RequestContext, headers: &HeaderMap, cookie: O
         token::FormatError::InvalidCharacters => CsrfReason::CookieCharacters,
     })?;
     let secret = token::to_secret(cookie);
-    let request_token = headers
-        .get(HEADER)
-        .map(|v| v.to_str().unwrap_or("\u{FFFD}"))
-        .filter(|v| !v.is_empty())
-        .ok_or(CsrfReason::TokenMissing)?;
+    let request_token = req.token.filter(|v| !v.is_empty()).ok_or(CsrfReason::TokenMissing)?;
     token::check_format(request_token).map_err(|e| match e {
         token::FormatError::IncorrectLength => CsrfReason::TokenLength,
         token::FormatError::InvalidCharacters => CsrfReason::TokenCharacters,
@@ -250,72 +256,4 @@ pub fn check(lk: &Latchkey, ctx: &RequestContext, headers: &HeaderMap, cookie: O
         return Err(CsrfReason::TokenIncorrect);
     }
     Ok(())
-}
-
-/// Middleware: enforces [`check`] on unsafe methods, gives handlers a
-/// [`CsrfToken`], and writes the `csrftoken` cookie when it changed.
-pub async fn csrf_middleware(State(lk): State<Latchkey>, mut req: Request, next: Next) -> Response {
-    let state = match csrf_begin(&lk, &mut req).await {
-        Ok(state) => state,
-        Err(refused) => return refused.into_response(),
-    };
-    let mut response = next.run(req).await;
-    csrf_finish(&lk, &state, &mut response);
-    response
-}
-
-/// The request half of [`csrf_middleware`], for layers that run it inline:
-/// checks unsafe methods and puts the request's [`CsrfToken`] into its
-/// extensions.
-///
-/// # Errors
-/// The 403 of a CSRF failure.
-pub async fn csrf_begin(lk: &Latchkey, req: &mut Request) -> Result<CsrfToken, ApiError> {
-    let settings = &lk.settings().csrf.cookie;
-    let cookie = cookies::find(req.headers(), &settings.name);
-    let state = CsrfToken::default();
-    if let Some(c) = &cookie
-        && token::check_format(c).is_ok()
-    {
-        let mut st = state.lock();
-        st.secret = Some(token::to_secret(c));
-        // A masked cookie (older Django) is replaced by the bare secret.
-        st.needs_update = c.len() == token::TOKEN_LENGTH;
-    }
-    if !is_safe(req.method()) {
-        let ctx = req.extensions().get::<RequestContext>().cloned().unwrap_or_else(|| {
-            RequestContext::from_parts(lk.settings(), req.headers(), req.uri().authority().map(|a| a.as_str()), None)
-        });
-        if let Err(reason) = check(lk, &ctx, req.headers(), cookie.as_deref()) {
-            tracing::warn!(
-                target: "latchkey::security::csrf",
-                reason = %reason,
-                method = %req.method(),
-                path = %req.uri().path(),
-                "CSRF rejection"
-            );
-            let detail = format!("{} {}: {reason}", req.method(), req.uri().path());
-            lk.audit(
-                crate::audit::AuditEvent::new(lk.clock().now(), "csrf_rejected").client(ctx.client_ip).detail(detail),
-            )
-            .await;
-            return Err(reason.into_api_error());
-        }
-    }
-    req.extensions_mut().insert(state.clone());
-    Ok(state)
-}
-
-/// The response half of [`csrf_middleware`]: writes the cookie when the
-/// secret is new or was used (Django renews it then).
-pub fn csrf_finish(lk: &Latchkey, state: &CsrfToken, response: &mut Response) {
-    let settings = &lk.settings().csrf.cookie;
-    let st = state.lock();
-    if st.needs_update
-        && let Some(secret) = &st.secret
-    {
-        let now = lk.clock().now();
-        response.headers_mut().append(header::SET_COOKIE, cookies::set(settings, secret, now));
-        cookies::vary_cookie(response.headers_mut());
-    }
 }

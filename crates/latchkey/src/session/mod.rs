@@ -7,19 +7,16 @@
 //! issue is never adopted: an unknown cookie is answered with a deletion
 //! cookie, and new sessions always get a fresh key.
 
-mod layer;
-mod memory;
-pub(crate) mod sqlite;
+mod handle;
 
 use std::fmt;
 
-pub use layer::{Session, session_middleware};
-pub use memory::MemorySessionStore;
+pub use handle::{CookieChange, Session};
 use serde_json::{Map, Value};
-pub use sqlite::SqliteSessionStore;
 use time::OffsetDateTime;
 
 use crate::crypto::{SESSION_KEY_CHARS, random_string, sha256_hex};
+pub use crate::error::StoreError;
 
 /// The raw session key from the cookie. Never logged: `Debug` redacts it.
 #[derive(Clone, PartialEq, Eq)]
@@ -107,27 +104,10 @@ impl SessionRecord {
     }
 }
 
-/// Failures of a session store.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A record with that key already exists (keys are never reused).
-    #[error("a session with this key already exists")]
-    Conflict,
-    /// The backend cannot be reached or failed.
-    #[error("session store unavailable: {0}")]
-    Backend(String),
-    /// A stored record cannot be decoded.
-    #[error("corrupt session record: {0}")]
-    Corrupt(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        StoreError::Backend(e.to_string())
-    }
-}
-
-/// Storage for sessions. All implementations pass the same conformance suite.
+/// Storage for sessions. Every implementation (and every wrapper, such as
+/// [`crate::cache::Cached`]) passes the same conformance suite: run
+/// `latchkey::session_store_conformance!` (feature `testing`) against your
+/// own store to check it.
 #[async_trait::async_trait]
 pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     /// Inserts a new record; [`StoreError::Conflict`] if the key exists.

@@ -1,10 +1,8 @@
-//! Users: the model, parse-don't-validate newtypes, and the store trait.
-
-mod sqlite;
+//! Users: the model, parse-don't-validate newtypes, and the store trait
+//! (each backend in `crate::store` implements it).
 
 use std::fmt;
 
-pub use sqlite::SqliteUserStore;
 use time::OffsetDateTime;
 use unicode_normalization::UnicodeNormalization;
 
@@ -145,16 +143,9 @@ pub enum UserStoreError {
     Backend(String),
 }
 
-impl From<sqlx::Error> for UserStoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => UserStoreError::Duplicate,
-            _ => UserStoreError::Backend(e.to_string()),
-        }
-    }
-}
-
-/// Storage for users.
+/// Storage for users. Every implementation (and every wrapper, such as
+/// [`crate::cache::Cached`]) passes the same conformance suite
+/// (`latchkey::user_store_conformance!`, feature `testing`).
 #[async_trait::async_trait]
 pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     /// The user with exactly this (normalised) username.

@@ -392,7 +392,7 @@ async fn a_successful_login_upgrades_a_hash_made_with_old_parameters_and_a_faile
     )
     .unwrap();
     let mut strong = TestApp {
-        router: latchkey::app::build_router(&lk2),
+        router: latchkey::http::build_router(&lk2),
         lk: lk2,
         clock: app.clock.clone(),
         jar: Default::default(),

@@ -9,18 +9,16 @@ use std::{
 };
 
 use http::StatusCode;
+use latchkey::testing::{PgDatabase, RedisPrefix};
 use latchkey::{
     Latchkey, MockClock, RawPassword, Stores,
-    cache::{CacheBus, PgBus, RedisBus, SqliteBus},
-    db::Database,
+    cache::CacheBus,
     settings::Preset,
+    store::{Database, PgBus, RedisBus, SqliteBus},
 };
 use secrecy::SecretString;
 
-use crate::{
-    backends::{PgDatabase, RedisPrefix},
-    helpers::{PASSWORD, TestApp, USER, settings_for},
-};
+use crate::helpers::{PASSWORD, TestApp, USER, settings_for};
 
 /// One instance: its own cache, its own sync loop (when `sync`).
 fn instance(stores: Stores, bus: Arc<dyn CacheBus>, clock: &MockClock, sync: bool) -> TestApp {
@@ -34,7 +32,7 @@ fn instance(stores: Stores, bus: Arc<dyn CacheBus>, clock: &MockClock, sync: boo
         // The loop runs on the test's runtime and ends with it.
         let _ = lk.run_cache_sync();
     }
-    let router = latchkey::app::build_router(&lk);
+    let router = latchkey::http::build_router(&lk);
     TestApp { lk, router, clock: clock.clone(), jar: Default::default(), host: "localhost:8000".into() }
 }
 
@@ -126,14 +124,14 @@ fn sqlite_url(dir: &tempfile::TempDir) -> String {
 async fn sqlite_instance(url: &str, clock: &MockClock, sync: bool) -> TestApp {
     let db = Database::connect(url, true).await.unwrap();
     db.migrate().await.unwrap();
-    let Database::Sqlite(pool) = &db else { unreachable!() };
-    instance(db.stores(), Arc::new(SqliteBus::new(pool.clone())), clock, sync)
+    let Database::Sqlite(store) = &db else { unreachable!() };
+    instance(db.stores(), Arc::new(SqliteBus::new(store.pool().clone())), clock, sync)
 }
 
 async fn pg_instance(db: &PgDatabase, clock: &MockClock) -> TestApp {
     let db = db.migrated().await;
-    let Database::Postgres(pool) = &db else { unreachable!() };
-    instance(db.stores(), Arc::new(PgBus::new(pool.clone())), clock, true)
+    let Database::Postgres(store) = &db else { unreachable!() };
+    instance(db.stores(), Arc::new(PgBus::new(store.pool().clone())), clock, true)
 }
 
 async fn pg_redis_instance(db: &PgDatabase, prefix: &RedisPrefix, clock: &MockClock) -> TestApp {
@@ -254,7 +252,7 @@ async fn an_instance_that_loses_its_channel_empties_its_cache_and_recovers() {
     // Cut every connection to the database, both LISTEN connections included.
     let Database::Postgres(admin) = Database::connect(&db.url, false).await.unwrap() else { unreachable!() };
     sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        .execute(&admin)
+        .execute(admin.pool())
         .await
         .unwrap();
     let start = Instant::now();
@@ -267,5 +265,5 @@ async fn an_instance_that_loses_its_channel_empties_its_cache_and_recovers() {
     // Back again: the cache serves, and revocations still reach it.
     warm(&mut b, &a).await;
     logout_on_a_is_seen_by_b(&mut a, &mut b).await;
-    admin.close().await;
+    admin.pool().close().await;
 }

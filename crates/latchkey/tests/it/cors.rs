@@ -102,7 +102,7 @@ async fn same_origin_presets_send_no_cors_headers() {
 #[tokio::test]
 async fn a_panicking_handler_answers_a_json_500_that_still_carries_cors_headers() {
     let mut app = TestApp::new(Preset::CrossOrigin).await;
-    app.router = latchkey::app::with_layers(panicking_routes(), &app.lk);
+    app.router = latchkey::http::with_layers(panicking_routes(), &app.lk);
     let res = app.send(Method::GET, "/api/boom/", &[("origin", SPA)], None).await;
     assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(res.json(), serde_json::json!({"detail": "Internal server error.", "code": "server_error"}));
@@ -113,7 +113,7 @@ async fn a_panicking_handler_answers_a_json_500_that_still_carries_cors_headers(
 async fn a_handler_that_panics_in_any_preset_answers_a_json_500_with_the_security_headers() {
     for preset in [Preset::Embedded, Preset::SameOrigin, Preset::Rest] {
         let mut app = TestApp::new(preset).await;
-        app.router = latchkey::app::with_layers(panicking_routes(), &app.lk);
+        app.router = latchkey::http::with_layers(panicking_routes(), &app.lk);
         for path in ["/api/boom/", "/api/sync-boom/"] {
             let res = app.get(path).await;
             assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{preset:?} {path}");

@@ -3,18 +3,17 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{Router, body::Body};
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
+pub use latchkey::testing::{PASSWORD, USER};
 use latchkey::{
-    Latchkey, MockClock, RawPassword, Settings,
-    db::Database,
+    Latchkey, MockClock, Settings,
     settings::{Preset, RawSettings},
-    users::{Email, NewUser, User, Username},
+    store::Database,
+    testing::cheap_hashing,
+    users::User,
 };
 use secrecy::SecretString;
 use serde_json::Value;
 use tower::ServiceExt;
-
-pub const USER: &str = "demo";
-pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A response, decoded.
 #[derive(Debug)]
@@ -72,8 +71,7 @@ pub fn settings_for(preset: Preset, tweak: impl FnOnce(&mut RawSettings)) -> Set
         secret_key: Some("integration-test-secret-key-0123456789abcdef".into()),
         ..Default::default()
     };
-    raw.password_hasher.memory_kib = Some(64);
-    raw.password_hasher.iterations = Some(1);
+    cheap_hashing(&mut raw);
     if preset == Preset::CrossOrigin {
         raw.allowed_origins = vec!["http://localhost:5173".into()];
     }
@@ -92,22 +90,14 @@ impl TestApp {
         let clock = MockClock::default();
         let key: SecretString = settings.secret_key.clone().expect("test settings carry a key");
         let lk = Latchkey::new(settings, db.stores(), Arc::new(clock.clone()), key).unwrap();
-        let router = latchkey::app::build_router(&lk);
+        let router = latchkey::http::build_router(&lk);
         let app = TestApp { lk, router, clock, jar: HashMap::new(), host: "localhost:8000".into() };
         app.create_user(USER, PASSWORD).await;
         app
     }
 
     pub async fn create_user(&self, name: &str, password: &str) -> User {
-        let hash = self.lk.hasher().hash(&RawPassword::new(password)).await.unwrap();
-        let new = NewUser {
-            username: Username::parse(name).unwrap(),
-            email: Email::default(),
-            password_hash: hash,
-            is_staff: false,
-            is_superuser: false,
-        };
-        self.lk.users().create(&new, self.lk.clock().now()).await.unwrap()
+        latchkey::testing::create_user(&self.lk, name, password).await
     }
 
     /// Sends a request with the jar's cookies; stores cookies from the answer.

@@ -5,11 +5,11 @@ mod helpers;
 
 mod api;
 mod audit;
-mod backends;
 mod cache;
 mod cors;
 mod csrf;
 mod logs;
+mod middleware;
 mod sessions;
 mod store_conformance;
 mod throttle;

@@ -98,7 +98,7 @@ async fn instances_sharing_a_store_share_the_counters() {
     )
     .unwrap();
     let mut b = TestApp {
-        router: latchkey::app::build_router(&lk2),
+        router: latchkey::http::build_router(&lk2),
         lk: lk2,
         clock,
         jar: Default::default(),

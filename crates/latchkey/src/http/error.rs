@@ -1,0 +1,187 @@
+//! The one error type of the HTTP API and the one place that maps the
+//! domain's errors to status codes.
+
+use std::borrow::Cow;
+
+use axum::{
+    Json,
+    response::{IntoResponse, Response},
+};
+use http::{HeaderName, HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use crate::{auth::AuthError, error::StoreError, password::HashError, users::UserStoreError};
+
+/// The one error type of the HTTP API: JSON `{"detail": …, "code": …}`.
+///
+/// `detail` is for people (Django's or DRF's text where they have one);
+/// `code` is a stable word for programs, so a client can tell a CSRF 403
+/// from an authentication 403. 5xx bodies are always generic; the cause is
+/// logged once, where the error is made.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: Cow<'static, str>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    detail: &'a str,
+    code: &'a str,
+}
+
+impl ApiError {
+    /// An error with any status.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, code, detail: detail.into(), headers: Vec::new() }
+    }
+
+    /// 400.
+    pub fn bad_request(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 403.
+    pub fn forbidden(code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    /// 403 for a request without credentials (DRF's wording).
+    pub fn not_authenticated() -> Self {
+        Self::forbidden("not_authenticated", "Authentication credentials were not provided.")
+    }
+
+    /// 500 with a generic body; `cause` is logged, never sent.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(target: "latchkey::api", error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "Internal server error.")
+    }
+
+    /// 503 with `Retry-After`; `cause` is logged, never sent.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(target: "latchkey::api", error = %cause, "dependency unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service temporarily unavailable, try again shortly.")
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The human-readable detail.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, Json(Body { detail: &self.detail, code: self.code })).into_response();
+        for (k, v) in self.headers {
+            res.headers_mut().append(k, v);
+        }
+        res
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::unavailable(e)
+    }
+}
+
+impl From<UserStoreError> for ApiError {
+    fn from(e: UserStoreError) -> Self {
+        ApiError::unavailable(e)
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "hasher_busy",
+                "Too many sign-in attempts are being processed; try again in a moment.",
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
+            e => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidCredentials => ApiError::bad_request("invalid_credentials", "Invalid credentials."),
+            AuthError::Hash(e) => e.into(),
+            AuthError::Sessions(e) => e.into(),
+            AuthError::Users(e) => e.into(),
+            AuthError::Throttled(t) => {
+                let secs = t.retry_after.whole_seconds().max(1);
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "throttled",
+                    format!("Too many failed login attempts. Try again in {secs} seconds."),
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+            }
+        }
+    }
+}
+
+fn is_json(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Gives an error response that is not already JSON (axum's 404/405,
+/// tower-http's 413/408, a panic turned into 500) our JSON shape, so
+/// clients never have to parse HTML or empty bodies. The edge layer runs it
+/// on every response.
+pub fn to_json_error(method: &http::Method, res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(&res) {
+        return res;
+    }
+    let (code, detail): (&'static str, Cow<'static, str>) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "Not found.".into()),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", format!("Method \"{method}\" not allowed.").into()),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Request body is too large.".into()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "Unsupported media type; send application/json.".into())
+        }
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "Request timed out.".into()),
+        StatusCode::TOO_MANY_REQUESTS => ("throttled", "Request was throttled.".into()),
+        s if s.is_server_error() => ("server_error", "Internal server error.".into()),
+        s => ("bad_request", s.canonical_reason().unwrap_or("Bad request.").to_owned().into()),
+    };
+    let (mut parts, _) = res.into_parts();
+    let fresh = ApiError::new(status, code, detail).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let (_, body) = fresh.into_parts();
+    Response::from_parts(parts, body)
+}

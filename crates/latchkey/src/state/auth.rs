@@ -1,0 +1,185 @@
+//! The authentication flows on the shared state: checking credentials
+//! with equal work for unknown users, the failed-login throttle, login with
+//! a fresh session key and CSRF secret, revocation, the current user, and
+//! the audit trail. No HTTP here: `crate::http` calls these.
+
+use crate::{
+    Latchkey,
+    audit::AuditEvent,
+    auth::AuthError,
+    crypto::constant_time_eq,
+    csrf::CsrfToken,
+    password::RawPassword,
+    session::Session,
+    users::{User, Username},
+};
+
+impl Latchkey {
+    /// Django's session auth hash: an HMAC of the user's password hash under
+    /// the secret key. Stored in the session at login and compared on every
+    /// request, so changing the password ends every other session.
+    pub fn session_auth_hash(&self, user: &User) -> String {
+        self.session_hash_macs()[0].hex(user.password_hash.as_bytes()).to_string()
+    }
+
+    /// Checks a stored session auth hash in constant time against the
+    /// current key and every fallback key (key rotation).
+    pub fn verify_session_auth_hash(&self, stored: &str, user: &User) -> bool {
+        self.session_hash_macs().iter().fold(false, |ok, mac| {
+            ok | constant_time_eq(mac.hex(user.password_hash.as_bytes()).as_bytes(), stored.as_bytes())
+        })
+    }
+
+    /// Checks a username and password. Always runs exactly one password hash
+    /// (a dummy one for unknown or malformed usernames) and checks
+    /// `is_active` only after hashing, so neither the answer nor the work
+    /// reveals whether an account exists or is disabled.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidCredentials`], or a store/hasher failure.
+    pub async fn authenticate(&self, username: &str, password: &RawPassword) -> Result<User, AuthError> {
+        let user = match Username::parse(username) {
+            Ok(name) => self.users().by_username(name.as_str()).await?,
+            Err(_) => None,
+        };
+        let ok = self.hasher().verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        match user {
+            Some(mut user) if ok && user.is_active => {
+                // Upgrade the stored hash to the configured parameters, only
+                // after a successful check (never on a wrong password).
+                if self.hasher().needs_rehash(&user.password_hash) {
+                    let fresh = self.hasher().hash(password).await?;
+                    if self.users().set_password_hash(user.id, &fresh).await? {
+                        user.password_hash = fresh;
+                    }
+                }
+                Ok(user)
+            }
+            _ => Err(AuthError::InvalidCredentials),
+        }
+    }
+
+    /// [`Latchkey::authenticate`] behind the failed-login throttle
+    /// ([`crate::throttle::ThrottlePolicy`]): the attempt is counted first
+    /// and refused without hashing when a limit is reached.
+    ///
+    /// # Errors
+    /// [`AuthError::Throttled`], [`AuthError::InvalidCredentials`], or a
+    /// store/hasher failure.
+    pub async fn authenticate_throttled(
+        &self,
+        username: &str,
+        password: &RawPassword,
+        client: Option<std::net::IpAddr>,
+        via: &'static str,
+    ) -> Result<User, AuthError> {
+        let policy = &self.settings().throttle;
+        let client_key = crate::throttle::client_key(client);
+        let store = self.throttle().as_ref();
+        let event = |name: &str| AuditEvent::new(self.clock().now(), name).username(username).client(client);
+        if let Err(t) = policy.attempt(store, username, &client_key, self.clock().now()).await? {
+            let detail = format!("via {via}; {} limit; retry after {} s", t.scope, t.retry_after.whole_seconds());
+            self.audit(event("login_throttled").detail(detail)).await;
+            return Err(AuthError::Throttled(t));
+        }
+        match self.authenticate(username, password).await {
+            Ok(user) => {
+                policy.succeeded(store, username, &client_key).await?;
+                Ok(user)
+            }
+            Err(AuthError::InvalidCredentials) => {
+                // One reason for people reading the trail; the client got the same answer for all.
+                self.audit(event("login_failed").detail(format!("via {via}; invalid credentials"))).await;
+                Err(AuthError::InvalidCredentials)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Logs `user` in: a new session key (the old session is deleted
+    /// server-side), a new CSRF secret, and `last_login` updated. See
+    /// [`Session::cycle_login`] for `remember`.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn login(
+        &self,
+        session: &Session,
+        csrf: &CsrfToken,
+        user: &User,
+        remember: bool,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(), AuthError> {
+        session.cycle_login(user.id, self.session_auth_hash(user), remember).await?;
+        csrf.rotate();
+        self.users().record_login(user.id, self.clock().now()).await?;
+        let detail = if remember { "persistent session" } else { "browser session" };
+        self.audit(
+            AuditEvent::new(self.clock().now(), "login")
+                .username(&user.username)
+                .user_id(user.id)
+                .client(client)
+                .detail(detail),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Ends every session of `user` now (password change, deactivation,
+    /// operator action) and records why in the audit trail; returns how many.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn revoke_user_sessions(&self, user: &User, reason: &str) -> Result<u64, AuthError> {
+        let ended = self.sessions().delete_user_sessions(user.id, None).await?;
+        self.audit(
+            AuditEvent::new(self.clock().now(), "sessions_revoked")
+                .username(&user.username)
+                .user_id(user.id)
+                .detail(format!("{ended} session(s) ended by {reason}")),
+        )
+        .await;
+        Ok(ended)
+    }
+
+    /// The user of the current session, or `None`. A session whose auth hash
+    /// no longer matches (password changed) or whose user is gone or
+    /// inactive is flushed.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn session_user(&self, session: &Session) -> Result<Option<User>, AuthError> {
+        let Some((Some(user_id), auth_hash)) = session.read(|r| (r.user_id, r.auth_hash.clone())).await? else {
+            return Ok(None);
+        };
+        match self.users().by_id(user_id).await? {
+            Some(user) if user.is_active && self.verify_session_auth_hash(&auth_hash, &user) => Ok(Some(user)),
+            _ => {
+                session.flush().await?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Latchkey {
+    /// Records an event: always to the `latchkey::audit` log target, and to
+    /// the audit store when persistence is on. A store failure is logged,
+    /// never turned into a failed request.
+    pub async fn audit(&self, event: AuditEvent) {
+        tracing::info!(
+            target: "latchkey::audit",
+            event = %event.event,
+            username = event.username.as_deref(),
+            user_id = event.user_id,
+            client = event.client_ip.as_deref(),
+            detail = %event.detail,
+            "audit"
+        );
+        if self.settings().audit_persist
+            && let Err(e) = self.audit_store().record(&event).await
+        {
+            tracing::error!(target: "latchkey::audit", error = %e, "could not persist an audit event");
+        }
+    }
+}

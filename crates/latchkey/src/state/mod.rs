@@ -1,0 +1,285 @@
+//! The shared state ([`Latchkey`]) and how it is assembled: from stores
+//! given by the caller ([`Latchkey::new`], [`Latchkey::with_cache`]) or from
+//! the URLs in the settings ([`Latchkey::open`]). The authentication flows
+//! on this state are in `state/auth.rs`.
+
+mod auth;
+
+use std::{fmt, sync::Arc};
+
+use secrecy::SecretString;
+
+pub use crate::store::Stores;
+use crate::{
+    audit::AuditStore,
+    cache::{self, AuthCache, CacheBus},
+    clock::Clock,
+    crypto,
+    password::{HashError, PasswordHasher},
+    session::SessionStore,
+    settings::{Settings, redact_url},
+    store::{Database, DbError},
+    throttle::ThrottleStore,
+    users::UserStore,
+};
+
+struct Inner {
+    settings: Settings,
+    sessions: Arc<dyn SessionStore>,
+    users: Arc<dyn UserStore>,
+    throttle: Arc<dyn ThrottleStore>,
+    audit: Arc<dyn AuditStore>,
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+    cache: Option<(Arc<AuthCache>, Arc<dyn CacheBus>)>,
+    session_hash_macs: Vec<crypto::SaltedHmac>,
+}
+
+/// The connections behind a [`Latchkey`] opened with [`Latchkey::open`],
+/// for health checks and an orderly close.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// The database.
+    pub db: Database,
+    /// Redis, when sessions live there.
+    #[cfg(feature = "redis")]
+    pub redis: Option<crate::store::RedisStore>,
+    /// The read-through cache.
+    pub cache: Option<Arc<AuthCache>>,
+}
+
+impl Backends {
+    /// Closes the database pool.
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    /// A ping of the session store when it is not the database (Redis).
+    pub fn session_store_ping(&self) -> Option<impl Future<Output = bool> + Send + '_> {
+        #[cfg(feature = "redis")]
+        return self.redis.as_ref().map(|r| r.ping());
+        #[cfg(not(feature = "redis"))]
+        return None::<std::future::Ready<bool>>;
+    }
+}
+
+/// Latchkey's shared state: settings, stores, hasher, clock and keys. Cheap
+/// to clone; use it as (or extract it from) the axum state.
+#[derive(Clone)]
+pub struct Latchkey(Arc<Inner>);
+
+impl fmt::Debug for Latchkey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Latchkey")
+            .field("settings", &self.0.settings)
+            .field("sessions", &self.0.sessions)
+            .field("users", &self.0.users)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors building a [`Latchkey`].
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The hasher parameters are unusable.
+    #[error(transparent)]
+    Hasher(#[from] HashError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The session store (Redis) cannot be reached.
+    #[error("cannot reach the session store {0}")]
+    SessionStore(String),
+    /// No secret key in the settings nor in the database.
+    #[error("no secret key: set LATCHKEY_SECRET_KEY or run `latchkey migrate`, which generates one")]
+    NoSecretKey,
+}
+
+impl Latchkey {
+    /// Assembles the state from its parts.
+    ///
+    /// # Errors
+    /// When the hasher parameters are invalid.
+    pub fn new(
+        settings: Settings,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        secret_key: SecretString,
+    ) -> Result<Self, BuildError> {
+        Self::assemble(settings, stores, clock, secret_key, None)
+    }
+
+    fn assemble(
+        settings: Settings,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        secret_key: SecretString,
+        cache: Option<(Arc<AuthCache>, Arc<dyn CacheBus>)>,
+    ) -> Result<Self, BuildError> {
+        let hasher = PasswordHasher::new(&settings.password_hasher)?;
+        let Stores { sessions, users, throttle, audit } = stores;
+        // The keys themselves are not kept: only what is derived from them.
+        let session_hash_macs =
+            crate::auth::session_hash_macs(std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter()));
+        Ok(Self(Arc::new(Inner {
+            settings,
+            sessions,
+            users,
+            throttle,
+            audit,
+            hasher,
+            clock,
+            cache,
+            session_hash_macs,
+        })))
+    }
+
+    /// Like [`Latchkey::new`], with the read-through cache in front of the
+    /// session and user stores, invalidated through `bus` (see [`cache`]).
+    /// The cache is read only while [`Latchkey::run_cache_sync`] runs (or
+    /// always, for a [`cache::LocalBus`]); invalidations are published either way.
+    ///
+    /// # Errors
+    /// When the hasher parameters are invalid.
+    pub fn with_cache(
+        settings: Settings,
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        secret_key: SecretString,
+        bus: Arc<dyn CacheBus>,
+    ) -> Result<Self, BuildError> {
+        let cache = Arc::new(if bus.shared() {
+            AuthCache::new(settings.cache.clone())
+        } else {
+            AuthCache::local(settings.cache.clone())
+        });
+        let stores = Stores {
+            sessions: Arc::new(cache::Cached::new(stores.sessions, cache.clone(), bus.clone())),
+            users: Arc::new(cache::Cached::new(stores.users, cache.clone(), bus.clone())),
+            ..stores
+        };
+        Self::assemble(settings, stores, clock, secret_key, Some((cache, bus)))
+    }
+
+    /// The read-through cache, when there is one.
+    pub fn cache(&self) -> Option<&Arc<AuthCache>> {
+        self.0.cache.as_ref().map(|(c, _)| c)
+    }
+
+    /// Spawns the cache's sync loop (servers call this; one-shot commands
+    /// do not, so they never read a cache but still publish). `None` when
+    /// there is no cache or it is turned off.
+    pub fn run_cache_sync(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let (cache, bus) = self.0.cache.as_ref()?;
+        if !cache.settings().enabled || !bus.shared() {
+            return None;
+        }
+        Some(tokio::spawn(cache::run_sync(bus.clone(), cache.clone())))
+    }
+
+    /// The stores, e.g. to build a sibling instance on the same data.
+    pub fn stores(&self) -> Stores {
+        Stores {
+            sessions: self.0.sessions.clone(),
+            users: self.0.users.clone(),
+            throttle: self.0.throttle.clone(),
+            audit: self.0.audit.clone(),
+        }
+    }
+
+    /// The audit store.
+    pub fn audit_store(&self) -> &Arc<dyn AuditStore> {
+        &self.0.audit
+    }
+
+    /// Opens the database of `settings.database_url` (and Redis, when
+    /// `session_store_url` is set), refuses an unmigrated schema, and takes
+    /// the secret key from the settings or the database.
+    ///
+    /// # Errors
+    /// Unreachable or unmigrated database, unreachable Redis, missing secret key.
+    pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<(Self, Backends), BuildError> {
+        let db = Database::connect(&settings.database_url, false).await?;
+        db.check_migrated().await?;
+        let key = match &settings.secret_key {
+            Some(k) => k.clone(),
+            None => SecretString::from(db.stored_secret_key().await?.ok_or(BuildError::NoSecretKey)?),
+        };
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut stores = db.stores();
+        #[cfg(feature = "redis")]
+        let redis = match &settings.session_store_url {
+            Some(url) => {
+                let r = crate::store::RedisStore::connect(url, &settings.session_store_prefix)
+                    .await
+                    .map_err(|e| BuildError::SessionStore(format!("{}: {e}", redact_url(url))))?;
+                stores.sessions = Arc::new(r.clone());
+                stores.throttle = Arc::new(r.clone());
+                Some(r)
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "redis"))]
+        if let Some(url) = &settings.session_store_url {
+            return Err(BuildError::SessionStore(format!(
+                "{}: this build has no Redis support (cargo feature `redis`)",
+                redact_url(url)
+            )));
+        }
+        // Invalidations travel where every instance already connects: Redis
+        // when sessions live there, else the database.
+        #[cfg(feature = "redis")]
+        let bus: Arc<dyn CacheBus> = match &redis {
+            Some(r) => Arc::new(crate::store::RedisBus::new(r.clone())),
+            None => db.cache_bus(),
+        };
+        #[cfg(not(feature = "redis"))]
+        let bus = db.cache_bus();
+        let lk = Self::with_cache(settings, stores, clock, key, bus)?;
+        let cache = lk.cache().cloned();
+        Ok((
+            lk,
+            Backends {
+                db,
+                #[cfg(feature = "redis")]
+                redis,
+                cache,
+            },
+        ))
+    }
+
+    /// Settings.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// The session store.
+    pub fn sessions(&self) -> &Arc<dyn SessionStore> {
+        &self.0.sessions
+    }
+
+    /// The user store.
+    pub fn users(&self) -> &Arc<dyn UserStore> {
+        &self.0.users
+    }
+
+    /// The failed-attempt counters.
+    pub fn throttle(&self) -> &Arc<dyn ThrottleStore> {
+        &self.0.throttle
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.0.hasher
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.0.clock
+    }
+
+    /// Session-auth-hash HMACs: the secret key's first, then each fallback's.
+    pub(crate) fn session_hash_macs(&self) -> &[crypto::SaltedHmac] {
+        &self.0.session_hash_macs
+    }
+}

@@ -1,0 +1,76 @@
+//! Users in process memory.
+
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use super::lock;
+use crate::users::{NewUser, User, UserStore, UserStoreError};
+
+/// Users in process memory, with the same semantics as the database stores
+/// (unique, case-sensitive usernames; ids from 1).
+#[derive(Debug, Default)]
+pub struct MemoryUserStore {
+    users: Mutex<Vec<User>>,
+}
+
+impl MemoryUserStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn update(&self, id: i64, f: impl FnOnce(&mut User)) -> bool {
+        match lock(&self.users).iter_mut().find(|u| u.id == id) {
+            Some(u) => {
+                f(u);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl UserStore for MemoryUserStore {
+    async fn by_username(&self, username: &str) -> Result<Option<User>, UserStoreError> {
+        Ok(lock(&self.users).iter().find(|u| u.username == username).cloned())
+    }
+
+    async fn by_id(&self, id: i64) -> Result<Option<User>, UserStoreError> {
+        Ok(lock(&self.users).iter().find(|u| u.id == id).cloned())
+    }
+
+    async fn create(&self, new: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {
+        let mut users = lock(&self.users);
+        if users.iter().any(|u| u.username == new.username.as_str()) {
+            return Err(UserStoreError::Duplicate);
+        }
+        let user = User {
+            id: users.last().map_or(1, |u| u.id + 1),
+            username: new.username.as_str().to_owned(),
+            email: new.email.as_str().to_owned(),
+            password_hash: new.password_hash.clone(),
+            is_active: true,
+            is_staff: new.is_staff,
+            is_superuser: new.is_superuser,
+            last_login: None,
+            date_joined: now,
+        };
+        users.push(user.clone());
+        Ok(user)
+    }
+
+    async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError> {
+        Ok(self.update(id, |u| u.password_hash = hash.to_owned()))
+    }
+
+    async fn set_active(&self, id: i64, active: bool) -> Result<bool, UserStoreError> {
+        Ok(self.update(id, |u| u.is_active = active))
+    }
+
+    async fn record_login(&self, id: i64, now: OffsetDateTime) -> Result<(), UserStoreError> {
+        self.update(id, |u| u.last_login = Some(now));
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+//! PostgreSQL: several instances sharing one database. Every store kind on
+//! one pool (the statements are shared with SQLite, `store/sql/`), the DDL,
+//! the migration lock, and the cache bus (`bus.rs`, LISTEN/NOTIFY).
+
+mod bus;
+
+use std::{str::FromStr, time::Duration};
+
+pub use bus::PgBus;
+use sqlx::{
+    PgConnection, PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+use super::{
+    DbError, open_error,
+    sql::{Migration, sql_database, sql_stores},
+};
+
+/// Embedded migrations, in order.
+const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "initial", sql: include_str!("../../../migrations/postgres/0001_initial.sql") }];
+
+const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS latchkey_migrations (
+    version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+const MIGRATIONS_TABLE_EXISTS: &str = "SELECT to_regclass('latchkey_migrations') IS NOT NULL";
+const BEGIN_MIGRATION: &str = "BEGIN";
+
+/// Key of the advisory lock that serialises `migrate` across instances.
+const MIGRATE_LOCK: i64 = 0x6c61_7463_686b_6579; // "latchkey"
+
+// One connection holds a session advisory lock for the whole run, so
+// instances starting together migrate one after the other.
+async fn lock_migrations(conn: &mut PgConnection) -> Result<(), DbError> {
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATE_LOCK).execute(conn).await?;
+    Ok(())
+}
+
+async fn unlock_migrations(conn: &mut PgConnection) {
+    let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATE_LOCK).execute(conn).await;
+}
+
+/// Users, sessions, throttle counters and audit events in one PostgreSQL
+/// database.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+sql_stores!(PgStore);
+sql_database!(PgStore);
+
+impl PgStore {
+    /// Stores on an already-migrated pool.
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The newest schema version this binary knows.
+    pub(crate) fn latest_version() -> i64 {
+        MIGRATIONS.last().map_or(0, |m| m.version)
+    }
+
+    pub(crate) fn migrations() -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    /// Opens `url`. Pools give up on a connection after two seconds, so an
+    /// outage turns into quick 503s instead of hung requests.
+    pub(crate) async fn connect(url: &str, create: bool) -> Result<Self, DbError> {
+        let opts = PgConnectOptions::from_str(url).map_err(|e| open_error(url, e, create))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(2))
+            .idle_timeout(Duration::from_secs(300))
+            .test_before_acquire(false)
+            .connect_with(opts)
+            .await
+            .map_err(|e| open_error(url, e, create))?;
+        Ok(Self { pool })
+    }
+}

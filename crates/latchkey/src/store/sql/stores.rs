@@ -1,0 +1,281 @@
+//! The store traits on SQL, written once for SQLite and PostgreSQL.
+//!
+//! Both dialects accept the same text for every statement here (`$n`
+//! placeholders, `ON CONFLICT`, `RETURNING`, `INSERT … AS t`, `substr`), so
+//! each is written once. sqlx gives each driver its own pool, row and
+//! argument types, so the bodies are expanded per backend by
+//! [`sql_stores!`] on a type with a `pool` field, rather than written
+//! generically over `sqlx::Database` with a bound for every bound value.
+
+/// Implements `SessionStore`, `UserStore`, `ThrottleStore` and `AuditStore`
+/// for `$store`, a struct whose `pool` field is a sqlx pool.
+macro_rules! sql_stores {
+    ($store:ty) => {
+        // An anonymous const, so the `use`s below stay inside the expansion.
+        const _: () = {
+        use time::OffsetDateTime;
+
+        use $crate::{
+            audit::AuditEvent,
+            error::StoreError,
+            session::{SessionKeyHash, SessionRecord},
+            store::sql::rows::{self, from_ts, ts},
+            throttle::Counter,
+            users::{NewUser, User, UserStoreError},
+        };
+
+        #[async_trait::async_trait]
+        impl $crate::session::SessionStore for $store {
+            async fn create(&self, r: &SessionRecord) -> Result<(), StoreError> {
+                let res = sqlx::query(
+                    "INSERT INTO latchkey_sessions (key_hash, user_id, auth_hash, data, created_at, last_seen, expires_at, absolute_expires_at, idle_timeout)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (key_hash) DO NOTHING",
+                )
+                .bind(r.key_hash.as_str())
+                .bind(r.user_id)
+                .bind(&r.auth_hash)
+                .bind(rows::data_json(r))
+                .bind(ts(r.created_at))
+                .bind(ts(r.last_seen))
+                .bind(ts(r.expires_at))
+                .bind(ts(r.absolute_expires_at))
+                .bind(r.idle_timeout.map_or(0, |d| d.whole_seconds()))
+                .execute(&self.pool)
+                .await?;
+                if res.rows_affected() == 0 { Err(StoreError::Conflict) } else { Ok(()) }
+            }
+
+            async fn load(&self, key: &SessionKeyHash, now: OffsetDateTime) -> Result<Option<SessionRecord>, StoreError> {
+                let row = sqlx::query("SELECT * FROM latchkey_sessions WHERE key_hash = $1 AND expires_at > $2")
+                    .bind(key.as_str())
+                    .bind(ts(now))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::session).transpose()
+            }
+
+            async fn save(&self, r: &SessionRecord) -> Result<bool, StoreError> {
+                let res = sqlx::query(
+                    "UPDATE latchkey_sessions SET user_id = $1, auth_hash = $2, data = $3, last_seen = $4, expires_at = $5, absolute_expires_at = $6
+                     WHERE key_hash = $7",
+                )
+                .bind(r.user_id)
+                .bind(&r.auth_hash)
+                .bind(rows::data_json(r))
+                .bind(ts(r.last_seen))
+                .bind(ts(r.expires_at))
+                .bind(ts(r.absolute_expires_at))
+                .bind(r.key_hash.as_str())
+                .execute(&self.pool)
+                .await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn touch(
+                &self,
+                key: &SessionKeyHash,
+                last_seen: OffsetDateTime,
+                expires_at: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                let res = sqlx::query("UPDATE latchkey_sessions SET last_seen = $1, expires_at = $2 WHERE key_hash = $3")
+                    .bind(ts(last_seen))
+                    .bind(ts(expires_at))
+                    .bind(key.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() == 1)
+            }
+
+            async fn delete(&self, key: &SessionKeyHash) -> Result<bool, StoreError> {
+                let res = sqlx::query("DELETE FROM latchkey_sessions WHERE key_hash = $1")
+                    .bind(key.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected() > 0)
+            }
+
+            async fn delete_user_sessions(&self, user_id: i64, keep: Option<&SessionKeyHash>) -> Result<u64, StoreError> {
+                let res = sqlx::query("DELETE FROM latchkey_sessions WHERE user_id = $1 AND key_hash <> $2")
+                    .bind(user_id)
+                    .bind(keep.map(SessionKeyHash::as_str).unwrap_or(""))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(res.rows_affected())
+            }
+
+            async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT * FROM latchkey_sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, key_hash",
+                )
+                .bind(user_id)
+                .bind(ts(now))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::session).collect()
+            }
+
+            async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+                let res = sqlx::query(
+                    "DELETE FROM latchkey_sessions WHERE key_hash IN
+                       (SELECT key_hash FROM latchkey_sessions WHERE expires_at <= $1 LIMIT $2)",
+                )
+                .bind(ts(now))
+                .bind(i64::from(batch))
+                .execute(&self.pool)
+                .await?;
+                Ok(res.rows_affected())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::users::UserStore for $store {
+            async fn by_username(&self, username: &str) -> Result<Option<User>, UserStoreError> {
+                let row = sqlx::query("SELECT * FROM latchkey_users WHERE username = $1")
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::user).transpose()
+            }
+
+            async fn by_id(&self, id: i64) -> Result<Option<User>, UserStoreError> {
+                let row = sqlx::query("SELECT * FROM latchkey_users WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(rows::user).transpose()
+            }
+
+            async fn create(&self, u: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {
+                let row = sqlx::query(
+                    "INSERT INTO latchkey_users (username, email, password, is_active, is_staff, is_superuser, date_joined)
+                     VALUES ($1, $2, $3, TRUE, $4, $5, $6) RETURNING *",
+                )
+                .bind(u.username.as_str())
+                .bind(u.email.as_str())
+                .bind(&u.password_hash)
+                .bind(u.is_staff)
+                .bind(u.is_superuser)
+                .bind(ts(now))
+                .fetch_one(&self.pool)
+                .await?;
+                rows::user(&row)
+            }
+
+            async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError> {
+                let r = sqlx::query("UPDATE latchkey_users SET password = $1 WHERE id = $2")
+                    .bind(hash)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn set_active(&self, id: i64, active: bool) -> Result<bool, UserStoreError> {
+                let r = sqlx::query("UPDATE latchkey_users SET is_active = $1 WHERE id = $2")
+                    .bind(active)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn record_login(&self, id: i64, now: OffsetDateTime) -> Result<(), UserStoreError> {
+                sqlx::query("UPDATE latchkey_users SET last_login = $1 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::throttle::ThrottleStore for $store {
+            async fn record_failure(
+                &self,
+                key: &str,
+                now: OffsetDateTime,
+                window: time::Duration,
+            ) -> Result<Counter, StoreError> {
+                // One statement: concurrent failures serialise on the row.
+                let (failures, start): (i64, i64) = sqlx::query_as(
+                    "INSERT INTO latchkey_throttle AS t (key, failures, window_start) VALUES ($1, 1, $2)
+                     ON CONFLICT (key) DO UPDATE SET
+                       failures = CASE WHEN t.window_start + $3 <= $2 THEN 1 ELSE t.failures + 1 END,
+                       window_start = CASE WHEN t.window_start + $3 <= $2 THEN $2 ELSE t.window_start END
+                     RETURNING failures, window_start",
+                )
+                .bind(key)
+                .bind(ts(now))
+                .bind(window.whole_seconds())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(Counter { failures: failures.try_into().unwrap_or(u32::MAX), window_start: from_ts(start)? })
+            }
+
+            async fn get(&self, key: &str, now: OffsetDateTime, window: time::Duration) -> Result<Option<Counter>, StoreError> {
+                let row: Option<(i64, i64)> = sqlx::query_as(
+                    "SELECT failures, window_start FROM latchkey_throttle WHERE key = $1 AND window_start + $2 > $3",
+                )
+                .bind(key)
+                .bind(window.whole_seconds())
+                .bind(ts(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(f, s)| Ok(Counter { failures: f.try_into().unwrap_or(u32::MAX), window_start: from_ts(s)? }))
+                    .transpose()
+            }
+
+            async fn reset(&self, key: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM latchkey_throttle WHERE key = $1").bind(key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn reset_where(&self, prefix: &str, suffix: &str) -> Result<u64, StoreError> {
+                // substr comparisons, not LIKE, so no character in a key is a wildcard.
+                let res = sqlx::query(
+                    "DELETE FROM latchkey_throttle WHERE substr(key, 1, length($1)) = $1
+                       AND length(key) >= length($1) + length($2) AND substr(key, length(key) - length($2) + 1) = $2",
+                )
+                .bind(prefix)
+                .bind(suffix)
+                .execute(&self.pool)
+                .await?;
+                Ok(res.rows_affected())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::audit::AuditStore for $store {
+            async fn record(&self, e: &AuditEvent) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO latchkey_auth_events (at, event, username, user_id, client_ip, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(ts(e.at))
+                .bind(&e.event)
+                .bind(&e.username)
+                .bind(e.user_id)
+                .bind(&e.client_ip)
+                .bind(&e.detail)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn list(&self, limit: u32, username: Option<&str>) -> Result<Vec<AuditEvent>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT at, event, username, user_id, client_ip, detail FROM latchkey_auth_events
+                     WHERE $1 IS NULL OR username = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(username)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::audit_event).collect()
+            }
+        }
+        };
+    };
+}
+
+pub(crate) use sql_stores;

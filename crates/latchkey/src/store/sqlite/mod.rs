@@ -1,0 +1,106 @@
+//! SQLite: the embedded default. Every store kind on one pool (the
+//! statements are shared with PostgreSQL, `store/sql/`), the DDL, and the
+//! cache bus (`bus.rs`).
+
+mod bus;
+
+use std::{str::FromStr, time::Duration};
+
+pub use bus::SqliteBus;
+use sqlx::{
+    SqliteConnection, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use super::{
+    DbError, open_error,
+    sql::{Migration, sql_database, sql_stores},
+};
+
+/// Embedded migrations, in order.
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("../../../migrations/sqlite/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "idle_timeout_and_audit",
+        sql: include_str!("../../../migrations/sqlite/0002_idle_timeout_and_audit.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "cache_events",
+        sql: include_str!("../../../migrations/sqlite/0003_cache_events.sql"),
+    },
+];
+
+const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS latchkey_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+const MIGRATIONS_TABLE_EXISTS: &str =
+    "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'latchkey_migrations'";
+// BEGIN IMMEDIATE takes the write lock up front: two `migrate` runs at once
+// serialise here and the second sees the first's work.
+const BEGIN_MIGRATION: &str = "BEGIN IMMEDIATE";
+
+async fn lock_migrations(_: &mut SqliteConnection) -> Result<(), DbError> {
+    Ok(())
+}
+
+async fn unlock_migrations(_: &mut SqliteConnection) {}
+
+/// Users, sessions, throttle counters and audit events in one SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+sql_stores!(SqliteStore);
+sql_database!(SqliteStore);
+
+impl SqliteStore {
+    /// Stores on an already-migrated pool.
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The newest schema version this binary knows.
+    pub(crate) fn latest_version() -> i64 {
+        MIGRATIONS.last().map_or(0, |m| m.version)
+    }
+
+    pub(crate) fn migrations() -> &'static [Migration] {
+        MIGRATIONS
+    }
+
+    /// Opens `url`. With `create`, a missing file is created.
+    pub(crate) async fn connect(url: &str, create: bool) -> Result<Self, DbError> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| open_error(url, e, create))?
+            .create_if_missing(create)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let opts = if memory {
+            opts
+        } else {
+            // WAL lets readers proceed while one writer commits; NORMAL
+            // sync is durable against process crashes in WAL mode.
+            opts.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
+        };
+        // An in-memory database exists once per connection: keep exactly
+        // one, forever, so every query sees the same data.
+        let pool = if memory {
+            SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(8)
+        }
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(opts)
+        .await
+        .map_err(|e| open_error(url, e, create))?;
+        Ok(Self { pool })
+    }
+}
