@@ -22,8 +22,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
+BENCH = Path(__file__).resolve().parent
+# The tree whose Latchkey is built and measured (default: this one). A
+# refactor's before/after pair points BENCH_ROOT at a worktree of the old commit.
+ROOT = Path(os.environ.get("BENCH_ROOT", BENCH.parent)).resolve()
 SECONDS = min(int(os.environ.get("BENCH_SECONDS", "10")), 15)
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "10000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
@@ -502,7 +504,38 @@ def write(results):
     print("\n".join(out))
 
 
+def session_check():
+    """The authenticated session check alone, BENCH_REPEAT times (default 3),
+    on the tree at ROOT; appends a row to RESULTS-session-check.md. For
+    checking that a change costs nothing on the hot path."""
+    repeat = int(os.environ.get("BENCH_REPEAT", "3"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    tmp = tempfile.mkdtemp(prefix="latchkey-bench-")
+    build_latchkey()
+    p, url, cookies, _ = serve_latchkey(tmp, "latchkey", f"sqlite://{tmp}/latchkey.sqlite3")
+    try:
+        wrk(url, "/api/session/", cookies)  # warm-up: fills the cache as a running server has it
+        runs = [wrk(url, "/api/session/", cookies) for _ in range(repeat)]
+    finally:
+        stop(p)
+    print(json.dumps({"commit": commit, "runs": runs}))
+    out = BENCH / "RESULTS-session-check.md"
+    if not out.exists():
+        out.write_text("# Authenticated `GET /api/session/`, before and after a change\n\n"
+                       "`python3 bench/run.py --session-check` (BENCH_ROOT=worktree for the old commit): "
+                       f"SQLite, {SESSIONS} seeded sessions, wrk -c{CONNECTIONS}, {SECONDS} s per run after a warm-up run.\n\n"
+                       "| date | commit | requests/s per run | p99 ms per run | note |\n| --- | --- | --- | --- | --- |\n")
+    note = os.environ.get("BENCH_NOTE", "")
+    with out.open("a") as f:
+        rps = " / ".join(f"{r['rps']:,.0f}" for r in runs)
+        p99 = " / ".join(f"{r['p99']:.2f}" for r in runs)
+        f.write(f"| {time.strftime('%Y-%m-%d %H:%M')} | {commit} | {rps} | {p99} | {note} |\n")
+
+
 def main():
+    if sys.argv[1:] == ["--session-check"]:
+        session_check()
+        return
     if sys.argv[1:] == ["--render"]:
         # Re-writes RESULTS.md from the last run's raw figures.
         write(json.loads((BENCH / "results.json").read_text()))

@@ -1,23 +1,57 @@
 //! Assembling and running the server.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto, graceful::GracefulShutdown},
 };
 use latchkey::{Backends, Latchkey, Preset, SystemClock, session, store::Database};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::net::TcpListener;
 use tower::ServiceExt;
 
 use crate::{
     config::{Config, ServerSettings},
+    conn::{Connections, InFlight},
     spa::Spa,
 };
+
+/// A response body that keeps its request "in flight" until it is sent or dropped.
+struct Tracked {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl HttpBody for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
 
 /// A built server, bound to its port but not yet serving.
 #[derive(Debug)]
@@ -58,7 +92,7 @@ impl App {
             routes.fallback(latchkey::http::append_slash_fallback)
         };
         let router = latchkey::http::with_layers(routes, &latchkey);
-        let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+        let listener = listen(bind).with_context(|| format!("cannot listen on {bind}"))?;
         Ok(App { listener, router, latchkey, db, server })
     }
 
@@ -77,16 +111,23 @@ impl App {
     ///
     /// hyper-util's server is used instead of `axum::serve` because the
     /// latter sets no header-read timeout: a client trickling headers could
-    /// hold a connection forever. Connections beyond `limits.max_connections`
-    /// are closed at once rather than queued without bound.
+    /// hold a connection forever. Which connections are admitted and how
+    /// long they are kept is [`crate::conn`]'s policy: a share per client,
+    /// the idlest closed first when the table is full, a deadline for the
+    /// first request head counted from the accept, and an idle timeout.
     ///
     /// # Errors
     /// Never, today; the signature leaves room for listener failures.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_expired_sessions(self.latchkey.clone(), self.db.db.clone()));
         let cache_sync = self.latchkey.run_cache_sync();
-        let settings = &self.server;
-        let slots = Arc::new(Semaphore::new(settings.max_connections));
+        let audit_flush = self.latchkey.run_audit_flush();
+        let settings = self.server.clone();
+        let table = Connections::new(
+            settings.max_connections,
+            settings.max_connections_per_client,
+            self.latchkey.settings().trusted_proxies.clone(),
+        );
         let mut builder = auto::Builder::new(TokioExecutor::new());
         // 64 KiB of request head at most (hyper's default is ~400 KiB).
         builder
@@ -94,40 +135,77 @@ impl App {
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout)
             .max_buf_size(64 * 1024);
-        builder.http2().timer(TokioTimer::new());
+        // An HTTP/2 peer that stops answering PINGs is dropped; one that
+        // answers but sends nothing is closed by the idle timeout below.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(settings.keep_alive_timeout / 2))
+            .keep_alive_timeout(settings.header_read_timeout)
+            .max_header_list_size(64 * 1024);
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
+        let mut last_accept_warning: Option<Instant> = None;
         loop {
             let (stream, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(target: "latchkey::server", error = %e, "accept failed");
+                        // EMFILE and friends: free a descriptor by closing the
+                        // idlest connection, and back off instead of spinning.
+                        let shed = table.shed_one();
+                        if last_accept_warning.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            tracing::warn!(target: "latchkey::server", error = %e, shed, open = table.len(), "accept failed");
+                            last_accept_warning = Some(Instant::now());
+                        }
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 },
                 () = &mut shutdown => break,
             };
-            let Ok(permit) = slots.clone().try_acquire_owned() else {
-                tracing::warn!(target: "latchkey::server", %peer, "connection limit reached; closing a new connection");
-                drop(stream);
-                continue;
+            let admission = match table.admit(peer.ip()) {
+                Ok(a) => a,
+                Err(why) => {
+                    tracing::debug!(target: "latchkey::server", %peer, ?why, "connection refused");
+                    drop(stream);
+                    continue;
+                }
             };
             let _ = stream.set_nodelay(true);
             let router = self.router.clone();
+            let conn_state = admission.conn().clone();
             let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
-                router.clone().oneshot(req)
+                let in_flight = conn_state.begin();
+                let answer = router.clone().oneshot(req);
+                async move {
+                    let res = answer.await?;
+                    // The request counts as in flight until its body is sent.
+                    Ok::<_, std::convert::Infallible>(
+                        res.map(|body| Body::new(Tracked { body, _in_flight: in_flight })),
+                    )
+                }
             });
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             let conn = graceful.watch(conn.into_owned());
+            let (header_read_timeout, keep_alive_timeout) = (settings.header_read_timeout, settings.keep_alive_timeout);
             tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(target: "latchkey::server", error = %e, "connection ended with an error");
+                let state = admission.conn().clone();
+                tokio::select! {
+                    result = conn => {
+                        if let Err(e) = result {
+                            tracing::debug!(target: "latchkey::server", error = %e, "connection ended with an error");
+                        }
+                    }
+                    why = state.expired(header_read_timeout, keep_alive_timeout) => {
+                        tracing::debug!(target: "latchkey::server", %peer, why, "connection closed");
+                    }
+                    () = state.closed() => {
+                        tracing::debug!(target: "latchkey::server", %peer, "idle connection closed to make room");
+                    }
                 }
-                drop(permit);
+                drop(admission);
             });
         }
         drop(self.listener);
@@ -138,11 +216,41 @@ impl App {
             }
         }
         purge.abort();
+        audit_flush.abort();
+        // What was counted since the last flush is written before the database closes.
+        self.latchkey.flush_audit().await;
         if let Some(t) = cache_sync {
             t.abort();
         }
         self.db.close().await;
         Ok(())
+    }
+}
+
+/// Binds `addr` with a deep accept queue: when the queue overflows, the
+/// kernel leaves clients half-connected where the server cannot see them,
+/// let alone close them (tokio's default depth is 1,024; the kernel caps it
+/// at `net.core.somaxconn`).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+/// Raises the soft limit on open files to the hard limit: Debian's soft
+/// default (1,024) equals the default connection cap, so without this the
+/// process runs out of descriptors (EMFILE) before the cap protects it.
+pub fn raise_open_files_limit(max_connections: usize) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) if n < max_connections as u64 + 64 => tracing::warn!(
+            target: "latchkey::server",
+            limit = n,
+            max_connections,
+            "the open-files limit is barely above limits.max_connections; raise it (ulimit -n) or lower the cap"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(target: "latchkey::server", error = %e, "could not raise the open-files limit"),
     }
 }
 

@@ -290,7 +290,7 @@ pub async fn events(settings: Settings, limit: u32, username: Option<String>, js
             let at = e.at.format(&time::format_description::well_known::Rfc3339)?;
             println!(
                 "{}",
-                serde_json::json!({"at": at, "event": e.event, "username": e.username, "user_id": e.user_id, "client_ip": e.client_ip, "detail": e.detail})
+                serde_json::json!({"at": at, "event": e.event, "username": e.username, "user_id": e.user_id, "client_ip": e.client_ip, "detail": e.detail, "count": e.count})
             );
         } else {
             println!("{e}");
@@ -460,6 +460,7 @@ pub async fn check_deploy(settings: &Settings) -> anyhow::Result<()> {
 
 /// `latchkey serve`.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::app::raise_open_files_limit(config.server.max_connections);
     let preset = config.latchkey.preset;
     let app = App::build(config).await?;
     let addr = app.local_addr();

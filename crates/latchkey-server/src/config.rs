@@ -18,6 +18,10 @@ pub const BIND: &str = "127.0.0.1:8000";
 pub const HEADER_READ_TIMEOUT: u64 = 10;
 /// Default cap on open connections.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// Default cap on one client's open connections.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 256;
+/// Default time a connection may stay open without a request in flight, seconds.
+pub const KEEP_ALIVE_TIMEOUT: u64 = 15;
 
 /// The server's own settings, documented like the library's.
 pub const SERVER_SETTINGS: &[SettingDoc] = &[
@@ -31,13 +35,25 @@ pub const SERVER_SETTINGS: &[SettingDoc] = &[
         key: "limits.header_read_timeout",
         kind: Kind::Integer,
         default: DefaultValue::Int(HEADER_READ_TIMEOUT, ""),
-        doc: "Seconds a client has to send its request headers; then the connection is closed (stops slowloris).",
+        doc: "Seconds a new connection has, from its accept, to deliver a complete request head (HTTP/1.1, or the HTTP/2 preface, SETTINGS and first HEADERS), and an HTTP/1.1 client to send each later request head from its first byte; then the connection is closed (stops silent sockets and slowloris).",
     },
     SettingDoc {
         key: "limits.max_connections",
         kind: Kind::Integer,
         default: DefaultValue::Int(MAX_CONNECTIONS as u64, ""),
-        doc: "Open connections at most; further ones are closed at once until one ends.",
+        doc: "Open connections at most. When all are taken, the connection idle for longest is closed to make room; a new connection is refused only when every one has a request in flight.",
+    },
+    SettingDoc {
+        key: "limits.max_connections_per_client",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(MAX_CONNECTIONS_PER_CLIENT as u64, ""),
+        doc: "Open connections at most per client address (IPv6: per /64); further ones are closed at once. Addresses in trusted_proxies are exempt (behind a proxy every connection comes from it).",
+    },
+    SettingDoc {
+        key: "limits.keep_alive_timeout",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(KEEP_ALIVE_TIMEOUT, ""),
+        doc: "Seconds a connection (HTTP/1.1 keep-alive or HTTP/2) may stay open with no request in flight; HTTP/2 peers are also pinged every half of this and dropped when they do not answer within limits.header_read_timeout.",
     },
     SettingDoc {
         key: "spa.dir",
@@ -79,8 +95,12 @@ pub struct ServerSettings {
     pub spa: SpaSettings,
     /// A client must finish sending its request headers within this.
     pub header_read_timeout: Duration,
-    /// Open connections at most; further ones are closed at once.
+    /// Open connections at most; the idlest is closed to make room.
     pub max_connections: usize,
+    /// Open connections at most per client address.
+    pub max_connections_per_client: usize,
+    /// Longest a connection stays open with no request in flight.
+    pub keep_alive_timeout: Duration,
 }
 
 impl Default for ServerSettings {
@@ -112,6 +132,8 @@ struct RawSpa {
 struct RawServerLimits {
     header_read_timeout: Option<u64>,
     max_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
+    keep_alive_timeout: Option<u64>,
 }
 
 /// The server's keys as read.
@@ -139,13 +161,21 @@ impl RawServer {
                 self.limits.header_read_timeout.unwrap_or(HEADER_READ_TIMEOUT).max(1),
             ),
             max_connections: self.limits.max_connections.unwrap_or(MAX_CONNECTIONS).max(1),
+            max_connections_per_client: self
+                .limits
+                .max_connections_per_client
+                .unwrap_or(MAX_CONNECTIONS_PER_CLIENT)
+                .max(1),
+            keep_alive_timeout: Duration::from_secs(
+                self.limits.keep_alive_timeout.unwrap_or(KEEP_ALIVE_TIMEOUT).max(1),
+            ),
         })
     }
 }
 
 /// Moves the server's keys (see [`SERVER_SETTINGS`]) out of `table` into a
-/// table of their own: `bind`, the whole `[spa]` section, and two keys of
-/// `[limits]`.
+/// table of their own: `bind`, the whole `[spa]` section, and the transport
+/// keys of `[limits]`.
 fn split_server(table: &mut Table) -> Table {
     let mut server = Table::new();
     for key in ["bind", "spa"] {
@@ -155,7 +185,7 @@ fn split_server(table: &mut Table) -> Table {
     }
     if let Some(Value::Table(limits)) = table.get_mut("limits") {
         let mut mine = Table::new();
-        for key in ["header_read_timeout", "max_connections"] {
+        for key in ["header_read_timeout", "max_connections", "max_connections_per_client", "keep_alive_timeout"] {
             if let Some(v) = limits.remove(key) {
                 mine.insert(key.into(), v);
             }
@@ -457,6 +487,7 @@ mod tests {
                 spa: SpaSettings { dir: Some("/srv/spa".into()), csp: Some(String::new()) },
                 header_read_timeout: Duration::from_secs(3),
                 max_connections: 7,
+                ..ServerSettings::default()
             }
         );
         let e = env(&[("LATCHKEY_LIMITS__MAX_CONNECTIONS", "9"), ("LATCHKEY_SPA__CSP", "auto")]);

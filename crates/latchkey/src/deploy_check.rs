@@ -189,6 +189,17 @@ pub fn deploy_checks(s: &Settings, stored_secret: Option<Option<&str>>) -> Vec<F
             "audit.persist is false: `latchkey events` will show nothing (events still go to the log).".into(),
         );
     }
+    if matches!(s.preset, Preset::SameOrigin | Preset::Rest) && s.trusted_proxies.is_empty() {
+        warn(
+            "latchkey.W010",
+            format!(
+                "the {} preset runs behind a reverse proxy, but trusted_proxies is empty: every connection and request \
+                 seems to come from the proxy's address, so all clients share one limits.max_connections_per_client \
+                 and one throttle per-client limit. List the proxy's address in trusted_proxies.",
+                s.preset
+            ),
+        );
+    }
     out
 }
 
@@ -206,8 +217,21 @@ mod tests {
             preset: Some("same-origin".into()),
             public_url: Some("https://app.example.com".into()),
             secret_key: Some("k2J9x!pQ7zR4mW8vL1nB6cT3yH5gF0dS-aE".into()),
+            trusted_proxies: vec!["10.0.0.2".into()],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_proxied_preset_without_trusted_proxies_is_warned_about() {
+        for preset in ["same-origin", "rest"] {
+            let r = RawSettings { preset: Some(preset.into()), trusted_proxies: Vec::new(), ..prod() };
+            let f = deploy_checks(&r.validate().unwrap(), Some(None));
+            assert_eq!(ids(&f), ["latchkey.W010"], "{preset}: {f:?}");
+            assert!(f[0].message.contains("max_connections_per_client"));
+        }
+        let embedded = RawSettings { preset: Some("embedded".into()), trusted_proxies: Vec::new(), ..prod() };
+        assert!(!ids(&deploy_checks(&embedded.validate().unwrap(), Some(None))).contains(&"latchkey.W010"));
     }
 
     #[test]

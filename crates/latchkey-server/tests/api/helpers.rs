@@ -31,13 +31,25 @@ impl TestServer {
     }
 
     /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_keeping_data().await;
+    }
+
+    /// Stops the server gracefully, waits for it, and hands over the folder
+    /// of its SQLite database (`latchkey.sqlite3`).
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(t) = self.task.take() {
             t.await.unwrap().unwrap();
         }
+        self._dir
+    }
+
+    /// The folder of its SQLite database.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
     }
 }
 
@@ -103,7 +115,7 @@ pub async fn try_spawn_server(
     server: impl FnOnce(&mut ServerSettings),
 ) -> anyhow::Result<TestServer> {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
+    let url = format!("sqlite://{}", db_path(dir.path()).display());
     let db = Database::connect(&url, true).await.unwrap();
     db.migrate().await.unwrap();
     db.close().await;
@@ -153,3 +165,7 @@ pub fn run(cmd: &mut Command) -> (bool, String, String) {
 pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("latchkey.sqlite3")
 }
+
+/// Held by the load tests (a flood, an attack) so they do not run at the
+/// same time: each measures the server under its own load only.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -2,10 +2,13 @@
 #![allow(unreachable_pub)]
 
 mod helpers;
+mod lockout;
 
+mod audit_flood;
 mod bad_input;
 mod cli;
 mod deploy;
+mod dos;
 mod faults;
 mod flow;
 mod pty;

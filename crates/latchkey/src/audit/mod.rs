@@ -4,10 +4,13 @@
 //!
 //! Events never carry a password, session key, CSRF token or cookie.
 
+mod aggregate;
+
 use std::{fmt, net::IpAddr};
 
 use time::OffsetDateTime;
 
+pub use self::aggregate::{AGGREGATED, Aggregator};
 use crate::error::StoreError;
 
 /// One security-relevant event.
@@ -28,12 +31,23 @@ pub struct AuditEvent {
     pub client_ip: Option<String>,
     /// Reason or other detail, for people.
     pub detail: String,
+    /// How many times it happened: 1, or more for an aggregate (see
+    /// [`Aggregator`]); `at` is then the last time.
+    pub count: u32,
 }
 
 impl AuditEvent {
     /// A new event happening `at`.
     pub fn new(at: OffsetDateTime, event: &str) -> Self {
-        Self { at, event: event.to_owned(), username: None, user_id: None, client_ip: None, detail: String::new() }
+        Self {
+            at,
+            event: event.to_owned(),
+            username: None,
+            user_id: None,
+            client_ip: None,
+            detail: String::new(),
+            count: 1,
+        }
     }
 
     /// With the submitted username (control characters removed, at most 150 characters).
@@ -73,6 +87,9 @@ impl fmt::Display for AuditEvent {
         }
         if let Some(ip) = &self.client_ip {
             write!(f, " client={ip}")?;
+        }
+        if self.count > 1 {
+            write!(f, " count={}", self.count)?;
         }
         if !self.detail.is_empty() {
             write!(f, " {}", self.detail)?;

@@ -22,10 +22,23 @@ pub trait CacheBus: Send + Sync + fmt::Debug + 'static {
     fn shared(&self) -> bool {
         true
     }
+    /// Drops the connection kept between rounds (the sync loop ends; a
+    /// kept connection would otherwise hold a pool slot and stall its close).
+    fn disconnect(&self) {}
+}
+
+/// Disconnects the bus when the sync loop ends, also when it is aborted.
+struct Disconnect(Arc<dyn CacheBus>);
+
+impl Drop for Disconnect {
+    fn drop(&mut self) {
+        self.0.disconnect();
+    }
 }
 
 /// Runs the sync loop of `cache` on `bus` until the task is dropped.
 pub async fn run_sync(bus: Arc<dyn CacheBus>, cache: Arc<AuthCache>) {
+    let _disconnect = Disconnect(bus.clone());
     let interval = cache.settings().sync_interval;
     let bound = cache.staleness_bound();
     let mut last_ok: Option<Instant> = None;

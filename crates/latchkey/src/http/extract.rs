@@ -158,7 +158,7 @@ pub async fn request_user(
     let Some((username, password)) = basic_credentials(headers)? else {
         return Ok(None);
     };
-    match lk.authenticate_throttled(&username, &password, client, "basic").await {
+    match lk.authenticate_throttled(&username, &password, client, None, "basic").await {
         Ok(user) => Ok(Some(user)),
         Err(AuthError::InvalidCredentials) => {
             Err(ApiError::forbidden("authentication_failed", "Invalid username/password."))

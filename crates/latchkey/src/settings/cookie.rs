@@ -148,3 +148,20 @@ impl RawCookie {
         Ok(CookieSettings { name, age, domain: raw.domain.clone(), path, secure, http_only, same_site })
     }
 }
+
+/// The device cookie's attributes: the session cookie's (Secure, SameSite,
+/// the `__Host-` prefix), HttpOnly, `Path=/`, its own name and lifetime;
+/// `None` when `age` is zero.
+pub(crate) fn device_cookie(session: &CookieSettings, age: time::Duration) -> Option<CookieSettings> {
+    let secs = u64::try_from(age.whole_seconds()).ok().filter(|s| *s > 0)?;
+    let prefix = if session.name.starts_with("__Host-") { "__Host-" } else { "" };
+    Some(CookieSettings {
+        name: format!("{prefix}latchkey_device"),
+        age: Some(Duration::from_secs(secs)),
+        domain: None,
+        path: COOKIE_PATH.into(),
+        secure: session.secure,
+        http_only: true,
+        same_site: session.same_site,
+    })
+}

@@ -40,6 +40,8 @@ pub const DATABASE_URL: &str = "sqlite://latchkey.sqlite3";
 pub const SESSION_STORE_PREFIX: &str = "latchkey:";
 /// Audit events are kept in the database by default.
 pub const AUDIT_PERSIST: bool = true;
+/// Default interval between writes of aggregated audit events, seconds.
+pub const AUDIT_FLUSH_INTERVAL: u64 = 10;
 
 /// The four deployment shapes of the tutorial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +129,12 @@ pub struct Settings {
     pub hsts_include_subdomains: bool,
     /// Failed-login throttling.
     pub throttle: ThrottlePolicy,
+    /// The device cookie of the throttle; `None` when device cookies are off.
+    pub device_cookie: Option<CookieSettings>,
     /// Keep audit events in the database (they always go to the log).
     pub audit_persist: bool,
+    /// How often aggregated audit events (unauthenticated rejections) are written.
+    pub audit_flush_interval: Duration,
     /// Password validators.
     pub password_policy: PasswordPolicy,
     /// The read-through cache of sessions and users.
@@ -264,6 +270,8 @@ pub struct RawSettings {
 pub struct RawAudit {
     /// See [`Settings::audit_persist`].
     pub persist: Option<bool>,
+    /// Seconds.
+    pub flush_interval: Option<u64>,
 }
 
 /// The kind of value a setting takes (used to read environment variables).
@@ -584,7 +592,19 @@ pub const SETTINGS: &[SettingDoc] = &[
         key: "throttle.max_backoff",
         kind: Kind::Integer,
         default: DefaultValue::Int(throttle::THROTTLE_MAX_BACKOFF, ""),
-        doc: "Cap of that back-off, seconds: the longest a distributed attack can make the account owner wait.",
+        doc: "Cap of that back-off, seconds: the longest a distributed attack can make the account owner wait at a time in a browser that has not signed in before.",
+    },
+    SettingDoc {
+        key: "throttle.device_cookie_age",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(throttle::THROTTLE_DEVICE_COOKIE_AGE, "one year"),
+        doc: "Lifetime in seconds of the device cookie a successful login sets (latchkey_device: signed, HttpOnly, kept across logout). A login that presents a valid device cookie for its account is exempt from the per-account back-off and the per-client limit; 0 turns device cookies off.",
+    },
+    SettingDoc {
+        key: "throttle.device_max_failures",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(throttle::THROTTLE_DEVICE_MAX_FAILURES as u64, ""),
+        doc: "Failed logins one device cookie may make per window before it is locked out and never trusted again.",
     },
     SettingDoc {
         key: "password.min_length",
@@ -615,6 +635,12 @@ pub const SETTINGS: &[SettingDoc] = &[
         kind: Kind::Bool,
         default: DefaultValue::Bool(AUDIT_PERSIST, ""),
         doc: "Keep audit events (logins, failures, throttling, CSRF rejections, logouts, password changes, revocations) in the database for `latchkey events`; they always go to the log target latchkey::audit.",
+    },
+    SettingDoc {
+        key: "audit.flush_interval",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(AUDIT_FLUSH_INTERVAL, ""),
+        doc: "Seconds between writes of aggregated audit events: unauthenticated rejections (CSRF failures, throttled logins, refused cross-site logouts) are counted in memory per kind and client address and written as one row with a count this often and at shutdown, so nobody can grow the database by sending requests.",
     },
     SettingDoc {
         key: "limits.request_timeout",
@@ -731,6 +757,8 @@ impl RawSettings {
         let secure_default = public_url.as_ref().is_some_and(Origin::is_secure);
         let (session, csrf) = session::validate(&self.session, &self.csrf, preset, secure_default)?;
         let (max_body_bytes, request_timeout) = self.limits.validate()?;
+        let throttle = self.throttle.validate()?;
+        let device_cookie = cookie::device_cookie(&session.cookie, throttle.device_cookie_age);
         Ok(Settings {
             preset,
             public_url,
@@ -749,8 +777,10 @@ impl RawSettings {
             request_timeout,
             hsts_seconds: self.security.hsts_seconds.unwrap_or(HSTS_SECONDS),
             hsts_include_subdomains: self.security.hsts_include_subdomains.unwrap_or(HSTS_INCLUDE_SUBDOMAINS),
-            throttle: self.throttle.validate()?,
+            throttle,
+            device_cookie,
             audit_persist: self.audit.persist.unwrap_or(AUDIT_PERSIST),
+            audit_flush_interval: Duration::from_secs(self.audit.flush_interval.unwrap_or(AUDIT_FLUSH_INTERVAL).max(1)),
             cache: self.cache.validate()?,
             password_policy: self.password.validate()?,
         })

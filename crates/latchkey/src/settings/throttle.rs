@@ -18,6 +18,10 @@ pub const THROTTLE_PER_IP: u32 = 100;
 pub const THROTTLE_PER_ACCOUNT: u32 = 30;
 /// Default cap of the per-account back-off, seconds.
 pub const THROTTLE_MAX_BACKOFF: u64 = 60;
+/// Default lifetime of a device cookie, seconds: one year.
+pub const THROTTLE_DEVICE_COOKIE_AGE: u64 = 31_536_000;
+/// Default failed logins per window before a device cookie is locked out.
+pub const THROTTLE_DEVICE_MAX_FAILURES: u32 = 5;
 
 /// The failed-login throttling policy's limits; see `crate::throttle` for
 /// how they are applied.
@@ -34,8 +38,11 @@ pub const THROTTLE_MAX_BACKOFF: u64 = 60;
 ///   (default 30), a growing back-off of 1, 2, 4 … seconds, capped at
 ///   `max_backoff` (default 60 s), between attempts. A distributed attack
 ///   therefore gets at most one guess per minute per account, and can delay
-///   the account's owner by at most `max_backoff` per attempt — never lock
-///   them out.
+///   the account's owner by at most `max_backoff` per attempt.
+///
+/// A browser that logged in to the account before presents a **device
+/// cookie** and is exempt from the last two (see `crate::throttle`), so the
+/// owner is never kept out by someone who merely knows the username.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
     /// Off: no counting at all.
@@ -50,6 +57,10 @@ pub struct ThrottlePolicy {
     pub per_account: u32,
     /// Largest back-off between attempts on one account.
     pub max_backoff: Duration,
+    /// Lifetime of device cookies; zero: none are issued or honoured.
+    pub device_cookie_age: Duration,
+    /// Failed logins per window before a device cookie is locked out.
+    pub device_max_failures: u32,
 }
 
 impl Default for ThrottlePolicy {
@@ -74,6 +85,10 @@ pub struct RawThrottle {
     pub per_account: Option<u32>,
     /// Seconds.
     pub max_backoff: Option<u64>,
+    /// Seconds; 0 turns device cookies off.
+    pub device_cookie_age: Option<u64>,
+    /// See [`ThrottlePolicy::device_max_failures`].
+    pub device_max_failures: Option<u32>,
 }
 
 impl RawThrottle {
@@ -86,11 +101,13 @@ impl RawThrottle {
             per_ip: self.per_ip.unwrap_or(THROTTLE_PER_IP),
             per_account: self.per_account.unwrap_or(THROTTLE_PER_ACCOUNT),
             max_backoff: secs(self.max_backoff, THROTTLE_MAX_BACKOFF),
+            device_cookie_age: secs(self.device_cookie_age, THROTTLE_DEVICE_COOKIE_AGE),
+            device_max_failures: self.device_max_failures.unwrap_or(THROTTLE_DEVICE_MAX_FAILURES),
         };
         if policy.window < Duration::seconds(1) || policy.max_backoff < Duration::seconds(1) {
             return Err(SettingsError::invalid("throttle.window", "window and max_backoff must be at least 1 second"));
         }
-        if policy.per_pair == 0 || policy.per_ip == 0 || policy.per_account == 0 {
+        if policy.per_pair == 0 || policy.per_ip == 0 || policy.per_account == 0 || policy.device_max_failures == 0 {
             return Err(SettingsError::invalid(
                 "throttle.per_pair",
                 "limits must be at least 1 (disable with throttle.enabled = false)",

@@ -5,7 +5,7 @@
 
 use crate::{
     Latchkey,
-    audit::AuditEvent,
+    audit::{Aggregator, AuditEvent},
     auth::AuthError,
     crypto::constant_time_eq,
     csrf::CsrfToken,
@@ -61,7 +61,9 @@ impl Latchkey {
 
     /// [`Latchkey::authenticate`] behind the failed-login throttle
     /// ([`crate::throttle::ThrottlePolicy`]): the attempt is counted first
-    /// and refused without hashing when a limit is reached.
+    /// and refused without hashing when a limit is reached. `device_cookie`
+    /// is the browser's device cookie, if it sent one: a valid one for this
+    /// account makes the attempt a trusted device's.
     ///
     /// # Errors
     /// [`AuthError::Throttled`], [`AuthError::InvalidCredentials`], or a
@@ -71,20 +73,28 @@ impl Latchkey {
         username: &str,
         password: &RawPassword,
         client: Option<std::net::IpAddr>,
+        device_cookie: Option<&str>,
         via: &'static str,
     ) -> Result<User, AuthError> {
         let policy = &self.settings().throttle;
         let client_key = crate::throttle::client_key(client);
         let store = self.throttle().as_ref();
-        let event = |name: &str| AuditEvent::new(self.clock().now(), name).username(username).client(client);
-        if let Err(t) = policy.attempt(store, username, &client_key, self.clock().now()).await? {
+        let now = self.clock().now();
+        let device = device_cookie.and_then(|c| self.verify_device_cookie(c, username));
+        let event = |name: &str| AuditEvent::new(now, name).username(username).client(client);
+        let verdict = policy.check(store, username, &client_key, device.as_ref(), now).await?;
+        for lockout in verdict.lockouts {
+            let detail = format!("via {via}; {lockout} reached");
+            self.audit(event(lockout).detail(detail)).await;
+        }
+        if let Err(t) = verdict.outcome {
             let detail = format!("via {via}; {} limit; retry after {} s", t.scope, t.retry_after.whole_seconds());
             self.audit(event("login_throttled").detail(detail)).await;
             return Err(AuthError::Throttled(t));
         }
         match self.authenticate(username, password).await {
             Ok(user) => {
-                policy.succeeded(store, username, &client_key).await?;
+                policy.succeeded(store, username, &client_key, device.as_ref()).await?;
                 Ok(user)
             }
             Err(AuthError::InvalidCredentials) => {
@@ -163,16 +173,41 @@ impl Latchkey {
 }
 
 impl Latchkey {
-    /// Records an event: always to the `latchkey::audit` log target, and to
-    /// the audit store when persistence is on. A store failure is logged,
-    /// never turned into a failed request.
+    /// A fresh device cookie value for `user` (see [`crate::throttle`]), or
+    /// `None` when device cookies are off.
+    pub fn device_cookie_for(&self, user: &User) -> Option<String> {
+        self.settings().device_cookie.as_ref()?;
+        Some(crate::throttle::issue_device_cookie(&self.device_macs()[0], &user.username, self.clock().now()))
+    }
+
+    /// The device a device cookie names, if it is valid for `username`.
+    pub fn verify_device_cookie(&self, value: &str, username: &str) -> Option<crate::throttle::Device> {
+        self.settings().device_cookie.as_ref()?;
+        let age = self.settings().throttle.device_cookie_age;
+        crate::throttle::verify_device_cookie(self.device_macs(), value, username, self.clock().now(), age)
+    }
+
+    /// Records an event: to the `latchkey::audit` log target and, when
+    /// persistence is on, to the audit store. Unauthenticated rejections
+    /// ([`crate::audit::AGGREGATED`]) are only counted here, and written and
+    /// logged as aggregates by [`Latchkey::flush_audit`]. A store failure is
+    /// logged, never turned into a failed request.
     pub async fn audit(&self, event: AuditEvent) {
+        if Aggregator::aggregates(&event.event) {
+            self.aggregator().add(event);
+            return;
+        }
+        self.write_audit(event).await;
+    }
+
+    async fn write_audit(&self, event: AuditEvent) {
         tracing::info!(
             target: "latchkey::audit",
             event = %event.event,
             username = event.username.as_deref(),
             user_id = event.user_id,
             client = event.client_ip.as_deref(),
+            count = event.count,
             detail = %event.detail,
             "audit"
         );
@@ -181,5 +216,50 @@ impl Latchkey {
         {
             tracing::error!(target: "latchkey::audit", error = %e, "could not persist an audit event");
         }
+    }
+
+    /// Writes the aggregated events counted since the last flush, one row
+    /// (and at most one log line, up to 20 a flush) per event kind and
+    /// client; returns how many aggregates. Servers call this every
+    /// `audit.flush_interval` and at shutdown.
+    pub async fn flush_audit(&self) -> usize {
+        let aggregates = self.aggregator().drain();
+        let n = aggregates.len();
+        for (i, event) in aggregates.into_iter().enumerate() {
+            if i < 20 {
+                tracing::info!(
+                    target: "latchkey::audit",
+                    event = %event.event,
+                    client = event.client_ip.as_deref(),
+                    count = event.count,
+                    detail = %event.detail,
+                    "audit (aggregated)"
+                );
+            }
+            if self.settings().audit_persist
+                && let Err(e) = self.audit_store().record(&event).await
+            {
+                tracing::error!(target: "latchkey::audit", error = %e, "could not persist an audit event");
+            }
+        }
+        if n > 20 {
+            tracing::info!(target: "latchkey::audit", more = n - 20, "audit (aggregated): more kinds and clients");
+        }
+        n
+    }
+
+    /// Spawns the loop that flushes aggregated audit events every
+    /// `audit.flush_interval` (servers call this; call
+    /// [`Latchkey::flush_audit`] once more at shutdown).
+    pub fn run_audit_flush(&self) -> tokio::task::JoinHandle<()> {
+        let lk = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(lk.settings().audit_flush_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                lk.flush_audit().await;
+            }
+        })
     }
 }

@@ -33,6 +33,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     cache: Option<(Arc<AuthCache>, Arc<dyn CacheBus>)>,
     session_hash_macs: Vec<crypto::SaltedHmac>,
+    device_macs: Vec<crypto::SaltedHmac>,
+    aggregator: crate::audit::Aggregator,
 }
 
 /// The connections behind a [`Latchkey`] opened with [`Latchkey::open`],
@@ -119,8 +121,16 @@ impl Latchkey {
         let hasher = PasswordHasher::new(&settings.password_hasher)?;
         let Stores { sessions, users, throttle, audit } = stores;
         // The keys themselves are not kept: only what is derived from them.
-        let session_hash_macs =
-            crate::auth::session_hash_macs(std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter()));
+        let keys = || std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter());
+        let session_hash_macs = crate::auth::session_hash_macs(keys());
+        let device_macs = keys()
+            .map(|k| {
+                crypto::SaltedHmac::new(
+                    crate::throttle::DEVICE_SALT,
+                    secrecy::ExposeSecret::expose_secret(k).as_bytes(),
+                )
+            })
+            .collect();
         Ok(Self(Arc::new(Inner {
             settings,
             sessions,
@@ -131,6 +141,8 @@ impl Latchkey {
             clock,
             cache,
             session_hash_macs,
+            device_macs,
+            aggregator: crate::audit::Aggregator::default(),
         })))
     }
 
@@ -281,5 +293,15 @@ impl Latchkey {
     /// Session-auth-hash HMACs: the secret key's first, then each fallback's.
     pub(crate) fn session_hash_macs(&self) -> &[crypto::SaltedHmac] {
         &self.0.session_hash_macs
+    }
+
+    /// Unauthenticated rejections counted since the last audit flush.
+    pub(crate) fn aggregator(&self) -> &crate::audit::Aggregator {
+        &self.0.aggregator
+    }
+
+    /// Device-cookie HMACs: the secret key's first, then each fallback's.
+    pub(crate) fn device_macs(&self) -> &[crypto::SaltedHmac] {
+        &self.0.device_macs
     }
 }

@@ -3,10 +3,14 @@
 //! it) and the policy that reads them ([`ThrottlePolicy::attempt`]). The
 //! limits are settings (`[throttle]`, `crate::settings`).
 
+mod device;
+
 use std::fmt;
 
 use time::{Duration, OffsetDateTime};
 
+pub use self::device::Device;
+pub(crate) use self::device::{DEVICE_SALT, issue as issue_device_cookie, verify as verify_device_cookie};
 use crate::error::StoreError;
 pub use crate::settings::ThrottlePolicy;
 
@@ -86,9 +90,21 @@ fn remaining(start: OffsetDateTime, length: Duration, now: OffsetDateTime) -> Du
     Duration::seconds(left.max(1))
 }
 
+/// What the check of one attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// `Err` when the attempt must be refused without checking the password.
+    pub outcome: Result<(), Throttled>,
+    /// The limits this attempt tripped, each named once when it trips (for
+    /// the audit trail): `account_backoff`, `client_limit`,
+    /// `account_and_client_limit`, `device_locked`.
+    pub lockouts: Vec<&'static str>,
+}
+
 impl ThrottlePolicy {
     /// Counts an attempt on `username` from `client`; `Err` when it must be
-    /// refused without checking the password.
+    /// refused without checking the password. As [`ThrottlePolicy::check`]
+    /// without a device cookie.
     ///
     /// # Errors
     /// [`Throttled`] inside `Ok(Err(..))`; store failures as the outer error.
@@ -99,42 +115,109 @@ impl ThrottlePolicy {
         client: &str,
         now: OffsetDateTime,
     ) -> Result<Result<(), Throttled>, StoreError> {
+        Ok(self.check(store, username, client, None, now).await?.outcome)
+    }
+
+    /// Counts an attempt on `username` from `client`, presented with a
+    /// verified device cookie or not, and says whether it may go on.
+    ///
+    /// A trusted device (a verified cookie that is not locked out) is counted
+    /// per (account, client) and per device only; a device that fails more
+    /// than `device_max_failures` times in a window is locked out for the
+    /// cookie's lifetime, and this attempt and its later ones are ordinary.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn check(
+        &self,
+        store: &dyn ThrottleStore,
+        username: &str,
+        client: &str,
+        device: Option<&Device>,
+        now: OffsetDateTime,
+    ) -> Result<Verdict, StoreError> {
+        let mut lockouts = Vec::new();
         if !self.enabled {
-            return Ok(Ok(()));
+            return Ok(Verdict { outcome: Ok(()), lockouts });
         }
         let account = account_key(username);
+        let pair_key = format!("pair:{account}|{client}");
+        let mut pair = None;
+        if let Some(d) = device
+            && store.get(&format!("devlock:{}", d.nonce), now, self.device_cookie_age).await?.is_none()
+        {
+            let counted = store.record_failure(&pair_key, now, self.window).await?;
+            let dev = store.record_failure(&format!("dev:{}", d.nonce), now, self.window).await?;
+            if dev.failures <= self.device_max_failures {
+                let outcome = if counted.failures > self.per_pair {
+                    Err(Throttled {
+                        scope: "account_and_client",
+                        retry_after: remaining(counted.window_start, self.window, now),
+                    })
+                } else {
+                    Ok(())
+                };
+                return Ok(Verdict { outcome, lockouts });
+            }
+            // Too many failures: the cookie may have been stolen. It is never
+            // trusted again, and this attempt meets the ordinary limits.
+            store.record_failure(&format!("devlock:{}", d.nonce), now, self.device_cookie_age).await?;
+            lockouts.push("device_locked");
+            pair = Some(counted);
+        }
         let account_count = store.get(&format!("acct:{account}"), now, self.window).await?.map_or(0, |c| c.failures);
         if account_count >= self.per_account {
             let pause = backoff(self, account_count);
             if let Some(c) = store.get(&format!("cool:{account}"), now, pause).await? {
-                return Ok(Err(Throttled { scope: "account", retry_after: remaining(c.window_start, pause, now) }));
+                let outcome = Err(Throttled { scope: "account", retry_after: remaining(c.window_start, pause, now) });
+                return Ok(Verdict { outcome, lockouts });
             }
         }
-        let pair = store.record_failure(&format!("pair:{account}|{client}"), now, self.window).await?;
+        let pair = match pair {
+            Some(p) => p,
+            None => store.record_failure(&pair_key, now, self.window).await?,
+        };
         let ip = store.record_failure(&format!("ip:{client}"), now, self.window).await?;
         let acct = store.record_failure(&format!("acct:{account}"), now, self.window).await?;
-        if pair.failures > self.per_pair {
-            return Ok(Err(Throttled {
-                scope: "account_and_client",
-                retry_after: remaining(pair.window_start, self.window, now),
-            }));
+        if pair.failures == self.per_pair + 1 {
+            lockouts.push("account_and_client_limit");
         }
-        if ip.failures > self.per_ip {
-            return Ok(Err(Throttled { scope: "client", retry_after: remaining(ip.window_start, self.window, now) }));
+        if ip.failures == self.per_ip + 1 {
+            lockouts.push("client_limit");
         }
-        if acct.failures > self.per_account {
-            store.record_failure(&format!("cool:{account}"), now, backoff(self, acct.failures)).await?;
+        if acct.failures == self.per_account + 1 {
+            lockouts.push("account_backoff");
         }
-        Ok(Ok(()))
+        let outcome = if pair.failures > self.per_pair {
+            Err(Throttled { scope: "account_and_client", retry_after: remaining(pair.window_start, self.window, now) })
+        } else if ip.failures > self.per_ip {
+            Err(Throttled { scope: "client", retry_after: remaining(ip.window_start, self.window, now) })
+        } else {
+            if acct.failures > self.per_account {
+                store.record_failure(&format!("cool:{account}"), now, backoff(self, acct.failures)).await?;
+            }
+            Ok(())
+        };
+        Ok(Verdict { outcome, lockouts })
     }
 
-    /// After a successful login: the (account, client) counter starts over.
+    /// After a successful login: the (account, client) counter starts over,
+    /// and so does the device's.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn succeeded(&self, store: &dyn ThrottleStore, username: &str, client: &str) -> Result<(), StoreError> {
+    pub async fn succeeded(
+        &self,
+        store: &dyn ThrottleStore,
+        username: &str,
+        client: &str,
+        device: Option<&Device>,
+    ) -> Result<(), StoreError> {
         if self.enabled {
             store.reset(&format!("pair:{}|{client}", account_key(username))).await?;
+            if let Some(d) = device {
+                store.reset(&format!("dev:{}", d.nonce)).await?;
+            }
         }
         Ok(())
     }
@@ -260,7 +343,7 @@ mod tests {
         for _ in 0..5 {
             p.attempt(&store, "bob", "1.1.1.1", t0()).await.unwrap().unwrap();
         }
-        p.succeeded(&store, "bob", "1.1.1.1").await.unwrap();
+        p.succeeded(&store, "bob", "1.1.1.1", None).await.unwrap();
         assert!(p.attempt(&store, "bob", "1.1.1.1", t0()).await.unwrap().is_ok());
         for _ in 0..10 {
             let _ = p.attempt(&store, "bob", "1.1.1.1", t0()).await.unwrap();

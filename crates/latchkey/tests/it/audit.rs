@@ -17,6 +17,8 @@ async fn logins_failures_throttling_csrf_rejections_and_logouts_are_recorded_wit
     for _ in 0..6 {
         app.login_as("ghost", "x").await;
     }
+    // Rejections are counted, then written as aggregates by the flush.
+    app.lk.flush_audit().await;
     let events = app.lk.audit_store().list(100, None).await.unwrap();
     let names: Vec<&str> = events.iter().rev().map(|e| e.event.as_str()).collect();
     for expected in ["login_failed", "login", "csrf_rejected", "logout", "login_throttled"] {
@@ -40,4 +42,25 @@ async fn persistence_can_be_turned_off() {
     let mut app = TestApp::with_settings(settings_for(Preset::SameOrigin, |r| r.audit.persist = Some(false))).await;
     app.login().await;
     assert!(app.lk.audit_store().list(10, None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn unauthenticated_rejections_are_written_as_one_counted_row_at_the_flush() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    for _ in 0..50 {
+        assert_eq!(app.send(Method::POST, "/api/logout/", &[], None).await.status, StatusCode::FORBIDDEN);
+    }
+    assert!(
+        app.lk.audit_store().list(100, None).await.unwrap().iter().all(|e| e.event != "csrf_rejected"),
+        "nothing is written per rejection"
+    );
+    assert_eq!(app.lk.flush_audit().await, 1);
+    let events = app.lk.audit_store().list(100, None).await.unwrap();
+    let csrf: Vec<_> = events.iter().filter(|e| e.event == "csrf_rejected").collect();
+    assert_eq!(csrf.len(), 1);
+    assert_eq!(csrf[0].count, 50);
+    assert!(csrf[0].detail.starts_with("50 times"), "{}", csrf[0].detail);
+    assert_eq!(app.lk.flush_audit().await, 0, "counts start over after a flush");
+    app.login().await;
+    assert!(app.lk.audit_store().list(1, None).await.unwrap()[0].event == "login", "successes are written at once");
 }

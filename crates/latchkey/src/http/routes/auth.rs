@@ -18,6 +18,7 @@ use crate::{
     http::{
         ApiError,
         context::RequestContext,
+        cookies,
         extract::{JsonObject, LoginBody, MaybeUser, parse_login_fields},
     },
     origin::Origin,
@@ -42,15 +43,22 @@ async fn csrf_view(csrf: CsrfToken) -> Response {
 async fn login_view(
     State(lk): State<Latchkey>,
     ctx: Option<axum::Extension<RequestContext>>,
+    headers: HeaderMap,
     session: Session,
     csrf: CsrfToken,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let LoginBody { username, password, remember } = parse_login_fields(&body)?;
     let client = ctx.and_then(|c| c.0.client_ip);
-    let user = lk.authenticate_throttled(&username, &password, client, "password").await?;
+    let device_cookie = lk.settings().device_cookie.as_ref().and_then(|c| cookies::find(&headers, &c.name));
+    let user = lk.authenticate_throttled(&username, &password, client, device_cookie.as_deref(), "password").await?;
     lk.login(&session, &csrf, &user, remember, client).await?;
-    Ok(detail("Successfully logged in.").into_response())
+    let mut res = detail("Successfully logged in.").into_response();
+    // This browser is now a known device of the account (it survives logout).
+    if let (Some(settings), Some(value)) = (&lk.settings().device_cookie, lk.device_cookie_for(&user)) {
+        res.headers_mut().append(header::SET_COOKIE, cookies::set(settings, &value, lk.clock().now()));
+    }
+    Ok(res)
 }
 
 /// Whether a GET logout may proceed. GET logout exists only because the

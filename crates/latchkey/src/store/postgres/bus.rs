@@ -67,4 +67,8 @@ impl CacheBus for PgBus {
         *self.listener.lock().unwrap_or_else(PoisonError::into_inner) = Some(listener);
         Ok(())
     }
+
+    fn disconnect(&self) {
+        self.listener.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
 }

@@ -18,8 +18,14 @@ use super::{
 };
 
 /// Embedded migrations, in order.
-const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("../../../migrations/postgres/0001_initial.sql") }];
+const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("../../../migrations/postgres/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "audit_count",
+        sql: include_str!("../../../migrations/postgres/0002_audit_count.sql"),
+    },
+];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS latchkey_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";
@@ -48,28 +54,9 @@ pub struct PgStore {
 }
 
 sql_stores!(PgStore);
-sql_database!(PgStore);
+sql_database!(PgStore, PgPool);
 
 impl PgStore {
-    /// Stores on an already-migrated pool.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// The newest schema version this binary knows.
-    pub(crate) fn latest_version() -> i64 {
-        MIGRATIONS.last().map_or(0, |m| m.version)
-    }
-
-    pub(crate) fn migrations() -> &'static [Migration] {
-        MIGRATIONS
-    }
-
     /// Opens `url`. Pools give up on a connection after two seconds, so an
     /// outage turns into quick 503s instead of hung requests.
     pub(crate) async fn connect(url: &str, create: bool) -> Result<Self, DbError> {

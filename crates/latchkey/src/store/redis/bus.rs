@@ -81,4 +81,8 @@ impl CacheBus for RedisBus {
         *self.pubsub.lock().unwrap_or_else(PoisonError::into_inner) = Some(pubsub);
         Ok(())
     }
+
+    fn disconnect(&self) {
+        self.pubsub.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
 }

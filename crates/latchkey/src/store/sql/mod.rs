@@ -47,15 +47,36 @@ pub(crate) fn new_secret_key() -> String {
     crate::crypto::random_string(50, crate::crypto::CSRF_CHARS)
 }
 
-/// Implements the migration runner and the installation values on `$store`
-/// (a struct with a `pool` field), given the backend's:
+/// Implements the constructor, the migration runner and the installation
+/// values on `$store` (a struct with a `pool` field of type `$pool`), given
+/// the backend's:
 /// `MIGRATIONS: &[Migration]`, `CREATE_MIGRATIONS_TABLE`,
 /// `MIGRATIONS_TABLE_EXISTS` (a query returning one boolean),
 /// `BEGIN_MIGRATION` (the statement that opens each migration's
 /// transaction), and `lock_migrations`/`unlock_migrations` on a connection.
 macro_rules! sql_database {
-    ($store:ty) => {
+    ($store:ty, $pool:ty) => {
         impl $store {
+            /// Stores on an already-migrated pool.
+            pub fn new(pool: $pool) -> Self {
+                Self { pool }
+            }
+
+            /// The pool.
+            pub fn pool(&self) -> &$pool {
+                &self.pool
+            }
+
+            /// The newest schema version this binary knows.
+            pub(crate) fn latest_version() -> i64 {
+                MIGRATIONS.last().map_or(0, |m| m.version)
+            }
+
+            /// The embedded migrations, in order.
+            pub(crate) fn migrations() -> &'static [$crate::store::sql::Migration] {
+                MIGRATIONS
+            }
+
             /// The migrations applied so far, with their checksums.
             pub(crate) async fn applied(&self) -> Result<Vec<(i64, String)>, $crate::store::DbError> {
                 let exists: bool = sqlx::query_scalar(MIGRATIONS_TABLE_EXISTS).fetch_one(&self.pool).await?;

@@ -83,5 +83,6 @@ where
         user_id: row.try_get("user_id")?,
         client_ip: row.try_get("client_ip")?,
         detail: row.try_get("detail")?,
+        count: u32::try_from(row.try_get::<i64, _>("count")?).unwrap_or(u32::MAX),
     })
 }

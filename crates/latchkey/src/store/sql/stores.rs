@@ -249,7 +249,8 @@ macro_rules! sql_stores {
         impl $crate::audit::AuditStore for $store {
             async fn record(&self, e: &AuditEvent) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO latchkey_auth_events (at, event, username, user_id, client_ip, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO latchkey_auth_events (at, event, username, user_id, client_ip, detail, count)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(ts(e.at))
                 .bind(&e.event)
@@ -257,6 +258,7 @@ macro_rules! sql_stores {
                 .bind(e.user_id)
                 .bind(&e.client_ip)
                 .bind(&e.detail)
+                .bind(i64::from(e.count))
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -264,7 +266,7 @@ macro_rules! sql_stores {
 
             async fn list(&self, limit: u32, username: Option<&str>) -> Result<Vec<AuditEvent>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT at, event, username, user_id, client_ip, detail FROM latchkey_auth_events
+                    "SELECT at, event, username, user_id, client_ip, detail, count FROM latchkey_auth_events
                      WHERE $1 IS NULL OR username = $1 ORDER BY id DESC LIMIT $2",
                 )
                 .bind(username)

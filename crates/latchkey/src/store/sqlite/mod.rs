@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "cache_events",
         sql: include_str!("../../../migrations/sqlite/0003_cache_events.sql"),
     },
+    Migration { version: 4, name: "audit_count", sql: include_str!("../../../migrations/sqlite/0004_audit_count.sql") },
 ];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS latchkey_migrations (
@@ -53,28 +54,9 @@ pub struct SqliteStore {
 }
 
 sql_stores!(SqliteStore);
-sql_database!(SqliteStore);
+sql_database!(SqliteStore, SqlitePool);
 
 impl SqliteStore {
-    /// Stores on an already-migrated pool.
-    pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
-
-    /// The newest schema version this binary knows.
-    pub(crate) fn latest_version() -> i64 {
-        MIGRATIONS.last().map_or(0, |m| m.version)
-    }
-
-    pub(crate) fn migrations() -> &'static [Migration] {
-        MIGRATIONS
-    }
-
     /// Opens `url`. With `create`, a missing file is created.
     pub(crate) async fn connect(url: &str, create: bool) -> Result<Self, DbError> {
         let memory = url.contains(":memory:") || url.contains("mode=memory");
