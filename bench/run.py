@@ -167,6 +167,76 @@ def storm(url, user, cookies, pid):
     return {"checks": parse_wrk(c_out), "logins": parse_wrk(l_out), "rss_peak": peak}
 
 
+def parse_h2load(out):
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    return {"rps": float(rps.group(1)) if rps else 0.0, "done": int(done.group(1)) if done else 0,
+            "succeeded": int(done.group(2)) if done else 0, "failed": int(done.group(3)) if done else 0,
+            "errored": int(done.group(4)) if done else 0}
+
+
+SATURATE_SECONDS = 15
+
+
+def saturate(url, cookies, pid):
+    """15 s of saturating HTTP/2 load (h2load, prior knowledge) on the
+    authenticated session check, as the outside attack ran it: the cache
+    must never switch itself off (no drops), RSS must stay bounded during
+    it and come back down within 10 s after."""
+    cookie = Path(cookies).read_text().splitlines()[0]
+    before = health(url).get("cache") or {}
+    cmd = ["h2load", "-D", str(SATURATE_SECONDS), "-c", "64", "-m", "16", "-t", "2", "-H", f"cookie: {cookie}", url + "/api/session/"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak = 0
+    deadline = time.monotonic() + SATURATE_SECONDS + 20
+    while p.poll() is None and time.monotonic() < deadline:
+        peak = max(peak, rss_kib(pid))
+        time.sleep(0.05)
+    if p.poll() is None:
+        p.kill()
+    load = parse_h2load(p.communicate()[0])
+    after_load = rss_kib(pid)
+    t0, settled = time.monotonic(), None
+    while time.monotonic() - t0 < 10:
+        if rss_kib(pid) < 60 * 1024:
+            settled = time.monotonic() - t0
+            break
+        time.sleep(0.1)
+    after = health(url).get("cache") or {}
+    return {"load": load, "rss_peak": peak, "rss_end_of_load": after_load, "rss_after_10s": rss_kib(pid),
+            "settled_under_60_mib_s": settled, "cache_drops": after.get("drops", 0) - before.get("drops", 0),
+            "cache_hits": after.get("hits", 0) - before.get("hits", 0), "cache_active": after.get("active")}
+
+
+def saturate_only():
+    """`--saturate`: the saturation scenario alone on the tree at ROOT;
+    appends a row to RESULTS-saturate.md."""
+    if not shutil.which("h2load"):
+        sys.exit("error: h2load is required (apt-get install nghttp2-client)")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    tmp = tempfile.mkdtemp(prefix="latchkey-bench-")
+    build_latchkey()
+    p, url, cookies, _ = serve_latchkey(tmp, "latchkey", f"sqlite://{tmp}/latchkey.sqlite3")
+    try:
+        time.sleep(2)
+        res = saturate(url, cookies, p.pid)
+    finally:
+        stop(p)
+    print(json.dumps(res))
+    out = BENCH / "RESULTS-saturate.md"
+    if not out.exists():
+        out.write_text("# Saturating HTTP/2 load on the authenticated session check\n\n"
+                       f"`python3 bench/run.py --saturate`: h2load -c64 -m16 for {SATURATE_SECONDS} s on `/api/session/` "
+                       "with a logged-in session, Latchkey on SQLite. Targets: 0 cache drops, RSS peak ≤ 150 MiB, "
+                       "back under 60 MiB within 10 s.\n\n"
+                       "| date | commit | requests/s | failed | cache drops | cache hits | RSS peak | RSS at end | under 60 MiB after |\n"
+                       "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    settled = "never (10 s)" if res["settled_under_60_mib_s"] is None else f"{res['settled_under_60_mib_s']:.1f} s"
+    with out.open("a") as f:
+        f.write(f"| {time.strftime('%Y-%m-%d %H:%M')} | {commit} | {res['load']['rps']:,.0f} | {res['load']['failed'] + res['load']['errored']} "
+                f"| {res['cache_drops']} | {res['cache_hits']:,} | {mib(res['rss_peak'])} | {mib(res['rss_end_of_load'])} | {settled} |\n")
+
+
 def check_session(url, cookie, expect):
     req = urllib.request.Request(url + "/api/whoami/", headers={"Cookie": cookie})
     body = json.loads(urllib.request.urlopen(req, timeout=5).read())
@@ -206,6 +276,8 @@ def scenarios(name, url, cookies, pid, csrf=True, login_user=None):
         res["storm"] = storm(url, login_user, cookies, pid)
         time.sleep(IDLE_SETTLE)
         res["rss_after_storm"] = rss_kib(pid)
+        if name == "latchkey" and shutil.which("h2load"):
+            res["saturate"] = saturate(url, cookies, pid)
     res["health"] = health(url)
     print(name, json.dumps(res), flush=True)
     return res
@@ -471,6 +543,18 @@ def write(results):
         f"| peak during the login storm | {mib(st['lk']['rss_peak'])} | {mib(st['dj']['rss_peak'])} | {mib(st['al']['rss_peak'])} | — |",
         f"| {IDLE_SETTLE:.0f} s after the storm | {mib(lk['rss_after_storm'])} | {mib(dj['rss_after_storm'])} | {mib(al['rss_after_storm'])} | — |",
         "",
+    ]
+    if "saturate" in lk:
+        sat = lk["saturate"]
+        settled = "not within 10 s" if sat["settled_under_60_mib_s"] is None else f"after {sat['settled_under_60_mib_s']:.1f} s"
+        out += [
+            f"**Saturating HTTP/2 load** (h2load -c64 -m16, {SATURATE_SECONDS} s, authenticated `/api/session/`): "
+            f"{sat['load']['rps']:,.0f} requests/s, {sat['load']['failed'] + sat['load']['errored']} failed; cache drops "
+            f"**{sat['cache_drops']}** (target 0), hits {sat['cache_hits']:,}; RSS peak **{mib(sat['rss_peak'])}** (target ≤ 150 MiB), "
+            f"{mib(sat['rss_end_of_load'])} at the end, under 60 MiB {settled} (target: within 10 s).",
+            "",
+        ]
+    out += [
         f"Latchkey cold start (process start to first 200, migrated SQLite): {lk['cold_start_ms']:.0f} ms.",
         "",
         "## Latchkey's cache, backends and table size",
@@ -535,6 +619,9 @@ def session_check():
 def main():
     if sys.argv[1:] == ["--session-check"]:
         session_check()
+        return
+    if sys.argv[1:] == ["--saturate"]:
+        saturate_only()
         return
     if sys.argv[1:] == ["--render"]:
         # Re-writes RESULTS.md from the last run's raw figures.

@@ -120,7 +120,7 @@ impl App {
     /// Never, today; the signature leaves room for listener failures.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_expired_sessions(self.latchkey.clone(), self.db.db.clone()));
-        let cache_sync = self.latchkey.run_cache_sync();
+        let cache_sync = self.latchkey.run_cache_sync_thread();
         let audit_flush = self.latchkey.run_audit_flush();
         let settings = self.server.clone();
         let table = Connections::new(
@@ -142,7 +142,9 @@ impl App {
             .timer(TokioTimer::new())
             .keep_alive_interval(Some(settings.keep_alive_timeout / 2))
             .keep_alive_timeout(settings.header_read_timeout)
-            .max_header_list_size(64 * 1024);
+            .max_header_list_size(64 * 1024)
+            .max_concurrent_streams(200)
+            .max_pending_accept_reset_streams(20);
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
         let mut last_accept_warning: Option<Instant> = None;
@@ -220,7 +222,7 @@ impl App {
         // What was counted since the last flush is written before the database closes.
         self.latchkey.flush_audit().await;
         if let Some(t) = cache_sync {
-            t.abort();
+            t.stop().await;
         }
         self.db.close().await;
         Ok(())

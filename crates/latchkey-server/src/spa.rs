@@ -171,7 +171,10 @@ impl Spa {
     }
 
     fn respond(&self, rel: &str, bytes: Vec<u8>, head: bool) -> Response {
-        let mut res = if head { Body::empty() } else { Body::from(bytes.clone()) }.into_response();
+        // HEAD gets the same headers as GET, Content-Length included: the body
+        // is made all the same and hyper leaves it out of a HEAD answer.
+        let _ = head;
+        let mut res = Body::from(bytes.clone()).into_response();
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(rel)));
         let immutable = rel.starts_with("assets/");

@@ -51,6 +51,6 @@ pub use crate::{
     password::{PasswordHasher, RawPassword},
     session::{Session, SessionStore},
     settings::{Preset, Settings},
-    state::{Backends, BuildError, Latchkey, Stores},
+    state::{Backends, BuildError, CacheSyncThread, Latchkey, Stores},
     users::{User, UserStore},
 };

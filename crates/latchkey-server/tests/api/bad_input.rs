@@ -158,3 +158,27 @@ async fn hostile_bodies_and_headers_get_4xx_json_and_the_server_keeps_serving() 
     assert_eq!(v, json!({"username": "demo"}));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn two_host_headers_are_a_400_and_an_absolute_target_names_the_host_that_is_checked() {
+    let s = spawn_app(Preset::SameOrigin).await;
+    let two = b"GET /api/session/ HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n";
+    let (status, body) = raw(s.addr, two).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["code"], "invalid_host");
+    // The authority of an absolute-form target is the host, whatever Host says (RFC 9112 §3.2.2).
+    let port = s.addr.port();
+    let evil = format!(
+        "GET http://evil.example:{port}/api/session/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    );
+    let (status, body) = raw(s.addr, evil.as_bytes()).await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()["code"].clone()),
+        (400, json!("disallowed_host"))
+    );
+    let ours =
+        format!("GET http://127.0.0.1:{port}/api/session/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
+    let (status, body) = raw(s.addr, ours.as_bytes()).await;
+    assert_eq!(status, 200, "{body}");
+    s.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Black-box tests: a real server on a free port, and the real binary.
 #![allow(unreachable_pub)]
 
+mod h2;
 mod helpers;
 mod lockout;
 

@@ -123,3 +123,20 @@ async fn a_spa_dir_without_index_html_is_refused_at_startup() {
     let err = try_spawn_server(Preset::Embedded, |_| {}, |s| s.spa = spa_from(dir.path())).await.err().unwrap();
     assert!(err.to_string().contains("index.html"), "{err}");
 }
+
+#[tokio::test]
+async fn head_answers_carry_the_same_content_length_as_get_and_no_body() {
+    let dir = spa_dir();
+    let s = spawn_spa(spa_from(dir.path())).await;
+    for path in ["/", "/assets/app-1a2b3c.js", "/robots.txt", "/some/client/route"] {
+        let get = s.client.get(s.url(path)).send().await.unwrap();
+        let get_len = get.headers()["content-length"].to_str().unwrap().to_owned();
+        let body = get.bytes().await.unwrap();
+        assert_eq!(get_len, body.len().to_string(), "{path}");
+        let head = s.client.head(s.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), 200, "{path}");
+        assert_eq!(head.headers()["content-length"], get_len.as_str(), "{path}: HEAD must announce the GET's length");
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}: HEAD has no body");
+    }
+    s.stop().await;
+}

@@ -49,11 +49,13 @@ impl RequestContext {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
+        // An absolute-form request target (and HTTP/2's :authority) names the
+        // host; a Host header beside it is ignored (RFC 9112 §3.2.2).
         let host = from_proxy
             .then(|| first("x-forwarded-host"))
             .flatten()
-            .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
             .or_else(|| uri_host.map(str::to_owned))
+            .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
             .unwrap_or_default()
             .to_ascii_lowercase();
         let scheme = match from_proxy.then(|| first("x-forwarded-proto")).flatten().as_deref() {
@@ -98,6 +100,11 @@ pub fn host_allowed(allowed: &[String], host: &str) -> bool {
 /// # Errors
 /// The 400 for a disallowed host.
 pub fn attach_context(lk: &Latchkey, req: &mut Request) -> Result<(), ApiError> {
+    // RFC 9112 §3.2: more than one Host header is a 400, whichever would win.
+    if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
+        tracing::warn!(target: "latchkey::security", "request with more than one Host header");
+        return Err(ApiError::bad_request("invalid_host", "A request must carry exactly one Host header."));
+    }
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let ctx = RequestContext::from_parts(lk.settings(), req.headers(), req.uri().authority().map(|a| a.as_str()), peer);
     if !host_allowed(&lk.settings().allowed_hosts, &ctx.host) {

@@ -50,6 +50,33 @@ pub struct Backends {
     pub cache: Option<Arc<AuthCache>>,
 }
 
+/// The cache sync loop on its own thread ([`Latchkey::run_cache_sync_thread`]).
+#[derive(Debug)]
+pub struct CacheSyncThread {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CacheSyncThread {
+    /// Ends the loop and waits for its thread (its connections are closed then).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for CacheSyncThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 impl Backends {
     /// Closes the database pool.
     pub async fn close(&self) {
@@ -187,6 +214,40 @@ impl Latchkey {
             return None;
         }
         Some(tokio::spawn(cache::run_sync(bus.clone(), cache.clone())))
+    }
+
+    /// Runs the cache's sync loop on a thread of its own with its own
+    /// runtime, so that request load cannot starve it: on a shared runtime a
+    /// saturated server delays the loop behind its request tasks until the
+    /// channel looks lost and the cache switches itself off. Stopping or
+    /// dropping the handle ends the loop. `None` when there is no cache or it
+    /// is turned off.
+    pub fn run_cache_sync_thread(&self) -> Option<CacheSyncThread> {
+        let (cache, bus) = self.0.cache.as_ref()?;
+        if !cache.settings().enabled || !bus.shared() {
+            return None;
+        }
+        let (cache, bus) = (cache.clone(), bus.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("latchkey-cache-sync".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(target: "latchkey::cache", error = %e, "cannot start the cache sync runtime; the cache stays off");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    tokio::select! {
+                        () = cache::run_sync(bus, cache) => {}
+                        _ = stopped => {}
+                    }
+                });
+            })
+            .ok()?;
+        Some(CacheSyncThread { stop: Some(stop), thread: Some(thread) })
     }
 
     /// The stores, e.g. to build a sibling instance on the same data.

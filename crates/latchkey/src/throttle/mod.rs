@@ -353,4 +353,49 @@ mod tests {
         assert!(ThrottlePolicy::reset_client(&store, "1.1.1.1".parse().unwrap()).await.unwrap() >= 1);
         assert!(ThrottlePolicy::reset_all(&store).await.unwrap() >= 1);
     }
+
+    #[tokio::test]
+    async fn a_trusted_device_skips_the_account_back_off_and_the_client_limit_but_not_its_own_limit() {
+        let store = MemoryThrottleStore::default();
+        let p = ThrottlePolicy { per_ip: 3, ..Default::default() };
+        let device = Device { nonce: "n".repeat(25) };
+        // Put the account in back-off from many addresses, and use up the office's client limit.
+        for i in 0..40 {
+            let _ = p.check(&store, "owner", &format!("10.0.0.{i}"), None, t0()).await.unwrap();
+        }
+        for _ in 0..3 {
+            let _ = p.check(&store, "someone", "192.0.2.1", None, t0()).await.unwrap();
+        }
+        let untrusted = p.check(&store, "owner", "192.0.2.1", None, t0()).await.unwrap();
+        assert!(untrusted.outcome.is_err(), "an unknown browser meets the limits");
+        let trusted = p.check(&store, "owner", "192.0.2.1", Some(&device), t0()).await.unwrap();
+        assert_eq!(trusted.outcome, Ok(()), "the owner's known browser goes on");
+        p.succeeded(&store, "owner", "192.0.2.1", Some(&device)).await.unwrap();
+        // A thief with the cookie: five failures, then the cookie is locked for good.
+        for n in 0..5 {
+            let v = p.check(&store, "owner", &format!("198.51.100.{n}"), Some(&device), t0()).await.unwrap();
+            assert_eq!(v.outcome, Ok(()), "failure {n} is still a trusted device's");
+        }
+        let v = p.check(&store, "owner", "198.51.100.9", Some(&device), t0()).await.unwrap();
+        assert!(v.lockouts.contains(&"device_locked"), "{v:?}");
+        assert!(v.outcome.is_err(), "the locked cookie meets the back-off");
+        let later = t0() + Duration::days(1);
+        let v = p.check(&store, "owner", "192.0.2.1", Some(&device), later).await.unwrap();
+        assert!(v.lockouts.is_empty());
+        assert!(
+            store.get(&format!("devlock:{}", device.nonce), later, p.device_cookie_age).await.unwrap().is_some(),
+            "still locked a day later"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_lockout_is_reported_once_when_it_starts() {
+        let store = MemoryThrottleStore::default();
+        let p = ThrottlePolicy::default();
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            seen.extend(p.check(&store, "victim", "1.1.1.1", None, t0()).await.unwrap().lockouts);
+        }
+        assert_eq!(seen, ["account_and_client_limit"]);
+    }
 }
