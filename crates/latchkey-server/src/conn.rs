@@ -34,21 +34,6 @@ use std::{
 use ipnet::IpNet;
 use tokio::sync::Notify;
 
-/// The part of an address that counts as one client: IPv4 as is, IPv6 by /64
-/// (one subscriber usually holds a whole /64).
-fn client_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-        v4 => v4,
-    }
-}
-
 /// Why a connection was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
@@ -62,7 +47,8 @@ pub enum Refused {
 #[derive(Debug)]
 pub struct Conn {
     id: u64,
-    client: IpAddr,
+    /// The client key (`latchkey::throttle::client_key`: IPv6 by /64).
+    client: String,
     accepted: Instant,
     base: Instant,
     in_flight: AtomicUsize,
@@ -151,7 +137,7 @@ impl Drop for InFlight {
 
 #[derive(Debug, Default)]
 struct Table {
-    per_client: HashMap<IpAddr, usize>,
+    per_client: HashMap<String, usize>,
     live: HashMap<u64, Arc<Conn>>,
     next_id: u64,
 }
@@ -220,7 +206,8 @@ impl Connections {
     /// # Errors
     /// [`Refused`] when the client holds its share, or nothing is idle.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Admission, Refused> {
-        let client = client_of(peer);
+        // One client as the throttle counts one: IPv4 as is, IPv6 by /64.
+        let client = latchkey::throttle::client_key(Some(peer));
         let exempt = self.exempt.iter().any(|n| n.contains(&peer));
         let mut t = self.lock();
         if !exempt && t.per_client.get(&client).copied().unwrap_or(0) >= self.max_per_client {
@@ -246,8 +233,8 @@ impl Connections {
             closing: std::sync::atomic::AtomicBool::new(false),
             changed: Notify::new(),
         });
+        *t.per_client.entry(conn.client.clone()).or_insert(0) += 1;
         t.live.insert(conn.id, conn.clone());
-        *t.per_client.entry(client).or_insert(0) += 1;
         Ok(Admission { conn, table: self.clone() })
     }
 
@@ -280,12 +267,12 @@ impl Connections {
 mod tests {
     use super::*;
 
-    #[test]
-    fn ipv6_clients_share_a_64_and_mapped_v4_is_v4() {
-        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
-        assert_eq!(client_of(a), client_of(b));
-        assert_eq!(client_of("::ffff:10.0.0.1".parse().unwrap()), "10.0.0.1".parse::<IpAddr>().unwrap());
+    #[tokio::test]
+    async fn ipv6_clients_share_a_64() {
+        let t = Connections::new(100, 1, Vec::new());
+        let _a = t.admit("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        assert_eq!(t.admit("2001:db8:1:2:ffff::9".parse().unwrap()).unwrap_err(), Refused::PerClient);
+        assert!(t.admit("2001:db8:1:3::1".parse().unwrap()).is_ok(), "another /64 is another client");
     }
 
     #[tokio::test]

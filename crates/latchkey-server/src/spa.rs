@@ -170,10 +170,9 @@ impl Spa {
         }
     }
 
-    fn respond(&self, rel: &str, bytes: Vec<u8>, head: bool) -> Response {
-        // HEAD gets the same headers as GET, Content-Length included: the body
-        // is made all the same and hyper leaves it out of a HEAD answer.
-        let _ = head;
+    /// The answer for a file. HEAD gets the same one, Content-Length
+    /// included: hyper leaves the body out of a HEAD answer.
+    fn respond(&self, rel: &str, bytes: Vec<u8>) -> Response {
         let mut res = Body::from(bytes.clone()).into_response();
         let h = res.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(rel)));
@@ -207,22 +206,21 @@ impl Spa {
             .with_header(header::ALLOW, HeaderValue::from_static("GET, HEAD"))
             .into_response();
         }
-        let head = method == Method::HEAD;
         let Some(rel) = safe_relative(path) else {
             return ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.").into_response();
         };
         let rel = if rel.is_empty() { "index.html".to_owned() } else { rel };
         if let Some(bytes) = self.read(&rel).await {
-            return self.respond(&rel, bytes, head);
+            return self.respond(&rel, bytes);
         }
         // A path whose last segment has no extension is a client-side route.
         let is_route = !rel.rsplit('/').next().unwrap_or("").contains('.');
         if is_route || rel == "index.html" {
             if let Some(bytes) = self.read("index.html").await {
-                return self.respond("index.html", bytes, head);
+                return self.respond("index.html", bytes);
             }
             if matches!(self.0.source, Source::Embedded) {
-                return self.respond("index.html", PLACEHOLDER.as_bytes().to_vec(), head);
+                return self.respond("index.html", PLACEHOLDER.as_bytes().to_vec());
             }
         }
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.").into_response()

@@ -32,5 +32,10 @@ pub enum AuthError {
 
 /// The session-auth-hash HMACs of the secret key and each fallback, in that order.
 pub(crate) fn session_hash_macs<'a>(keys: impl Iterator<Item = &'a SecretString>) -> Vec<SaltedHmac> {
-    keys.map(|k| SaltedHmac::new(SESSION_HASH_SALT, k.expose_secret().as_bytes())).collect()
+    macs_for(SESSION_HASH_SALT, keys)
+}
+
+/// HMACs under `salt` of each key, in order (the secret key, then its fallbacks).
+pub(crate) fn macs_for<'a>(salt: &str, keys: impl Iterator<Item = &'a SecretString>) -> Vec<SaltedHmac> {
+    keys.map(|k| SaltedHmac::new(salt, k.expose_secret().as_bytes())).collect()
 }

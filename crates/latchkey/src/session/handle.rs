@@ -303,9 +303,4 @@ impl Session {
             CookieChange::Keep
         }
     }
-
-    /// The clock this session reads.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.0.clock
-    }
 }

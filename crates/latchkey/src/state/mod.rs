@@ -150,14 +150,7 @@ impl Latchkey {
         // The keys themselves are not kept: only what is derived from them.
         let keys = || std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter());
         let session_hash_macs = crate::auth::session_hash_macs(keys());
-        let device_macs = keys()
-            .map(|k| {
-                crypto::SaltedHmac::new(
-                    crate::throttle::DEVICE_SALT,
-                    secrecy::ExposeSecret::expose_secret(k).as_bytes(),
-                )
-            })
-            .collect();
+        let device_macs = crate::auth::macs_for(crate::throttle::DEVICE_SALT, keys());
         Ok(Self(Arc::new(Inner {
             settings,
             sessions,
@@ -209,11 +202,15 @@ impl Latchkey {
     /// do not, so they never read a cache but still publish). `None` when
     /// there is no cache or it is turned off.
     pub fn run_cache_sync(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let (cache, bus) = self.sync_parts()?;
+        Some(tokio::spawn(cache::run_sync(bus, cache)))
+    }
+
+    /// The cache and its bus, when a sync loop has something to do: a cache
+    /// that is on, with other instances to hear from.
+    fn sync_parts(&self) -> Option<(Arc<AuthCache>, Arc<dyn CacheBus>)> {
         let (cache, bus) = self.0.cache.as_ref()?;
-        if !cache.settings().enabled || !bus.shared() {
-            return None;
-        }
-        Some(tokio::spawn(cache::run_sync(bus.clone(), cache.clone())))
+        (cache.settings().enabled && bus.shared()).then(|| (cache.clone(), bus.clone()))
     }
 
     /// Runs the cache's sync loop on a thread of its own with its own
@@ -223,11 +220,7 @@ impl Latchkey {
     /// dropping the handle ends the loop. `None` when there is no cache or it
     /// is turned off.
     pub fn run_cache_sync_thread(&self) -> Option<CacheSyncThread> {
-        let (cache, bus) = self.0.cache.as_ref()?;
-        if !cache.settings().enabled || !bus.shared() {
-            return None;
-        }
-        let (cache, bus) = (cache.clone(), bus.clone());
+        let (cache, bus) = self.sync_parts()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("latchkey-cache-sync".into())
