@@ -68,6 +68,27 @@ async fn warm(b: &mut TestApp, a: &TestApp) {
     panic!("b never answered from its cache: {:?}", cache.stats());
 }
 
+/// Waits (at most 10 s) until `app` reaches its database again after an
+/// outage, 20 times in a row: more than the pool's connections, so every cut
+/// connection it still held has been found dead and replaced. A failed login
+/// always reads and writes the database (user look-up, throttle counters),
+/// and leaves `app`'s own session alone.
+async fn served_again(app: &mut TestApp) {
+    let start = Instant::now();
+    let mut in_a_row = 0;
+    let jar = app.jar.clone();
+    loop {
+        let res = app.login_as("probe", "not-a-password").await;
+        app.jar = jar.clone();
+        in_a_row = if res.status == StatusCode::SERVICE_UNAVAILABLE { 0 } else { in_a_row + 1 };
+        if in_a_row == 20 {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never served again: {}", res.status);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Logs out on `a`, then sends the logged-out cookie to `b` (which had it
 /// cached), and asserts `b` treats it as anonymous.
 async fn logout_on_a_is_seen_by_b(a: &mut TestApp, b: &mut TestApp) {
@@ -262,7 +283,10 @@ async fn an_instance_that_loses_its_channel_empties_its_cache_and_recovers() {
     }
     assert_eq!(cache.stats().sessions, 0, "a cache whose channel was lost must be emptied");
 
-    // Back again: the cache serves, and revocations still reach it.
+    // Back again: the cache serves, and revocations still reach it. Both
+    // instances answer 503 until their pools have replaced the cut
+    // connections (the first use of each finds it dead); wait for both.
+    served_again(&mut a).await;
     warm(&mut b, &a).await;
     logout_on_a_is_seen_by_b(&mut a, &mut b).await;
     admin.pool().close().await;
