@@ -139,6 +139,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A user's sessions: list them, end one or all.
+    Sessions {
+        /// What to do.
+        #[command(subcommand)]
+        action: SessionsAction,
+    },
     /// Failed-login throttling: operator actions.
     Throttle {
         /// What to do.
@@ -153,6 +159,31 @@ pub enum Command {
         /// Also report settings that are unsafe in production (non-zero exit on errors).
         #[arg(long)]
         deploy: bool,
+    },
+}
+
+/// `latchkey sessions …`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsAction {
+    /// List a user's live sessions, newest first (the ids are the ones the
+    /// user sees on their account page).
+    List {
+        /// The user.
+        username: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End one session of a user (by id, from `sessions list`), or all of them.
+    Revoke {
+        /// The user.
+        username: String,
+        /// The session's id.
+        #[arg(conflicts_with = "all")]
+        id: Option<String>,
+        /// End every session of the user.
+        #[arg(long)]
+        all: bool,
     },
 }
 

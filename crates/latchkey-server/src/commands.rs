@@ -280,6 +280,87 @@ pub async fn set_active(settings: Settings, username: String, active: bool) -> a
     result
 }
 
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// `latchkey sessions list USERNAME`.
+pub async fn sessions_list(settings: Settings, username: String, json: bool) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let result = async {
+        let user = existing_user(&lk, &username).await?;
+        let sessions = lk.sessions_of(&user, None).await?;
+        if !json && sessions.is_empty() {
+            println!("User '{}' has no live sessions.", user.username);
+        }
+        for s in sessions {
+            if json {
+                let line = serde_json::json!({
+                    "id": s.id.as_str(), "createdAt": rfc3339(s.created_at), "lastSeenAt": rfc3339(s.last_seen_at),
+                    "expiresAt": rfc3339(s.expires_at), "ip": s.ip, "userAgent": s.user_agent, "remember": s.remember,
+                });
+                println!("{line}");
+            } else {
+                println!(
+                    "{}  created {}  last seen {}  expires {}  {}  {}",
+                    s.id,
+                    rfc3339(s.created_at),
+                    rfc3339(s.last_seen_at),
+                    rfc3339(s.expires_at),
+                    s.ip.as_deref().unwrap_or("-"),
+                    s.user_agent.as_deref().unwrap_or("-"),
+                );
+            }
+        }
+        Ok(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+/// `latchkey sessions revoke USERNAME (ID | --all)`.
+pub async fn sessions_revoke(
+    settings: Settings,
+    username: String,
+    id: Option<String>,
+    all: bool,
+) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let result = async {
+        let user = existing_user(&lk, &username).await?;
+        if all {
+            let ended = lk.revoke_user_sessions(&user, "latchkey sessions revoke --all").await?;
+            println!("{ended} session(s) of user '{}' ended.", user.username);
+            return Ok(());
+        }
+        let Some(raw) = id else {
+            bail!("name the session to end by its ID (see `latchkey sessions list {username}`), or end them all with --all")
+        };
+        let not_found = || anyhow::anyhow!("user '{}' has no session with id '{raw}' (see `latchkey sessions list`)", user.username);
+        let id = session::SessionId::parse(&raw).ok_or_else(not_found)?;
+        match lk.end_session_as_operator(&user, &id, "latchkey sessions revoke").await {
+            Ok(()) => {
+                println!("Session {id} of user '{}' ended.", user.username);
+                Ok(())
+            }
+            Err(latchkey::auth::AuthError::SessionNotFound) => Err(not_found()),
+            Err(e) => Err(e.into()),
+        }
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+async fn existing_user(lk: &Latchkey, username: &str) -> anyhow::Result<latchkey::User> {
+    let name = Username::parse(username)?;
+    match lk.users().by_username(name.as_str()).await? {
+        Some(u) => Ok(u),
+        None => bail!("user '{username}' does not exist"),
+    }
+}
+
 /// `latchkey events`.
 pub async fn events(settings: Settings, limit: u32, username: Option<String>, json: bool) -> anyhow::Result<()> {
     let (lk, db) = open(settings).await?;

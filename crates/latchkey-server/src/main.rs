@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_server::{
-    cli::{Cli, Command, ServeArgs, ThrottleAction},
+    cli::{Cli, Command, ServeArgs, SessionsAction, ThrottleAction},
     commands::{self, Terminal},
     config, telemetry,
 };
@@ -65,6 +65,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deactivate { username } => commands::set_active(settings, username, false).await,
         Command::Activate { username } => commands::set_active(settings, username, true).await,
         Command::Events { limit, username, json } => commands::events(settings, limit, username, json).await,
+        Command::Sessions { action: SessionsAction::List { username, json } } => {
+            commands::sessions_list(settings, username, json).await
+        }
+        Command::Sessions { action: SessionsAction::Revoke { username, id, all } } => {
+            commands::sessions_revoke(settings, username, id, all).await
+        }
         Command::Throttle { action: ThrottleAction::Reset { username, ip, all } } => {
             commands::throttle_reset(settings, username, ip, all).await
         }

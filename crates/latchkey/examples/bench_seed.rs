@@ -72,6 +72,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             expires_at: now + time::Duration::days(14),
             absolute_expires_at: now + time::Duration::days(14),
             idle_timeout: None,
+            ip: None,
+            user_agent: None,
+            authenticated_at: Some(now),
+            remember: true,
         };
         lk.sessions().create(&rec).await?;
         let csrf = latchkey::csrf::token::new_secret();

@@ -120,6 +120,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             expires_at: t0 + time::Duration::days(14),
             absolute_expires_at: t0 + time::Duration::days(14),
             idle_timeout: None,
+            ip: None,
+            user_agent: None,
+            authenticated_at: None,
+            remember: true,
         };
         store.create(&rec).await?;
         keys.push(rec.key_hash);

@@ -6,7 +6,13 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{crypto::SaltedHmac, error::StoreError, password::HashError, throttle::Throttled, users::UserStoreError};
+use crate::{
+    crypto::SaltedHmac,
+    error::StoreError,
+    password::{HashError, PasswordProblem},
+    throttle::Throttled,
+    users::UserStoreError,
+};
 
 const SESSION_HASH_SALT: &str = "latchkey.auth.session_auth_hash";
 
@@ -28,6 +34,17 @@ pub enum AuthError {
     /// Too many attempts: refused before the password was checked.
     #[error("too many attempts")]
     Throttled(Throttled),
+    /// A sensitive action, and the password was last proved longer ago than
+    /// `auth.reauthentication_window`.
+    #[error("re-authentication required")]
+    ReauthenticationRequired,
+    /// No session of this user has that id (unknown, ended, or another
+    /// user's: one answer for all).
+    #[error("session not found")]
+    SessionNotFound,
+    /// The new password fails the validators.
+    #[error("the password fails the validators")]
+    PasswordInvalid(Vec<PasswordProblem>),
 }
 
 /// The session-auth-hash HMACs of the secret key and each fallback, in that order.

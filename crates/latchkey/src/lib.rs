@@ -46,11 +46,11 @@ pub use crate::{
     error::StoreError,
     http::{
         ApiError,
-        extract::{CurrentUser, MaybeUser},
+        extract::{CurrentUser, MaybeUser, SessionUser},
     },
     password::{PasswordHasher, RawPassword},
     session::{Session, SessionStore},
     settings::{Preset, Settings},
-    state::{Backends, BuildError, CacheSyncThread, Latchkey, Stores},
+    state::{Backends, BuildError, CacheSyncThread, Ended, Latchkey, SessionSummary, Stores},
     users::{User, UserStore},
 };

@@ -294,6 +294,52 @@ async fn operators_can_list_events_reset_throttling_and_deactivate_users() {
     assert!(!ok && err.contains("--username"), "{err}");
 }
 
+#[tokio::test]
+async fn operators_can_list_a_users_sessions_and_end_one_or_all() {
+    let dir = migrated();
+    assert!(superuser(dir.path(), "admin", "orchid-lantern-42").0);
+    let s = serve(dir.path());
+    let browser = |ua: &str| reqwest::Client::builder().cookie_store(true).user_agent(ua).build().unwrap();
+    let (x, y) = (browser("Browser-X/1"), browser("Browser-Y/2"));
+    assert_eq!(http_login(&x, &s.url, "admin", "orchid-lantern-42").await, 200);
+    // Times are kept in whole seconds: make "newest first" unambiguous.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(http_login(&y, &s.url, "admin", "orchid-lantern-42").await, 200);
+
+    let (ok, out, err) = run(latchkey(dir.path()).args(["sessions", "list", "admin", "--json"]));
+    assert!(ok, "{err}");
+    let rows: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!((rows[0]["userAgent"].as_str(), rows[0]["ip"].as_str()), (Some("Browser-Y/2"), Some("127.0.0.1")));
+    let (ok, out, _) = run(latchkey(dir.path()).args(["sessions", "list", "admin"]));
+    assert!(ok && out.contains("Browser-X/1") && out.contains(rows[1]["id"].as_str().unwrap()), "{out}");
+
+    // The same id the user sees on the account page.
+    let api: Value = x.get(format!("{}/api/sessions/", s.url)).send().await.unwrap().json().await.unwrap();
+    let xid = api["sessions"].as_array().unwrap().iter().find(|r| r["current"] == true).unwrap()["id"].clone();
+    assert_eq!(xid, rows[1]["id"]);
+    let (ok, out, err) = run(latchkey(dir.path()).args(["sessions", "revoke", "admin", xid.as_str().unwrap()]));
+    assert!(ok && out.contains("ended"), "{out}{err}");
+    let who = |c: reqwest::Client| {
+        let url = format!("{}/api/whoami/", s.url);
+        async move { c.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(who(x.clone()).await, json!({"isAuthenticated": false}));
+    assert_eq!(who(y.clone()).await, json!({"username": "admin"}));
+
+    let (ok, _, err) = run(latchkey(dir.path()).args(["sessions", "revoke", "admin", xid.as_str().unwrap()]));
+    assert!(!ok && err.contains("has no session with id"), "{err}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["sessions", "revoke", "admin"]));
+    assert!(!ok && err.contains("--all"), "an id or --all is required: {err}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["sessions", "list", "nobody"]));
+    assert!(!ok && err.contains("does not exist"), "{err}");
+    let (ok, out, err) = run(latchkey(dir.path()).args(["sessions", "revoke", "admin", "--all"]));
+    assert!(ok && out.contains("1 session(s)"), "{out}{err}");
+    assert_eq!(who(y).await, json!({"isAuthenticated": false}));
+    let (ok, out, _) = run(latchkey(dir.path()).args(["sessions", "list", "admin"]));
+    assert!(ok && out.contains("no live sessions"), "{out}");
+}
+
 #[test]
 fn weak_passwords_are_refused_with_reasons_unless_explicitly_allowed() {
     let dir = migrated();

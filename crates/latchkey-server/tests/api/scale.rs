@@ -63,6 +63,67 @@ async fn shared_state_across_instances(a: &TestServer, b: &TestServer) {
     assert_eq!(login(&attacker, &ub, PASSWORD).await, StatusCode::TOO_MANY_REQUESTS);
 }
 
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).user_agent("scale-test").build().unwrap()
+}
+
+async fn send_unsafe(c: &reqwest::Client, base: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let t = token(c, base).await;
+    let res = c.request(method, format!("{base}{path}")).header("x-csrftoken", t).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.json().await.unwrap()
+}
+
+/// Ending a session, or changing the password, on one instance signs the
+/// other browsers out on the other instance at once, although that instance
+/// had their sessions in its cache.
+async fn account_changes_across_instances(a: &TestServer, b: &TestServer) {
+    let (ua, ub) = (a.url(""), b.url(""));
+    let (x, y) = (browser(), browser());
+    assert_eq!(login(&x, &ua, PASSWORD).await, StatusCode::OK);
+    assert_eq!(login(&y, &ub, PASSWORD).await, StatusCode::OK);
+    for base in [&ua, &ub] {
+        assert_eq!(whoami(&x, base).await["username"], USER, "cached on both instances");
+    }
+    let list: Value = y.get(format!("{ua}/api/sessions/")).send().await.unwrap().json().await.unwrap();
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{list}");
+    assert!(sessions.iter().all(|s| s["ip"] == "127.0.0.1" && s["userAgent"] == "scale-test"), "{list}");
+    let xid = sessions.iter().find(|s| s["current"] == false).unwrap()["id"].as_str().unwrap().to_owned();
+    send_unsafe(&y, &ua, reqwest::Method::DELETE, &format!("/api/sessions/{xid}/"), json!({})).await;
+    assert_eq!(whoami(&x, &ub).await, json!({"isAuthenticated": false}), "ended on A, anonymous on B at once");
+
+    assert_eq!(login(&x, &ua, PASSWORD).await, StatusCode::OK);
+    assert_eq!(whoami(&x, &ub).await["username"], USER);
+    let body = json!({"currentPassword": PASSWORD, "newPassword": "another good passphrase 7"});
+    let changed = send_unsafe(&y, &ua, reqwest::Method::POST, "/api/password/change/", body).await;
+    assert_eq!(changed["ended"], 1);
+    assert_eq!(whoami(&x, &ub).await, json!({"isAuthenticated": false}), "password changed on A: anonymous on B");
+    assert_eq!(whoami(&y, &ub).await["username"], USER, "the changing session continues on every instance");
+    assert_eq!(login(&browser(), &ub, PASSWORD).await, StatusCode::BAD_REQUEST, "the old password fails on B");
+}
+
+#[tokio::test]
+async fn on_postgresql_ending_a_session_or_changing_the_password_is_seen_by_every_instance() {
+    let pg = PgDatabase::new().await;
+    let a = spawn_on(&pg.url, None).await;
+    let b = spawn_on(&pg.url, None).await;
+    account_changes_across_instances(&a, &b).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn with_redis_ending_a_session_or_changing_the_password_is_seen_by_every_instance() {
+    let pg = PgDatabase::new().await;
+    let prefix = RedisPrefix::new();
+    let a = spawn_on(&pg.url, Some((&redis_url(), &prefix.prefix))).await;
+    let b = spawn_on(&pg.url, Some((&redis_url(), &prefix.prefix))).await;
+    account_changes_across_instances(&a, &b).await;
+    a.stop().await;
+    b.stop().await;
+}
+
 #[tokio::test]
 async fn two_instances_on_postgresql_share_sessions_logouts_and_throttling() {
     let pg = PgDatabase::new().await;

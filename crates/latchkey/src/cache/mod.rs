@@ -355,6 +355,10 @@ mod tests {
             expires_at: now + time::Duration::hours(1),
             absolute_expires_at: now + time::Duration::hours(1),
             idle_timeout: None,
+            ip: None,
+            user_agent: None,
+            authenticated_at: None,
+            remember: true,
         }
     }
 

@@ -23,6 +23,7 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: Cow<'static, str>,
+    errors: Option<serde_json::Value>,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -30,12 +31,14 @@ pub struct ApiError {
 struct Body<'a> {
     detail: &'a str,
     code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
     /// An error with any status.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, detail: detail.into(), headers: Vec::new() }
+        Self { status, code, detail: detail.into(), errors: None, headers: Vec::new() }
     }
 
     /// 400.
@@ -64,6 +67,13 @@ impl ApiError {
         tracing::error!(target: "latchkey::api", error = %cause, "dependency unavailable");
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service temporarily unavailable, try again shortly.")
             .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
+    /// Adds an `errors` member to the body: the individual problems behind
+    /// a 400, each `{code, message}` (password validators).
+    pub fn with_errors(mut self, errors: serde_json::Value) -> Self {
+        self.errors = Some(errors);
+        self
     }
 
     /// Adds a response header.
@@ -96,7 +106,8 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (self.status, Json(Body { detail: &self.detail, code: self.code })).into_response();
+        let mut res = (self.status, Json(Body { detail: &self.detail, code: self.code, errors: self.errors.as_ref() }))
+            .into_response();
         for (k, v) in self.headers {
             res.headers_mut().append(k, v);
         }
@@ -145,6 +156,16 @@ impl From<AuthError> for ApiError {
                     format!("Too many failed login attempts. Try again in {secs} seconds."),
                 )
                 .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+            }
+            AuthError::ReauthenticationRequired => ApiError::forbidden(
+                "reauthentication_required",
+                "Please enter your password again to continue; this action needs a recent sign-in.",
+            ),
+            AuthError::SessionNotFound => ApiError::new(StatusCode::NOT_FOUND, "session_not_found", "No such session."),
+            AuthError::PasswordInvalid(problems) => {
+                let detail = problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join(" ");
+                ApiError::bad_request("password_invalid", detail)
+                    .with_errors(serde_json::to_value(&problems).unwrap_or_default())
             }
         }
     }

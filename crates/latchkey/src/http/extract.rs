@@ -11,7 +11,14 @@ use http::{HeaderMap, StatusCode, header, request::Parts};
 use serde_json::Value;
 
 use super::{ApiError, context::RequestContext};
-use crate::{Latchkey, auth::AuthError, csrf::CsrfToken, password::RawPassword, session::Session, users::User};
+use crate::{
+    Latchkey,
+    auth::AuthError,
+    csrf::CsrfToken,
+    password::RawPassword,
+    session::{ClientInfo, Session, truncate_user_agent},
+    users::User,
+};
 
 impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = ApiError;
@@ -130,6 +137,28 @@ pub fn parse_login_body(content_type: Option<&str>, bytes: &[u8]) -> Result<Logi
     parse_login_fields(&parse_json_object(content_type, bytes)?)
 }
 
+/// The string fields `names` of a JSON body, all required.
+///
+/// # Errors
+/// 400 `missing_fields` naming them when one is missing or null; 400
+/// `parse_error` for a non-string.
+pub fn required_strings<const N: usize>(
+    body: &serde_json::Map<String, Value>,
+    names: [&str; N],
+) -> Result<[String; N], ApiError> {
+    let mut out: [String; N] = std::array::from_fn(|_| String::new());
+    for (slot, name) in out.iter_mut().zip(names) {
+        match string_field(body, name)? {
+            Some(v) => *slot = v,
+            None => {
+                let list = names.map(|n| format!("\"{n}\"")).join(" and ");
+                return Err(ApiError::bad_request("missing_fields", format!("Please provide {list}.")));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn string_field(body: &serde_json::Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
@@ -199,6 +228,49 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, RawPassw
         .split_once(':')
         .ok_or_else(|| bad("Invalid basic header. Credentials not correctly base64 encoded."))?;
     Ok(Some((user.to_owned(), RawPassword::new(pass))))
+}
+
+/// Who is on the other end: the client address (after `trusted_proxies`)
+/// and the `User-Agent`, cut to 256 bytes.
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<RequestContext>().and_then(|c| c.client_ip);
+        // A header that is not valid UTF-8 is read lossily: it is only shown.
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| truncate_user_agent(&String::from_utf8_lossy(v.as_bytes())));
+        Ok(Client(ClientInfo { ip, user_agent }))
+    }
+}
+
+/// The user of the request's session, and only of its session: HTTP Basic
+/// never counts here, so it cannot bypass re-authentication or the other
+/// checks a session carries. Anonymous requests get the 403
+/// `not_authenticated` of [`CurrentUser`].
+#[derive(Debug, Clone)]
+pub struct SessionUser(pub User);
+
+impl<S> FromRequestParts<S> for SessionUser
+where
+    S: Send + Sync,
+    Latchkey: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let lk = Latchkey::from_ref(state);
+        let session = Session::from_request_parts(parts, state).await?;
+        match lk.session_user(&session).await? {
+            Some(u) => Ok(SessionUser(u)),
+            None => Err(ApiError::not_authenticated()),
+        }
+    }
 }
 
 /// The request's user, if any; never rejects for being anonymous.

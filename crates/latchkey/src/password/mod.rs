@@ -21,7 +21,7 @@ use argon2::{
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{OnceCell, Semaphore};
 
-pub use self::policy::PasswordPolicy;
+pub use self::policy::{PasswordPolicy, PasswordProblem};
 use crate::settings::HasherSettings;
 
 pub mod policy;

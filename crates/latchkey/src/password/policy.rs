@@ -40,24 +40,43 @@ fn quick_ratio(a: &str, b: &str) -> f64 {
     2.0 * f64::from(matches) / (a.len() + b.len()) as f64
 }
 
+/// One reason a password is refused: Django's validator code and message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PasswordProblem {
+    /// Django's code: `password_too_short`, `password_too_common`,
+    /// `password_entirely_numeric` or `password_too_similar`.
+    pub code: &'static str,
+    /// Django's words, for people.
+    pub message: String,
+}
+
 impl PasswordPolicy {
     /// Every problem with `password`, in words for people; empty when it passes.
     pub fn problems(&self, password: &RawPassword, username: &str, email: &str) -> Vec<String> {
+        self.check(password, username, email).into_iter().map(|p| p.message).collect()
+    }
+
+    /// Every problem with `password`, with Django's codes; empty when it passes.
+    pub fn check(&self, password: &RawPassword, username: &str, email: &str) -> Vec<PasswordProblem> {
         let pw = password.expose();
         let mut out = Vec::new();
+        let mut push = |code, message: String| out.push(PasswordProblem { code, message });
         let n = pw.chars().count();
         if n < self.min_length {
-            out.push(format!(
-                "This password is too short. It must contain at least {} character{}.",
-                self.min_length,
-                if self.min_length == 1 { "" } else { "s" }
-            ));
+            push(
+                "password_too_short",
+                format!(
+                    "This password is too short. It must contain at least {} character{}.",
+                    self.min_length,
+                    if self.min_length == 1 { "" } else { "s" }
+                ),
+            );
         }
         if self.refuse_common && common_passwords().contains(pw.trim().to_lowercase().as_str()) {
-            out.push("This password is too common.".into());
+            push("password_too_common", "This password is too common.".into());
         }
         if self.refuse_numeric && !pw.is_empty() && pw.chars().all(|c| c.is_numeric()) {
-            out.push("This password is entirely numeric.".into());
+            push("password_entirely_numeric", "This password is entirely numeric.".into());
         }
         if let Some(max) = self.max_similarity {
             let lower = pw.to_lowercase();
@@ -77,7 +96,7 @@ impl PasswordPolicy {
                     quick_ratio(&lower, part) >= max
                 });
                 if similar {
-                    out.push(format!("The password is too similar to the {label}."));
+                    push("password_too_similar", format!("The password is too similar to the {label}."));
                 }
             }
         }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
-use super::{SessionKey, SessionRecord, SessionStore, StoreError};
+use super::{ClientInfo, SessionKey, SessionKeyHash, SessionRecord, SessionStore, StoreError};
 use crate::{clock::Clock, settings::SessionSettings};
 
 /// The current request's session, lazily loaded: a request that never asks
@@ -162,7 +162,7 @@ impl Session {
         let mut st = self.0.state.lock().await;
         self.ensure_loaded(&mut st).await?;
         if st.record.is_none() {
-            self.create_locked(&mut st, None, String::new(), true).await?;
+            self.create_locked(&mut st, None, String::new(), true, &ClientInfo::default()).await?;
         }
         if let Some(r) = st.record.as_mut() {
             r.data.insert(key.to_owned(), value);
@@ -177,33 +177,46 @@ impl Session {
         user_id: Option<i64>,
         auth_hash: String,
         remember: bool,
+        client: &ClientInfo,
     ) -> Result<(), StoreError> {
         let now = self.0.clock.now();
         let absolute = now + self.0.age;
         let idle_timeout = if remember { self.0.idle_timeout } else { Some(self.0.browser_session_idle_timeout) };
         let expires = idle_timeout.map_or(absolute, |idle| (now + idle).min(absolute));
         let data = st.record.take().map(|r| r.data).unwrap_or_default();
+        let template = SessionRecord {
+            key_hash: SessionKeyHash(String::new()),
+            user_id,
+            auth_hash,
+            data,
+            created_at: now,
+            last_seen: now,
+            expires_at: expires,
+            absolute_expires_at: absolute,
+            idle_timeout,
+            ip: client.ip.map(|ip| ip.to_string()),
+            user_agent: client.user_agent.clone(),
+            // Only a login authenticates; an anonymous session never is.
+            authenticated_at: user_id.map(|_| now),
+            remember,
+        };
+        self.store_under_new_key(st, template).await
+    }
+
+    /// Stores `template` under a fresh key and makes it the request's
+    /// session, whose cookie the response sets.
+    async fn store_under_new_key(&self, st: &mut SessState, template: SessionRecord) -> Result<(), StoreError> {
         // Keys come from a 165-bit space, so a conflict means a broken RNG or
         // a store bug; retrying once more is all that is reasonable.
         for _ in 0..3 {
             let key = SessionKey::generate();
-            let record = SessionRecord {
-                key_hash: key.hash(),
-                user_id,
-                auth_hash: auth_hash.clone(),
-                data: data.clone(),
-                created_at: now,
-                last_seen: now,
-                expires_at: expires,
-                absolute_expires_at: absolute,
-                idle_timeout,
-            };
+            let record = SessionRecord { key_hash: key.hash(), ..template.clone() };
             match self.0.store.create(&record).await {
                 Ok(()) => {
+                    st.persistent_cookie = record.remember;
                     st.key = Some(key);
                     st.record = Some(record);
                     st.issue_cookie = true;
-                    st.persistent_cookie = remember;
                     st.delete_cookie = false;
                     st.modified = false;
                     return Ok(());
@@ -215,11 +228,48 @@ impl Session {
         Err(StoreError::Backend("could not allocate a unique session key".into()))
     }
 
+    /// Moves the current session to a brand-new key (the old key is deleted
+    /// server-side), stamps it as authenticated now, and, when given, stores
+    /// a new session auth hash (after a password change). Everything else —
+    /// data, creation time, lifetimes, cookie kind — carries over: the session
+    /// continues, only a stolen copy of its old key dies. Returns the new
+    /// key's hash, or `None` (nothing done) without an authenticated session.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn rotate_authenticated(&self, auth_hash: Option<String>) -> Result<Option<SessionKeyHash>, StoreError> {
+        let mut st = self.0.state.lock().await;
+        self.ensure_loaded(&mut st).await?;
+        let Some(old) = st.record.clone().filter(|r| r.user_id.is_some()) else {
+            return Ok(None);
+        };
+        let mut template = old.clone();
+        template.authenticated_at = Some(self.0.clock.now());
+        if let Some(h) = auth_hash {
+            template.auth_hash = h;
+        }
+        self.store_under_new_key(&mut st, template).await?;
+        self.0.store.delete(&old.key_hash).await?;
+        Ok(st.record.as_ref().map(|r| r.key_hash.clone()))
+    }
+
+    /// The stored key hash of the current session (to tell it apart in a
+    /// list of the user's sessions), if there is a live one.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn key_hash(&self) -> Result<Option<SessionKeyHash>, StoreError> {
+        self.read(|r| r.key_hash.clone()).await
+    }
+
     /// Starts an authenticated session under a brand-new key, deleting the
     /// old one server-side. Called at every login, also when the same user
     /// logs in again (Django keeps the key then; a fresh key is the safer
     /// choice and costs nothing). Application data in an anonymous session
     /// is carried over; a session of another user is flushed first.
+    ///
+    /// The new session records `client` (address and browser, for the
+    /// user's list of sessions) and is stamped as authenticated now.
     ///
     /// `remember` chooses a persistent cookie (`Max-Age`, the remembered
     /// idle limit) or a browser-session cookie with the shorter
@@ -228,7 +278,13 @@ impl Session {
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn cycle_login(&self, user_id: i64, auth_hash: String, remember: bool) -> Result<(), StoreError> {
+    pub async fn cycle_login(
+        &self,
+        user_id: i64,
+        auth_hash: String,
+        remember: bool,
+        client: &ClientInfo,
+    ) -> Result<(), StoreError> {
         let mut st = self.0.state.lock().await;
         self.ensure_loaded(&mut st).await?;
         if let Some(old) = st.record.take() {
@@ -237,7 +293,7 @@ impl Session {
                 st.record = Some(old);
             }
         }
-        self.create_locked(&mut st, Some(user_id), auth_hash, remember).await
+        self.create_locked(&mut st, Some(user_id), auth_hash, remember, client).await
     }
 
     /// Deletes the session server-side and tells the browser to drop the

@@ -8,10 +8,13 @@
 //! cookie, and new sessions always get a fresh key.
 
 mod handle;
+mod public_id;
 
 use std::fmt;
 
 pub use handle::{CookieChange, Session};
+pub(crate) use public_id::SESSION_ID_SALT;
+pub use public_id::SessionId;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -86,6 +89,40 @@ pub struct SessionRecord {
     pub absolute_expires_at: OffsetDateTime,
     /// Inactivity limit fixed at login; `None`: only the absolute limit.
     pub idle_timeout: Option<time::Duration>,
+    /// The client address that created the session (after `trusted_proxies`).
+    pub ip: Option<String>,
+    /// The `User-Agent` that created the session, at most
+    /// [`USER_AGENT_MAX_BYTES`] (cut at a character boundary).
+    pub user_agent: Option<String>,
+    /// When the user last proved their password in this session (login or
+    /// re-authentication); `None` for anonymous sessions.
+    pub authenticated_at: Option<OffsetDateTime>,
+    /// A persistent cookie (`Max-Age`) rather than a browser-session one.
+    pub remember: bool,
+}
+
+/// The longest `User-Agent` a session keeps, in bytes.
+pub const USER_AGENT_MAX_BYTES: usize = 256;
+
+/// `ua` cut to at most [`USER_AGENT_MAX_BYTES`] at a UTF-8 boundary; `None`
+/// when empty.
+pub fn truncate_user_agent(ua: &str) -> Option<String> {
+    let mut end = ua.len().min(USER_AGENT_MAX_BYTES);
+    while !ua.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = ua[..end].trim();
+    (!cut.is_empty()).then(|| cut.to_owned())
+}
+
+/// Who is on the other end when a session is created: recorded with it so
+/// the user can tell their sessions apart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client address (after `trusted_proxies`).
+    pub ip: Option<std::net::IpAddr>,
+    /// The `User-Agent` header, already cut by [`truncate_user_agent`].
+    pub user_agent: Option<String>,
 }
 
 impl SessionRecord {
@@ -130,7 +167,7 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     async fn delete(&self, key: &SessionKeyHash) -> Result<bool, StoreError>;
     /// Deletes every session of `user_id` except `keep`; returns how many.
     async fn delete_user_sessions(&self, user_id: i64, keep: Option<&SessionKeyHash>) -> Result<u64, StoreError>;
-    /// The unexpired sessions of `user_id`.
+    /// The unexpired sessions of `user_id`, newest (`created_at`) first.
     async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError>;
     /// Deletes up to `batch` sessions expired at `now`; returns how many.
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
@@ -169,6 +206,18 @@ mod tests {
         {
             assert!(SessionKey::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn user_agents_are_cut_at_256_bytes_on_a_character_boundary() {
+        assert_eq!(truncate_user_agent("Firefox/1").as_deref(), Some("Firefox/1"));
+        assert_eq!(truncate_user_agent("  ").as_deref(), None);
+        let long = "é".repeat(200); // 400 bytes
+        let cut = truncate_user_agent(&long).unwrap();
+        assert!(cut.len() <= USER_AGENT_MAX_BYTES && cut.len() == 256);
+        let odd = format!("a{}", "é".repeat(200));
+        let cut = truncate_user_agent(&odd).unwrap();
+        assert_eq!(cut.len(), 255, "never splits a character");
     }
 
     #[test]

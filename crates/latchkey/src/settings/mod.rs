@@ -42,6 +42,9 @@ pub const SESSION_STORE_PREFIX: &str = "latchkey:";
 pub const AUDIT_PERSIST: bool = true;
 /// Default interval between writes of aggregated audit events, seconds.
 pub const AUDIT_FLUSH_INTERVAL: u64 = 10;
+/// Default time, in seconds, after a password was last proved during which
+/// sensitive actions need no re-authentication (allauth's default).
+pub const AUTH_REAUTHENTICATION_WINDOW: u64 = 300;
 
 /// The four deployment shapes of the tutorial.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +142,9 @@ pub struct Settings {
     pub password_policy: PasswordPolicy,
     /// The read-through cache of sessions and users.
     pub cache: CacheSettings,
+    /// How long after the password was last proved in a session its
+    /// sensitive actions are allowed without asking for it again.
+    pub reauthentication_window: Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -262,6 +268,16 @@ pub struct RawSettings {
     pub security: RawSecurity,
     /// `[cache]`.
     pub cache: RawCache,
+    /// `[auth]`.
+    pub auth: RawAuth,
+}
+
+/// `[auth]` as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAuth {
+    /// Seconds; see [`Settings::reauthentication_window`].
+    pub reauthentication_window: Option<u64>,
 }
 
 /// `[audit]` as read.
@@ -643,6 +659,12 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "Seconds between writes of aggregated audit events: unauthenticated rejections (CSRF failures, throttled logins, refused cross-site logouts) are counted in memory per kind and client address and written as one row with a count this often and at shutdown, so nobody can grow the database by sending requests.",
     },
     SettingDoc {
+        key: "auth.reauthentication_window",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(AUTH_REAUTHENTICATION_WINDOW, "five minutes"),
+        doc: "Seconds after the password was last entered in a session (login or POST /api/reauthenticate/) during which its sensitive actions — ending another session, signing out everywhere else — are allowed; later they answer 403 reauthentication_required until the user enters the password again.",
+    },
+    SettingDoc {
         key: "limits.request_timeout",
         kind: Kind::Integer,
         default: DefaultValue::Int(limits::REQUEST_TIMEOUT, ""),
@@ -783,6 +805,15 @@ impl RawSettings {
             audit_flush_interval: Duration::from_secs(self.audit.flush_interval.unwrap_or(AUDIT_FLUSH_INTERVAL).max(1)),
             cache: self.cache.validate()?,
             password_policy: self.password.validate()?,
+            reauthentication_window: match self.auth.reauthentication_window.unwrap_or(AUTH_REAUTHENTICATION_WINDOW) {
+                0 => {
+                    return Err(SettingsError::invalid(
+                        "auth.reauthentication_window",
+                        "must be at least 1 second: with 0 no sensitive action could ever succeed",
+                    ));
+                }
+                n => Duration::from_secs(n),
+            },
         })
     }
 }

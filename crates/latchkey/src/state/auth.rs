@@ -10,7 +10,7 @@ use crate::{
     crypto::constant_time_eq,
     csrf::CsrfToken,
     password::RawPassword,
-    session::Session,
+    session::{ClientInfo, Session},
     users::{User, Username},
 };
 
@@ -107,7 +107,8 @@ impl Latchkey {
     }
 
     /// Logs `user` in: a new session key (the old session is deleted
-    /// server-side), a new CSRF secret, and `last_login` updated. See
+    /// server-side) recording `client` and the time of authentication, a
+    /// new CSRF secret, and `last_login` updated. See
     /// [`Session::cycle_login`] for `remember`.
     ///
     /// # Errors
@@ -118,9 +119,9 @@ impl Latchkey {
         csrf: &CsrfToken,
         user: &User,
         remember: bool,
-        client: Option<std::net::IpAddr>,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        session.cycle_login(user.id, self.session_auth_hash(user), remember).await?;
+        session.cycle_login(user.id, self.session_auth_hash(user), remember, client).await?;
         csrf.rotate();
         self.users().record_login(user.id, self.clock().now()).await?;
         let detail = if remember { "persistent session" } else { "browser session" };
@@ -128,7 +129,7 @@ impl Latchkey {
             AuditEvent::new(self.clock().now(), "login")
                 .username(&user.username)
                 .user_id(user.id)
-                .client(client)
+                .client(client.ip)
                 .detail(detail),
         )
         .await;

@@ -3,7 +3,10 @@
 //! the URLs in the settings ([`Latchkey::open`]). The authentication flows
 //! on this state are in `state/auth.rs`.
 
+mod account;
 mod auth;
+
+pub use account::{Ended, SessionSummary};
 
 use std::{fmt, sync::Arc};
 
@@ -34,6 +37,7 @@ struct Inner {
     cache: Option<(Arc<AuthCache>, Arc<dyn CacheBus>)>,
     session_hash_macs: Vec<crypto::SaltedHmac>,
     device_macs: Vec<crypto::SaltedHmac>,
+    session_id_mac: crypto::SaltedHmac,
     aggregator: crate::audit::Aggregator,
 }
 
@@ -151,6 +155,8 @@ impl Latchkey {
         let keys = || std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter());
         let session_hash_macs = crate::auth::session_hash_macs(keys());
         let device_macs = crate::auth::macs_for(crate::throttle::DEVICE_SALT, keys());
+        // Ids are shown, never verified against older keys: the current key alone.
+        let session_id_mac = crate::auth::macs_for(crate::session::SESSION_ID_SALT, keys()).swap_remove(0);
         Ok(Self(Arc::new(Inner {
             settings,
             sessions,
@@ -162,6 +168,7 @@ impl Latchkey {
             cache,
             session_hash_macs,
             device_macs,
+            session_id_mac,
             aggregator: crate::audit::Aggregator::default(),
         })))
     }
@@ -352,6 +359,11 @@ impl Latchkey {
     /// Unauthenticated rejections counted since the last audit flush.
     pub(crate) fn aggregator(&self) -> &crate::audit::Aggregator {
         &self.0.aggregator
+    }
+
+    /// The HMAC behind the session ids users see.
+    pub(crate) fn session_id_mac(&self) -> &crypto::SaltedHmac {
+        &self.0.session_id_mac
     }
 
     /// Device-cookie HMACs: the secret key's first, then each fallback's.

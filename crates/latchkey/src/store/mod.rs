@@ -190,6 +190,19 @@ impl Database {
         Ok(done)
     }
 
+    /// Applies the migrations up to `version` only, as an older release
+    /// would have: for tests of the upgrade from that release.
+    ///
+    /// # Errors
+    /// Driver errors.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub async fn migrate_to(&self, version: i64) -> Result<Vec<i64>, DbError> {
+        let done = each_backend!(self, db => db.migrate_to(version).await?);
+        each_backend!(self, db => db.ensure_secret_key().await?);
+        Ok(done)
+    }
+
     /// Fails with [`DbError::NotMigrated`] unless the schema is current.
     ///
     /// # Errors

@@ -151,6 +151,45 @@ macro_rules! session_store_conformance {
             }
 
             #[test]
+            fn a_users_sessions_list_newest_first_with_where_they_came_from() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    let mut made = Vec::new();
+                    for (i, ua) in ["First/1", "Second/2", "Third/3"].into_iter().enumerate() {
+                        let created = now() + Duration::seconds(i as i64 * 10);
+                        let (_, mut r) = session_record(Some(2), created, Duration::hours(1));
+                        r.user_agent = Some(ua.into());
+                        r.ip = Some(format!("2001:db8::{i}"));
+                        r.remember = i != 1;
+                        s.create(&r).await.unwrap();
+                        made.push(r);
+                    }
+                    let (_, anonymous) = session_record(None, now(), Duration::hours(1));
+                    s.create(&anonymous).await.unwrap();
+                    let listed = s.list_user_sessions(2, now() + Duration::seconds(30)).await.unwrap();
+                    made.reverse();
+                    assert_eq!(listed, made, "newest first, every field as stored");
+                    assert!(listed[1].remember == false && listed[0].authenticated_at.is_some());
+                })
+            }
+
+            #[test]
+            fn a_save_stamps_a_new_authentication_time() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    let (_, mut r) = session_record(Some(1), now(), Duration::hours(1));
+                    r.authenticated_at = None;
+                    s.create(&r).await.unwrap();
+                    assert_eq!(s.load(&r.key_hash, now()).await.unwrap().unwrap().authenticated_at, None);
+                    r.authenticated_at = Some(now() + Duration::seconds(5));
+                    assert!(s.save(&r).await.unwrap());
+                    assert_eq!(s.load(&r.key_hash, now()).await.unwrap().unwrap().authenticated_at, r.authenticated_at);
+                })
+            }
+
+            #[test]
             fn every_change_is_seen_by_the_next_read_even_after_a_read() {
                 $crate::testing::block_on(async {
                     // Reads first, so a caching store has the old value to get wrong.

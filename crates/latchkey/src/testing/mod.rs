@@ -116,6 +116,10 @@ pub fn session_record(
         expires_at: now + ttl,
         absolute_expires_at: now + ttl,
         idle_timeout: None,
+        ip: Some("203.0.113.7".into()),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".into()),
+        authenticated_at: user_id.map(|_| now),
+        remember: true,
     };
     (key, rec)
 }

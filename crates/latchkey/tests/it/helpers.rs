@@ -87,13 +87,36 @@ impl TestApp {
     pub async fn with_settings(settings: Settings) -> Self {
         let db = Database::connect(&settings.database_url, true).await.unwrap();
         db.migrate().await.unwrap();
-        let clock = MockClock::default();
-        let key: SecretString = settings.secret_key.clone().expect("test settings carry a key");
-        let lk = Latchkey::new(settings, db.stores(), Arc::new(clock.clone()), key).unwrap();
-        let router = latchkey::http::build_router(&lk);
-        let app = TestApp { lk, router, clock, jar: HashMap::new(), host: "localhost:8000".into() };
+        let app = Self::on(settings, db.stores());
         app.create_user(USER, PASSWORD).await;
         app
+    }
+
+    /// An app on the given stores, as they are (no migration, no user).
+    pub fn on(settings: Settings, stores: latchkey::Stores) -> Self {
+        let clock = MockClock::default();
+        let key: SecretString = settings.secret_key.clone().expect("test settings carry a key");
+        let lk = Latchkey::new(settings, stores, Arc::new(clock.clone()), key).unwrap();
+        let router = latchkey::http::build_router(&lk);
+        TestApp { lk, router, clock, jar: HashMap::new(), host: "localhost:8000".into() }
+    }
+
+    /// Another browser on the same app: same server, an empty cookie jar.
+    pub fn browser(&self) -> TestApp {
+        TestApp {
+            lk: self.lk.clone(),
+            router: self.router.clone(),
+            clock: self.clock.clone(),
+            jar: HashMap::new(),
+            host: self.host.clone(),
+        }
+    }
+
+    /// A request with a CSRF token (fetched first) and a JSON body.
+    pub async fn unsafe_json(&mut self, method: Method, path: &str, body: &str) -> Res {
+        let token = self.csrf_token().await;
+        let headers = [("content-type", "application/json"), ("x-csrftoken", token.as_str())];
+        self.send(method, path, &headers, Some(body)).await
     }
 
     pub async fn create_user(&self, name: &str, password: &str) -> User {

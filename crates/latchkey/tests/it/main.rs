@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod account;
 mod api;
 mod audit;
 mod cache;
@@ -13,3 +14,4 @@ mod middleware;
 mod sessions;
 mod store_conformance;
 mod throttle;
+mod upgrade;

@@ -19,7 +19,7 @@ use crate::{
         ApiError,
         context::RequestContext,
         cookies,
-        extract::{JsonObject, LoginBody, MaybeUser, parse_login_fields},
+        extract::{Client, JsonObject, LoginBody, MaybeUser, parse_login_fields},
     },
     origin::Origin,
     session::Session,
@@ -42,17 +42,16 @@ async fn csrf_view(csrf: CsrfToken) -> Response {
 
 async fn login_view(
     State(lk): State<Latchkey>,
-    ctx: Option<axum::Extension<RequestContext>>,
+    Client(client): Client,
     headers: HeaderMap,
     session: Session,
     csrf: CsrfToken,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let LoginBody { username, password, remember } = parse_login_fields(&body)?;
-    let client = ctx.and_then(|c| c.0.client_ip);
     let device_cookie = lk.settings().device_cookie.as_ref().and_then(|c| cookies::find(&headers, &c.name));
-    let user = lk.authenticate_throttled(&username, &password, client, device_cookie.as_deref(), "password").await?;
-    lk.login(&session, &csrf, &user, remember, client).await?;
+    let user = lk.authenticate_throttled(&username, &password, client.ip, device_cookie.as_deref(), "password").await?;
+    lk.login(&session, &csrf, &user, remember, &client).await?;
     let mut res = detail("Successfully logged in.").into_response();
     // This browser is now a known device of the account (it survives logout).
     if let (Some(settings), Some(value)) = (&lk.settings().device_cookie, lk.device_cookie_for(&user)) {
@@ -140,22 +139,27 @@ async fn session_view(
         is_authenticated: bool,
         #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
         expires_at: Option<String>,
+        #[serde(rename = "authenticatedAt", skip_serializing_if = "Option::is_none")]
+        authenticated_at: Option<String>,
     }
     match user {
-        // expiresAt is an addition the tutorial's clients ignore; absent for
-        // HTTP Basic, which has no session.
+        // expiresAt and authenticatedAt are additions the tutorial's clients
+        // ignore; absent for HTTP Basic, which has no session.
         Some(_) => {
-            let expires_at = match session.expires_at().await? {
-                Some(at) => {
-                    Some(at.format(&time::format_description::well_known::Rfc3339).map_err(ApiError::internal)?)
-                }
-                None => None,
+            let (expires_at, authenticated_at) = match session.read(|r| (r.expires_at, r.authenticated_at)).await? {
+                Some((exp, auth)) => (Some(rfc3339(exp)?), auth.map(rfc3339).transpose()?),
+                None => (None, None),
             };
-            Ok(Json(Answer { is_authenticated: true, expires_at }).into_response())
+            Ok(Json(Answer { is_authenticated: true, expires_at, authenticated_at }).into_response())
         }
         None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
-        None => Ok(Json(Answer { is_authenticated: false, expires_at: None }).into_response()),
+        None => Ok(Json(Answer { is_authenticated: false, expires_at: None, authenticated_at: None }).into_response()),
     }
+}
+
+/// A time as the API writes it: RFC 3339, UTC.
+pub(crate) fn rfc3339(at: time::OffsetDateTime) -> Result<String, ApiError> {
+    at.format(&time::format_description::well_known::Rfc3339).map_err(ApiError::internal)
 }
 
 async fn whoami_view(State(lk): State<Latchkey>, MaybeUser(user): MaybeUser) -> Result<Response, ApiError> {

@@ -1,8 +1,10 @@
 //! One module per feature, each with its own `router()`: [`auth`] (the
-//! tutorial's five endpoints) and [`health`] (probes for load balancers).
+//! tutorial's five endpoints), [`account`] (the user's sessions, password
+//! change, re-authentication) and [`health`] (probes for load balancers).
 //! A new feature adds a module here, merges its router in [`router`] and
 //! its paths in [`API_PATHS`].
 
+pub mod account;
 pub mod auth;
 pub mod health;
 
@@ -16,14 +18,30 @@ use http::{HeaderValue, Method, StatusCode, header};
 use super::{ApiError, layers::ApiLayer};
 use crate::Latchkey;
 
-/// Every `/api/` path the routers serve, each with its trailing slash (the
-/// trailing-slash redirect knows them).
-pub const API_PATHS: &[&str] = auth::PATHS;
+/// Every fixed `/api/` path the routers serve, by feature, each with its
+/// trailing slash (the trailing-slash redirect knows them).
+pub const API_PATHS: &[&[&str]] = &[auth::PATHS, account::PATHS];
+
+/// Prefixes under which one more segment names a resource
+/// (`/api/sessions/{id}/`).
+pub const API_PREFIXES: &[&str] = account::PREFIXES;
+
+/// Whether `slashed` (a path ending in `/`) is one the routers serve.
+fn is_api_path(slashed: &str) -> bool {
+    API_PATHS.iter().any(|paths| paths.contains(&slashed))
+        || API_PREFIXES.iter().any(|prefix| {
+            slashed.strip_prefix(prefix).is_some_and(|rest| {
+                let segment = rest.trim_end_matches('/');
+                !segment.is_empty() && !segment.contains('/') && rest.len() == segment.len() + 1
+            })
+        })
+}
 
 /// The `/api/` routes with the CSRF and session layer on them. Merge it into
 /// an application's router; [`crate::http::with_layers`] adds the outer layers.
 pub fn router(lk: Latchkey) -> Router {
     auth::router()
+        .merge(account::router())
         // route_layer: unknown paths reach the fallback (slash redirect, 404)
         // untouched; a known path with a wrong method is CSRF-checked first,
         // as in Django (PUT without a token: 403, with one: 405).
@@ -38,7 +56,7 @@ pub async fn append_slash_fallback(method: Method, OriginalUri(uri): OriginalUri
     let path = uri.path();
     if !path.ends_with('/') {
         let slashed = format!("{path}/");
-        if API_PATHS.contains(&slashed.as_str()) {
+        if is_api_path(&slashed) {
             let location = match uri.query() {
                 Some(q) => format!("{slashed}?{q}"),
                 None => slashed,

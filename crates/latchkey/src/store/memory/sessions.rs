@@ -82,7 +82,7 @@ impl SessionStore for MemorySessionStore {
     async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError> {
         let mut v: Vec<_> =
             self.map().values().filter(|r| r.user_id == Some(user_id) && !r.is_expired(now)).cloned().collect();
-        v.sort_by_key(|r| r.created_at);
+        v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.key_hash.as_str().cmp(b.key_hash.as_str())));
         Ok(v)
     }
 

@@ -25,6 +25,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "audit_count",
         sql: include_str!("../../../migrations/postgres/0002_audit_count.sql"),
     },
+    Migration {
+        version: 3,
+        name: "session_client",
+        sql: include_str!("../../../migrations/postgres/0003_session_client.sql"),
+    },
 ];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS latchkey_migrations (

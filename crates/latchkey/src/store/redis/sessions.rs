@@ -19,7 +19,8 @@ const GRACE_MS: i64 = 24 * 3600 * 1000;
 
 const CREATE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'u', ARGV[1], 'a', ARGV[2], 'd', ARGV[3], 'c', ARGV[4], 'l', ARGV[5], 'e', ARGV[6], 'x', ARGV[7], 'i', ARGV[8])
+redis.call('HSET', KEYS[1], 'u', ARGV[1], 'a', ARGV[2], 'd', ARGV[3], 'c', ARGV[4], 'l', ARGV[5], 'e', ARGV[6], 'x', ARGV[7], 'i', ARGV[8],
+  'p', ARGV[12], 'g', ARGV[13], 't', ARGV[14], 'r', ARGV[15])
 redis.call('PEXPIREAT', KEYS[1], ARGV[9])
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[10])
 if ARGV[1] ~= '' then redis.call('SADD', ARGV[11] .. 'u:' .. ARGV[1], ARGV[10]) end
@@ -28,7 +29,7 @@ return 1";
 const SAVE: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local old = redis.call('HGET', KEYS[1], 'u')
-redis.call('HSET', KEYS[1], 'u', ARGV[1], 'a', ARGV[2], 'd', ARGV[3], 'l', ARGV[5], 'e', ARGV[6], 'x', ARGV[7])
+redis.call('HSET', KEYS[1], 'u', ARGV[1], 'a', ARGV[2], 'd', ARGV[3], 'l', ARGV[5], 'e', ARGV[6], 'x', ARGV[7], 't', ARGV[14])
 redis.call('PEXPIREAT', KEYS[1], ARGV[9])
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[10])
 if old and old ~= '' and old ~= ARGV[1] then redis.call('SREM', ARGV[11] .. 'u:' .. old, ARGV[10]) end
@@ -92,6 +93,10 @@ impl RedisStore {
             .arg(Self::expire_at_ms(r))
             .arg(r.key_hash.as_str())
             .arg(&self.prefix)
+            .arg(r.ip.as_deref().unwrap_or(""))
+            .arg(r.user_agent.as_deref().unwrap_or(""))
+            .arg(r.authenticated_at.map(|t| ts(t).to_string()).unwrap_or_default())
+            .arg(if r.remember { "1" } else { "0" })
             .invoke_async(&mut c)
             .await?;
         Ok(n == 1)
@@ -120,6 +125,15 @@ impl RedisStore {
                 0 => None,
                 s => Some(time::Duration::seconds(s)),
             },
+            // Records written before these fields existed lack them: unknown,
+            // and the default (persistent) cookie.
+            ip: h.get("p").filter(|v| !v.is_empty()).cloned(),
+            user_agent: h.get("g").filter(|v| !v.is_empty()).cloned(),
+            authenticated_at: match h.get("t").filter(|v| !v.is_empty()) {
+                Some(t) => Some(from_ts(t.parse().map_err(|_| StoreError::Corrupt("authenticated_at".into()))?)?),
+                None => None,
+            },
+            remember: h.get("r").is_none_or(|v| v != "0"),
         })
     }
 }
@@ -189,20 +203,33 @@ impl SessionStore for RedisStore {
 
     async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError> {
         let mut c = self.conn.clone();
-        let members: Vec<String> = c.smembers(format!("{}u:{user_id}", self.prefix)).await?;
-        let mut out = Vec::new();
-        for m in members {
-            let h: HashMap<String, String> = c.hgetall(format!("{}s:{m}", self.prefix)).await?;
+        let set = format!("{}u:{user_id}", self.prefix);
+        let members: Vec<String> = c.smembers(&set).await?;
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Two round trips whatever the count: the set, then every hash in one pipeline.
+        let mut pipe = redis::pipe();
+        for m in &members {
+            pipe.hgetall(format!("{}s:{m}", self.prefix));
+        }
+        let hashes: Vec<HashMap<String, String>> = pipe.query_async(&mut c).await?;
+        let mut out = Vec::with_capacity(members.len());
+        let mut gone = Vec::new();
+        for (m, h) in members.iter().zip(&hashes) {
             if h.is_empty() {
-                let _: i64 = c.srem(format!("{}u:{user_id}", self.prefix), &m).await?;
+                gone.push(m.as_str());
                 continue;
             }
-            let r = Self::decode(&m, &h)?;
+            let r = Self::decode(m, h)?;
             if !r.is_expired(now) {
                 out.push(r);
             }
         }
-        out.sort_by(|a, b| (a.created_at, a.key_hash.as_str()).cmp(&(b.created_at, b.key_hash.as_str())));
+        if !gone.is_empty() {
+            let _: i64 = c.srem(&set, gone).await?;
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.key_hash.as_str().cmp(b.key_hash.as_str())));
         Ok(out)
     }
 

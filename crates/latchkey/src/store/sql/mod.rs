@@ -91,12 +91,17 @@ macro_rules! sql_database {
             /// Applies pending migrations, each in its own transaction, one
             /// instance at a time; returns the versions applied.
             pub(crate) async fn migrate(&self) -> Result<Vec<i64>, $crate::store::DbError> {
+                self.migrate_to(i64::MAX).await
+            }
+
+            /// Applies pending migrations up to `last` (inclusive).
+            pub(crate) async fn migrate_to(&self, last: i64) -> Result<Vec<i64>, $crate::store::DbError> {
                 let mut conn = self.pool.acquire().await?;
                 lock_migrations(&mut conn).await?;
                 let result = async {
                     sqlx::query(CREATE_MIGRATIONS_TABLE).execute(&mut *conn).await?;
                     let mut done = Vec::new();
-                    for m in MIGRATIONS {
+                    for m in MIGRATIONS.iter().filter(|m| m.version <= last) {
                         let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN_MIGRATION).await?;
                         let have: Option<String> =
                             sqlx::query_scalar("SELECT checksum FROM latchkey_migrations WHERE version = $1")

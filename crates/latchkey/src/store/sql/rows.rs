@@ -26,6 +26,7 @@ where
     &'static str: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     let data: String = row.try_get("data")?;
     let data: Map<String, Value> = serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -42,6 +43,10 @@ where
             0 => None,
             s => Some(time::Duration::seconds(s)),
         },
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        authenticated_at: row.try_get::<Option<i64>, _>("authenticated_at")?.map(from_ts).transpose()?,
+        remember: row.try_get("remember")?,
     })
 }
 

@@ -28,8 +28,8 @@ macro_rules! sql_stores {
         impl $crate::session::SessionStore for $store {
             async fn create(&self, r: &SessionRecord) -> Result<(), StoreError> {
                 let res = sqlx::query(
-                    "INSERT INTO latchkey_sessions (key_hash, user_id, auth_hash, data, created_at, last_seen, expires_at, absolute_expires_at, idle_timeout)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (key_hash) DO NOTHING",
+                    "INSERT INTO latchkey_sessions (key_hash, user_id, auth_hash, data, created_at, last_seen, expires_at, absolute_expires_at, idle_timeout, ip, user_agent, authenticated_at, remember)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (key_hash) DO NOTHING",
                 )
                 .bind(r.key_hash.as_str())
                 .bind(r.user_id)
@@ -40,6 +40,10 @@ macro_rules! sql_stores {
                 .bind(ts(r.expires_at))
                 .bind(ts(r.absolute_expires_at))
                 .bind(r.idle_timeout.map_or(0, |d| d.whole_seconds()))
+                .bind(r.ip.as_deref())
+                .bind(r.user_agent.as_deref())
+                .bind(r.authenticated_at.map(ts))
+                .bind(r.remember)
                 .execute(&self.pool)
                 .await?;
                 if res.rows_affected() == 0 { Err(StoreError::Conflict) } else { Ok(()) }
@@ -56,8 +60,9 @@ macro_rules! sql_stores {
 
             async fn save(&self, r: &SessionRecord) -> Result<bool, StoreError> {
                 let res = sqlx::query(
-                    "UPDATE latchkey_sessions SET user_id = $1, auth_hash = $2, data = $3, last_seen = $4, expires_at = $5, absolute_expires_at = $6
-                     WHERE key_hash = $7",
+                    "UPDATE latchkey_sessions SET user_id = $1, auth_hash = $2, data = $3, last_seen = $4, expires_at = $5, absolute_expires_at = $6,
+                       authenticated_at = $7
+                     WHERE key_hash = $8",
                 )
                 .bind(r.user_id)
                 .bind(&r.auth_hash)
@@ -65,6 +70,7 @@ macro_rules! sql_stores {
                 .bind(ts(r.last_seen))
                 .bind(ts(r.expires_at))
                 .bind(ts(r.absolute_expires_at))
+                .bind(r.authenticated_at.map(ts))
                 .bind(r.key_hash.as_str())
                 .execute(&self.pool)
                 .await?;
@@ -105,7 +111,7 @@ macro_rules! sql_stores {
 
             async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT * FROM latchkey_sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, key_hash",
+                    "SELECT * FROM latchkey_sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, key_hash",
                 )
                 .bind(user_id)
                 .bind(ts(now))

@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/sqlite/0003_cache_events.sql"),
     },
     Migration { version: 4, name: "audit_count", sql: include_str!("../../../migrations/sqlite/0004_audit_count.sql") },
+    Migration {
+        version: 5,
+        name: "session_client",
+        sql: include_str!("../../../migrations/sqlite/0005_session_client.sql"),
+    },
 ];
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS latchkey_migrations (
