@@ -31,7 +31,10 @@ const USER = "demo";
 const PASSWORD = "e2e-password-демо";
 const ATTACKER = "mallory";
 const ATTACKER_PASSWORD = "mallory-password";
-const DEADLINE_MS = 8 * 60 * 1000;
+const NEW_PASSWORD = "a fresh e2e passphrase 2";
+// Short, so the re-authentication prompt can be exercised without waiting minutes.
+const REAUTH_WINDOW_S = 3;
+const DEADLINE_MS = 10 * 60 * 1000;
 
 const children = [];
 let passed = 0;
@@ -150,6 +153,27 @@ function attackPages(api) {
     // The classic JSON-via-text/plain login CSRF: the body parses as JSON.
     "/login-form.html": `<!doctype html><form id="f" method="POST" enctype="text/plain" action="${api}/api/login/"><input name='{"username":"${ATTACKER}","password":"${ATTACKER_PASSWORD}","x":"' value='"}'></form><script>document.getElementById("f").submit()</script>`,
     "/navigate.html": `<!doctype html><script>location.href = ${JSON.stringify(api + "/api/logout")}</script>`,
+    // Account actions a foreign page might try: classic forms (no preflight) and fetch (preflighted).
+    "/revoke-others-form.html": `<!doctype html><form id="f" method="POST" enctype="text/plain" action="${api}/api/sessions/revoke-others/"><input name='{"x":"' value='"}'></form><script>document.getElementById("f").submit()</script>`,
+    "/password-form.html": `<!doctype html><form id="f" method="POST" enctype="text/plain" action="${api}/api/password/change/"><input name='{"currentPassword":${JSON.stringify(PASSWORD).replaceAll("'", "&#39;")},"newPassword":"pwned-by-mallory-1","x":"' value='"}'></form><script>document.getElementById("f").submit()</script>`,
+    "/account-fetch.html": `<!doctype html><body><script>
+      (async () => {
+        const out = {};
+        const calls = {
+          list: ["GET", "/api/sessions/"],
+          revoke: ["POST", "/api/sessions/revoke-others/", {}],
+          change: ["POST", "/api/password/change/", { currentPassword: ${JSON.stringify(PASSWORD)}, newPassword: "pwned-by-mallory-1" }],
+        };
+        for (const [k, [method, p, body]] of Object.entries(calls)) {
+          try {
+            const r = await fetch(${JSON.stringify(api)} + p, { method, credentials: "include",
+              headers: body ? { "Content-Type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
+            out[k] = "read:" + r.status;
+          } catch (e) { out[k] = "blocked:" + e.name; }
+        }
+        document.body.dataset.result = JSON.stringify(out);
+      })();
+    </script></body>`,
     "/link.html": `<!doctype html><a id="go" href="${api}/api/logout/">win a prize</a>`,
     "/read.html": `<!doctype html><body><script>
       (async () => {
@@ -251,6 +275,175 @@ async function signedInAs(page) {
   return greeting ? (await greeting.textContent()).replace("You are logged in as ", "").trim() : null;
 }
 
+async function uiLogin(page, spa, password = PASSWORD) {
+  await page.goto(spa);
+  await page.waitForSelector('[data-testid="login-form"]');
+  await page.fill("#username", USER);
+  await page.fill("#password", password);
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('[data-testid="greeting"], [data-testid="login-error"]');
+}
+
+async function sessionRows(page) {
+  await page.waitForSelector('[data-testid="sessions-table"]');
+  return page.$$eval('[data-testid="session-row"]', (rows) =>
+    rows.map((r) => ({ current: r.dataset.current === "true", text: r.textContent })),
+  );
+}
+
+/** Opens the Account page through the navigation, as a person would. */
+async function openAccount(page, spa) {
+  if (!page.url().startsWith(spa)) await page.goto(spa);
+  await page.waitForSelector('[data-testid="nav-account"]');
+  await page.click('[data-testid="nav-account"]');
+  return sessionRows(page);
+}
+
+/** After a sensitive click: confirm the password if the dialog asks for it. */
+async function confirmIfAsked(page, done) {
+  const first = await page.waitForSelector(`[data-testid="reauth-dialog"], ${done}`);
+  if ((await first.getAttribute("data-testid")) === "reauth-dialog") {
+    await page.fill("#reauth-password", PASSWORD);
+    await page.click('[data-testid="reauth-dialog"] button[type="submit"]');
+  }
+  await page.waitForSelector(done);
+}
+
+/**
+ * The Account page with two browsers: list, end the other, sign out
+ * everywhere else, re-authenticate, change the password; and foreign pages
+ * that try the same. Leaves `page` signed in with PASSWORD.
+ */
+async function accountScenario(ctx, t, page) {
+  const second = await launch();
+  const other = await second.context.newPage();
+  const otherSignedIn = async () => {
+    await other.reload();
+    return (await signedInAs(other)) === USER;
+  };
+  try {
+    await step(ctx, "the Account page lists this browser in words, marked as this device", async () => {
+      const rows = await openAccount(page, t.spa);
+      assert(rows.length === 1 && rows[0].current, JSON.stringify(rows));
+      assert(/Headless Chrome \d+ on Linux/.test(rows[0].text) && rows[0].text.includes("This device"), rows[0].text);
+      assert(rows[0].text.includes("just now"), `relative time: ${rows[0].text}`);
+      assert(new URL(page.url()).pathname === "/account", page.url());
+    });
+
+    await step(ctx, "a second browser signs in and both sessions are listed; a reload of /account stays there", async () => {
+      await uiLogin(other, t.spa);
+      assert((await signedInAs(other)) === USER, "second browser signed in");
+      await page.reload();
+      const rows = await sessionRows(page);
+      assert(rows.length === 2 && rows.filter((r) => r.current).length === 1, JSON.stringify(rows));
+    });
+
+    for (const [where, origin] of [
+      ["cross-site page", t.crossSite],
+      ["same-site page on another port", t.sameSite],
+    ]) {
+      await step(ctx, `a ${where} can neither end sessions nor change the password`, async () => {
+        for (const file of ["/revoke-others-form.html", "/password-form.html"]) {
+          const attack = await page.context().newPage();
+          try {
+            await attack.goto(origin + file);
+            await attack.waitForLoadState("load");
+            await attack.waitForTimeout(300);
+          } finally {
+            await attack.close();
+          }
+        }
+        const probe = await page.context().newPage();
+        try {
+          await probe.goto(origin + "/account-fetch.html");
+          await probe.waitForFunction(() => document.body.dataset.result, null, { timeout: 10000 });
+          const r = JSON.parse(await probe.evaluate(() => document.body.dataset.result));
+          for (const [k, v] of Object.entries(r)) assert(v.startsWith("blocked:") || v === "read:403", `${k}: ${v}`);
+        } finally {
+          await probe.close();
+        }
+        await page.reload();
+        assert((await sessionRows(page)).length === 2, "both sessions still there");
+        assert(await otherSignedIn(), "the other browser is still signed in");
+      });
+    }
+
+    await step(ctx, "ending the other session asks for the password once the sign-in is old, then signs that browser out", async () => {
+      await page.waitForTimeout(REAUTH_WINDOW_S * 1000 + 500);
+      await page.click('[data-testid="session-row"][data-current="false"] button');
+      await page.waitForSelector('[data-testid="reauth-dialog"]');
+      const focused = await page.evaluate(() => document.activeElement?.id);
+      assert(focused === "reauth-password", `the password field has focus, got ${focused}`);
+      await page.fill("#reauth-password", "not-the-password");
+      await page.click('[data-testid="reauth-dialog"] button[type="submit"]');
+      const err = await page.waitForSelector('[data-testid="reauth-error"]');
+      assert((await err.textContent()) === "That is not your password.", await err.textContent());
+      await page.fill("#reauth-password", PASSWORD);
+      await page.click('[data-testid="reauth-dialog"] button[type="submit"]');
+      await page.waitForSelector('[data-testid="account-notice"]');
+      assert((await page.$('[data-testid="reauth-dialog"]')) === null, "the dialog closed");
+      const rows = await sessionRows(page);
+      assert(rows.length === 1 && rows[0].current, JSON.stringify(rows));
+      assert(!(await otherSignedIn()), "the other browser is signed out on its next request");
+    });
+
+    await step(ctx, "sign out everywhere else keeps only this browser", async () => {
+      await uiLogin(other, t.spa);
+      await page.reload();
+      assert((await sessionRows(page)).length === 2, "two sessions");
+      await page.click('[data-testid="revoke-others"]');
+      await confirmIfAsked(page, '[data-testid="account-notice"]');
+      assert((await sessionRows(page)).length === 1, "one session left");
+      assert(!(await otherSignedIn()), "the other browser is signed out");
+      await page.reload();
+      assert((await sessionRows(page)).length === 1, "this browser is still signed in");
+    });
+
+    await step(ctx, "changing the password explains refusals, then signs the other browser out", async () => {
+      await uiLogin(other, t.spa);
+      await page.reload();
+      await page.waitForSelector('[data-testid="password-form"]');
+      const submit = '[data-testid="password-form"] button[type="submit"]';
+      await page.fill("#current-password", "not-the-password");
+      await page.fill("#new-password", NEW_PASSWORD);
+      await page.fill("#confirm-password", NEW_PASSWORD);
+      await page.click(submit);
+      await page.waitForSelector('[data-testid="current-password-error"]');
+      await page.fill("#current-password", PASSWORD);
+      await page.fill("#new-password", "12345678");
+      await page.fill("#confirm-password", "12345678");
+      await page.click(submit);
+      const problems = await (await page.waitForSelector('[data-testid="password-problems"]')).textContent();
+      assert(problems.includes("too common") && problems.includes("entirely numeric"), problems);
+      await page.fill("#new-password", NEW_PASSWORD);
+      await page.fill("#confirm-password", NEW_PASSWORD);
+      await page.click(submit);
+      const done = await (await page.waitForSelector('[data-testid="password-changed"]')).textContent();
+      assert(done.includes("1 other session was signed out"), done);
+      assert(!(await otherSignedIn()), "the other browser is signed out");
+      await uiLogin(other, t.spa, PASSWORD);
+      assert(await other.$('[data-testid="login-error"]'), "the old password no longer works");
+      await page.reload();
+      assert((await sessionRows(page)).length === 1, "this browser stays signed in");
+      // Back to the scenario's password for the steps that follow.
+      await page.fill("#current-password", NEW_PASSWORD);
+      await page.fill("#new-password", PASSWORD);
+      await page.fill("#confirm-password", PASSWORD);
+      await page.click(submit);
+      await page.waitForSelector('[data-testid="password-changed"]');
+    });
+
+    await step(ctx, "the Account page runs without console errors", async () => {
+      const errors = ctx.consoleErrors.filter((l) => !/status of 40[03]/.test(l));
+      assert(errors.length === 0, errors.join("\n"));
+    });
+  } finally {
+    await second.context.close();
+    fs.rmSync(second.profile, { recursive: true, force: true });
+  }
+  await page.goto(t.spa);
+}
+
 async function launch() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -282,7 +475,11 @@ async function scenario(t) {
   const page = await context.newPage();
   ctx.page = page;
   const pageConsole = [];
-  page.on("console", (m) => pageConsole.push(m.text()));
+  ctx.consoleErrors = [];
+  page.on("console", (m) => {
+    pageConsole.push(m.text());
+    if (m.type() === "error") ctx.consoleErrors.push(m.text());
+  });
   try {
     await step(ctx, "the login form shows", async () => {
       await page.goto(t.spa);
@@ -342,6 +539,8 @@ async function scenario(t) {
       if (t.embedded) assert(cookies.includes("csrftoken="), `embedded SPA must read csrftoken: ${cookies}`);
       else assert(!cookies.includes("csrftoken"), `csrftoken readable: ${cookies}`);
     });
+
+    await accountScenario(ctx, t, page);
 
     for (const [where, origin] of [
       ["cross-site page", t.crossSite],
@@ -450,6 +649,7 @@ function latchkeyEnv(db) {
     LATCHKEY_DATABASE_URL: `sqlite://${db}`,
     LATCHKEY_PASSWORD_HASHER__MEMORY_KIB: "1024",
     LATCHKEY_PASSWORD_HASHER__ITERATIONS: "1",
+    LATCHKEY_AUTH__REAUTHENTICATION_WINDOW: String(REAUTH_WINDOW_S),
     RUST_LOG: "info",
   };
 }

@@ -1,8 +1,14 @@
-import { FormEvent, useEffect, useState } from "react";
+import { FormEvent, useCallback, useEffect, useState } from "react";
+import { Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-router";
 
+import AccountPage from "./account/AccountPage";
 import { ApiClient, ApiError } from "./api/client";
 
-type View = { kind: "loading" } | { kind: "anonymous" } | { kind: "signedIn"; username: string } | { kind: "broken"; message: string };
+type View =
+  | { kind: "loading" }
+  | { kind: "anonymous"; notice?: string }
+  | { kind: "signedIn"; username: string }
+  | { kind: "broken"; message: string };
 
 /** What a person should read for a failed login. */
 export function loginErrorMessage(e: unknown): string {
@@ -19,16 +25,12 @@ export function loginErrorMessage(e: unknown): string {
 
 export default function App({ api }: { api: ApiClient }) {
   const [view, setView] = useState<View>({ kind: "loading" });
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [whoami, setWhoami] = useState("");
+  const navigate = useNavigate();
 
-  async function showSignedIn() {
+  const showSignedIn = useCallback(async () => {
     const name = await api.whoami();
     setView(name ? { kind: "signedIn", username: name } : { kind: "anonymous" });
-  }
+  }, [api]);
 
   useEffect(() => {
     let cancelled = false;
@@ -45,8 +47,87 @@ export default function App({ api }: { api: ApiClient }) {
     return () => {
       cancelled = true;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
+  }, [api, showSignedIn]);
+
+  /** The session ended (here or elsewhere): back to the sign-in form. */
+  const signedOut = useCallback(
+    (notice?: string) => {
+      setView({ kind: "anonymous", notice });
+      navigate("/", { replace: true });
+    },
+    [navigate],
+  );
+
+  const signedIn = view.kind === "signedIn";
+  return (
+    <>
+      <nav className="navbar navbar-expand bg-body-tertiary border-bottom" aria-label="Main">
+        <div className="container" style={{ maxWidth: 880 }}>
+          <Link className="navbar-brand" to="/">
+            Latchkey
+          </Link>
+          {signedIn && (
+            <ul className="navbar-nav">
+              <li className="nav-item">
+                <NavLink className="nav-link" to="/" end>
+                  Home
+                </NavLink>
+              </li>
+              <li className="nav-item">
+                <NavLink className="nav-link" to="/account" data-testid="nav-account">
+                  Account
+                </NavLink>
+              </li>
+            </ul>
+          )}
+        </div>
+      </nav>
+      <main className="container mt-4" style={{ maxWidth: 880 }}>
+        {view.kind === "loading" && (
+          <p className="text-secondary" role="status" data-testid="loading">
+            Loading…
+          </p>
+        )}
+        {view.kind === "broken" && (
+          <div className="alert alert-danger" role="alert">
+            {view.message}
+          </div>
+        )}
+        {(view.kind === "anonymous" || view.kind === "signedIn") && (
+          <Routes>
+            <Route
+              path="/"
+              element={
+                view.kind === "signedIn" ? (
+                  <Home api={api} username={view.username} onSignedOut={signedOut} />
+                ) : (
+                  <LoginForm api={api} notice={view.notice} onSignedIn={showSignedIn} />
+                )
+              }
+            />
+            <Route
+              path="/account"
+              element={
+                view.kind === "signedIn" ? (
+                  <AccountPage api={api} username={view.username} onSignedOut={signedOut} />
+                ) : (
+                  <Navigate to="/" replace />
+                )
+              }
+            />
+            <Route path="*" element={<NotFound />} />
+          </Routes>
+        )}
+      </main>
+    </>
+  );
+}
+
+function LoginForm({ api, notice, onSignedIn }: { api: ApiClient; notice?: string; onSignedIn: () => Promise<void> }) {
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
 
   async function onLogin(event: FormEvent) {
     event.preventDefault();
@@ -55,20 +136,80 @@ export default function App({ api }: { api: ApiClient }) {
     try {
       await api.login(username, password);
       setPassword("");
-      setUsername("");
-      setWhoami("");
-      await showSignedIn();
+      await onSignedIn();
     } catch (e) {
       setError(loginErrorMessage(e));
-    } finally {
       setBusy(false);
     }
   }
 
+  return (
+    <div style={{ maxWidth: 480 }}>
+      <h1 className="h3 mb-4">Sign in</h1>
+      {notice && (
+        <div className="alert alert-info" role="status" data-testid="signed-out-notice">
+          {notice}
+        </div>
+      )}
+      <form onSubmit={onLogin} data-testid="login-form" noValidate>
+        <div className="mb-3">
+          <label htmlFor="username" className="form-label">
+            Username
+          </label>
+          <input
+            id="username"
+            className="form-control"
+            name="username"
+            autoComplete="username"
+            autoFocus
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+          />
+        </div>
+        <div className="mb-3">
+          <label htmlFor="password" className="form-label">
+            Password
+          </label>
+          <input
+            id="password"
+            className="form-control"
+            type="password"
+            name="password"
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </div>
+        {error && (
+          <div className="alert alert-danger" role="alert" data-testid="login-error">
+            {error}
+          </div>
+        )}
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? "Logging in…" : "Log in"}
+        </button>
+      </form>
+    </div>
+  );
+}
+
+function Home({
+  api,
+  username,
+  onSignedOut,
+}: {
+  api: ApiClient;
+  username: string;
+  onSignedOut: (notice?: string) => void;
+}) {
+  const [whoami, setWhoami] = useState("");
+  const [busy, setBusy] = useState(false);
+
   async function onWhoami() {
     try {
       const name = await api.whoami();
-      setWhoami(name ? `You are ${name}.` : "You are not logged in.");
+      if (name) setWhoami(`You are ${name}.`);
+      else onSignedOut("Your session has ended. Please sign in again.");
     } catch (e) {
       setWhoami(loginErrorMessage(e));
     }
@@ -78,88 +219,46 @@ export default function App({ api }: { api: ApiClient }) {
     setBusy(true);
     try {
       await api.logout();
-      setWhoami("");
-      setView({ kind: "anonymous" });
+      onSignedOut();
     } catch (e) {
       setWhoami(loginErrorMessage(e));
-    } finally {
       setBusy(false);
     }
   }
 
   return (
-    <main className="container mt-5" style={{ maxWidth: 480 }}>
-      <h1 className="h3 mb-4">Latchkey</h1>
-      {view.kind === "loading" && (
-        <p className="text-secondary" role="status" data-testid="loading">
-          Loading…
+    <div data-testid="signed-in" style={{ maxWidth: 480 }}>
+      <h1 className="h3 mb-4">Welcome</h1>
+      <p className="lead" data-testid="greeting">
+        You are logged in as {username}
+      </p>
+      <div className="d-flex gap-2">
+        <button type="button" className="btn btn-outline-primary" onClick={onWhoami}>
+          WhoAmI
+        </button>
+        <button type="button" className="btn btn-danger" onClick={onLogout} disabled={busy}>
+          Log out
+        </button>
+      </div>
+      {whoami && (
+        <p className="mt-3" data-testid="whoami" role="status">
+          {whoami}
         </p>
       )}
-      {view.kind === "broken" && (
-        <div className="alert alert-danger" role="alert">
-          {view.message}
-        </div>
-      )}
-      {view.kind === "anonymous" && (
-        <form onSubmit={onLogin} data-testid="login-form" noValidate>
-          <div className="mb-3">
-            <label htmlFor="username" className="form-label">
-              Username
-            </label>
-            <input
-              id="username"
-              className="form-control"
-              name="username"
-              autoComplete="username"
-              autoFocus
-              value={username}
-              onChange={(e) => setUsername(e.target.value)}
-            />
-          </div>
-          <div className="mb-3">
-            <label htmlFor="password" className="form-label">
-              Password
-            </label>
-            <input
-              id="password"
-              className="form-control"
-              type="password"
-              name="password"
-              autoComplete="current-password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-          </div>
-          {error && (
-            <div className="alert alert-danger" role="alert" data-testid="login-error">
-              {error}
-            </div>
-          )}
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? "Logging in…" : "Log in"}
-          </button>
-        </form>
-      )}
-      {view.kind === "signedIn" && (
-        <div data-testid="signed-in">
-          <p className="lead" data-testid="greeting">
-            You are logged in as {view.username}
-          </p>
-          <div className="d-flex gap-2">
-            <button type="button" className="btn btn-outline-primary" onClick={onWhoami}>
-              WhoAmI
-            </button>
-            <button type="button" className="btn btn-danger" onClick={onLogout} disabled={busy}>
-              Log out
-            </button>
-          </div>
-          {whoami && (
-            <p className="mt-3" data-testid="whoami">
-              {whoami}
-            </p>
-          )}
-        </div>
-      )}
-    </main>
+      <p className="mt-4">
+        <Link to="/account">Manage your account</Link>: see where you are signed in, end sessions, change your password.
+      </p>
+    </div>
+  );
+}
+
+function NotFound() {
+  return (
+    <div>
+      <h1 className="h3 mb-3">Page not found</h1>
+      <p>
+        There is nothing at this address. <Link to="/">Go to the start page</Link>.
+      </p>
+    </div>
   );
 }

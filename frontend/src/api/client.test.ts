@@ -157,3 +157,55 @@ describe("answers", () => {
     expect(err.isNetworkError).toBe(true);
   });
 });
+
+describe("account calls", () => {
+  it("ends a session with DELETE and the token, and revokes the others with POST", async () => {
+    const { fetch, calls } = fakeFetch((url, init) => {
+      if (url.endsWith("/api/csrf/")) return json(200, {}, { "X-CSRFToken": "T" });
+      if (init.method === "DELETE") return json(200, { detail: "Session ended.", current: false });
+      return json(200, { detail: "2 other sessions ended.", ended: 2 });
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    await api.endSession("abc123");
+    expect(await api.revokeOtherSessions()).toBe(2);
+    const del = calls.find((c) => c.init.method === "DELETE")!;
+    expect(del.url).toBe("/api/sessions/abc123/");
+    expect(header(del, "X-CSRFToken")).toBe("T");
+    expect(calls.find((c) => c.url === "/api/sessions/revoke-others/")!.init.method).toBe("POST");
+  });
+
+  it("passes the validators' problems through and refreshes the token after a change", async () => {
+    let n = 0;
+    let changes = 0;
+    const { fetch, calls } = fakeFetch((url) => {
+      if (url.endsWith("/api/csrf/")) return json(200, {}, { "X-CSRFToken": `T${++n}` });
+      if (url.endsWith("/api/password/change/") && ++changes === 1) {
+        return json(400, {
+          detail: "This password is too short.",
+          code: "password_invalid",
+          errors: [{ code: "password_too_short", message: "This password is too short." }, { bogus: 1 }],
+        });
+      }
+      return json(200, { detail: "Password changed.", ended: 1 });
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    const err = (await api.changePassword("old", "x").catch((e: unknown) => e)) as ApiError;
+    expect(err.code).toBe("password_invalid");
+    expect(err.errors).toEqual([{ code: "password_too_short", message: "This password is too short." }]);
+    expect(await api.changePassword("old", "a good new passphrase")).toBe(1);
+    await api.revokeOtherSessions();
+    const last = calls.filter((c) => c.url === "/api/sessions/revoke-others/")[0];
+    expect(header(last, "X-CSRFToken")).toBe("T2");
+    expect(JSON.parse(String(calls[2].init.body))).toEqual({ currentPassword: "old", newPassword: "a good new passphrase" });
+  });
+
+  it("reports reauthentication_required so the page can ask for the password", async () => {
+    const { fetch } = fakeFetch((url) =>
+      url.endsWith("/api/csrf/")
+        ? json(200, {}, { "X-CSRFToken": "T" })
+        : json(403, { detail: "Please enter your password again.", code: "reauthentication_required" }),
+    );
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    await expect(api.revokeOtherSessions()).rejects.toMatchObject({ status: 403, code: "reauthentication_required" });
+  });
+});

@@ -23,18 +23,27 @@ export interface ApiConfig {
   csrfCookieName?: string;
 }
 
+/** One reason behind a 400, e.g. a password validator's. */
+export interface FieldProblem {
+  code: string;
+  message: string;
+}
+
 /** An API failure, with the server's `detail` and machine-readable `code`. */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly detail: string;
+  /** The individual problems (password validators), when the server lists them. */
+  readonly errors: FieldProblem[];
 
-  constructor(status: number, code: string, detail: string) {
+  constructor(status: number, code: string, detail: string, errors: FieldProblem[] = []) {
     super(detail || `HTTP ${status}`);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.detail = detail;
+    this.errors = errors;
   }
 
   /** True when the request never got an HTTP answer. */
@@ -46,6 +55,23 @@ export class ApiError extends Error {
 export interface SessionState {
   isAuthenticated: boolean;
   expiresAt?: string;
+  /** When the password was last entered in this session. */
+  authenticatedAt?: string;
+}
+
+/** One of the user's sessions, as `GET /api/sessions/` lists it. */
+export interface SessionInfo {
+  /** Opaque: used only to end it. */
+  id: string;
+  /** The session of this browser. */
+  current: boolean;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  ip: string | null;
+  userAgent: string | null;
+  /** A persistent cookie rather than a browser-session one. */
+  remember: boolean;
 }
 
 export interface ApiClient {
@@ -53,6 +79,16 @@ export interface ApiClient {
   whoami(): Promise<string | null>;
   login(username: string, password: string): Promise<void>;
   logout(): Promise<void>;
+  /** The user's sessions, newest first. */
+  sessions(): Promise<SessionInfo[]>;
+  /** Ends one session; ending the current one is a logout. */
+  endSession(id: string): Promise<void>;
+  /** Ends every other session; resolves to how many ended. */
+  revokeOtherSessions(): Promise<number>;
+  /** Resolves to how many other sessions ended. */
+  changePassword(currentPassword: string, newPassword: string): Promise<number>;
+  /** Proves the password again, for actions that need a recent sign-in. */
+  reauthenticate(password: string): Promise<void>;
   /** The token the next unsafe request will send (for diagnostics and tests). */
   csrfToken(refresh?: boolean): Promise<string>;
 }
@@ -69,14 +105,20 @@ export function readCookie(cookies: string, name: string): string | null {
 async function errorFrom(res: Response): Promise<ApiError> {
   let code = "http_error";
   let detail = `HTTP ${res.status}`;
+  let errors: FieldProblem[] = [];
   try {
-    const body = (await res.json()) as { detail?: unknown; code?: unknown };
+    const body = (await res.json()) as { detail?: unknown; code?: unknown; errors?: unknown };
     if (typeof body.detail === "string") detail = body.detail;
     if (typeof body.code === "string") code = body.code;
+    if (Array.isArray(body.errors)) {
+      errors = body.errors.filter(
+        (e): e is FieldProblem => typeof e?.code === "string" && typeof e?.message === "string",
+      );
+    }
   } catch {
     // Not JSON (a proxy error page): keep the generic detail.
   }
-  return new ApiError(res.status, code, detail);
+  return new ApiError(res.status, code, detail, errors);
 }
 
 export function createClient(config: ApiConfig): ApiClient {
@@ -115,12 +157,12 @@ export function createClient(config: ApiConfig): ApiClient {
     return token;
   }
 
-  async function unsafe(path: string, body?: unknown): Promise<Response> {
+  async function unsafe(path: string, body?: unknown, method = "POST"): Promise<Response> {
     const attempt = async (refresh: boolean) => {
       const token = await csrfToken(refresh);
       const headers: Record<string, string> = { "X-CSRFToken": token };
       if (body !== undefined) headers["Content-Type"] = "application/json";
-      return send(path, { method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      return send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     };
     let res = await attempt(false);
     if (res.status === 403) {
@@ -166,6 +208,38 @@ export function createClient(config: ApiConfig): ApiClient {
 
     async logout() {
       const res = await unsafe("/api/logout/");
+      if (!res.ok) throw await errorFrom(res);
+      cachedToken = null;
+    },
+
+    async sessions() {
+      const res = await send("/api/sessions/");
+      if (!res.ok) throw await errorFrom(res);
+      return ((await res.json()) as { sessions: SessionInfo[] }).sessions;
+    },
+
+    async endSession(id) {
+      const res = await unsafe(`/api/sessions/${encodeURIComponent(id)}/`, undefined, "DELETE");
+      if (!res.ok) throw await errorFrom(res);
+      if (((await res.json()) as { current?: boolean }).current) cachedToken = null;
+    },
+
+    async revokeOtherSessions() {
+      const res = await unsafe("/api/sessions/revoke-others/");
+      if (!res.ok) throw await errorFrom(res);
+      return ((await res.json()) as { ended: number }).ended;
+    },
+
+    async changePassword(currentPassword, newPassword) {
+      const res = await unsafe("/api/password/change/", { currentPassword, newPassword });
+      if (!res.ok) throw await errorFrom(res);
+      // The session moved to a new key and the CSRF secret rotated.
+      cachedToken = null;
+      return ((await res.json()) as { ended: number }).ended;
+    },
+
+    async reauthenticate(password) {
+      const res = await unsafe("/api/reauthenticate/", { password });
       if (!res.ok) throw await errorFrom(res);
       cachedToken = null;
     },

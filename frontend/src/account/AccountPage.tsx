@@ -1,0 +1,491 @@
+import { FormEvent, useCallback, useEffect, useRef, useState } from "react";
+
+import { ApiClient, ApiError, FieldProblem, SessionInfo } from "../api/client";
+import { absoluteTime, describeUserAgent, relativeTime } from "./describe";
+
+type Props = {
+  api: ApiClient;
+  username: string;
+  onSignedOut: (notice?: string) => void;
+};
+
+/** A pending request for the password, resolved by the dialog. */
+type Reauth = { resolve: () => void; reject: (e: Error) => void };
+
+const ENDED_ELSEWHERE = "Your session has ended (signed out from another device, or expired). Please sign in again.";
+
+/** What a person should read for a failed account action. */
+export function accountErrorMessage(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
+    if (e.code === "session_not_found") return "That session has already ended.";
+    if (e.code === "throttled") return "Too many wrong passwords. Please wait a moment and try again.";
+    if (e.status === 503) return "The server is busy. Please try again in a moment.";
+    return e.detail;
+  }
+  return "Unexpected error.";
+}
+
+export default function AccountPage({ api, username, onSignedOut }: Props) {
+  const [sessions, setSessions] = useState<SessionInfo[] | null>(null);
+  const [loadError, setLoadError] = useState("");
+  const [notice, setNotice] = useState("");
+  const [actionError, setActionError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [reauth, setReauth] = useState<Reauth | null>(null);
+  const [now, setNow] = useState(() => new Date());
+
+  /** Anonymous now: the session ended elsewhere (or expired). */
+  const checkSignedOut = useCallback(
+    (e: unknown) => {
+      if (e instanceof ApiError && e.code === "not_authenticated") {
+        onSignedOut(ENDED_ELSEWHERE);
+        return true;
+      }
+      return false;
+    },
+    [onSignedOut],
+  );
+
+  const load = useCallback(async () => {
+    try {
+      setSessions(await api.sessions());
+      setLoadError("");
+      setNow(new Date());
+    } catch (e) {
+      if (!checkSignedOut(e)) setLoadError(accountErrorMessage(e));
+    }
+  }, [api, checkSignedOut]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  /** Runs `action`; when it needs a recent sign-in, asks for the password and runs it once more. */
+  async function sensitive<T>(action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === "reauthentication_required")) throw e;
+      await new Promise<void>((resolve, reject) => setReauth({ resolve, reject }));
+      return await action();
+    }
+  }
+
+  async function run(action: () => Promise<string | null>) {
+    setBusy(true);
+    setNotice("");
+    setActionError("");
+    try {
+      const message = await action();
+      if (message) setNotice(message);
+      await load();
+    } catch (e) {
+      if (e instanceof CancelledError) return;
+      if (!checkSignedOut(e)) setActionError(accountErrorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function endSession(s: SessionInfo) {
+    if (s.current) {
+      setBusy(true);
+      try {
+        await api.endSession(s.id);
+        onSignedOut("You signed this device out.");
+      } catch (e) {
+        if (!checkSignedOut(e)) setActionError(accountErrorMessage(e));
+        setBusy(false);
+      }
+      return;
+    }
+    await run(async () => {
+      await sensitive(() => api.endSession(s.id));
+      return `Signed out ${describeUserAgent(s.userAgent)}.`;
+    });
+  }
+
+  async function revokeOthers() {
+    await run(async () => {
+      const n = await sensitive(() => api.revokeOtherSessions());
+      return n === 0 ? "There were no other sessions." : `Signed out everywhere else (${n} session${n === 1 ? "" : "s"}).`;
+    });
+  }
+
+  const others = sessions?.filter((s) => !s.current).length ?? 0;
+  return (
+    <div>
+      <h1 className="h3 mb-4">Your account</h1>
+      <p>
+        Signed in as <strong>{username}</strong>.
+      </p>
+
+      <section aria-labelledby="sessions-heading" className="mb-5">
+        <h2 id="sessions-heading" className="h5">
+          Where you are signed in
+        </h2>
+        <p className="text-secondary">
+          Each row is a browser signed in to your account. If you do not recognise one, end it and change your
+          password.
+        </p>
+        <div aria-live="polite">
+          {notice && (
+            <div className="alert alert-success" role="status" data-testid="account-notice">
+              {notice}
+            </div>
+          )}
+          {actionError && (
+            <div className="alert alert-danger" role="alert" data-testid="account-error">
+              {actionError}
+            </div>
+          )}
+        </div>
+        {loadError && (
+          <div className="alert alert-danger" role="alert">
+            {loadError}{" "}
+            <button type="button" className="btn btn-sm btn-outline-danger ms-2" onClick={() => void load()}>
+              Try again
+            </button>
+          </div>
+        )}
+        {sessions === null && !loadError && (
+          <p className="text-secondary" role="status">
+            Loading your sessions…
+          </p>
+        )}
+        {sessions && (
+          <div className="table-responsive">
+            <table className="table align-middle" data-testid="sessions-table">
+              <caption className="visually-hidden">Your signed-in sessions, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Device</th>
+                  <th scope="col">IP address</th>
+                  <th scope="col">Signed in</th>
+                  <th scope="col">Last active</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Action</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {sessions.map((s) => {
+                  const device = describeUserAgent(s.userAgent);
+                  return (
+                    <tr key={s.id} data-testid="session-row" data-current={s.current ? "true" : "false"}>
+                      <td>
+                        <span title={s.userAgent ?? undefined}>{device}</span>
+                        {s.current && <span className="badge text-bg-success ms-2">This device</span>}
+                        {!s.remember && <span className="d-block small text-secondary">Until the browser closes</span>}
+                      </td>
+                      <td>{s.ip ?? "unknown"}</td>
+                      <td>
+                        <time dateTime={s.createdAt} title={absoluteTime(s.createdAt)}>
+                          {relativeTime(s.createdAt, now)}
+                        </time>
+                      </td>
+                      <td>
+                        <time dateTime={s.lastSeenAt} title={absoluteTime(s.lastSeenAt)}>
+                          {relativeTime(s.lastSeenAt, now)}
+                        </time>
+                      </td>
+                      <td className="text-end">
+                        <button
+                          type="button"
+                          className="btn btn-sm btn-outline-danger"
+                          disabled={busy}
+                          onClick={() => void endSession(s)}
+                          aria-label={s.current ? "Sign out this device" : `End the session on ${device}`}
+                        >
+                          {s.current ? "Sign out" : "End"}
+                        </button>
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <button
+          type="button"
+          className="btn btn-outline-danger"
+          disabled={busy || sessions === null || others === 0}
+          onClick={() => void revokeOthers()}
+          data-testid="revoke-others"
+        >
+          Sign out everywhere else
+        </button>
+        {sessions !== null && others === 0 && (
+          <span className="ms-2 small text-secondary">This is your only session.</span>
+        )}
+      </section>
+
+      <ChangePassword api={api} username={username} onChanged={load} onSignedOut={checkSignedOut} />
+
+      {reauth && (
+        <ReauthDialog
+          api={api}
+          onDone={() => {
+            reauth.resolve();
+            setReauth(null);
+          }}
+          onCancel={() => {
+            reauth.reject(new CancelledError());
+            setReauth(null);
+          }}
+        />
+      )}
+    </div>
+  );
+}
+
+class CancelledError extends Error {
+  constructor() {
+    super("cancelled");
+    this.name = "CancelledError";
+  }
+}
+
+/** Explains each validator problem in the words the server sent. */
+function problemsOf(e: ApiError): FieldProblem[] {
+  return e.errors.length > 0 ? e.errors : [{ code: e.code, message: e.detail }];
+}
+
+function ChangePassword({
+  api,
+  username,
+  onChanged,
+  onSignedOut,
+}: {
+  api: ApiClient;
+  username: string;
+  onChanged: () => Promise<void>;
+  onSignedOut: (e: unknown) => boolean;
+}) {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [currentError, setCurrentError] = useState("");
+  const [problems, setProblems] = useState<FieldProblem[]>([]);
+  const [confirmError, setConfirmError] = useState("");
+  const [error, setError] = useState("");
+  const [done, setDone] = useState("");
+
+  async function onSubmit(event: FormEvent) {
+    event.preventDefault();
+    setCurrentError("");
+    setProblems([]);
+    setConfirmError("");
+    setError("");
+    setDone("");
+    if (!current) return setCurrentError("Enter your current password.");
+    if (!next) return setProblems([{ code: "required", message: "Enter a new password." }]);
+    if (next !== confirm) return setConfirmError("The two new passwords do not match.");
+    setBusy(true);
+    try {
+      const ended = await api.changePassword(current, next);
+      setCurrent("");
+      setNext("");
+      setConfirm("");
+      setDone(
+        ended === 0
+          ? "Password changed."
+          : `Password changed. ${ended} other session${ended === 1 ? " was" : "s were"} signed out.`,
+      );
+      await onChanged();
+    } catch (e) {
+      if (onSignedOut(e)) return;
+      if (e instanceof ApiError && e.code === "invalid_credentials") setCurrentError("Your current password is wrong.");
+      else if (e instanceof ApiError && e.code === "password_invalid") setProblems(problemsOf(e));
+      else setError(accountErrorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="password-heading" className="mb-5" style={{ maxWidth: 480 }}>
+      <h2 id="password-heading" className="h5">
+        Change your password
+      </h2>
+      <p className="text-secondary">Every other session is signed out; this one stays signed in.</p>
+      <form onSubmit={onSubmit} noValidate data-testid="password-form">
+        {/* Lets password managers tie the new password to this account. */}
+        <input type="text" name="username" autoComplete="username" value={username} readOnly hidden />
+        <div className="mb-3">
+          <label htmlFor="current-password" className="form-label">
+            Current password
+          </label>
+          <input
+            id="current-password"
+            type="password"
+            className={`form-control${currentError ? " is-invalid" : ""}`}
+            autoComplete="current-password"
+            value={current}
+            onChange={(e) => setCurrent(e.target.value)}
+            aria-invalid={currentError ? true : undefined}
+            aria-describedby={currentError ? "current-password-error" : undefined}
+          />
+          {currentError && (
+            <div id="current-password-error" className="invalid-feedback" data-testid="current-password-error">
+              {currentError}
+            </div>
+          )}
+        </div>
+        <div className="mb-3">
+          <label htmlFor="new-password" className="form-label">
+            New password
+          </label>
+          <input
+            id="new-password"
+            type="password"
+            className={`form-control${problems.length ? " is-invalid" : ""}`}
+            autoComplete="new-password"
+            value={next}
+            onChange={(e) => setNext(e.target.value)}
+            aria-invalid={problems.length ? true : undefined}
+            aria-describedby={problems.length ? "new-password-help new-password-errors" : "new-password-help"}
+          />
+          <div id="new-password-help" className="form-text">
+            At least 8 characters; not a common password, not only digits, not like your username.
+          </div>
+          {problems.length > 0 && (
+            <ul id="new-password-errors" className="invalid-feedback d-block mb-0 ps-3" data-testid="password-problems">
+              {problems.map((p) => (
+                <li key={p.code + p.message}>{p.message}</li>
+              ))}
+            </ul>
+          )}
+        </div>
+        <div className="mb-3">
+          <label htmlFor="confirm-password" className="form-label">
+            New password again
+          </label>
+          <input
+            id="confirm-password"
+            type="password"
+            className={`form-control${confirmError ? " is-invalid" : ""}`}
+            autoComplete="new-password"
+            value={confirm}
+            onChange={(e) => setConfirm(e.target.value)}
+            aria-invalid={confirmError ? true : undefined}
+            aria-describedby={confirmError ? "confirm-password-error" : undefined}
+          />
+          {confirmError && (
+            <div id="confirm-password-error" className="invalid-feedback">
+              {confirmError}
+            </div>
+          )}
+        </div>
+        <div aria-live="polite">
+          {error && (
+            <div className="alert alert-danger" role="alert">
+              {error}
+            </div>
+          )}
+          {done && (
+            <div className="alert alert-success" role="status" data-testid="password-changed">
+              {done}
+            </div>
+          )}
+        </div>
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? "Changing…" : "Change password"}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+/** Asks for the password again before a sensitive action. */
+function ReauthDialog({ api, onDone, onCancel }: { api: ApiClient; onDone: () => void; onCancel: () => void }) {
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const input = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    input.current?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") onCancel();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [onCancel]);
+
+  async function onSubmit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError("");
+    try {
+      await api.reauthenticate(password);
+      onDone();
+    } catch (e) {
+      setError(
+        e instanceof ApiError && e.code === "invalid_credentials" ? "That is not your password." : accountErrorMessage(e),
+      );
+      setBusy(false);
+      input.current?.focus();
+    }
+  }
+
+  return (
+    <>
+      <div className="modal-backdrop show" />
+      <div
+        className="modal d-block"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby="reauth-title"
+        aria-describedby="reauth-why"
+        data-testid="reauth-dialog"
+      >
+        <div className="modal-dialog">
+          <form className="modal-content" onSubmit={onSubmit} noValidate>
+            <div className="modal-header">
+              <h2 className="modal-title h5" id="reauth-title">
+                Confirm it is you
+              </h2>
+            </div>
+            <div className="modal-body">
+              <p id="reauth-why">
+                This action needs a recent sign-in. Enter your password to continue; you will not be asked again for a
+                few minutes.
+              </p>
+              <label htmlFor="reauth-password" className="form-label">
+                Password
+              </label>
+              <input
+                id="reauth-password"
+                ref={input}
+                type="password"
+                className={`form-control${error ? " is-invalid" : ""}`}
+                autoComplete="current-password"
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+                aria-invalid={error ? true : undefined}
+                aria-describedby={error ? "reauth-error" : undefined}
+              />
+              {error && (
+                <div id="reauth-error" className="invalid-feedback" role="alert" data-testid="reauth-error">
+                  {error}
+                </div>
+              )}
+            </div>
+            <div className="modal-footer">
+              <button type="button" className="btn btn-outline-secondary" onClick={onCancel}>
+                Cancel
+              </button>
+              <button type="submit" className="btn btn-primary" disabled={busy}>
+                {busy ? "Checking…" : "Confirm"}
+              </button>
+            </div>
+          </form>
+        </div>
+      </div>
+    </>
+  );
+}
