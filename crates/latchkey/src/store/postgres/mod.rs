@@ -14,7 +14,7 @@ use sqlx::{
 
 use super::{
     DbError, open_error,
-    sql::{Migration, sql_database, sql_stores},
+    sql::{ListQuery, Migration, sql_database, sql_stores},
 };
 
 /// Embedded migrations, in order.
@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/postgres/0003_session_client.sql"),
     },
 ];
+
+/// A user's live sessions, one row each: see [`ListQuery`].
+const LIST_USER_SESSIONS: ListQuery = ListQuery::Rows(
+    "SELECT * FROM latchkey_sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, key_hash",
+);
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS latchkey_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)";

@@ -72,6 +72,9 @@ for _, m in ipairs(ms) do
 end
 return #ms";
 
+/// Every field of a session hash, in the order listings read them.
+const FIELDS: [&str; 12] = ["u", "a", "d", "c", "l", "e", "x", "i", "p", "g", "t", "r"];
+
 impl RedisStore {
     fn expire_at_ms(r: &SessionRecord) -> i64 {
         r.absolute_expires_at.max(r.expires_at).unix_timestamp() * 1000 + GRACE_MS
@@ -103,7 +106,13 @@ impl RedisStore {
     }
 
     fn decode(key_hash: &str, h: &HashMap<String, String>) -> Result<SessionRecord, StoreError> {
-        let field = |k: &str| h.get(k).ok_or_else(|| StoreError::Corrupt(format!("session field {k} missing")));
+        Self::decode_with(key_hash, |k| h.get(k))
+    }
+
+    /// Decodes a session from its hash fields, `get` giving each by name.
+    fn decode_with<'a>(key_hash: &str, get: impl Fn(&str) -> Option<&'a String>) -> Result<SessionRecord, StoreError> {
+        let h = get;
+        let field = |k: &str| h(k).ok_or_else(|| StoreError::Corrupt(format!("session field {k} missing")));
         let int = |k: &str| field(k)?.parse::<i64>().map_err(|e| StoreError::Corrupt(e.to_string()));
         let data: Map<String, Value> =
             serde_json::from_str(field("d")?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -127,13 +136,13 @@ impl RedisStore {
             },
             // Records written before these fields existed lack them: unknown,
             // and the default (persistent) cookie.
-            ip: h.get("p").filter(|v| !v.is_empty()).cloned(),
-            user_agent: h.get("g").filter(|v| !v.is_empty()).cloned(),
-            authenticated_at: match h.get("t").filter(|v| !v.is_empty()) {
+            ip: h("p").filter(|v| !v.is_empty()).cloned(),
+            user_agent: h("g").filter(|v| !v.is_empty()).cloned(),
+            authenticated_at: match h("t").filter(|v| !v.is_empty()) {
                 Some(t) => Some(from_ts(t.parse().map_err(|_| StoreError::Corrupt("authenticated_at".into()))?)?),
                 None => None,
             },
-            remember: h.get("r").is_none_or(|v| v != "0"),
+            remember: h("r").is_none_or(|v| v != "0"),
         })
     }
 }
@@ -208,20 +217,22 @@ impl SessionStore for RedisStore {
         if members.is_empty() {
             return Ok(Vec::new());
         }
-        // Two round trips whatever the count: the set, then every hash in one pipeline.
+        // Two round trips whatever the count: the set, then every hash in
+        // one pipeline, by field position (no map per session).
         let mut pipe = redis::pipe();
         for m in &members {
-            pipe.hgetall(format!("{}s:{m}", self.prefix));
+            pipe.cmd("HMGET").arg(format!("{}s:{m}", self.prefix)).arg(&FIELDS[..]);
         }
-        let hashes: Vec<HashMap<String, String>> = pipe.query_async(&mut c).await?;
+        let hashes: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;
         let mut out = Vec::with_capacity(members.len());
         let mut gone = Vec::new();
         for (m, h) in members.iter().zip(&hashes) {
-            if h.is_empty() {
+            // A vanished session has no fields at all (not even its user).
+            if h.first().is_none_or(Option::is_none) {
                 gone.push(m.as_str());
                 continue;
             }
-            let r = Self::decode(m, h)?;
+            let r = Self::decode_with(m, |k| FIELDS.iter().position(|f| *f == k).and_then(|i| h.get(i)?.as_ref()))?;
             if !r.is_expired(now) {
                 out.push(r);
             }

@@ -41,6 +41,20 @@ impl Migration {
     }
 }
 
+/// How a backend lists a user's sessions (`$1` the user, `$2` now), newest
+/// first. Measured with `bench/list_sessions.sh`: sqlx's SQLite driver hands
+/// rows one at a time from its worker thread, so 1,000 rows cost more there
+/// than one row holding them all as a JSON array; PostgreSQL is faster with
+/// plain rows than with `json_agg`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ListQuery {
+    /// One row per session, all `latchkey_sessions` columns.
+    Rows(&'static str),
+    /// One row, one column: a JSON array of objects keyed by column name
+    /// (decoded by `rows::sessions_from_json`).
+    JsonArray(&'static str),
+}
+
 /// The secret key `migrate` generates: 50 characters from 62 symbols, about
 /// 297 bits.
 pub(crate) fn new_secret_key() -> String {

@@ -50,6 +50,59 @@ where
     })
 }
 
+/// A `latchkey_sessions` row as the listing query aggregates it to JSON
+/// (`LIST_USER_SESSIONS_JSON` of each backend, same keys on both).
+#[derive(serde::Deserialize)]
+struct JsonSession {
+    key_hash: String,
+    user_id: Option<i64>,
+    auth_hash: String,
+    data: String,
+    created_at: i64,
+    last_seen: i64,
+    expires_at: i64,
+    absolute_expires_at: i64,
+    idle_timeout: i64,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    authenticated_at: Option<i64>,
+    /// SQLite stores 0/1, PostgreSQL a boolean.
+    remember: Value,
+}
+
+/// The sessions of a listing query's JSON array, newest first.
+pub(crate) fn sessions_from_json(json: &str) -> Result<Vec<SessionRecord>, StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    let rows: Vec<JsonSession> = serde_json::from_str(json).map_err(corrupt)?;
+    let mut out = rows
+        .into_iter()
+        .map(|r| {
+            Ok(SessionRecord {
+                key_hash: SessionKeyHash(r.key_hash),
+                user_id: r.user_id,
+                auth_hash: r.auth_hash,
+                data: serde_json::from_str(&r.data).map_err(corrupt)?,
+                created_at: from_ts(r.created_at)?,
+                last_seen: from_ts(r.last_seen)?,
+                expires_at: from_ts(r.expires_at)?,
+                absolute_expires_at: from_ts(r.absolute_expires_at)?,
+                idle_timeout: (r.idle_timeout != 0).then(|| time::Duration::seconds(r.idle_timeout)),
+                ip: r.ip,
+                user_agent: r.user_agent,
+                authenticated_at: r.authenticated_at.map(from_ts).transpose()?,
+                remember: match r.remember {
+                    Value::Bool(b) => b,
+                    Value::Number(n) => n.as_i64() != Some(0),
+                    other => return Err(StoreError::Corrupt(format!("remember: {other}"))),
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // Aggregates keep their input's order in practice, not by any guarantee.
+    out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.key_hash.as_str().cmp(b.key_hash.as_str())));
+    Ok(out)
+}
+
 /// A row of `latchkey_users`.
 pub(crate) fn user<'r, R>(row: &'r R) -> Result<User, UserStoreError>
 where

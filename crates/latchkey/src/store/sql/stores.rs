@@ -110,14 +110,18 @@ macro_rules! sql_stores {
             }
 
             async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError> {
-                let rows = sqlx::query(
-                    "SELECT * FROM latchkey_sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, key_hash",
-                )
-                .bind(user_id)
-                .bind(ts(now))
-                .fetch_all(&self.pool)
-                .await?;
-                rows.iter().map(rows::session).collect()
+                // Each backend says how its driver lists fastest (see ListQuery).
+                match LIST_USER_SESSIONS {
+                    $crate::store::sql::ListQuery::Rows(sql) => {
+                        let rows = sqlx::query(sql).bind(user_id).bind(ts(now)).fetch_all(&self.pool).await?;
+                        rows.iter().map(rows::session).collect()
+                    }
+                    $crate::store::sql::ListQuery::JsonArray(sql) => {
+                        let json: String =
+                            sqlx::query_scalar(sql).bind(user_id).bind(ts(now)).fetch_one(&self.pool).await?;
+                        rows::sessions_from_json(&json)
+                    }
+                }
             }
 
             async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {

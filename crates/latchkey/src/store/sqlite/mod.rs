@@ -14,7 +14,7 @@ use sqlx::{
 
 use super::{
     DbError, open_error,
-    sql::{Migration, sql_database, sql_stores},
+    sql::{ListQuery, Migration, sql_database, sql_stores},
 };
 
 /// Embedded migrations, in order.
@@ -37,6 +37,16 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/sqlite/0005_session_client.sql"),
     },
 ];
+
+/// A user's live sessions as one JSON array: see [`ListQuery`].
+const LIST_USER_SESSIONS: ListQuery = ListQuery::JsonArray(
+    "SELECT coalesce(json_group_array(json_object(
+    'key_hash', key_hash, 'user_id', user_id, 'auth_hash', auth_hash, 'data', data, 'created_at', created_at,
+    'last_seen', last_seen, 'expires_at', expires_at, 'absolute_expires_at', absolute_expires_at,
+    'idle_timeout', idle_timeout, 'ip', ip, 'user_agent', user_agent, 'authenticated_at', authenticated_at,
+    'remember', remember)), '[]')
+  FROM (SELECT * FROM latchkey_sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, key_hash)",
+);
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS latchkey_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)";
