@@ -409,3 +409,45 @@ async fn cross_origin_account_routes_carry_cors_for_the_spa_and_preflight_delete
         assert!(!res.status.is_server_error());
     }
 }
+
+#[tokio::test]
+async fn hostile_input_to_the_account_routes_gets_a_json_4xx_never_a_5xx() {
+    let mut app = signed_in(Preset::SameOrigin).await;
+    let long = "x".repeat(60_000);
+    let bodies: Vec<String> = vec![
+        String::new(),
+        "not json".into(),
+        "[]".into(),
+        "null".into(),
+        r#"{"password": null}"#.into(),
+        r#"{"password": ["a"]}"#.into(),
+        r#"{"currentPassword": {"a": 1}, "newPassword": true}"#.into(),
+        format!(r#"{{"password": "{long}", "currentPassword": "{long}", "newPassword": "{long}"}}"#),
+        "{\"password\": \"\\u0000\\ud800\"}".into(),
+    ];
+    for path in ["/api/reauthenticate/", "/api/password/change/", "/api/sessions/revoke-others/"] {
+        for body in &bodies {
+            let token = app.csrf_token().await;
+            for ct in ["application/json", "text/plain", "application/x-www-form-urlencoded"] {
+                let headers = [("content-type", ct), ("x-csrftoken", token.as_str())];
+                let res = app.send(Method::POST, path, &headers, Some(body)).await;
+                assert!(!res.status.is_server_error(), "{path} {ct} {}: {}", &body[..body.len().min(40)], res.status);
+                assert!(res.json().get("code").is_some() || res.status.is_success(), "{path}: {:?}", res.json());
+            }
+        }
+    }
+    for id in [
+        "%FF%FE",
+        "%00",
+        "..%2F..%2Fetc",
+        "%E2%80%AE",
+        &"f".repeat(32),
+        &"0".repeat(10_000),
+        "ABCDEF0123456789ABCDEF0123456789",
+    ] {
+        let res = app.unsafe_json(Method::DELETE, &format!("/api/sessions/{id}/"), "").await;
+        assert!(res.status.is_client_error(), "{id}: {}", res.status);
+        assert!(res.json().get("code").is_some());
+    }
+    assert!(is_signed_in(&mut app).await);
+}
