@@ -104,3 +104,58 @@ async fn concurrent_logins_and_session_checks_all_succeed() {
     }
     s.stop().await;
 }
+
+/// The account routes over real HTTP, in every preset: list, re-authenticate,
+/// sign out everywhere else, change the password, end the current session.
+#[tokio::test]
+async fn the_account_routes_work_over_http_in_every_preset() {
+    for preset in Preset::ALL {
+        let s = spawn_app(preset).await;
+        let other = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        for c in [&s.client, &other] {
+            let t =
+                c.get(s.url("/api/csrf/")).send().await.unwrap().headers()["x-csrftoken"].to_str().unwrap().to_owned();
+            let res = c
+                .post(s.url("/api/login/"))
+                .header("x-csrftoken", t)
+                .json(&json!({"username": USER, "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{preset}");
+        }
+        let (st, list) = json(s.client.get(s.url("/api/sessions/")).send().await.unwrap()).await;
+        assert_eq!((st, list["sessions"].as_array().map(Vec::len)), (StatusCode::OK, Some(2)), "{preset}");
+        let (_, session) = json(s.client.get(s.url("/api/session/")).send().await.unwrap()).await;
+        assert!(session["authenticatedAt"].is_string(), "{preset}: {session}");
+
+        let post = |path: &'static str, body: Value| {
+            let s = &s;
+            async move {
+                let t = token(s).await;
+                json(s.client.post(s.url(path)).header("x-csrftoken", t).json(&body).send().await.unwrap()).await
+            }
+        };
+        let (st, body) = post("/api/reauthenticate/", json!({"password": PASSWORD})).await;
+        assert_eq!(st, StatusCode::OK, "{preset}: {body}");
+        let (st, body) = post("/api/sessions/revoke-others/", json!({})).await;
+        assert_eq!((st, &body["ended"]), (StatusCode::OK, &json!(1)), "{preset}: {body}");
+        let gone = other.get(s.url("/api/whoami/")).send().await.unwrap();
+        assert!(gone.status() == StatusCode::FORBIDDEN || gone.json::<Value>().await.unwrap()["username"].is_null());
+
+        let (st, body) =
+            post("/api/password/change/", json!({"currentPassword": PASSWORD, "newPassword": "over http at last 9"}))
+                .await;
+        assert_eq!(st, StatusCode::OK, "{preset}: {body}");
+        let (_, list) = json(s.client.get(s.url("/api/sessions/")).send().await.unwrap()).await;
+        let id = list["sessions"][0]["id"].as_str().unwrap().to_owned();
+        let t = token(&s).await;
+        let res =
+            s.client.delete(s.url(&format!("/api/sessions/{id}/"))).header("x-csrftoken", t).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{preset}");
+        let res = s.client.get(s.url("/api/sessions/")).send().await.unwrap();
+        let (st, body) = json(res).await;
+        assert_eq!((st, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_authenticated")), "{preset}");
+        s.stop().await;
+    }
+}
