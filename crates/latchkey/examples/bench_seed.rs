@@ -50,6 +50,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let new = NewUser {
                 username: Username::parse(user)?,
                 email: Email::default(),
+                email_verified: false,
                 password_hash: hash,
                 is_staff: false,
                 is_superuser: false,

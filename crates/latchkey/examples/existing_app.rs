@@ -67,6 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let user = NewUser {
         username: Username::parse("demo")?,
         email: Email::default(),
+        email_verified: false,
         password_hash: hash,
         is_staff: false,
         is_superuser: false,

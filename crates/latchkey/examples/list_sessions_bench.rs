@@ -19,7 +19,7 @@ use latchkey::{
     Latchkey, SystemClock,
     session::{SessionKey, SessionRecord},
     settings::{Preset, Settings},
-    store::{Database, MemorySessionStore, MemoryThrottleStore, MemoryUserStore},
+    store::Database,
     testing::{PgDatabase, RedisPrefix, create_user},
 };
 use time::OffsetDateTime;
@@ -107,12 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut stores = match &db {
         Some(db) => db.stores(),
-        None => latchkey::Stores {
-            sessions: Arc::new(MemorySessionStore::new()),
-            users: Arc::new(MemoryUserStore::new()),
-            throttle: Arc::new(MemoryThrottleStore::default()),
-            audit: Arc::new(latchkey::audit::NoAuditStore),
-        },
+        None => latchkey::Stores::memory(),
     };
     if backend == "redis" {
         let prefix = RedisPrefix::new();

@@ -45,6 +45,16 @@ pub enum AuthError {
     /// The new password fails the validators.
     #[error("the password fails the validators")]
     PasswordInvalid(Vec<PasswordProblem>),
+    /// A mailed key that is malformed, unknown, used, expired, or whose
+    /// account changed since: one answer for all.
+    #[error("invalid key")]
+    InvalidKey,
+    /// Not an email address.
+    #[error("invalid email address")]
+    InvalidEmail,
+    /// Too many requests of a kind other than logins (password resets).
+    #[error("too many requests")]
+    RequestsThrottled(Throttled),
 }
 
 /// The session-auth-hash HMACs of the secret key and each fallback, in that order.

@@ -165,4 +165,15 @@ impl UserStore for Cached<dyn UserStore> {
         self.cache.logged_in(id, now);
         Ok(())
     }
+
+    async fn active_by_email(&self, email: &str) -> Result<Vec<User>, UserStoreError> {
+        // Never cached: the password-reset rules need the account as stored.
+        self.inner.active_by_email(email).await
+    }
+
+    async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
+        let changed = self.inner.set_email_verified(id, verified).await?;
+        self.changed(id).await?;
+        Ok(changed)
+    }
 }

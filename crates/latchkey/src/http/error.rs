@@ -162,6 +162,20 @@ impl From<AuthError> for ApiError {
                 "Please enter your password again to continue; this action needs a recent sign-in.",
             ),
             AuthError::SessionNotFound => ApiError::new(StatusCode::NOT_FOUND, "session_not_found", "No such session."),
+            AuthError::InvalidKey => ApiError::bad_request(
+                "invalid_key",
+                "This link is invalid, has expired or was already used. Ask for a new one.",
+            ),
+            AuthError::InvalidEmail => ApiError::bad_request("invalid_email", "Enter a valid email address."),
+            AuthError::RequestsThrottled(t) => {
+                let secs = t.retry_after.whole_seconds().max(1);
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "throttled",
+                    format!("Too many requests. Try again in {secs} seconds."),
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+            }
             AuthError::PasswordInvalid(problems) => {
                 let detail = problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join(" ");
                 ApiError::bad_request("password_invalid", detail)

@@ -11,6 +11,7 @@
 
 mod cache;
 mod cookie;
+mod email;
 mod limits;
 mod password;
 mod session;
@@ -25,6 +26,7 @@ use serde::Deserialize;
 pub use self::{
     cache::*,
     cookie::{COOKIE_PATH, CookieSettings, RawCookie, SameSite},
+    email::*,
     limits::*,
     password::*,
     session::*,
@@ -145,6 +147,10 @@ pub struct Settings {
     /// How long after the password was last proved in a session its
     /// sensitive actions are allowed without asking for it again.
     pub reauthentication_window: Duration,
+    /// How mail leaves and is retried.
+    pub email: EmailSettings,
+    /// Links in mails and the password-reset limits.
+    pub accounts: AccountsSettings,
 }
 
 impl fmt::Debug for Settings {
@@ -167,6 +173,8 @@ impl fmt::Debug for Settings {
             .field("password_hasher", &self.password_hasher)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("throttle", &self.throttle)
+            .field("email", &self.email)
+            .field("accounts", &self.accounts)
             .finish()
     }
 }
@@ -270,6 +278,10 @@ pub struct RawSettings {
     pub cache: RawCache,
     /// `[auth]`.
     pub auth: RawAuth,
+    /// `[email]`.
+    pub email: RawEmail,
+    /// `[accounts]`.
+    pub accounts: RawAccounts,
 }
 
 /// `[auth]` as read.
@@ -665,6 +677,90 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "Seconds after the password was last entered in a session (login or POST /api/reauthenticate/) during which its sensitive actions — ending another session, signing out everywhere else — are allowed; later they answer 403 reauthentication_required until the user enters the password again.",
     },
     SettingDoc {
+        key: "email.backend",
+        kind: Kind::String,
+        default: DefaultValue::Str(email::EMAIL_BACKEND, ""),
+        doc: "Where mail goes: console (printed, for development), file (one .eml per message in email.file_dir) or smtp (email.smtp_url). Mail waits in the outbox table until delivered, so an outage delays it and loses none.",
+    },
+    SettingDoc {
+        key: "email.file_dir",
+        kind: Kind::String,
+        default: DefaultValue::Str(email::EMAIL_FILE_DIR, "relative to the working directory"),
+        doc: "Folder of the file backend.",
+    },
+    SettingDoc {
+        key: "email.smtp_url",
+        kind: Kind::String,
+        default: DefaultValue::Str(email::EMAIL_SMTP_URL, ""),
+        doc: "smtp://host:port uses STARTTLS when the server offers it and sends credentials only over TLS; smtp://host:port?tls=required refuses a server without STARTTLS; smtps://host:port is TLS from the first byte (port 465 by default).",
+    },
+    SettingDoc {
+        key: "email.smtp_username",
+        kind: Kind::String,
+        default: DefaultValue::Text("unset"),
+        doc: "SMTP login, sent only over TLS.",
+    },
+    SettingDoc {
+        key: "email.smtp_password",
+        kind: Kind::String,
+        default: DefaultValue::Text("unset"),
+        doc: "SMTP password; a secret, never printed (prefer LATCHKEY_EMAIL__SMTP_PASSWORD).",
+    },
+    SettingDoc {
+        key: "email.from",
+        kind: Kind::String,
+        default: DefaultValue::Str(email::EMAIL_FROM, ""),
+        doc: "The From header of every mail.",
+    },
+    SettingDoc {
+        key: "email.timeout",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(email::EMAIL_TIMEOUT, ""),
+        doc: "Seconds an SMTP connection or command may take before the attempt fails (and is retried).",
+    },
+    SettingDoc {
+        key: "email.retry_delay",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(email::EMAIL_RETRY_DELAY, ""),
+        doc: "Seconds before the first retry of a failed delivery; doubled at each attempt, at most an hour.",
+    },
+    SettingDoc {
+        key: "email.max_attempts",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(email::EMAIL_MAX_ATTEMPTS, ""),
+        doc: "Delivery attempts before a message is marked failed; `latchkey outbox --retry` sends it again.",
+    },
+    SettingDoc {
+        key: "accounts.frontend_url",
+        kind: Kind::String,
+        default: DefaultValue::Text("public_url; in cross-origin, else the first allowed origin; else http://<bind>"),
+        doc: "Where the SPA lives: links in mails start here. They are never built from the request's Host or Origin, which an attacker chooses (reset-link poisoning).",
+    },
+    SettingDoc {
+        key: "accounts.reset_password_path",
+        kind: Kind::String,
+        default: DefaultValue::Str(email::ACCOUNTS_RESET_PASSWORD_PATH, ""),
+        doc: "The SPA's page for choosing a new password; the mailed link is frontend_url + this path + ?key=….",
+    },
+    SettingDoc {
+        key: "accounts.password_reset_ttl",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(email::ACCOUNTS_PASSWORD_RESET_TTL, "one hour"),
+        doc: "Seconds a password-reset link works (once, and only until the password or address changes or the user signs in).",
+    },
+    SettingDoc {
+        key: "accounts.password_reset_per_address",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(email::ACCOUNTS_PASSWORD_RESET_PER_ADDRESS, ""),
+        doc: "Password-reset requests per address per hour, whether or not an account uses it; then 429 throttled.",
+    },
+    SettingDoc {
+        key: "accounts.password_reset_per_client",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(email::ACCOUNTS_PASSWORD_RESET_PER_CLIENT, ""),
+        doc: "Password-reset requests per client address (IPv6 by /64) per hour; then 429 throttled.",
+    },
+    SettingDoc {
         key: "limits.request_timeout",
         kind: Kind::Integer,
         default: DefaultValue::Int(limits::REQUEST_TIMEOUT, ""),
@@ -768,7 +864,16 @@ impl RawSettings {
         let secret_key_fallbacks =
             self.secret_key_fallbacks.into_iter().filter(|k| !k.is_empty()).map(SecretString::from).collect();
         let allowed_origins = allowed_origins(&self.allowed_origins, preset)?;
-        let allowed_hosts = allowed_hosts(self.allowed_hosts, listen, public_url.as_ref())?;
+        let allowed_hosts = allowed_hosts(self.allowed_hosts.clone(), listen, public_url.as_ref())?;
+        // Links in mails: the configured origin users see, never the request's Host.
+        let frontend_fallback = match (&public_url, preset, allowed_origins.first(), listen) {
+            (Some(u), ..) => u.clone(),
+            (None, Preset::CrossOrigin, Some(o), _) => o.clone(),
+            (None, _, _, Some(bind)) => Origin::parse(&format!("http://{bind}")).unwrap_or_else(|_| localhost()),
+            _ => localhost(),
+        };
+        let accounts = self.accounts.validate(frontend_fallback)?;
+        let email = self.email.validate()?;
         let mut trusted_proxies = Vec::new();
         for p in &self.trusted_proxies {
             let net = p.parse::<IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(|_| {
@@ -805,6 +910,8 @@ impl RawSettings {
             audit_flush_interval: Duration::from_secs(self.audit.flush_interval.unwrap_or(AUDIT_FLUSH_INTERVAL).max(1)),
             cache: self.cache.validate()?,
             password_policy: self.password.validate()?,
+            email,
+            accounts,
             reauthentication_window: match self.auth.reauthentication_window.unwrap_or(AUTH_REAUTHENTICATION_WINDOW) {
                 0 => {
                     return Err(SettingsError::invalid(
@@ -816,6 +923,10 @@ impl RawSettings {
             },
         })
     }
+}
+
+fn localhost() -> Origin {
+    Origin::parse("http://localhost").expect("a valid origin")
 }
 
 fn allowed_origins(raw: &[String], preset: Preset) -> Result<Vec<Origin>, SettingsError> {

@@ -5,6 +5,8 @@
 
 mod account;
 mod auth;
+mod outbox;
+mod recovery;
 
 pub use account::{Ended, SessionSummary};
 
@@ -18,6 +20,8 @@ use crate::{
     cache::{self, AuthCache, CacheBus},
     clock::Clock,
     crypto,
+    keys::KeyStore,
+    mail::{MailTransport, OutboxStore},
     password::{HashError, PasswordHasher},
     session::SessionStore,
     settings::{Settings, redact_url},
@@ -32,12 +36,17 @@ struct Inner {
     users: Arc<dyn UserStore>,
     throttle: Arc<dyn ThrottleStore>,
     audit: Arc<dyn AuditStore>,
+    keys: Arc<dyn KeyStore>,
+    outbox: Arc<dyn OutboxStore>,
+    transport: std::sync::RwLock<Arc<dyn MailTransport>>,
+    outbox_wake: tokio::sync::Notify,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     cache: Option<(Arc<AuthCache>, Arc<dyn CacheBus>)>,
     session_hash_macs: Vec<crypto::SaltedHmac>,
     device_macs: Vec<crypto::SaltedHmac>,
     session_id_mac: crypto::SaltedHmac,
+    reset_fingerprint_mac: crypto::SaltedHmac,
     aggregator: crate::audit::Aggregator,
 }
 
@@ -126,6 +135,9 @@ pub enum BuildError {
     /// No secret key in the settings nor in the database.
     #[error("no secret key: set LATCHKEY_SECRET_KEY or run `latchkey migrate`, which generates one")]
     NoSecretKey,
+    /// The mail transport cannot be built.
+    #[error("email: {0}")]
+    Mail(String),
 }
 
 impl Latchkey {
@@ -150,25 +162,33 @@ impl Latchkey {
         cache: Option<(Arc<AuthCache>, Arc<dyn CacheBus>)>,
     ) -> Result<Self, BuildError> {
         let hasher = PasswordHasher::new(&settings.password_hasher)?;
-        let Stores { sessions, users, throttle, audit } = stores;
+        let Stores { sessions, users, throttle, audit, keys: key_store, outbox } = stores;
+        let transport = crate::mailer::transport_for(&settings.email).map_err(|e| BuildError::Mail(e.to_string()))?;
         // The keys themselves are not kept: only what is derived from them.
         let keys = || std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter());
         let session_hash_macs = crate::auth::session_hash_macs(keys());
         let device_macs = crate::auth::macs_for(crate::throttle::DEVICE_SALT, keys());
         // Ids are shown, never verified against older keys: the current key alone.
         let session_id_mac = crate::auth::macs_for(crate::session::SESSION_ID_SALT, keys()).swap_remove(0);
+        // Reset keys live an hour at most; a key rotation may kill them.
+        let reset_fingerprint_mac = crate::auth::macs_for(recovery::FINGERPRINT_SALT, keys()).swap_remove(0);
         Ok(Self(Arc::new(Inner {
             settings,
             sessions,
             users,
             throttle,
             audit,
+            keys: key_store,
+            outbox,
+            transport: std::sync::RwLock::new(transport),
+            outbox_wake: tokio::sync::Notify::new(),
             hasher,
             clock,
             cache,
             session_hash_macs,
             device_macs,
             session_id_mac,
+            reset_fingerprint_mac,
             aggregator: crate::audit::Aggregator::default(),
         })))
     }
@@ -257,7 +277,30 @@ impl Latchkey {
             users: self.0.users.clone(),
             throttle: self.0.throttle.clone(),
             audit: self.0.audit.clone(),
+            keys: self.0.keys.clone(),
+            outbox: self.0.outbox.clone(),
         }
+    }
+
+    /// The single-use keys.
+    pub fn keys(&self) -> &Arc<dyn KeyStore> {
+        &self.0.keys
+    }
+
+    /// The outbox.
+    pub fn outbox(&self) -> &Arc<dyn OutboxStore> {
+        &self.0.outbox
+    }
+
+    /// How mail leaves (from `email.backend`).
+    pub fn mail_transport(&self) -> Arc<dyn MailTransport> {
+        self.0.transport.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the mail transport, e.g. with a
+    /// [`crate::mailer::MemoryTransport`] in tests.
+    pub fn set_mail_transport(&self, transport: Arc<dyn MailTransport>) {
+        *self.0.transport.write().unwrap_or_else(std::sync::PoisonError::into_inner) = transport;
     }
 
     /// The audit store.
@@ -364,6 +407,16 @@ impl Latchkey {
     /// The HMAC behind the session ids users see.
     pub(crate) fn session_id_mac(&self) -> &crypto::SaltedHmac {
         &self.0.session_id_mac
+    }
+
+    /// The HMAC that binds a reset key to the account's state.
+    pub(crate) fn reset_fingerprint_mac(&self) -> &crypto::SaltedHmac {
+        &self.0.reset_fingerprint_mac
+    }
+
+    /// Wakes the outbox sender (something was just enqueued).
+    pub(crate) fn outbox_wake(&self) -> &tokio::sync::Notify {
+        &self.0.outbox_wake
     }
 
     /// Device-cookie HMACs: the secret key's first, then each fallback's.

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-pub use self::memory::{MemorySessionStore, MemoryThrottleStore, MemoryUserStore};
+pub use self::memory::{MemoryMailStore, MemorySessionStore, MemoryThrottleStore, MemoryUserStore};
 #[cfg(feature = "postgres")]
 pub use self::postgres::{PgBus, PgStore};
 #[cfg(feature = "redis")]
@@ -34,8 +34,8 @@ pub use self::redis::{RedisBus, RedisStore};
 #[cfg(feature = "sqlite")]
 pub use self::sqlite::{SqliteBus, SqliteStore};
 use crate::{
-    audit::AuditStore, cache::CacheBus, error::StoreError, session::SessionStore, settings::redact_url,
-    throttle::ThrottleStore, users::UserStore,
+    audit::AuditStore, cache::CacheBus, error::StoreError, keys::KeyStore, mail::OutboxStore, session::SessionStore,
+    settings::redact_url, throttle::ThrottleStore, users::UserStore,
 };
 
 /// The stores Latchkey works on; [`Database::stores`] makes them for a database.
@@ -49,6 +49,26 @@ pub struct Stores {
     pub throttle: Arc<dyn ThrottleStore>,
     /// Audit events.
     pub audit: Arc<dyn AuditStore>,
+    /// Single-use keys (password reset).
+    pub keys: Arc<dyn KeyStore>,
+    /// Mail and the requests that produce it, until done.
+    pub outbox: Arc<dyn OutboxStore>,
+}
+
+impl Stores {
+    /// Every store in process memory (audit events only logged): for tests
+    /// and single-process development.
+    pub fn memory() -> Stores {
+        let mail = Arc::new(MemoryMailStore::new());
+        Stores {
+            sessions: Arc::new(MemorySessionStore::new()),
+            users: Arc::new(MemoryUserStore::new()),
+            throttle: Arc::new(MemoryThrottleStore::default()),
+            audit: Arc::new(crate::audit::NoAuditStore),
+            keys: mail.clone(),
+            outbox: mail,
+        }
+    }
 }
 
 /// Database failures, worded for operators.
@@ -253,6 +273,8 @@ impl Database {
             users: self.user_store(),
             throttle: self.throttle_store(),
             audit: each_backend!(self, db => Arc::new(db.clone())),
+            keys: each_backend!(self, db => Arc::new(db.clone())),
+            outbox: each_backend!(self, db => Arc::new(db.clone())),
         }
     }
 

@@ -383,3 +383,177 @@ macro_rules! audit_store_conformance {
         }
     )* };
 }
+
+/// Every `KeyStore` and `OutboxStore` behaviour Latchkey relies on, on one
+/// `Stores` (keys and the outbox share a database: a key and its mail are
+/// kept together or not at all): single use under concurrency, expiry,
+/// claims that never overlap, leases that run out, retries, give-ups.
+#[macro_export]
+macro_rules! mail_store_conformance {
+    ($($backend:ident => $make:expr;)*) => { $(
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::testing::{time::{Duration, OffsetDateTime}, now, new_user};
+            #[allow(unused_imports)]
+            use $crate::{keys::{KeyPurpose, KeyRecord, KeyStore, OneTimeKey}, mail::{Job, Mail, OutboxState, OutboxStore}};
+
+            fn mail(to: &str) -> Mail {
+                Mail { to: to.into(), subject: "Reset".into(), body: "Open the link.".into() }
+            }
+
+            async fn key_for(stores: &$crate::Stores, ttl: Duration) -> (OneTimeKey, KeyRecord) {
+                let user = stores.users.create(&new_user(&format!("u{}", OneTimeKey::generate().expose())[..20]), now()).await.unwrap();
+                let key = OneTimeKey::generate();
+                let rec = KeyRecord {
+                    key_hash: key.hash(),
+                    purpose: KeyPurpose::PasswordReset,
+                    user_id: user.id,
+                    email: user.email.clone(),
+                    fingerprint: "f".repeat(64),
+                    created_at: now(),
+                    expires_at: now() + ttl,
+                    used_at: None,
+                };
+                (key, rec)
+            }
+
+            #[test]
+            fn a_key_is_issued_with_its_mail_and_works_exactly_once() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    let (_, rec) = key_for(&s, Duration::hours(1)).await;
+                    s.keys.issue(&rec, &mail("a@example.com"), now()).await.unwrap();
+                    let queued = s.outbox.claim(now(), Duration::minutes(1), 10).await.unwrap();
+                    assert_eq!(queued.len(), 1, "the mail is in the outbox");
+                    assert_eq!(queued[0].job, Job::Mail(mail("a@example.com")));
+                    assert_eq!(s.keys.find(&rec.key_hash, KeyPurpose::PasswordReset, now()).await.unwrap(), Some(rec.clone()));
+                    let used = s.keys.consume(&rec.key_hash, KeyPurpose::PasswordReset, now()).await.unwrap().unwrap();
+                    assert_eq!(used.used_at, Some(now()));
+                    assert_eq!(KeyRecord { used_at: None, ..used }, rec);
+                    assert!(s.keys.consume(&rec.key_hash, KeyPurpose::PasswordReset, now()).await.unwrap().is_none(), "single use");
+                    assert!(s.keys.find(&rec.key_hash, KeyPurpose::PasswordReset, now()).await.unwrap().is_none());
+                    assert!(s.keys.consume(&OneTimeKey::generate().hash(), KeyPurpose::PasswordReset, now()).await.unwrap().is_none());
+                })
+            }
+
+            #[test]
+            fn an_expired_key_is_dead_and_purged() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    let (_, rec) = key_for(&s, Duration::seconds(10)).await;
+                    s.keys.issue(&rec, &mail("a@example.com"), now()).await.unwrap();
+                    let later = now() + Duration::seconds(10);
+                    assert!(s.keys.find(&rec.key_hash, KeyPurpose::PasswordReset, later).await.unwrap().is_none());
+                    assert!(s.keys.consume(&rec.key_hash, KeyPurpose::PasswordReset, later).await.unwrap().is_none());
+                    assert_eq!(s.keys.delete_expired(now()).await.unwrap(), 0);
+                    assert_eq!(s.keys.delete_expired(later).await.unwrap(), 1);
+                })
+            }
+
+            #[test]
+            fn of_concurrent_uses_of_one_key_exactly_one_succeeds() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    let (_, rec) = key_for(&s, Duration::hours(1)).await;
+                    s.keys.issue(&rec, &mail("a@example.com"), now()).await.unwrap();
+                    let tasks: Vec<_> = (0..16).map(|_| {
+                        let (k, h) = (s.keys.clone(), rec.key_hash.clone());
+                        $crate::testing::tokio::spawn(async move { k.consume(&h, KeyPurpose::PasswordReset, now()).await.unwrap().is_some() })
+                    }).collect();
+                    let mut wins = 0;
+                    for t in tasks {
+                        wins += usize::from(t.await.unwrap());
+                    }
+                    assert_eq!(wins, 1);
+                })
+            }
+
+            #[test]
+            fn claims_take_due_jobs_in_order_and_a_lapsed_lease_gives_them_back() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    let ids: Vec<i64> = {
+                        let mut v = Vec::new();
+                        for i in 0..3 { v.push(s.outbox.enqueue(&Job::PasswordReset { email: format!("{i}@example.com") }, now()).await.unwrap()); }
+                        v
+                    };
+                    assert_eq!(s.outbox.backlog().await.unwrap(), 3);
+                    let lease = Duration::minutes(1);
+                    let first = s.outbox.claim(now(), lease, 2).await.unwrap();
+                    assert_eq!(first.iter().map(|i| (i.id, i.attempts)).collect::<Vec<_>>(), vec![(ids[0], 1), (ids[1], 1)]);
+                    assert_eq!(first[1].job, Job::PasswordReset { email: "1@example.com".into() });
+                    let second = s.outbox.claim(now(), lease, 10).await.unwrap();
+                    assert_eq!(second.iter().map(|i| i.id).collect::<Vec<_>>(), vec![ids[2]]);
+                    assert!(s.outbox.claim(now() + Duration::seconds(59), lease, 10).await.unwrap().is_empty(), "leases are live");
+                    s.outbox.done(ids[0], now()).await.unwrap();
+                    assert_eq!(s.outbox.backlog().await.unwrap(), 2);
+                    // The sender of ids[1] and ids[2] died: after the lease, they come back.
+                    let again = s.outbox.claim(now() + lease, lease, 10).await.unwrap();
+                    assert_eq!(again.iter().map(|i| (i.id, i.attempts)).collect::<Vec<_>>(), vec![(ids[1], 2), (ids[2], 2)]);
+                    let listed = s.outbox.list(false, 10).await.unwrap();
+                    assert_eq!(listed.iter().map(|i| (i.id, i.state)).collect::<Vec<_>>(), vec![(ids[2], OutboxState::Pending), (ids[1], OutboxState::Pending), (ids[0], OutboxState::Done)]);
+                })
+            }
+
+            #[test]
+            fn failures_are_retried_when_due_then_given_up_and_revived_by_an_operator() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    let id = s.outbox.enqueue(&Job::Mail(mail("b@example.com")), now()).await.unwrap();
+                    let lease = Duration::minutes(1);
+                    assert_eq!(s.outbox.claim(now(), lease, 10).await.unwrap().len(), 1);
+                    s.outbox.failed(id, "connection refused", Some(now() + Duration::seconds(30)), now()).await.unwrap();
+                    assert!(s.outbox.claim(now() + Duration::seconds(29), lease, 10).await.unwrap().is_empty(), "not before its time");
+                    let retried = s.outbox.claim(now() + Duration::seconds(30), lease, 10).await.unwrap();
+                    assert_eq!((retried.len(), retried[0].attempts, retried[0].last_error.as_deref()), (1, 2, Some("connection refused")));
+                    s.outbox.failed(id, "550 no such user", None, now()).await.unwrap();
+                    assert_eq!(s.outbox.backlog().await.unwrap(), 0);
+                    assert!(s.outbox.claim(now() + Duration::days(1), lease, 10).await.unwrap().is_empty(), "given up");
+                    let failed = s.outbox.list(true, 10).await.unwrap();
+                    assert_eq!((failed.len(), failed[0].state, failed[0].last_error.as_deref()), (1, OutboxState::Failed, Some("550 no such user")));
+                    assert_eq!(s.outbox.retry(Some(id + 1000), now()).await.unwrap(), 0);
+                    assert_eq!(s.outbox.retry(None, now()).await.unwrap(), 1);
+                    assert_eq!(s.outbox.backlog().await.unwrap(), 1);
+                    assert_eq!(s.outbox.claim(now(), lease, 10).await.unwrap()[0].attempts, 1, "a revived job starts its attempts again");
+                })
+            }
+
+            #[test]
+            fn concurrent_claims_never_share_a_job() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    for i in 0..40 {
+                        s.outbox.enqueue(&Job::PasswordReset { email: format!("{i}@example.com") }, now()).await.unwrap();
+                    }
+                    let tasks: Vec<_> = (0..8).map(|_| {
+                        let o = s.outbox.clone();
+                        $crate::testing::tokio::spawn(async move {
+                            let mut got = Vec::new();
+                            loop {
+                                let batch = o.claim(now(), Duration::minutes(1), 3).await.unwrap();
+                                if batch.is_empty() { return got; }
+                                got.extend(batch.into_iter().map(|i| i.id));
+                            }
+                        })
+                    }).collect();
+                    let mut all = Vec::new();
+                    for t in tasks {
+                        all.extend(t.await.unwrap());
+                    }
+                    all.sort();
+                    let n = all.len();
+                    all.dedup();
+                    assert_eq!((n, all.len()), (40, 40), "every job claimed exactly once");
+                })
+            }
+        }
+    )* };
+}

@@ -83,10 +83,20 @@ pub fn cheap_hashing(raw: &mut RawSettings) {
 /// # Panics
 /// When hashing or the store fails, or the name is taken.
 pub async fn create_user(lk: &Latchkey, name: &str, password: &str) -> User {
+    create_user_with_email(lk, name, password, "").await
+}
+
+/// Creates an ordinary user with `password` and a verified `email` (as an
+/// operator would).
+///
+/// # Panics
+/// When hashing or the store fails, the name is taken or the address invalid.
+pub async fn create_user_with_email(lk: &Latchkey, name: &str, password: &str, email: &str) -> User {
     let hash = lk.hasher().hash(&RawPassword::new(password)).await.expect("hashing works");
     let new = NewUser {
         username: Username::parse(name).expect("a valid test username"),
-        email: Email::default(),
+        email: Email::parse(email).expect("a valid test address"),
+        email_verified: !email.is_empty(),
         password_hash: hash,
         is_staff: false,
         is_superuser: false,
@@ -129,6 +139,7 @@ pub fn new_user(name: &str) -> NewUser {
     NewUser {
         username: Username::parse(name).expect("a valid test username"),
         email: Email::parse("x@example.com").expect("a valid address"),
+        email_verified: true,
         password_hash: "$argon2id$hash".into(),
         is_staff: true,
         is_superuser: false,

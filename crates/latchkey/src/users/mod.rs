@@ -15,6 +15,8 @@ pub struct User {
     pub username: String,
     /// Possibly empty.
     pub email: String,
+    /// The owner proved they read mail at `email` (or an operator set it).
+    pub email_verified: bool,
     /// PHC string of the password hash. Never logged.
     pub password_hash: String,
     /// Inactive users cannot log in and lose their sessions.
@@ -124,6 +126,8 @@ pub struct NewUser {
     pub username: Username,
     /// Email.
     pub email: Email,
+    /// Whether the address counts as verified (operators' addresses do).
+    pub email_verified: bool,
     /// Already-hashed password (PHC string).
     pub password_hash: String,
     /// Staff flag.
@@ -160,6 +164,11 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     async fn set_active(&self, id: i64, active: bool) -> Result<bool, UserStoreError>;
     /// Records a successful login.
     async fn record_login(&self, id: i64, now: OffsetDateTime) -> Result<(), UserStoreError>;
+    /// The active users whose address is `email`, compared without regard
+    /// to case (Django allows several accounts per address), by id.
+    async fn active_by_email(&self, email: &str) -> Result<Vec<User>, UserStoreError>;
+    /// Marks the address verified or not; `false` if there is no such user.
+    async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError>;
 }
 
 #[cfg(test)]
@@ -209,6 +218,7 @@ mod tests {
             id: 1,
             username: "demo".into(),
             email: String::new(),
+            email_verified: false,
             password_hash: "$argon2id$secret".into(),
             is_active: true,
             is_staff: false,

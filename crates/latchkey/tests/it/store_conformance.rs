@@ -214,3 +214,27 @@ mod own_store {
         sqlite_by_hand => own();
     }
 }
+
+mod mail {
+    use super::*;
+
+    async fn memory() -> Fixture<latchkey::Stores> {
+        Fixture::new(Arc::new(latchkey::Stores::memory()))
+    }
+
+    async fn sqlite_store() -> Fixture<latchkey::Stores> {
+        Fixture::new(Arc::new(sqlite().await.stores()))
+    }
+
+    async fn postgres() -> Fixture<latchkey::Stores> {
+        let pg = PgDatabase::new().await;
+        let db = pg.migrated().await;
+        Fixture::with_guard(Arc::new(db.stores()), pg)
+    }
+
+    latchkey::mail_store_conformance! {
+        memory => memory();
+        sqlite => sqlite_store();
+        postgres => postgres();
+    }
+}

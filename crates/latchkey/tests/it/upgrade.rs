@@ -1,8 +1,9 @@
 //! Upgrading a deployment in place: a database migrated by the release
 //! before the account issue (SQLite 0001–0004, PostgreSQL 0001–0002) and
 //! Redis records written before sessions recorded their client keep their
-//! signed-in sessions across the upgrade. The old rows are written with the
-//! old columns only, exactly as that release wrote them.
+//! signed-in sessions across the upgrade, and its users' addresses count as
+//! verified. The old rows are written with the old columns only, exactly as
+//! that release wrote them.
 
 use http::StatusCode;
 use latchkey::{
@@ -10,11 +11,16 @@ use latchkey::{
     session::{SessionKey, SessionStore},
     settings::Preset,
     store::Database,
-    testing::{PgDatabase, RedisPrefix, create_user},
+    testing::{PgDatabase, RedisPrefix},
 };
 use redis::AsyncCommands;
 
 use crate::helpers::{PASSWORD, TestApp, USER, settings_for};
+
+/// The user row the old release wrote (createsuperuser): every column it had.
+const OLD_USER_ROW: &str = "INSERT INTO latchkey_users
+    (username, email, password, is_active, is_staff, is_superuser, date_joined)
+    VALUES ($1, $2, $3, TRUE, TRUE, TRUE, $4)";
 
 /// The row the old release wrote at login: every column it had.
 const OLD_SESSION_ROW: &str = "INSERT INTO latchkey_sessions
@@ -48,9 +54,46 @@ async fn sql_upgrade(db: Database, old_version: i64) {
         settings.secret_key.clone().unwrap(),
     )
     .unwrap();
-    let user = create_user(&lk, USER, PASSWORD).await;
-    let key = SessionKey::generate();
     let now = lk.clock().now().unix_timestamp();
+    let hash = lk.hasher().hash(&latchkey::RawPassword::new(PASSWORD)).await.unwrap();
+    for (name, email) in [(USER, "demo@example.com"), ("no-address", "")] {
+        match &db {
+            Database::Sqlite(s) => {
+                let q = sqlx::query(OLD_USER_ROW).bind(name).bind(email).bind(&hash).bind(now);
+                q.execute(s.pool()).await.unwrap();
+            }
+            Database::Postgres(s) => {
+                let q = sqlx::query(OLD_USER_ROW).bind(name).bind(email).bind(&hash).bind(now);
+                q.execute(s.pool()).await.unwrap();
+            }
+        }
+    }
+    let id: i64 = match &db {
+        Database::Sqlite(s) => sqlx::query_scalar("SELECT id FROM latchkey_users WHERE username = $1")
+            .bind(USER)
+            .fetch_one(s.pool())
+            .await
+            .unwrap(),
+        Database::Postgres(s) => sqlx::query_scalar("SELECT id FROM latchkey_users WHERE username = $1")
+            .bind(USER)
+            .fetch_one(s.pool())
+            .await
+            .unwrap(),
+    };
+    // Only what the session auth hash reads: the id and the password hash.
+    let user = latchkey::User {
+        id,
+        username: USER.into(),
+        email: String::new(),
+        email_verified: false,
+        password_hash: hash.clone(),
+        is_active: true,
+        is_staff: true,
+        is_superuser: true,
+        last_login: None,
+        date_joined: lk.clock().now(),
+    };
+    let key = SessionKey::generate();
     let (hash, auth, exp) = (key.hash().as_str().to_owned(), lk.session_auth_hash(&user), now + 3600);
     match &db {
         Database::Sqlite(s) => {
@@ -67,6 +110,12 @@ async fn sql_upgrade(db: Database, old_version: i64) {
     db.check_migrated().await.unwrap();
     let mut app = TestApp::on(settings, db.stores());
     old_session_still_works(&mut app, &key).await;
+    let verified = |name: &'static str| {
+        let users = app.lk.users().clone();
+        async move { users.by_username(name).await.unwrap().unwrap().email_verified }
+    };
+    assert!(verified(USER).await, "an address set before verification existed counts as verified");
+    assert!(!verified("no-address").await, "no address, nothing verified");
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
 //! One module per feature, each with its own `router()`: [`auth`] (the
 //! tutorial's five endpoints), [`account`] (the user's sessions, password
-//! change, re-authentication) and [`health`] (probes for load balancers).
+//! change, re-authentication), [`recovery`] (password reset by mail) and
+//! [`health`] (probes for load balancers).
 //! A new feature adds a module here, merges its router in [`router`] and
 //! its paths in [`API_PATHS`].
 
 pub mod account;
 pub mod auth;
 pub mod health;
+pub mod recovery;
 
 use axum::{
     Router,
@@ -20,7 +22,7 @@ use crate::Latchkey;
 
 /// Every fixed `/api/` path the routers serve, by feature, each with its
 /// trailing slash (the trailing-slash redirect knows them).
-pub const API_PATHS: &[&[&str]] = &[auth::PATHS, account::PATHS];
+pub const API_PATHS: &[&[&str]] = &[auth::PATHS, account::PATHS, recovery::PATHS];
 
 /// Prefixes under which one more segment names a resource
 /// (`/api/sessions/{id}/`).
@@ -42,6 +44,7 @@ fn is_api_path(slashed: &str) -> bool {
 pub fn router(lk: Latchkey) -> Router {
     auth::router()
         .merge(account::router())
+        .merge(recovery::router())
         // route_layer: unknown paths reach the fallback (slash redirect, 404)
         // untouched; a known path with a wrong method is CSRF-checked first,
         // as in Django (PUT without a token: 403, with one: 405).

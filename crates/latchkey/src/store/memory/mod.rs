@@ -1,10 +1,12 @@
 //! Stores in process memory: for tests, examples and single-process
 //! development. Lost on restart and not shared between instances.
 
+mod mail;
 mod sessions;
 mod throttle;
 mod users;
 
+pub use mail::MemoryMailStore;
 pub use sessions::MemorySessionStore;
 pub use throttle::MemoryThrottleStore;
 pub use users::MemoryUserStore;

@@ -50,6 +50,7 @@ impl UserStore for MemoryUserStore {
             id: users.last().map_or(1, |u| u.id + 1),
             username: new.username.as_str().to_owned(),
             email: new.email.as_str().to_owned(),
+            email_verified: new.email_verified,
             password_hash: new.password_hash.clone(),
             is_active: true,
             is_staff: new.is_staff,
@@ -72,5 +73,14 @@ impl UserStore for MemoryUserStore {
     async fn record_login(&self, id: i64, now: OffsetDateTime) -> Result<(), UserStoreError> {
         self.update(id, |u| u.last_login = Some(now));
         Ok(())
+    }
+
+    async fn active_by_email(&self, email: &str) -> Result<Vec<User>, UserStoreError> {
+        let email = email.to_lowercase();
+        Ok(lock(&self.users).iter().filter(|u| u.is_active && u.email.to_lowercase() == email).cloned().collect())
+    }
+
+    async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
+        Ok(self.update(id, |u| u.email_verified = verified))
     }
 }

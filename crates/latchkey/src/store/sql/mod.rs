@@ -47,6 +47,8 @@ impl Migration {
 /// than one row holding them all as a JSON array; PostgreSQL is faster with
 /// plain rows than with `json_agg`.
 #[derive(Debug, Clone, Copy)]
+// Each backend uses one variant: a build with one SQL backend leaves the other unused.
+#[cfg_attr(not(all(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) enum ListQuery {
     /// One row per session, all `latchkey_sessions` columns.
     Rows(&'static str),

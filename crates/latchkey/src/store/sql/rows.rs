@@ -10,6 +10,8 @@ pub(crate) use crate::store::{from_ts, ts};
 use crate::{
     audit::AuditEvent,
     error::StoreError,
+    keys::{KeyPurpose, KeyRecord},
+    mail::{Job, OutboxItem, OutboxState},
     session::{SessionKeyHash, SessionRecord},
     users::{User, UserStoreError},
 };
@@ -117,12 +119,61 @@ where
         id: row.try_get("id")?,
         username: row.try_get("username")?,
         email: row.try_get("email")?,
+        email_verified: row.try_get("email_verified")?,
         password_hash: row.try_get("password")?,
         is_active: row.try_get("is_active")?,
         is_staff: row.try_get("is_staff")?,
         is_superuser: row.try_get("is_superuser")?,
         last_login: row.try_get::<Option<i64>, _>("last_login")?.map(when).transpose()?,
         date_joined: when(row.try_get("date_joined")?)?,
+    })
+}
+
+/// A row of `latchkey_keys`.
+pub(crate) fn key<'r, R>(row: &'r R) -> Result<KeyRecord, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let purpose: String = row.try_get("purpose")?;
+    Ok(KeyRecord {
+        key_hash: row.try_get("key_hash")?,
+        purpose: KeyPurpose::parse(&purpose).ok_or_else(|| StoreError::Corrupt(format!("key purpose {purpose:?}")))?,
+        user_id: row.try_get("user_id")?,
+        email: row.try_get("email")?,
+        fingerprint: row.try_get("fingerprint")?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+        expires_at: from_ts(row.try_get("expires_at")?)?,
+        used_at: row.try_get::<Option<i64>, _>("used_at")?.map(from_ts).transpose()?,
+    })
+}
+
+/// A row of `latchkey_outbox`.
+pub(crate) fn outbox_item<'r, R>(row: &'r R) -> Result<OutboxItem, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let kind: String = row.try_get("kind")?;
+    let payload: String = row.try_get("payload")?;
+    let done: Option<i64> = row.try_get("done_at")?;
+    let failed: Option<i64> = row.try_get("failed_at")?;
+    Ok(OutboxItem {
+        id: row.try_get("id")?,
+        job: Job::from_row(&kind, &payload)?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        next_attempt_at: from_ts(row.try_get("next_attempt_at")?)?,
+        state: match (done, failed) {
+            (Some(_), _) => OutboxState::Done,
+            (None, Some(_)) => OutboxState::Failed,
+            (None, None) => OutboxState::Pending,
+        },
+        last_error: row.try_get("last_error")?,
     })
 }
 

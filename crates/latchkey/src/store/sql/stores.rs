@@ -7,8 +7,10 @@
 //! [`sql_stores!`] on a type with a `pool` field, rather than written
 //! generically over `sqlx::Database` with a bound for every bound value.
 
-/// Implements `SessionStore`, `UserStore`, `ThrottleStore` and `AuditStore`
-/// for `$store`, a struct whose `pool` field is a sqlx pool.
+/// Implements `SessionStore`, `UserStore`, `ThrottleStore`, `AuditStore`,
+/// `KeyStore` and `OutboxStore` for `$store`, a struct whose `pool` field is
+/// a sqlx pool; the backend module provides `LIST_USER_SESSIONS` and
+/// `CLAIM_OUTBOX`, the two statements its dialect writes itself.
 macro_rules! sql_stores {
     ($store:ty) => {
         // An anonymous const, so the `use`s below stay inside the expansion.
@@ -157,8 +159,8 @@ macro_rules! sql_stores {
 
             async fn create(&self, u: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {
                 let row = sqlx::query(
-                    "INSERT INTO latchkey_users (username, email, password, is_active, is_staff, is_superuser, date_joined)
-                     VALUES ($1, $2, $3, TRUE, $4, $5, $6) RETURNING *",
+                    "INSERT INTO latchkey_users (username, email, password, is_active, is_staff, is_superuser, date_joined, email_verified)
+                     VALUES ($1, $2, $3, TRUE, $4, $5, $6, $7) RETURNING *",
                 )
                 .bind(u.username.as_str())
                 .bind(u.email.as_str())
@@ -166,6 +168,7 @@ macro_rules! sql_stores {
                 .bind(u.is_staff)
                 .bind(u.is_superuser)
                 .bind(ts(now))
+                .bind(u.email_verified)
                 .fetch_one(&self.pool)
                 .await?;
                 rows::user(&row)
@@ -196,6 +199,26 @@ macro_rules! sql_stores {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn active_by_email(&self, email: &str) -> Result<Vec<User>, UserStoreError> {
+                // lower() on both sides, as the index: Unicode-aware on PostgreSQL, ASCII on SQLite.
+                let rows = sqlx::query(
+                    "SELECT * FROM latchkey_users WHERE lower(email) = lower($1) AND is_active = TRUE ORDER BY id",
+                )
+                .bind(email)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map(rows::user).collect()
+            }
+
+            async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
+                let r = sqlx::query("UPDATE latchkey_users SET email_verified = $1 WHERE id = $2")
+                    .bind(verified)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
             }
         }
 
@@ -284,6 +307,171 @@ macro_rules! sql_stores {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(rows::audit_event).collect()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::keys::KeyStore for $store {
+            async fn issue(&self, k: &$crate::keys::KeyRecord, mail: &$crate::mail::Mail, now: OffsetDateTime) -> Result<(), StoreError> {
+                // The key and its mail, or neither.
+                let job = $crate::mail::Job::Mail(mail.clone());
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO latchkey_keys (key_hash, purpose, user_id, email, fingerprint, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&k.key_hash)
+                .bind(k.purpose.as_str())
+                .bind(k.user_id)
+                .bind(&k.email)
+                .bind(&k.fingerprint)
+                .bind(ts(k.created_at))
+                .bind(ts(k.expires_at))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO latchkey_outbox (kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3)")
+                    .bind(job.kind())
+                    .bind(job.payload())
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find(
+                &self,
+                key_hash: &str,
+                purpose: $crate::keys::KeyPurpose,
+                now: OffsetDateTime,
+            ) -> Result<Option<$crate::keys::KeyRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT * FROM latchkey_keys WHERE key_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+                )
+                .bind(key_hash)
+                .bind(purpose.as_str())
+                .bind(ts(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::key).transpose()
+            }
+
+            async fn consume(
+                &self,
+                key_hash: &str,
+                purpose: $crate::keys::KeyPurpose,
+                now: OffsetDateTime,
+            ) -> Result<Option<$crate::keys::KeyRecord>, StoreError> {
+                // One statement: of two concurrent uses, one finds used_at set.
+                let row = sqlx::query(
+                    "UPDATE latchkey_keys SET used_at = $1
+                     WHERE key_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1 RETURNING *",
+                )
+                .bind(ts(now))
+                .bind(key_hash)
+                .bind(purpose.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(rows::key).transpose()
+            }
+
+            async fn delete_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+                let r = sqlx::query("DELETE FROM latchkey_keys WHERE expires_at <= $1").bind(ts(now)).execute(&self.pool).await?;
+                Ok(r.rows_affected())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::mail::OutboxStore for $store {
+            async fn enqueue(&self, job: &$crate::mail::Job, now: OffsetDateTime) -> Result<i64, StoreError> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO latchkey_outbox (kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3) RETURNING id",
+                )
+                .bind(job.kind())
+                .bind(job.payload())
+                .bind(ts(now))
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn claim(
+                &self,
+                now: OffsetDateTime,
+                lease: time::Duration,
+                limit: u32,
+            ) -> Result<Vec<$crate::mail::OutboxItem>, StoreError> {
+                let rows = sqlx::query(CLAIM_OUTBOX)
+                    .bind(ts(now))
+                    .bind(ts(now + lease))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut items = rows.iter().map(rows::outbox_item).collect::<Result<Vec<_>, _>>()?;
+                items.sort_by_key(|i| i.id);
+                Ok(items)
+            }
+
+            async fn done(&self, id: i64, now: OffsetDateTime) -> Result<(), StoreError> {
+                sqlx::query("UPDATE latchkey_outbox SET done_at = $1, claimed_until = 0 WHERE id = $2")
+                    .bind(ts(now))
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn failed(
+                &self,
+                id: i64,
+                error: &str,
+                retry_at: Option<OffsetDateTime>,
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let q = match retry_at {
+                    Some(at) => sqlx::query(
+                        "UPDATE latchkey_outbox SET last_error = $1, claimed_until = 0, next_attempt_at = $2 WHERE id = $3",
+                    )
+                    .bind(error)
+                    .bind(ts(at)),
+                    None => sqlx::query(
+                        "UPDATE latchkey_outbox SET last_error = $1, claimed_until = 0, failed_at = $2 WHERE id = $3",
+                    )
+                    .bind(error)
+                    .bind(ts(now)),
+                };
+                q.bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn list(&self, only_failed: bool, limit: u32) -> Result<Vec<$crate::mail::OutboxItem>, StoreError> {
+                let sql = if only_failed {
+                    "SELECT * FROM latchkey_outbox WHERE failed_at IS NOT NULL ORDER BY id DESC LIMIT $1"
+                } else {
+                    "SELECT * FROM latchkey_outbox ORDER BY id DESC LIMIT $1"
+                };
+                let rows = sqlx::query(sql).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+                rows.iter().map(rows::outbox_item).collect()
+            }
+
+            async fn retry(&self, id: Option<i64>, now: OffsetDateTime) -> Result<u64, StoreError> {
+                let set = "UPDATE latchkey_outbox SET failed_at = NULL, attempts = 0, claimed_until = 0, next_attempt_at = $1
+                           WHERE failed_at IS NOT NULL";
+                let r = match id {
+                    Some(id) => {
+                        sqlx::query(sqlx::AssertSqlSafe(format!("{set} AND id = $2"))).bind(ts(now)).bind(id).execute(&self.pool).await?
+                    }
+                    None => sqlx::query(set).bind(ts(now)).execute(&self.pool).await?,
+                };
+                Ok(r.rows_affected())
+            }
+
+            async fn backlog(&self) -> Result<u64, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM latchkey_outbox WHERE done_at IS NULL AND failed_at IS NULL",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(u64::try_from(n).unwrap_or(0))
             }
         }
         };

@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "session_client",
         sql: include_str!("../../../migrations/sqlite/0005_session_client.sql"),
     },
+    Migration {
+        version: 6,
+        name: "keys_and_outbox",
+        sql: include_str!("../../../migrations/sqlite/0006_keys_and_outbox.sql"),
+    },
 ];
 
 /// A user's live sessions as one JSON array: see [`ListQuery`].
@@ -47,6 +52,14 @@ const LIST_USER_SESSIONS: ListQuery = ListQuery::JsonArray(
     'remember', remember)), '[]')
   FROM (SELECT * FROM latchkey_sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, key_hash)",
 );
+
+/// Claims due outbox rows (`$1` now, `$2` the lease's end, `$3` how many).
+/// SQLite runs one writer at a time, so the statement is atomic as it is.
+const CLAIM_OUTBOX: &str = "UPDATE latchkey_outbox SET claimed_until = $2, attempts = attempts + 1
+  WHERE id IN (SELECT id FROM latchkey_outbox
+               WHERE done_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND claimed_until <= $1
+               ORDER BY id LIMIT $3)
+  RETURNING *";
 
 const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS latchkey_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)";
