@@ -32,6 +32,8 @@ const DEADLINE_MS = 5 * 60 * 1000;
 /** Every page, as whom. */
 const PAGES = [
   { name: "sign-in form", path: "/", signedIn: false },
+  { name: "forgot password", path: "/forgot-password", signedIn: false },
+  { name: "reset password (from the mailed link)", path: "/reset-password?key=0123456789abcdefABCDEF0123456789", signedIn: false },
   { name: "signed-in home", path: "/", signedIn: true },
   { name: "account", path: "/account", signedIn: true },
   { name: "page not found", path: "/no-such-page", signedIn: true },

@@ -231,6 +231,64 @@ const TUTORIAL_JS = `
 })();
 `;
 
+// ------------------------------------------------------------ SMTP sink
+
+/** A real SMTP server on a loopback port that keeps every message (what a dev mail catcher does). */
+async function smtpSink() {
+  const messages = [];
+  const server = net.createServer((socket) => {
+    let buffer = "";
+    let inData = false;
+    let data = [];
+    let rcpt = [];
+    socket.write("220 e2e-sink ESMTP\r\n");
+    socket.on("data", (chunk) => {
+      buffer += chunk.toString("utf8");
+      let nl;
+      while ((nl = buffer.indexOf("\r\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 2);
+        if (inData) {
+          if (line === ".") {
+            inData = false;
+            messages.push({ to: rcpt, data: data.join("\r\n") });
+            data = [];
+            rcpt = [];
+            socket.write("250 OK\r\n");
+          } else data.push(line.startsWith(".") ? line.slice(1) : line);
+          continue;
+        }
+        const cmd = line.toUpperCase();
+        if (cmd.startsWith("EHLO")) socket.write("250-e2e-sink\r\n250 8BITMIME\r\n");
+        else if (cmd.startsWith("RCPT TO:")) {
+          rcpt.push(line.slice(8).trim().replace(/[<>]/g, ""));
+          socket.write("250 OK\r\n");
+        } else if (cmd === "DATA") {
+          inData = true;
+          socket.write("354 go ahead\r\n");
+        } else if (cmd === "QUIT") socket.end("221 bye\r\n");
+        else socket.write("250 OK\r\n");
+      }
+    });
+    socket.on("error", () => {});
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return { port: server.address().port, messages, close: () => server.close() };
+}
+
+/** The text of a message's body as a mail client shows it (quoted-printable decoded). */
+function mailBody(data) {
+  const [head, ...rest] = data.split("\r\n\r\n");
+  const body = rest.join("\r\n\r\n");
+  if (/content-transfer-encoding:\s*quoted-printable/i.test(head)) {
+    const bytes = Buffer.from(body.replace(/=\r\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))), "latin1");
+    return bytes.toString("utf8");
+  }
+  if (/content-transfer-encoding:\s*base64/i.test(head)) return Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
+  return body;
+}
+
 // ---------------------------------------------------------------- checks
 
 class Step {
@@ -444,6 +502,71 @@ async function accountScenario(ctx, t, page) {
   await page.goto(t.spa);
 }
 
+/**
+ * Forgot password, as a person does it: the link on the sign-in form, the
+ * mail from a real SMTP server, the link, a new password. Then the old
+ * password fails, the new one works, and a browser that was signed in is
+ * signed out. Restores PASSWORD (with the CLI) and signs `page` in again.
+ */
+async function resetScenario(ctx, t, page) {
+  const other = await launch();
+  const stranger = await launch();
+  try {
+    await step(ctx, "forgot password: the mailed link sets a new password and signs every browser out", async () => {
+      const otherPage = await other.context.newPage();
+      await uiLogin(otherPage, t.spa);
+      assert((await signedInAs(otherPage)) === USER, "the other browser is signed in");
+      const p = await stranger.context.newPage();
+      await p.goto(t.spa);
+      await p.waitForSelector('[data-testid="login-form"]');
+      await p.click("text=Forgot your password?");
+      await p.fill("#reset-email", "demo@example.com");
+      const before = t.smtp.messages.length;
+      await p.click('[data-testid="forgot-form"] button[type="submit"]');
+      const said = await (await p.waitForSelector('[data-testid="reset-requested"]')).textContent();
+      assert(said.includes("If an account uses that address"), said);
+      const deadline = Date.now() + 15000;
+      while (t.smtp.messages.length === before) {
+        assert(Date.now() < deadline, "no mail reached the SMTP server");
+        await p.waitForTimeout(100);
+      }
+      const mail = t.smtp.messages[t.smtp.messages.length - 1];
+      assert(mail.to.includes("demo@example.com"), JSON.stringify(mail.to));
+      const link = mailBody(mail.data).match(/(http\S+\/reset-password\?key=[A-Za-z0-9]{32})/)?.[1];
+      assert(link && link.startsWith(new URL(t.spa).origin), `link ${link} should start with ${t.spa}`);
+      await p.goto(link);
+      await p.fill("#reset-new-password", "12345678");
+      await p.fill("#reset-confirm-password", "12345678");
+      await p.click('[data-testid="reset-form"] button[type="submit"]');
+      const problems = await (await p.waitForSelector('[data-testid="reset-problems"]')).textContent();
+      assert(problems.includes("too common"), problems);
+      await p.fill("#reset-new-password", NEW_PASSWORD);
+      await p.fill("#reset-confirm-password", NEW_PASSWORD);
+      await p.click('[data-testid="reset-form"] button[type="submit"]');
+      await p.waitForSelector('[data-testid="password-reset-done"]');
+      await p.goto(link);
+      await p.fill("#reset-new-password", "yet another pass 4");
+      await p.fill("#reset-confirm-password", "yet another pass 4");
+      await p.click('[data-testid="reset-form"] button[type="submit"]');
+      const used = await (await p.waitForSelector('[data-testid="reset-error"]')).textContent();
+      assert(used.includes("invalid, has expired or was already used"), used);
+      await otherPage.reload();
+      assert((await signedInAs(otherPage)) === null, "the other browser was signed out");
+      await uiLogin(otherPage, t.spa, PASSWORD);
+      assert(await otherPage.$('[data-testid="login-error"]'), "the old password fails");
+      await uiLogin(otherPage, t.spa, NEW_PASSWORD);
+      assert((await signedInAs(otherPage)) === USER, "the new password works");
+    });
+  } finally {
+    for (const b of [other, stranger]) {
+      await b.context.close();
+      fs.rmSync(b.profile, { recursive: true, force: true });
+    }
+  }
+  run(BIN, ["changepassword", USER, "--no-input"], { env: { ...t.env, LATCHKEY_PASSWORD: PASSWORD } });
+  await uiLogin(page, t.spa);
+}
+
 async function launch() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -541,6 +664,7 @@ async function scenario(t) {
     });
 
     await accountScenario(ctx, t, page);
+    await resetScenario(ctx, t, page);
 
     for (const [where, origin] of [
       ["cross-site page", t.crossSite],
@@ -654,6 +778,18 @@ function latchkeyEnv(db) {
   };
 }
 
+/** Mail through a real SMTP sink; links in mails point at `frontend`. */
+async function withMail(env, frontend) {
+  const smtp = await smtpSink();
+  Object.assign(env, {
+    LATCHKEY_EMAIL__BACKEND: "smtp",
+    LATCHKEY_EMAIL__SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+    LATCHKEY_EMAIL__RETRY_DELAY: "1",
+    LATCHKEY_ACCOUNTS__FRONTEND_URL: frontend,
+  });
+  return smtp;
+}
+
 function prepareDatabase(name) {
   const db = path.join(ART, `${name}.sqlite3`);
   const env = latchkeyEnv(db);
@@ -705,6 +841,7 @@ const topologies = {
   async embedded() {
     const env = prepareDatabase("embedded");
     const [api, tut] = [await freePort(), await freePort()];
+    const smtp = await withMail(env, `http://localhost:${api}`);
     start("latchkey-embedded", BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${api}`], { env });
     // The tutorial's page is served by a second instance from a folder (--spa-dir), same database.
     const tutDir = withTutorial(fs.mkdtempSync(path.join(ART, "tutorial-embedded-")), "", "cookie");
@@ -721,13 +858,17 @@ const topologies = {
       spa: `http://localhost:${api}/`,
       tutorial: `http://localhost:${tut}/tutorial.html`,
       embedded: true,
+      smtp,
+      env,
       ...a,
+      servers: [...a.servers, smtp],
     };
   },
 
   async "same-origin"() {
     const env = prepareDatabase("same-origin");
     const [api, front, proxy] = [await freePort(), await freePort(), await freePort()];
+    const smtp = await withMail(env, `http://localhost:${proxy}`);
     // Behind nginx, trusting its X-Forwarded-* headers (the first documented way).
     start("latchkey-same-origin", BIN, ["serve", "--preset", "same-origin", "--bind", `127.0.0.1:${api}`, "--trusted-proxy", "127.0.0.1"], { env });
     const dist = withTutorial(buildSpa("same-origin", path.join(ART, "dist-same-origin")), "", "header");
@@ -742,14 +883,17 @@ const topologies = {
       name: "same-origin",
       spa: `http://localhost:${proxy}/`,
       tutorial: `http://localhost:${proxy}/tutorial.html`,
+      smtp,
+      env,
       ...a,
-      servers: [...servers, ...a.servers],
+      servers: [...servers, ...a.servers, smtp],
     };
   },
 
   async rest() {
     const env = prepareDatabase("rest");
     const [api, front, proxy] = [await freePort(), await freePort(), await freePort()];
+    const smtp = await withMail(env, `http://localhost:${proxy}`);
     // Listing the public origin (the second documented way), no proxy trust.
     start("latchkey-rest", BIN, ["serve", "--preset", "rest", "--bind", `127.0.0.1:${api}`, "--allowed-origin", `http://localhost:${proxy}`], { env });
     const dist = withTutorial(buildSpa("same-origin", path.join(ART, "dist-rest")), "", "header");
@@ -762,8 +906,10 @@ const topologies = {
       name: "rest",
       spa: `http://localhost:${proxy}/`,
       tutorial: `http://localhost:${proxy}/tutorial.html`,
+      smtp,
+      env,
       ...a,
-      servers: [...servers, ...a.servers],
+      servers: [...servers, ...a.servers, smtp],
       async extra(ctx) {
         await step(ctx, "HTTP Basic works through the proxy", async () => {
           const basic = "Basic " + Buffer.from(`${USER}:${PASSWORD}`).toString("base64");
@@ -783,6 +929,7 @@ const topologies = {
     const env = prepareDatabase("cross-origin");
     const [api, spa, evil] = [await freePort(), await freePort(), await freePort()];
     const spaOrigin = `http://localhost:${spa}`;
+    const smtp = await withMail(env, spaOrigin);
     start("latchkey-cross-origin", BIN, ["serve", "--preset", "cross-origin", "--bind", `127.0.0.1:${api}`, "--allowed-origin", spaOrigin], { env });
     const apiOrigin = `http://localhost:${api}`;
     const dist = withTutorial(buildSpa("cross-origin", path.join(ART, "dist-cross-origin"), { VITE_API_BASE: apiOrigin }), apiOrigin, "header");
@@ -794,8 +941,10 @@ const topologies = {
       spa: `${spaOrigin}/`,
       tutorial: `${spaOrigin}/tutorial.html`,
       disallowed: `http://127.0.0.1:${evil}`,
+      smtp,
+      env,
       ...a,
-      servers: [...servers, ...a.servers],
+      servers: [...servers, ...a.servers, smtp],
     };
   },
 };

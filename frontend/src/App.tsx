@@ -2,6 +2,7 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import { Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-router";
 
 import AccountPage from "./account/AccountPage";
+import { ForgotPassword, ResetPassword } from "./account/PasswordReset";
 import { ApiClient, ApiError } from "./api/client";
 
 type View =
@@ -115,6 +116,11 @@ export default function App({ api }: { api: ApiClient }) {
                 )
               }
             />
+            <Route path="/forgot-password" element={<ForgotPassword api={api} />} />
+            <Route
+              path="/reset-password"
+              element={<ResetPassword api={api} onReset={() => setView({ kind: "anonymous" })} />}
+            />
             <Route path="*" element={<NotFound />} />
           </Routes>
         )}
@@ -185,9 +191,12 @@ function LoginForm({ api, notice, onSignedIn }: { api: ApiClient; notice?: strin
             {error}
           </div>
         )}
-        <button type="submit" className="btn btn-primary" disabled={busy}>
-          {busy ? "Logging in…" : "Log in"}
-        </button>
+        <div className="d-flex align-items-center gap-3">
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            {busy ? "Logging in…" : "Log in"}
+          </button>
+          <Link to="/forgot-password">Forgot your password?</Link>
+        </div>
       </form>
     </div>
   );

@@ -122,6 +122,10 @@ impl App {
         let purge = tokio::spawn(purge_expired_sessions(self.latchkey.clone(), self.db.db.clone()));
         let cache_sync = self.latchkey.run_cache_sync_thread();
         let audit_flush = self.latchkey.run_audit_flush();
+        // Mail waits in the outbox; an instance stopped mid-delivery leaves
+        // its claims to run out, and another sender (or this one, restarted)
+        // delivers.
+        let outbox = self.latchkey.run_outbox();
         let settings = self.server.clone();
         let table = Connections::new(
             settings.max_connections,
@@ -219,6 +223,7 @@ impl App {
         }
         purge.abort();
         audit_flush.abort();
+        outbox.abort();
         // What was counted since the last flush is written before the database closes.
         self.latchkey.flush_audit().await;
         if let Some(t) = cache_sync {
@@ -266,6 +271,9 @@ async fn purge_expired_sessions(lk: Latchkey, db: Database) {
             Ok(0) => {}
             Ok(n) => tracing::info!(target: "latchkey::session", deleted = n, "expired sessions purged"),
             Err(e) => tracing::warn!(target: "latchkey::session", error = %e, "expired-session purge failed"),
+        }
+        if let Err(e) = lk.keys().delete_expired(lk.clock().now()).await {
+            tracing::warn!(target: "latchkey::mail", error = %e, "expired-key purge failed");
         }
         if let Database::Sqlite(store) = &db
             && let Err(e) = latchkey::store::SqliteBus::new(store.pool().clone()).prune(Duration::from_secs(3600)).await

@@ -139,6 +139,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The outbox: mail (and reset requests) waiting, sent or failed; retry failed ones.
+    Outbox {
+        /// Only the jobs given up after their last attempt.
+        #[arg(long)]
+        failed: bool,
+        /// Queue this failed job again.
+        #[arg(long, conflicts_with_all = ["all", "failed"])]
+        retry: Option<i64>,
+        /// Queue every failed job again.
+        #[arg(long, conflicts_with = "failed")]
+        all: bool,
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
     /// A user's sessions: list them, end one or all.
     Sessions {
         /// What to do.

@@ -413,9 +413,47 @@ pub async fn throttle_reset(
 pub async fn clearsessions(settings: Settings) -> anyhow::Result<()> {
     let (lk, db) = open(settings).await?;
     let n = session::clear_expired(lk.sessions().as_ref(), lk.clock().now()).await;
+    let keys = lk.keys().delete_expired(lk.clock().now()).await;
     db.close().await;
-    println!("Deleted {} expired session(s).", n?);
+    println!("Deleted {} expired session(s) and {} expired mailed key(s).", n?, keys?);
     Ok(())
+}
+
+/// `latchkey outbox [--failed] [--retry ID | --all]`.
+pub async fn outbox(settings: Settings, failed: bool, retry: Option<i64>, all: bool, limit: u32) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let result = async {
+        let now = lk.clock().now();
+        if retry.is_some() || all {
+            let n = lk.outbox().retry(retry, now).await?;
+            match (retry, n) {
+                (Some(id), 0) => bail!("no failed outbox job with id {id} (see `latchkey outbox --failed`)"),
+                _ => println!("{n} failed job(s) queued again; a running server sends them within seconds."),
+            }
+            return Ok(());
+        }
+        let items = lk.outbox().list(failed, limit).await?;
+        println!("{} job(s) waiting.", lk.outbox().backlog().await?);
+        for i in items {
+            let what = match &i.job {
+                latchkey::mail::Job::Mail(m) => format!("mail to {} \"{}\"", m.to, m.subject),
+                latchkey::mail::Job::PasswordReset { .. } => "password reset request".to_owned(),
+            };
+            let state = match i.state {
+                latchkey::mail::OutboxState::Pending => {
+                    format!("pending (next attempt {})", rfc3339(i.next_attempt_at))
+                }
+                latchkey::mail::OutboxState::Done => "done".to_owned(),
+                latchkey::mail::OutboxState::Failed => "FAILED".to_owned(),
+            };
+            let error = i.last_error.map(|e| format!("; last error: {e}")).unwrap_or_default();
+            println!("{:>6}  {}  {what}  {state}, {} attempt(s){error}", i.id, rfc3339(i.created_at), i.attempts);
+        }
+        Ok(())
+    }
+    .await;
+    db.close().await;
+    result
 }
 
 fn describe_cookie(c: &CookieSettings) -> String {
@@ -480,7 +518,26 @@ pub fn describe(config: &Config) -> String {
          allowed hosts:     {hosts}\n\
          trusted proxies:   {proxies}\n\
          session lifetime:  {age} s\n\
-         password hashing:  Argon2id m={m} KiB, t={t}, p={p}; {c} at once, {q} queued at most\n",
+         password hashing:  Argon2id m={m} KiB, t={t}, p={p}; {c} at once, {q} queued at most\n\
+         mail:              {mail}\n\
+         links in mail:     {links}\n",
+        mail = match &s.email.backend {
+            latchkey::settings::EmailBackend::Console =>
+                "printed to standard output (email.backend = console)".to_owned(),
+            latchkey::settings::EmailBackend::File(d) => format!("written to {} (email.backend = file)", d.display()),
+            latchkey::settings::EmailBackend::Smtp(smtp) => format!(
+                "SMTP {}:{} ({}), from {}",
+                smtp.host,
+                smtp.port,
+                match (smtp.tls, smtp.username.is_some()) {
+                    (latchkey::settings::SmtpTls::Implicit, _) => "TLS",
+                    (latchkey::settings::SmtpTls::Required, _) | (_, true) => "STARTTLS required",
+                    _ => "STARTTLS when offered",
+                },
+                s.email.from
+            ),
+        },
+        links = format!("{}{}?key=…", s.accounts.frontend_url, s.accounts.reset_password_path),
         preset = s.preset,
         bind = config.server.bind,
         public = s.public_url.as_ref().map_or("unset".to_owned(), ToString::to_string),

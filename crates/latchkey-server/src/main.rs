@@ -65,6 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deactivate { username } => commands::set_active(settings, username, false).await,
         Command::Activate { username } => commands::set_active(settings, username, true).await,
         Command::Events { limit, username, json } => commands::events(settings, limit, username, json).await,
+        Command::Outbox { failed, retry, all, limit } => commands::outbox(settings, failed, retry, all, limit).await,
         Command::Sessions { action: SessionsAction::List { username, json } } => {
             commands::sessions_list(settings, username, json).await
         }

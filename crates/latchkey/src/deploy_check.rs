@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::{
     origin::Origin,
-    settings::{Preset, SameSite, Settings},
+    settings::{EmailBackend, Preset, SameSite, Settings, SmtpTls},
 };
 
 /// How serious a finding is.
@@ -139,7 +139,27 @@ pub fn deploy_checks(s: &Settings, stored_secret: Option<Option<&str>>) -> Vec<F
         }
     }
 
+    if let EmailBackend::Smtp(smtp) = &s.email.backend
+        && smtp.tls == SmtpTls::Opportunistic
+        && !is_local(&smtp.host)
+        && smtp.host != "::1"
+    {
+        err(
+            "latchkey.E010",
+            format!(
+                "email.smtp_url sends mail to {} without requiring TLS: anyone on the path can read reset links or                  strip STARTTLS. Use smtp://{}:{}?tls=required or smtps://.",
+                smtp.host, smtp.host, smtp.port
+            ),
+        );
+    }
+
     let mut warn = |id, message: String| out.push(Finding { level: Level::Warning, id, message });
+    if https && !matches!(s.email.backend, EmailBackend::Smtp(_)) {
+        warn(
+            "latchkey.W011",
+            "email.backend is not smtp: password-reset mail is printed or written to files, not sent.".into(),
+        );
+    }
     match &s.public_url {
         None => warn(
             "latchkey.W001",
@@ -213,13 +233,16 @@ mod tests {
     }
 
     fn prod() -> RawSettings {
-        RawSettings {
+        let mut r = RawSettings {
             preset: Some("same-origin".into()),
             public_url: Some("https://app.example.com".into()),
             secret_key: Some("k2J9x!pQ7zR4mW8vL1nB6cT3yH5gF0dS-aE".into()),
             trusted_proxies: vec!["10.0.0.2".into()],
             ..Default::default()
-        }
+        };
+        r.email.backend = Some("smtp".into());
+        r.email.smtp_url = Some("smtps://mail.example.com".into());
+        r
     }
 
     #[test]
@@ -303,6 +326,30 @@ mod tests {
             ..Default::default()
         };
         assert!(!ids(&deploy_checks(&r.validate().unwrap(), None)).contains(&"latchkey.E009"));
+    }
+
+    #[test]
+    fn smtp_to_a_remote_host_must_require_tls() {
+        for (url, flagged) in [
+            ("smtp://mail.example.com:587", true),
+            ("smtp://mail.example.com:587?tls=required", false),
+            ("smtps://mail.example.com", false),
+            ("smtp://127.0.0.1:25", false),
+            ("smtp://localhost:1025", false),
+        ] {
+            let mut r = prod();
+            r.email.backend = Some("smtp".into());
+            r.email.smtp_url = Some(url.into());
+            let f = deploy_checks(&r.validate().unwrap(), None);
+            assert_eq!(ids(&f).contains(&"latchkey.E010"), flagged, "{url}");
+            assert!(!ids(&f).contains(&"latchkey.W011"));
+        }
+        let mut console = prod();
+        console.email.backend = None;
+        assert!(
+            ids(&deploy_checks(&console.validate().unwrap(), None)).contains(&"latchkey.W011"),
+            "console mail in production"
+        );
     }
 
     #[test]

@@ -209,3 +209,22 @@ describe("account calls", () => {
     await expect(api.revokeOtherSessions()).rejects.toMatchObject({ status: 403, code: "reauthentication_required" });
   });
 });
+
+describe("password reset calls", () => {
+  it("posts the address and the key with the token, and passes the one answer through", async () => {
+    const { fetch, calls } = fakeFetch((url) => {
+      if (url.endsWith("/api/csrf/")) return json(200, {}, { "X-CSRFToken": "T" });
+      if (url.endsWith("/api/password/reset/")) return json(200, { detail: "If an account uses that address, we have sent it a link." });
+      return json(400, { detail: "This link is invalid.", code: "invalid_key" });
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    expect(await api.requestPasswordReset("a@example.com")).toContain("If an account uses that address");
+    await expect(api.confirmPasswordReset("K".repeat(32), "pw")).rejects.toMatchObject({ code: "invalid_key" });
+    const posts = calls.filter((c) => c.init.method === "POST");
+    expect(posts.map((c) => JSON.parse(String(c.init.body)))).toEqual([
+      { email: "a@example.com" },
+      { key: "K".repeat(32), newPassword: "pw" },
+    ]);
+    expect(posts.every((c) => header(c, "X-CSRFToken") === "T")).toBe(true);
+  });
+});

@@ -89,6 +89,10 @@ export interface ApiClient {
   changePassword(currentPassword: string, newPassword: string): Promise<number>;
   /** Proves the password again, for actions that need a recent sign-in. */
   reauthenticate(password: string): Promise<void>;
+  /** Asks for a reset link; resolves to the server's one answer (the same whether or not the address has an account). */
+  requestPasswordReset(email: string): Promise<string>;
+  /** Sets a new password with the key from the mailed link. */
+  confirmPasswordReset(key: string, newPassword: string): Promise<void>;
   /** The token the next unsafe request will send (for diagnostics and tests). */
   csrfToken(refresh?: boolean): Promise<string>;
 }
@@ -242,6 +246,17 @@ export function createClient(config: ApiConfig): ApiClient {
       const res = await unsafe("/api/reauthenticate/", { password });
       if (!res.ok) throw await errorFrom(res);
       cachedToken = null;
+    },
+
+    async requestPasswordReset(email) {
+      const res = await unsafe("/api/password/reset/", { email });
+      if (!res.ok) throw await errorFrom(res);
+      return ((await res.json()) as { detail: string }).detail;
+    },
+
+    async confirmPasswordReset(key, newPassword) {
+      const res = await unsafe("/api/password/reset/confirm/", { key, newPassword });
+      if (!res.ok) throw await errorFrom(res);
     },
   };
 }

@@ -107,7 +107,7 @@ fn clearsessions_reports_how_many_it_deleted() {
     let dir = migrated();
     let (ok, out, err) = run(latchkey(dir.path()).arg("clearsessions"));
     assert!(ok, "{err}");
-    assert!(out.contains("Deleted 0 expired session(s)."), "{out}");
+    assert!(out.contains("Deleted 0 expired session(s) and 0 expired mailed key(s)."), "{out}");
 }
 
 #[test]
@@ -379,9 +379,20 @@ fn check_deploy_fails_on_unsafe_settings_and_passes_a_sound_one() {
         .args(["--trusted-proxy", "127.0.0.1"])
         .env("LATCHKEY_SECRET_KEY", "k2J9x!pQ7zR4mW8vL1nB6cT3yH5gF0dS-aE")
         .env("LATCHKEY_PASSWORD_HASHER__MEMORY_KIB", "19456")
-        .env("LATCHKEY_PASSWORD_HASHER__ITERATIONS", "2"));
+        .env("LATCHKEY_PASSWORD_HASHER__ITERATIONS", "2")
+        .env("LATCHKEY_EMAIL__BACKEND", "smtp")
+        .env("LATCHKEY_EMAIL__SMTP_URL", "smtps://mail.example.com"));
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("no issues"), "{out}");
+
+    // Reset links over SMTP without TLS to a remote host: an error.
+    let (ok, out, _) = run(latchkey(dir.path())
+        .args(["check", "--deploy", "--preset", "same-origin", "--public-url", "https://app.example.com"])
+        .args(["--trusted-proxy", "127.0.0.1"])
+        .env("LATCHKEY_SECRET_KEY", "k2J9x!pQ7zR4mW8vL1nB6cT3yH5gF0dS-aE")
+        .env("LATCHKEY_EMAIL__BACKEND", "smtp")
+        .env("LATCHKEY_EMAIL__SMTP_URL", "smtp://mail.example.com:587"));
+    assert!(!ok && out.contains("latchkey.E010"), "{out}");
 
     let (ok, out, _) = run(latchkey(dir.path()).args(["check", "--deploy"]));
     assert!(ok, "development defaults only warn");

@@ -12,6 +12,7 @@ mod deploy;
 mod dos;
 mod faults;
 mod flow;
+mod mail;
 mod pty;
 mod scale;
 mod spa;

@@ -178,7 +178,7 @@ pub fn next_attempt(
 /// The words of the password-reset mail: the link and how long it lives.
 pub fn password_reset_mail(to: &str, username: &str, link: &str, ttl: std::time::Duration) -> Mail {
     let minutes = ttl.as_secs().div_ceil(60);
-    let lifetime = if minutes % 60 == 0 {
+    let lifetime = if minutes.is_multiple_of(60) {
         let h = minutes / 60;
         format!("{h} hour{}", if h == 1 { "" } else { "s" })
     } else {
@@ -221,7 +221,8 @@ mod tests {
         let delays: Vec<i64> =
             (1..=4).map(|a| (next_attempt(now, a, base, 10).unwrap() - now).whole_seconds()).collect();
         assert_eq!(delays, [5, 10, 20, 40]);
-        assert_eq!((next_attempt(now, 9, base, 10).unwrap() - now).whole_seconds(), 3600);
+        assert_eq!((next_attempt(now, 9, base, 10).unwrap() - now).whole_seconds(), 1280);
+        assert_eq!((next_attempt(now, 19, base, 20).unwrap() - now).whole_seconds(), 3600, "at most an hour");
         assert_eq!(next_attempt(now, 10, base, 10), None);
     }
 

@@ -16,7 +16,7 @@ pub const EMAIL_FILE_DIR: &str = "mail";
 /// Default SMTP server.
 pub const EMAIL_SMTP_URL: &str = "smtp://127.0.0.1:25";
 /// Default sender.
-pub const EMAIL_FROM: &str = "Latchkey <noreply@localhost>";
+pub const EMAIL_FROM: &str = "noreply@localhost";
 /// Default SMTP timeout, seconds.
 pub const EMAIL_TIMEOUT: u64 = 10;
 /// Default first retry delay, seconds (doubled at each attempt, at most an hour).
@@ -178,7 +178,7 @@ impl RawEmail {
         if !from.contains('@') {
             return Err(SettingsError::invalid(
                 "email.from",
-                "expected an address, e.g. \"Name <noreply@example.com>\"",
+                "expected an address, e.g. noreply@example.com or \"Name <noreply@example.com>\"",
             ));
         }
         let max_attempts = self.max_attempts.unwrap_or(EMAIL_MAX_ATTEMPTS);

@@ -66,7 +66,8 @@ impl Latchkey {
     }
 
     /// Spawns the sender loop (servers call this). It runs a round whenever
-    /// a job is enqueued here, and every [`OUTBOX_POLL`] otherwise.
+    /// a job is enqueued here, and every second otherwise (for retries and
+    /// other instances' jobs).
     pub fn run_outbox(&self) -> tokio::task::JoinHandle<()> {
         let lk = self.clone();
         tokio::spawn(async move {

@@ -60,12 +60,18 @@ impl Latchkey {
             ("address", format!("reset:addr:{address}"), accounts.password_reset_per_address),
             ("client", format!("reset:ip:{}", client_key(client)), accounts.password_reset_per_client),
         ];
+        // Both counted before either is checked: hammering one address
+        // spends the client's allowance too.
+        let mut refused = None;
         for (scope, key, limit) in counters {
             let c = self.throttle().record_failure(&key, now, RESET_WINDOW).await?;
-            if c.failures > limit {
+            if c.failures > limit && refused.is_none() {
                 let retry_after = (c.window_start + RESET_WINDOW - now).max(time::Duration::SECOND);
-                return Err(AuthError::RequestsThrottled(Throttled { scope, retry_after }));
+                refused = Some(Throttled { scope, retry_after });
             }
+        }
+        if let Some(t) = refused {
+            return Err(AuthError::RequestsThrottled(t));
         }
         self.outbox().enqueue(&Job::PasswordReset { email: email.as_str().to_owned() }, now).await?;
         self.outbox_wake().notify_one();

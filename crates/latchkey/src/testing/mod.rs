@@ -21,12 +21,14 @@
 
 mod backends;
 mod conformance;
+pub mod smtp;
 
 use std::{any::Any, future::Future, sync::Arc};
 
 pub use backends::*;
 #[doc(hidden)]
 pub use serde_json;
+pub use smtp::SmtpSink;
 #[doc(hidden)]
 pub use time;
 #[doc(hidden)]

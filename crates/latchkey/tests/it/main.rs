@@ -11,6 +11,7 @@ mod cors;
 mod csrf;
 mod logs;
 mod middleware;
+mod recovery;
 mod sessions;
 mod store_conformance;
 mod throttle;

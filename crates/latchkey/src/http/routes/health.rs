@@ -5,7 +5,9 @@
 //!   configured, Redis each answer a trivial query within two seconds; 200
 //!   when all do, else 503 naming what is down. No secrets, no versions.
 //!   `cache` reports the read-through cache's counters (`active`, hits,
-//!   misses, drops of a lost invalidation channel, entries).
+//!   misses, drops of a lost invalidation channel, entries); `outbox` the
+//!   jobs (mails, reset requests) waiting to be carried out (`null` when
+//!   the database does not answer).
 
 use std::time::Duration;
 
@@ -28,12 +30,17 @@ async fn ready(State(b): State<Backends>) -> impl IntoResponse {
         None => "database",
     };
     let healthy = database == "ok" && session_store != "down";
+    let backlog = match tokio::time::timeout(Duration::from_secs(2), b.db.stores().outbox.backlog()).await {
+        Ok(Ok(n)) => Some(n),
+        _ => None,
+    };
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
         "status": if healthy { "ok" } else { "unavailable" },
         "database": database,
         "session_store": session_store,
         "cache": b.cache.as_ref().map(|c| c.stats()),
+        "outbox": { "backlog": backlog },
     });
     (status, [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(body))
 }
