@@ -502,6 +502,7 @@ pub fn describe(config: &Config) -> String {
     } else {
         s.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     };
+    let links = format!("{}{}?key=…", s.accounts.frontend_url, s.accounts.reset_password_path);
     format!(
         "Configuration OK.\n\
          preset:            {preset}\n\
@@ -537,7 +538,7 @@ pub fn describe(config: &Config) -> String {
                 s.email.from
             ),
         },
-        links = format!("{}{}?key=…", s.accounts.frontend_url, s.accounts.reset_password_path),
+        links = links,
         preset = s.preset,
         bind = config.server.bind,
         public = s.public_url.as_ref().map_or("unset".to_owned(), ToString::to_string),
