@@ -33,6 +33,8 @@ const DEADLINE_MS = 5 * 60 * 1000;
 const PAGES = [
   { name: "sign-in form", path: "/", signedIn: false },
   { name: "forgot password", path: "/forgot-password", signedIn: false },
+  { name: "sign up", path: "/signup", signedIn: false },
+  { name: "confirm email (from the mailed link)", path: "/verify-email?key=0123456789abcdefABCDEF0123456789", signedIn: false },
   { name: "reset password (from the mailed link)", path: "/reset-password?key=0123456789abcdefABCDEF0123456789", signedIn: false },
   { name: "signed-in home", path: "/", signedIn: true },
   { name: "account", path: "/account", signedIn: true },
@@ -55,6 +57,7 @@ async function main() {
     LATCHKEY_DATABASE_URL: `sqlite://${path.join(OUT, "db.sqlite3")}`,
     LATCHKEY_PASSWORD_HASHER__MEMORY_KIB: "1024",
     LATCHKEY_PASSWORD_HASHER__ITERATIONS: "1",
+    LATCHKEY_ACCOUNTS__SIGNUP: "open",
     // The request lines are how the run proves the signed-in pages were signed in.
     RUST_LOG: "info",
   };

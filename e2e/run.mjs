@@ -333,10 +333,10 @@ async function signedInAs(page) {
   return greeting ? (await greeting.textContent()).replace("You are logged in as ", "").trim() : null;
 }
 
-async function uiLogin(page, spa, password = PASSWORD) {
+async function uiLogin(page, spa, password = PASSWORD, username = USER) {
   await page.goto(spa);
   await page.waitForSelector('[data-testid="login-form"]');
-  await page.fill("#username", USER);
+  await page.fill("#username", username);
   await page.fill("#password", password);
   await page.click('button[type="submit"]');
   await page.waitForSelector('[data-testid="greeting"], [data-testid="login-error"]');
@@ -567,6 +567,60 @@ async function resetScenario(ctx, t, page) {
   await uiLogin(page, t.spa);
 }
 
+/** Waits for the next mail to `to` on the sink; returns its body text. */
+async function nextMail(t, to, since, page) {
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const m = t.smtp.messages.slice(since).find((x) => x.to.includes(to));
+    if (m) return mailBody(m.data);
+    assert(Date.now() < deadline, `no mail to ${to} reached the SMTP server`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Sign up with mandatory verification: the mail, the link, the click, the login. */
+async function signupScenario(ctx, t) {
+  const b = await launch();
+  try {
+    await step(ctx, "sign up: the confirmation mail's link verifies the address, then the new account signs in", async () => {
+      const p = await b.context.newPage();
+      const name = `newbie-${t.name}`;
+      const email = `${name}@example.com`;
+      await p.goto(t.spa);
+      await p.waitForSelector('[data-testid="login-form"]');
+      await p.click("text=Create an account");
+      await p.fill("#signup-username", name);
+      await p.fill("#signup-email", email);
+      await p.fill("#signup-password", "12345678");
+      await p.click('[data-testid="signup-form"] button[type="submit"]');
+      const problems = await (await p.waitForSelector('[data-testid="signup-problems"]')).textContent();
+      assert(problems.includes("too common"), problems);
+      const since = t.smtp.messages.length;
+      await p.fill("#signup-password", NEW_PASSWORD);
+      await p.click('[data-testid="signup-form"] button[type="submit"]');
+      await p.waitForSelector('[data-testid="signup-check-mail"]');
+      // Before confirming, the right password is refused with an explanation.
+      await uiLogin(p, t.spa, NEW_PASSWORD, name);
+      const refused = await (await p.waitForSelector('[data-testid="login-error"]')).textContent();
+      assert(refused.includes("confirm your email address"), refused);
+      const body = await nextMail(t, email, since, p);
+      const link = body.match(/(http\S+\/verify-email\?key=[A-Za-z0-9]{32})/)?.[1];
+      assert(link && link.startsWith(new URL(t.spa).origin), `link ${link}`);
+      await p.goto(link);
+      await p.click("text=Confirm my address");
+      await p.waitForSelector('[data-testid="email-verified"]');
+      await uiLogin(p, t.spa, NEW_PASSWORD, name);
+      assert((await signedInAs(p)) === name, "the new account is signed in");
+      await p.click('[data-testid="nav-account"]');
+      const shown = await (await p.waitForSelector('[data-testid="account-email"]')).textContent();
+      assert(shown.includes(email) && shown.includes("Confirmed"), shown);
+    });
+  } finally {
+    await b.context.close();
+    fs.rmSync(b.profile, { recursive: true, force: true });
+  }
+}
+
 async function launch() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -665,6 +719,7 @@ async function scenario(t) {
 
     await accountScenario(ctx, t, page);
     await resetScenario(ctx, t, page);
+    await signupScenario(ctx, t);
 
     for (const [where, origin] of [
       ["cross-site page", t.crossSite],
@@ -786,6 +841,8 @@ async function withMail(env, frontend) {
     LATCHKEY_EMAIL__SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
     LATCHKEY_EMAIL__RETRY_DELAY: "1",
     LATCHKEY_ACCOUNTS__FRONTEND_URL: frontend,
+    LATCHKEY_ACCOUNTS__SIGNUP: "open",
+    LATCHKEY_ACCOUNTS__EMAIL_VERIFICATION: "mandatory",
   });
   return smtp;
 }

@@ -3,6 +3,7 @@ import { Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-route
 
 import AccountPage from "./account/AccountPage";
 import { ForgotPassword, ResetPassword } from "./account/PasswordReset";
+import { SignupPage, VerifyEmailPage } from "./account/Signup";
 import { ApiClient, ApiError } from "./api/client";
 
 type View =
@@ -16,6 +17,8 @@ export function loginErrorMessage(e: unknown): string {
   if (e instanceof ApiError) {
     if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
     if (e.status === 400) return "Wrong username or password.";
+    if (e.code === "email_unverified")
+      return "Please confirm your email address first: we have sent you a new link. Check your inbox (and spam folder).";
     if (e.status === 429) return "Too many attempts. Please wait a moment and try again.";
     if (e.status === 403) return `The server refused the request: ${e.detail}`;
     if (e.status === 503) return "The server is busy. Please try again in a moment.";
@@ -26,6 +29,7 @@ export function loginErrorMessage(e: unknown): string {
 
 export default function App({ api }: { api: ApiClient }) {
   const [view, setView] = useState<View>({ kind: "loading" });
+  const [signupOpen, setSignupOpen] = useState(false);
   const navigate = useNavigate();
 
   const showSignedIn = useCallback(async () => {
@@ -39,6 +43,7 @@ export default function App({ api }: { api: ApiClient }) {
       try {
         const s = await api.session();
         if (cancelled) return;
+        setSignupOpen(s.signupOpen === true);
         if (s.isAuthenticated) await showSignedIn();
         else setView({ kind: "anonymous" });
       } catch (e) {
@@ -102,7 +107,7 @@ export default function App({ api }: { api: ApiClient }) {
                 view.kind === "signedIn" ? (
                   <Home api={api} username={view.username} onSignedOut={signedOut} />
                 ) : (
-                  <LoginForm api={api} notice={view.notice} onSignedIn={showSignedIn} />
+                  <LoginForm api={api} notice={view.notice} signupOpen={signupOpen} onSignedIn={showSignedIn} />
                 )
               }
             />
@@ -118,6 +123,24 @@ export default function App({ api }: { api: ApiClient }) {
             />
             <Route path="/forgot-password" element={<ForgotPassword api={api} />} />
             <Route
+              path="/signup"
+              element={
+                view.kind === "signedIn" ? (
+                  <Navigate to="/" replace />
+                ) : (
+                  <SignupPage
+                    api={api}
+                    open={signupOpen}
+                    onSignedIn={async () => {
+                      await showSignedIn();
+                      navigate("/", { replace: true });
+                    }}
+                  />
+                )
+              }
+            />
+            <Route path="/verify-email" element={<VerifyEmailPage api={api} onVerified={() => {}} />} />
+            <Route
               path="/reset-password"
               element={<ResetPassword api={api} onReset={() => setView({ kind: "anonymous" })} />}
             />
@@ -129,7 +152,17 @@ export default function App({ api }: { api: ApiClient }) {
   );
 }
 
-function LoginForm({ api, notice, onSignedIn }: { api: ApiClient; notice?: string; onSignedIn: () => Promise<void> }) {
+function LoginForm({
+  api,
+  notice,
+  signupOpen,
+  onSignedIn,
+}: {
+  api: ApiClient;
+  notice?: string;
+  signupOpen: boolean;
+  onSignedIn: () => Promise<void>;
+}) {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState("");
@@ -198,6 +231,11 @@ function LoginForm({ api, notice, onSignedIn }: { api: ApiClient; notice?: strin
           <Link to="/forgot-password">Forgot your password?</Link>
         </div>
       </form>
+      {signupOpen && (
+        <p className="mt-4">
+          New here? <Link to="/signup">Create an account</Link>
+        </p>
+      )}
     </div>
   );
 }

@@ -438,6 +438,7 @@ pub async fn outbox(settings: Settings, failed: bool, retry: Option<i64>, all: b
             let what = match &i.job {
                 latchkey::mail::Job::Mail(m) => format!("mail to {} \"{}\"", m.to, m.subject),
                 latchkey::mail::Job::PasswordReset { .. } => "password reset request".to_owned(),
+                latchkey::mail::Job::VerifyEmail { .. } => "verification request".to_owned(),
             };
             let state = match i.state {
                 latchkey::mail::OutboxState::Pending => {

@@ -55,6 +55,21 @@ pub enum AuthError {
     /// Too many requests of a kind other than logins (password resets).
     #[error("too many requests")]
     RequestsThrottled(Throttled),
+    /// Sign-up is closed (`accounts.signup`).
+    #[error("sign-up is closed")]
+    SignupClosed,
+    /// Not a valid username; the reason in words.
+    #[error("{0}")]
+    InvalidUsername(String),
+    /// The username is taken (usernames are public).
+    #[error("username taken")]
+    UsernameTaken,
+    /// The address is taken (only said when verification is not mandatory).
+    #[error("email taken")]
+    EmailTaken,
+    /// The password was right, but the address must be verified first.
+    #[error("email unverified")]
+    EmailUnverified,
 }
 
 /// The session-auth-hash HMACs of the secret key and each fallback, in that order.

@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::{
     origin::Origin,
-    settings::{EmailBackend, Preset, SameSite, Settings, SmtpTls},
+    settings::{EmailBackend, EmailVerification, Preset, SameSite, Settings, Signup, SmtpTls},
 };
 
 /// How serious a finding is.
@@ -154,6 +154,16 @@ pub fn deploy_checks(s: &Settings, stored_secret: Option<Option<&str>>) -> Vec<F
     }
 
     let mut warn = |id, message: String| out.push(Finding { level: Level::Warning, id, message });
+    if s.accounts.signup == Signup::Open && s.accounts.email_verification != EmailVerification::Mandatory {
+        warn(
+            "latchkey.W012",
+            format!(
+                "sign-up is open with accounts.email_verification = {}: a taken address must be refused \
+                 (email_taken), so anyone can learn which addresses have accounts. Use mandatory to hide it.",
+                s.accounts.email_verification.as_str()
+            ),
+        );
+    }
     if https && !matches!(s.email.backend, EmailBackend::Smtp(_)) {
         warn(
             "latchkey.W011",
@@ -350,6 +360,17 @@ mod tests {
             ids(&deploy_checks(&console.validate().unwrap(), None)).contains(&"latchkey.W011"),
             "console mail in production"
         );
+    }
+
+    #[test]
+    fn open_sign_up_without_mandatory_verification_is_said_to_reveal_addresses() {
+        for (mode, warned) in [("none", true), ("optional", true), ("mandatory", false)] {
+            let mut r = prod();
+            r.accounts.signup = Some("open".into());
+            r.accounts.email_verification = Some(mode.into());
+            assert_eq!(ids(&deploy_checks(&r.validate().unwrap(), None)).contains(&"latchkey.W012"), warned, "{mode}");
+        }
+        assert!(!ids(&deploy_checks(&prod().validate().unwrap(), None)).contains(&"latchkey.W012"), "closed sign-up");
     }
 
     #[test]

@@ -54,6 +54,6 @@ pub use crate::{
     password::{PasswordHasher, RawPassword},
     session::{Session, SessionStore},
     settings::{Preset, Settings},
-    state::{Backends, BuildError, CacheSyncThread, Ended, Latchkey, SessionSummary, Stores},
+    state::{Backends, BuildError, CacheSyncThread, Ended, Latchkey, SessionSummary, SignedUp, Stores},
     users::{User, UserStore},
 };

@@ -222,6 +222,8 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
         )}
       </section>
 
+      <EmailSection api={api} />
+
       <ChangePassword api={api} username={username} onChanged={load} onSignedOut={checkSignedOut} />
 
       {reauth && (
@@ -238,6 +240,74 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
         />
       )}
     </div>
+  );
+}
+
+/** The address, whether it is confirmed, and a new link when it is not. */
+function EmailSection({ api }: { api: ApiClient }) {
+  const [email, setEmail] = useState<string | null>(null);
+  const [verified, setVerified] = useState(false);
+  const [message, setMessage] = useState("");
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let cancelled = false;
+    api
+      .session()
+      .then((s) => {
+        if (cancelled) return;
+        setEmail(s.email ?? "");
+        setVerified(s.emailVerified === true);
+      })
+      .catch(() => {
+        if (!cancelled) setEmail("");
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [api]);
+
+  async function resend() {
+    if (!email) return;
+    setBusy(true);
+    try {
+      setMessage(await api.resendVerification(email));
+    } catch (e) {
+      setMessage(accountErrorMessage(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (email === null) return null;
+  return (
+    <section aria-labelledby="email-heading" className="mb-5">
+      <h2 id="email-heading" className="h5">
+        Email address
+      </h2>
+      {email ? (
+        <p data-testid="account-email">
+          {email}{" "}
+          {verified ? (
+            <span className="badge text-bg-success">Confirmed</span>
+          ) : (
+            <span className="badge text-bg-warning">Not confirmed</span>
+          )}
+        </p>
+      ) : (
+        <p>No address: password reset by mail is not available for this account.</p>
+      )}
+      {email && !verified && (
+        <button type="button" className="btn btn-outline-primary btn-sm" onClick={() => void resend()} disabled={busy}>
+          Send the confirmation link again
+        </button>
+      )}
+      {message && (
+        <p className="mt-2" role="status">
+          {message}
+        </p>
+      )}
+    </section>
   );
 }
 

@@ -125,7 +125,7 @@ describe("answers", () => {
       json(403, { detail: "Authentication credentials were not provided.", code: "not_authenticated" }),
     );
     const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
-    expect(await api.session()).toEqual({ isAuthenticated: false });
+    expect((await api.session()).isAuthenticated).toBe(false);
     expect(await api.whoami()).toBeNull();
   });
 
@@ -226,5 +226,35 @@ describe("password reset calls", () => {
       { key: "K".repeat(32), newPassword: "pw" },
     ]);
     expect(posts.every((c) => header(c, "X-CSRFToken") === "T")).toBe(true);
+  });
+});
+
+describe("sign-up calls", () => {
+  it("tells a signed-in sign-up from a check-your-mail one and refreshes the token after signing in", async () => {
+    let n = 0;
+    let signedIn = true;
+    const { fetch, calls } = fakeFetch((url) => {
+      if (url.endsWith("/api/csrf/")) return json(200, {}, { "X-CSRFToken": `T${++n}` });
+      if (url.endsWith("/api/signup/"))
+        return json(200, signedIn ? { detail: "Welcome! You are signed in.", username: "newbie" } : { detail: "Check your email to finish signing up." });
+      return json(200, { detail: "ok" });
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    expect(await api.signup("newbie", "n@example.com", "pw")).toEqual({ signedIn: true, detail: "Welcome! You are signed in." });
+    signedIn = false;
+    expect((await api.signup("other", "o@example.com", "pw")).signedIn).toBe(false);
+    await api.verifyEmail("K".repeat(32));
+    const tokens = calls.filter((c) => c.init.method === "POST").map((c) => header(c, "X-CSRFToken"));
+    expect(tokens).toEqual(["T1", "T2", "T2"]);
+  });
+});
+
+describe("the rest preset's anonymous 403", () => {
+  it("still tells the SPA whether sign-up is open", async () => {
+    const { fetch } = fakeFetch(() =>
+      json(403, { detail: "Authentication credentials were not provided.", code: "not_authenticated", signupOpen: true, emailVerification: "mandatory" }),
+    );
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    expect(await api.session()).toEqual({ isAuthenticated: false, signupOpen: true, emailVerification: "mandatory" });
   });
 });

@@ -57,6 +57,13 @@ export interface SessionState {
   expiresAt?: string;
   /** When the password was last entered in this session. */
   authenticatedAt?: string;
+  /** The signed-in user's address ("" when none) and whether it is confirmed. */
+  email?: string;
+  emailVerified?: boolean;
+  /** Whether anyone may sign up. */
+  signupOpen?: boolean;
+  /** "none", "optional" or "mandatory". */
+  emailVerification?: string;
 }
 
 /** One of the user's sessions, as `GET /api/sessions/` lists it. */
@@ -89,6 +96,12 @@ export interface ApiClient {
   changePassword(currentPassword: string, newPassword: string): Promise<number>;
   /** Proves the password again, for actions that need a recent sign-in. */
   reauthenticate(password: string): Promise<void>;
+  /** Creates an account: `signedIn` when the server signed the new user in, else check your mail. */
+  signup(username: string, email: string, password: string): Promise<{ signedIn: boolean; detail: string }>;
+  /** Confirms an address with the key from the mailed link. */
+  verifyEmail(key: string): Promise<void>;
+  /** Asks for a new confirmation link; resolves to the server's one answer. */
+  resendVerification(email: string): Promise<string>;
   /** Asks for a reset link; resolves to the server's one answer (the same whether or not the address has an account). */
   requestPasswordReset(email: string): Promise<string>;
   /** Sets a new password with the key from the mailed link. */
@@ -181,10 +194,14 @@ export function createClient(config: ApiConfig): ApiClient {
 
     async session() {
       const res = await send("/api/session/");
-      // The rest preset answers anonymous callers with 403 not_authenticated.
+      // The rest preset answers anonymous callers with 403 not_authenticated
+      // (which still says whether sign-up is open).
       if (res.status === 403) {
-        const err = await errorFrom(res);
-        if (err.code === "not_authenticated") return { isAuthenticated: false };
+        const err = await errorFrom(res.clone());
+        if (err.code === "not_authenticated") {
+          const body = (await res.json().catch(() => ({}))) as Partial<SessionState>;
+          return { isAuthenticated: false, signupOpen: body.signupOpen, emailVerification: body.emailVerification };
+        }
         throw err;
       }
       if (!res.ok) throw await errorFrom(res);
@@ -246,6 +263,27 @@ export function createClient(config: ApiConfig): ApiClient {
       const res = await unsafe("/api/reauthenticate/", { password });
       if (!res.ok) throw await errorFrom(res);
       cachedToken = null;
+    },
+
+    async signup(username, email, password) {
+      const res = await unsafe("/api/signup/", { username, email, password });
+      if (!res.ok) throw await errorFrom(res);
+      const body = (await res.json()) as { detail: string; username?: string };
+      const signedIn = typeof body.username === "string";
+      // Signed in: the server rotated the CSRF secret.
+      if (signedIn) cachedToken = null;
+      return { signedIn, detail: body.detail };
+    },
+
+    async verifyEmail(key) {
+      const res = await unsafe("/api/email/verify/", { key });
+      if (!res.ok) throw await errorFrom(res);
+    },
+
+    async resendVerification(email) {
+      const res = await unsafe("/api/email/verify/resend/", { email });
+      if (!res.ok) throw await errorFrom(res);
+      return ((await res.json()) as { detail: string }).detail;
     },
 
     async requestPasswordReset(email) {

@@ -171,6 +171,10 @@ impl UserStore for Cached<dyn UserStore> {
         self.inner.active_by_email(email).await
     }
 
+    async fn any_with_email(&self, email: &str) -> Result<bool, UserStoreError> {
+        self.inner.any_with_email(email).await
+    }
+
     async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
         let changed = self.inner.set_email_verified(id, verified).await?;
         self.changed(id).await?;

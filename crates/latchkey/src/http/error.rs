@@ -23,7 +23,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: Cow<'static, str>,
-    errors: Option<serde_json::Value>,
+    // Members beside detail and code (`errors`, …); boxed, as most errors have none.
+    extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -31,14 +32,14 @@ pub struct ApiError {
 struct Body<'a> {
     detail: &'a str,
     code: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a serde_json::Value>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
     /// An error with any status.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, detail: detail.into(), errors: None, headers: Vec::new() }
+        Self { status, code, detail: detail.into(), extra: None, headers: Vec::new() }
     }
 
     /// 400.
@@ -71,8 +72,14 @@ impl ApiError {
 
     /// Adds an `errors` member to the body: the individual problems behind
     /// a 400, each `{code, message}` (password validators).
-    pub fn with_errors(mut self, errors: serde_json::Value) -> Self {
-        self.errors = Some(errors);
+    pub fn with_errors(self, errors: serde_json::Value) -> Self {
+        self.with_member("errors", errors)
+    }
+
+    /// Adds a member to the body beside `detail` and `code` (facts a client
+    /// needs even from an error, e.g. whether sign-up is open).
+    pub fn with_member(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extra.get_or_insert_default().insert(name.to_owned(), value);
         self
     }
 
@@ -106,7 +113,7 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (self.status, Json(Body { detail: &self.detail, code: self.code, errors: self.errors.as_ref() }))
+        let mut res = (self.status, Json(Body { detail: &self.detail, code: self.code, extra: self.extra.as_deref() }))
             .into_response();
         for (k, v) in self.headers {
             res.headers_mut().append(k, v);
@@ -167,6 +174,18 @@ impl From<AuthError> for ApiError {
                 "This link is invalid, has expired or was already used. Ask for a new one.",
             ),
             AuthError::InvalidEmail => ApiError::bad_request("invalid_email", "Enter a valid email address."),
+            AuthError::SignupClosed => ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found."),
+            AuthError::InvalidUsername(why) => ApiError::bad_request("invalid_username", why),
+            AuthError::UsernameTaken => {
+                ApiError::bad_request("username_taken", "A user with that username already exists.")
+            }
+            AuthError::EmailTaken => {
+                ApiError::bad_request("email_taken", "An account already uses this email address.")
+            }
+            AuthError::EmailUnverified => ApiError::forbidden(
+                "email_unverified",
+                "Please confirm your email address first: we have sent you a new link.",
+            ),
             AuthError::RequestsThrottled(t) => {
                 let secs = t.retry_after.whole_seconds().max(1);
                 ApiError::new(

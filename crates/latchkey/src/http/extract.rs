@@ -188,6 +188,8 @@ pub async fn request_user(
         return Ok(None);
     };
     match lk.authenticate_throttled(&username, &password, client, None, "basic").await {
+        // Basic never bypasses what a login requires.
+        Ok(user) if lk.must_verify(&user) => Err(AuthError::EmailUnverified.into()),
         Ok(user) => Ok(Some(user)),
         Err(AuthError::InvalidCredentials) => {
             Err(ApiError::forbidden("authentication_failed", "Invalid username/password."))

@@ -16,6 +16,8 @@ pub use crate::{error::StoreError, mail::Mail};
 pub enum KeyPurpose {
     /// `POST /api/password/reset/confirm/`.
     PasswordReset,
+    /// `POST /api/email/verify/`: proves the owner reads mail at the address.
+    VerifyEmail,
 }
 
 impl KeyPurpose {
@@ -23,6 +25,7 @@ impl KeyPurpose {
     pub fn as_str(self) -> &'static str {
         match self {
             KeyPurpose::PasswordReset => "password_reset",
+            KeyPurpose::VerifyEmail => "verify_email",
         }
     }
 
@@ -30,6 +33,7 @@ impl KeyPurpose {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "password_reset" => Some(KeyPurpose::PasswordReset),
+            "verify_email" => Some(KeyPurpose::VerifyEmail),
             _ => None,
         }
     }

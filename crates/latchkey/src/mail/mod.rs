@@ -39,6 +39,13 @@ pub enum Job {
         /// The address as submitted.
         email: String,
     },
+    /// Send a verification link to the unverified accounts using this
+    /// address (sign-up, a resend, a login refused for an unverified
+    /// address). Resolved by the sender, as a reset request is.
+    VerifyEmail {
+        /// The address.
+        email: String,
+    },
 }
 
 impl Job {
@@ -47,6 +54,7 @@ impl Job {
         match self {
             Job::Mail(_) => "mail",
             Job::PasswordReset { .. } => "password_reset",
+            Job::VerifyEmail { .. } => "verify_email",
         }
     }
 
@@ -54,7 +62,9 @@ impl Job {
     pub fn payload(&self) -> String {
         match self {
             Job::Mail(m) => serde_json::to_string(m),
-            Job::PasswordReset { email } => serde_json::to_string(&serde_json::json!({ "email": email })),
+            Job::PasswordReset { email } | Job::VerifyEmail { email } => {
+                serde_json::to_string(&serde_json::json!({ "email": email }))
+            }
         }
         .expect("plain data serialises")
     }
@@ -67,13 +77,17 @@ impl Job {
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("outbox {kind}: {e}"));
         match kind {
             "mail" => Ok(Job::Mail(serde_json::from_str(payload).map_err(corrupt)?)),
-            "password_reset" => {
+            "password_reset" | "verify_email" => {
                 #[derive(Deserialize)]
                 struct P {
                     email: String,
                 }
                 let p: P = serde_json::from_str(payload).map_err(corrupt)?;
-                Ok(Job::PasswordReset { email: p.email })
+                Ok(if kind == "password_reset" {
+                    Job::PasswordReset { email: p.email }
+                } else {
+                    Job::VerifyEmail { email: p.email }
+                })
             }
             other => Err(StoreError::Corrupt(format!("unknown outbox kind {other:?}"))),
         }
@@ -177,13 +191,7 @@ pub fn next_attempt(
 
 /// The words of the password-reset mail: the link and how long it lives.
 pub fn password_reset_mail(to: &str, username: &str, link: &str, ttl: std::time::Duration) -> Mail {
-    let minutes = ttl.as_secs().div_ceil(60);
-    let lifetime = if minutes.is_multiple_of(60) {
-        let h = minutes / 60;
-        format!("{h} hour{}", if h == 1 { "" } else { "s" })
-    } else {
-        format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
-    };
+    let lifetime = lifetime_words(ttl);
     Mail {
         to: to.to_owned(),
         subject: "Reset your password".into(),
@@ -198,6 +206,48 @@ pub fn password_reset_mail(to: &str, username: &str, link: &str, ttl: std::time:
     }
 }
 
+fn lifetime_words(ttl: std::time::Duration) -> String {
+    let minutes = ttl.as_secs().div_ceil(60);
+    if minutes.is_multiple_of(24 * 60) {
+        let d = minutes / (24 * 60);
+        format!("{d} day{}", if d == 1 { "" } else { "s" })
+    } else if minutes.is_multiple_of(60) {
+        let h = minutes / 60;
+        format!("{h} hour{}", if h == 1 { "" } else { "s" })
+    } else {
+        format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+    }
+}
+
+/// The words of the verification mail.
+pub fn verification_mail(to: &str, username: &str, link: &str, ttl: std::time::Duration) -> Mail {
+    let lifetime = lifetime_words(ttl);
+    Mail {
+        to: to.to_owned(),
+        subject: "Confirm your email address".into(),
+        body: format!(
+            "Hello {username},\n\n\
+             Please confirm that this is your address by opening this link:\n\n{link}\n\n\
+             The link works once, for {lifetime}. If you did not create an account, ignore this message.\n"
+        ),
+    }
+}
+
+/// The words of the mail to an address's owner when someone signs up with it.
+pub fn signup_attempt_mail(to: &str, login_link: &str, reset_link: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: "Someone tried to sign up with your address".into(),
+        body: format!(
+            "Hello,\n\n\
+             Someone tried to create an account with this email address, which already has one.\n\n\
+             If it was you, sign in instead: {login_link}\n\
+             Forgot your password? Ask for a new one: {reset_link}\n\n\
+             If it was not you, ignore this message: nothing has changed.\n"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +257,7 @@ mod tests {
         for job in [
             Job::Mail(Mail { to: "a@example.com".into(), subject: "Hi \"you\"".into(), body: "line\nline".into() }),
             Job::PasswordReset { email: "Ä@example.com".into() },
+            Job::VerifyEmail { email: "b@example.com".into() },
         ] {
             assert_eq!(Job::from_row(job.kind(), &job.payload()).unwrap(), job);
         }

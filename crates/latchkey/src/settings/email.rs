@@ -23,6 +23,14 @@ pub const EMAIL_TIMEOUT: u64 = 10;
 pub const EMAIL_RETRY_DELAY: u64 = 5;
 /// Default attempts before a message is given up.
 pub const EMAIL_MAX_ATTEMPTS: u64 = 10;
+/// Sign-up is closed by default: accounts come from the CLI, as in the tutorial.
+pub const ACCOUNTS_SIGNUP: &str = "closed";
+/// Default verification mode (allauth's name).
+pub const ACCOUNTS_EMAIL_VERIFICATION: &str = "optional";
+/// Default path of the SPA's verification page.
+pub const ACCOUNTS_VERIFY_EMAIL_PATH: &str = "/verify-email";
+/// Default lifetime of a verification key, seconds (three days).
+pub const ACCOUNTS_EMAIL_VERIFICATION_TTL: u64 = 259_200;
 /// Default path of the SPA's reset page.
 pub const ACCOUNTS_RESET_PASSWORD_PATH: &str = "/reset-password";
 /// Default lifetime of a password-reset key, seconds.
@@ -195,9 +203,48 @@ impl RawEmail {
     }
 }
 
-/// `[accounts]` settings (the password-reset part).
+/// Whether anyone may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signup {
+    /// Accounts come from the CLI (or an admin); `POST /api/signup/` is 404.
+    Closed,
+    /// `POST /api/signup/` creates accounts.
+    Open,
+}
+
+/// What an unverified address may do (allauth's modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// No verification mail is sent.
+    None,
+    /// A verification mail is sent; unverified users may sign in.
+    Optional,
+    /// Users with an unverified address cannot sign in (403 `email_unverified`).
+    Mandatory,
+}
+
+impl EmailVerification {
+    /// The setting's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailVerification::None => "none",
+            EmailVerification::Optional => "optional",
+            EmailVerification::Mandatory => "mandatory",
+        }
+    }
+}
+
+/// `[accounts]` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountsSettings {
+    /// Whether anyone may sign up.
+    pub signup: Signup,
+    /// What an unverified address may do.
+    pub email_verification: EmailVerification,
+    /// The SPA's verification page; the key goes in `?key=`.
+    pub verify_email_path: String,
+    /// Lifetime of a verification key.
+    pub email_verification_ttl: Duration,
     /// Where the SPA lives: links in mails start here, never with the
     /// request's `Host` or `Origin`.
     pub frontend_url: Origin,
@@ -215,6 +262,14 @@ pub struct AccountsSettings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RawAccounts {
+    /// `closed` or `open`.
+    pub signup: Option<String>,
+    /// `none`, `optional` or `mandatory`.
+    pub email_verification: Option<String>,
+    /// See [`AccountsSettings::verify_email_path`].
+    pub verify_email_path: Option<String>,
+    /// Seconds.
+    pub email_verification_ttl: Option<u64>,
     /// See [`AccountsSettings::frontend_url`].
     pub frontend_url: Option<String>,
     /// See [`AccountsSettings::reset_password_path`].
@@ -237,11 +292,39 @@ impl RawAccounts {
             }
             _ => fallback,
         };
-        let path = self.reset_password_path.clone().unwrap_or_else(|| ACCOUNTS_RESET_PASSWORD_PATH.into());
-        if !path.starts_with('/') || path.contains(['?', '#']) {
+        let page = |key: &str, v: &Option<String>, default: &str| {
+            let path = v.clone().unwrap_or_else(|| default.into());
+            if !path.starts_with('/') || path.contains(['?', '#']) {
+                return Err(SettingsError::invalid(
+                    key,
+                    format!("must be a path starting with / (no ? or #), e.g. {default}"),
+                ));
+            }
+            Ok(path)
+        };
+        let path = page("accounts.reset_password_path", &self.reset_password_path, ACCOUNTS_RESET_PASSWORD_PATH)?;
+        let verify_path = page("accounts.verify_email_path", &self.verify_email_path, ACCOUNTS_VERIFY_EMAIL_PATH)?;
+        let signup = match self.signup.as_deref().unwrap_or(ACCOUNTS_SIGNUP) {
+            "closed" => Signup::Closed,
+            "open" => Signup::Open,
+            other => return Err(SettingsError::invalid("accounts.signup", format!("{other:?}: use closed or open"))),
+        };
+        let email_verification = match self.email_verification.as_deref().unwrap_or(ACCOUNTS_EMAIL_VERIFICATION) {
+            "none" => EmailVerification::None,
+            "optional" => EmailVerification::Optional,
+            "mandatory" => EmailVerification::Mandatory,
+            other => {
+                return Err(SettingsError::invalid(
+                    "accounts.email_verification",
+                    format!("{other:?}: use none, optional or mandatory"),
+                ));
+            }
+        };
+        let verify_ttl = self.email_verification_ttl.unwrap_or(ACCOUNTS_EMAIL_VERIFICATION_TTL);
+        if !(60..=30 * 24 * 3600).contains(&verify_ttl) {
             return Err(SettingsError::invalid(
-                "accounts.reset_password_path",
-                "must be a path starting with / (no ? or #), e.g. /reset-password",
+                "accounts.email_verification_ttl",
+                "must be between 60 and 2592000 seconds",
             ));
         }
         let ttl = self.password_reset_ttl.unwrap_or(ACCOUNTS_PASSWORD_RESET_TTL);
@@ -253,6 +336,10 @@ impl RawAccounts {
             n => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
         };
         Ok(AccountsSettings {
+            signup,
+            email_verification,
+            verify_email_path: verify_path,
+            email_verification_ttl: Duration::from_secs(verify_ttl),
             frontend_url,
             reset_password_path: path,
             password_reset_ttl: Duration::from_secs(ttl),

@@ -731,6 +731,30 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "Delivery attempts before a message is marked failed; `latchkey outbox --retry` sends it again.",
     },
     SettingDoc {
+        key: "accounts.signup",
+        kind: Kind::String,
+        default: DefaultValue::Str(email::ACCOUNTS_SIGNUP, "as the tutorial: accounts come from the CLI"),
+        doc: "closed: POST /api/signup/ answers 404; open: anyone may create an account there.",
+    },
+    SettingDoc {
+        key: "accounts.email_verification",
+        kind: Kind::String,
+        default: DefaultValue::Str(email::ACCOUNTS_EMAIL_VERIFICATION, ""),
+        doc: "none: no verification mail; optional: a verification mail is sent, unverified users may sign in; mandatory: a correct password for an unverified address answers 403 email_unverified (and mails a new link). Addresses set by an operator, and users without one, are exempt.",
+    },
+    SettingDoc {
+        key: "accounts.verify_email_path",
+        kind: Kind::String,
+        default: DefaultValue::Str(email::ACCOUNTS_VERIFY_EMAIL_PATH, ""),
+        doc: "The SPA's page that confirms an address; the mailed link is frontend_url + this path + ?key=….",
+    },
+    SettingDoc {
+        key: "accounts.email_verification_ttl",
+        kind: Kind::Integer,
+        default: DefaultValue::Int(email::ACCOUNTS_EMAIL_VERIFICATION_TTL, "three days"),
+        doc: "Seconds a verification link works (once).",
+    },
+    SettingDoc {
         key: "accounts.frontend_url",
         kind: Kind::String,
         default: DefaultValue::Text("public_url; in cross-origin, else the first allowed origin; else http://<bind>"),

@@ -121,6 +121,28 @@ impl Latchkey {
         remember: bool,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
+        if self.must_verify(user) {
+            // The password was right, so saying so reveals nothing; a new
+            // link goes out unless this address has asked too often.
+            match self.count_mail_request("verify", &user.email, client.ip).await {
+                Ok(()) => {
+                    self.outbox()
+                        .enqueue(&crate::mail::Job::VerifyEmail { email: user.email.clone() }, self.clock().now())
+                        .await?;
+                    self.outbox_wake().notify_one();
+                }
+                Err(AuthError::RequestsThrottled(_)) => {}
+                Err(e) => return Err(e),
+            }
+            self.audit(
+                AuditEvent::new(self.clock().now(), "login_unverified")
+                    .username(&user.username)
+                    .user_id(user.id)
+                    .client(client.ip),
+            )
+            .await;
+            return Err(AuthError::EmailUnverified);
+        }
         session.cycle_login(user.id, self.session_auth_hash(user), remember, client).await?;
         csrf.rotate();
         self.users().record_login(user.id, self.clock().now()).await?;

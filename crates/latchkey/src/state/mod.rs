@@ -7,8 +7,10 @@ mod account;
 mod auth;
 mod outbox;
 mod recovery;
+mod signup;
 
 pub use account::{Ended, SessionSummary};
+pub use signup::SignedUp;
 
 use std::{fmt, sync::Arc};
 

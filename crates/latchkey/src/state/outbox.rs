@@ -47,6 +47,7 @@ impl Latchkey {
         let outcome = match &item.job {
             Job::Mail(mail) => self.mail_transport().send(mail).await.map_err(|e| e.to_string()),
             Job::PasswordReset { email } => self.issue_password_resets(email).await.map_err(|e| e.to_string()),
+            Job::VerifyEmail { email } => self.issue_verifications(email).await.map_err(|e| e.to_string()),
         };
         let now = self.clock().now();
         let recorded = match outcome {

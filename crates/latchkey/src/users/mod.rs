@@ -167,6 +167,8 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     /// The active users whose address is `email`, compared without regard
     /// to case (Django allows several accounts per address), by id.
     async fn active_by_email(&self, email: &str) -> Result<Vec<User>, UserStoreError>;
+    /// Whether any account, active or not, uses `email` (without regard to case).
+    async fn any_with_email(&self, email: &str) -> Result<bool, UserStoreError>;
     /// Marks the address verified or not; `false` if there is no such user.
     async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError>;
 }

@@ -194,7 +194,7 @@ async fn post_logout_deletes_the_session_server_side_and_the_cookie() {
     // Replaying the old cookie: anonymous, and the cookie is deleted again.
     app.jar.insert("sessionid".into(), sid.clone());
     let replay = app.get("/api/session/").await;
-    assert_eq!(replay.json(), json!({"isAuthenticated": false}));
+    assert_eq!(replay.json(), json!({"isAuthenticated": false, "signupOpen": false, "emailVerification": "optional"}));
     assert!(replay.set_cookie("sessionid").unwrap().contains("Max-Age=0"));
     let hash = latchkey::session::SessionKey::parse(&sid).unwrap().hash();
     assert!(app.lk.sessions().load(&hash, app.lk.clock().now()).await.unwrap().is_none());
@@ -285,7 +285,8 @@ async fn session_and_whoami_for_anonymous_users_follow_the_tutorial() {
     for preset in [Preset::Embedded, Preset::SameOrigin, Preset::CrossOrigin] {
         let mut app = TestApp::new(preset).await;
         let res = app.get("/api/session/").await;
-        assert_eq!(res.json(), json!({"isAuthenticated": false}));
+        // The tutorial's field, plus what the SPA needs to know to offer sign-up.
+        assert_eq!(res.json(), json!({"isAuthenticated": false, "signupOpen": false, "emailVerification": "optional"}));
         assert!(res.set_cookie("csrftoken").is_some(), "ensure_csrf_cookie");
         assert!(res.vary_cookie());
         assert_eq!(app.get("/api/whoami/").await.json(), json!({"isAuthenticated": false}));
@@ -295,14 +296,15 @@ async fn session_and_whoami_for_anonymous_users_follow_the_tutorial() {
 #[tokio::test]
 async fn rest_preset_answers_anonymous_session_and_whoami_with_403() {
     let mut app = TestApp::new(Preset::Rest).await;
-    for path in ["/api/session/", "/api/whoami/"] {
-        let res = app.get(path).await;
-        assert_eq!(res.status, StatusCode::FORBIDDEN);
-        assert_eq!(
-            res.json(),
-            json!({"detail": "Authentication credentials were not provided.", "code": "not_authenticated"})
-        );
-    }
+    let drf = json!({"detail": "Authentication credentials were not provided.", "code": "not_authenticated"});
+    let res = app.get("/api/whoami/").await;
+    assert_eq!((res.status, res.json()), (StatusCode::FORBIDDEN, drf.clone()));
+    // DRF's 403, plus what the SPA needs to offer sign-up.
+    let res = app.get("/api/session/").await;
+    let mut expected = drf;
+    expected["signupOpen"] = json!(false);
+    expected["emailVerification"] = json!("optional");
+    assert_eq!((res.status, res.json()), (StatusCode::FORBIDDEN, expected));
     app.login().await;
     assert_eq!(app.get("/api/whoami/").await.json(), json!({"username": "demo"}));
 }
@@ -319,7 +321,8 @@ async fn rest_preset_accepts_http_basic_on_session_and_whoami() {
     let res = app.send(Method::GET, "/api/whoami/", &[("authorization", &good)], None).await;
     assert_eq!(res.json(), json!({"username": "demo"}));
     let res = app.send(Method::GET, "/api/session/", &[("authorization", &good)], None).await;
-    assert_eq!(res.json(), json!({"isAuthenticated": true}));
+    assert_eq!(res.json()["isAuthenticated"], true);
+    assert!(res.json().get("expiresAt").is_none(), "Basic auth has no session to expire");
     assert!(app.session_cookie().is_none(), "Basic auth creates no session");
     for bad in [basic(USER, "wrong"), basic("nobody", "x")] {
         let res = app.send(Method::GET, "/api/session/", &[("authorization", &bad)], None).await;

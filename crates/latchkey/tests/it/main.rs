@@ -13,6 +13,7 @@ mod logs;
 mod middleware;
 mod recovery;
 mod sessions;
+mod signup;
 mod store_conformance;
 mod throttle;
 mod upgrade;

@@ -23,7 +23,7 @@ use crate::{
     },
     origin::Origin,
     session::Session,
-    settings::Preset,
+    settings::{Preset, Signup},
 };
 
 /// The paths of this router, each with its trailing slash.
@@ -141,19 +141,50 @@ async fn session_view(
         expires_at: Option<String>,
         #[serde(rename = "authenticatedAt", skip_serializing_if = "Option::is_none")]
         authenticated_at: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        email: Option<String>,
+        #[serde(rename = "emailVerified", skip_serializing_if = "Option::is_none")]
+        email_verified: Option<bool>,
+        #[serde(rename = "signupOpen")]
+        signup_open: bool,
+        #[serde(rename = "emailVerification")]
+        email_verification: &'static str,
     }
+    let accounts = &lk.settings().accounts;
+    let (signup_open, email_verification) = (accounts.signup == Signup::Open, accounts.email_verification.as_str());
     match user {
         // expiresAt and authenticatedAt are additions the tutorial's clients
         // ignore; absent for HTTP Basic, which has no session.
-        Some(_) => {
+        Some(user) => {
             let (expires_at, authenticated_at) = match session.read(|r| (r.expires_at, r.authenticated_at)).await? {
                 Some((exp, auth)) => (Some(rfc3339(exp)?), auth.map(rfc3339).transpose()?),
                 None => (None, None),
             };
-            Ok(Json(Answer { is_authenticated: true, expires_at, authenticated_at }).into_response())
+            Ok(Json(Answer {
+                is_authenticated: true,
+                expires_at,
+                authenticated_at,
+                email: Some(user.email),
+                email_verified: Some(user.email_verified),
+                signup_open,
+                email_verification,
+            })
+            .into_response())
         }
-        None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
-        None => Ok(Json(Answer { is_authenticated: false, expires_at: None, authenticated_at: None }).into_response()),
+        // DRF's 403, with what the SPA needs to offer sign-up.
+        None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()
+            .with_member("signupOpen", signup_open.into())
+            .with_member("emailVerification", email_verification.into())),
+        None => Ok(Json(Answer {
+            is_authenticated: false,
+            expires_at: None,
+            authenticated_at: None,
+            email: None,
+            email_verified: None,
+            signup_open,
+            email_verification,
+        })
+        .into_response()),
     }
 }
 

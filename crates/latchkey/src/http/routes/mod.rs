@@ -1,7 +1,8 @@
 //! One module per feature, each with its own `router()`: [`auth`] (the
 //! tutorial's five endpoints), [`account`] (the user's sessions, password
-//! change, re-authentication), [`recovery`] (password reset by mail) and
-//! [`health`] (probes for load balancers).
+//! change, re-authentication), [`recovery`] (password reset by mail),
+//! [`signup`] (sign-up, email verification) and [`health`] (probes for load
+//! balancers).
 //! A new feature adds a module here, merges its router in [`router`] and
 //! its paths in [`API_PATHS`].
 
@@ -9,6 +10,7 @@ pub mod account;
 pub mod auth;
 pub mod health;
 pub mod recovery;
+pub mod signup;
 
 use axum::{
     Router,
@@ -22,7 +24,7 @@ use crate::Latchkey;
 
 /// Every fixed `/api/` path the routers serve, by feature, each with its
 /// trailing slash (the trailing-slash redirect knows them).
-pub const API_PATHS: &[&[&str]] = &[auth::PATHS, account::PATHS, recovery::PATHS];
+pub const API_PATHS: &[&[&str]] = &[auth::PATHS, account::PATHS, recovery::PATHS, signup::PATHS];
 
 /// Prefixes under which one more segment names a resource
 /// (`/api/sessions/{id}/`).
@@ -45,6 +47,7 @@ pub fn router(lk: Latchkey) -> Router {
     auth::router()
         .merge(account::router())
         .merge(recovery::router())
+        .merge(signup::router())
         // route_layer: unknown paths reach the fallback (slash redirect, 404)
         // untouched; a known path with a wrong method is CSRF-checked first,
         // as in Django (PUT without a token: 403, with one: 405).

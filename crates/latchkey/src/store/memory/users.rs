@@ -80,6 +80,11 @@ impl UserStore for MemoryUserStore {
         Ok(lock(&self.users).iter().filter(|u| u.is_active && u.email.to_lowercase() == email).cloned().collect())
     }
 
+    async fn any_with_email(&self, email: &str) -> Result<bool, UserStoreError> {
+        let email = email.to_lowercase();
+        Ok(lock(&self.users).iter().any(|u| u.email.to_lowercase() == email))
+    }
+
     async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
         Ok(self.update(id, |u| u.email_verified = verified))
     }

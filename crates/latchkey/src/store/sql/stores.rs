@@ -212,6 +212,13 @@ macro_rules! sql_stores {
                 rows.iter().map(rows::user).collect()
             }
 
+            async fn any_with_email(&self, email: &str) -> Result<bool, UserStoreError> {
+                Ok(sqlx::query_scalar("SELECT count(*) > 0 FROM latchkey_users WHERE lower(email) = lower($1)")
+                    .bind(email)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
             async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
                 let r = sqlx::query("UPDATE latchkey_users SET email_verified = $1 WHERE id = $2")
                     .bind(verified)

@@ -1,0 +1,228 @@
+//! Sign-up and email verification.
+//!
+//! Enumeration: usernames are public (as in Django), so a taken one is said
+//! so; addresses are not. With `accounts.email_verification = mandatory` a
+//! taken address gets the same answer as a new one, and its owner a mail
+//! saying someone tried; in the other modes the user is signed in at once,
+//! so a taken address must be refused (`email_taken`), which `check
+//! --deploy` points out. Verification links are sent by the outbox sender
+//! from a `VerifyEmail` job, the way reset links are, so a resend request
+//! does the same work whatever the address.
+
+use crate::{
+    Latchkey,
+    audit::AuditEvent,
+    auth::AuthError,
+    csrf::CsrfToken,
+    keys::{KeyPurpose, KeyRecord, OneTimeKey},
+    mail::{Job, signup_attempt_mail, verification_mail},
+    password::RawPassword,
+    session::{ClientInfo, Session},
+    settings::{EmailVerification, Signup},
+    throttle::{Throttled, client_key},
+    users::{Email, NewUser, User, UserStoreError, Username},
+};
+
+/// The counting window of the mail-sending request limits.
+const WINDOW: time::Duration = time::Duration::HOUR;
+
+/// What a sign-up did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedUp {
+    /// The user is signed in (verification `none` or `optional`).
+    SignedIn(User),
+    /// Check your mail (verification `mandatory`; also the answer for a
+    /// taken address, which must not be told apart).
+    CheckYourMail,
+}
+
+impl Latchkey {
+    /// Whether `user` must verify the address before signing in: only with
+    /// `mandatory`, and never without an address.
+    pub fn must_verify(&self, user: &User) -> bool {
+        self.settings().accounts.email_verification == EmailVerification::Mandatory
+            && !user.email.is_empty()
+            && !user.email_verified
+    }
+
+    /// Counts a mail-sending request of `kind` against the per-address and
+    /// per-client limits (`accounts.password_reset_per_*`, counted apart per
+    /// kind); both are counted before either is checked.
+    pub(crate) async fn count_mail_request(
+        &self,
+        kind: &str,
+        email: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(), AuthError> {
+        let now = self.clock().now();
+        let accounts = &self.settings().accounts;
+        let address = crate::crypto::sha256_hex(email.to_lowercase().as_bytes());
+        let counters = [
+            ("address", format!("{kind}:addr:{address}"), accounts.password_reset_per_address),
+            ("client", format!("{kind}:ip:{}", client_key(client)), accounts.password_reset_per_client),
+        ];
+        let mut refused = None;
+        for (scope, key, limit) in counters {
+            let c = self.throttle().record_failure(&key, now, WINDOW).await?;
+            if c.failures > limit && refused.is_none() {
+                refused =
+                    Some(Throttled { scope, retry_after: (c.window_start + WINDOW - now).max(time::Duration::SECOND) });
+            }
+        }
+        match refused {
+            Some(t) => Err(AuthError::RequestsThrottled(t)),
+            None => Ok(()),
+        }
+    }
+
+    async fn enqueue(&self, job: Job) -> Result<(), AuthError> {
+        self.outbox().enqueue(&job, self.clock().now()).await?;
+        self.outbox_wake().notify_one();
+        Ok(())
+    }
+
+    /// Anyone asks for a new verification link for `email`: always the same
+    /// answer (throttled like reset requests).
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidEmail`], [`AuthError::RequestsThrottled`], or a store failure.
+    pub async fn request_verification(&self, email: &str, client: Option<std::net::IpAddr>) -> Result<(), AuthError> {
+        let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
+        if email.as_str().is_empty() {
+            return Err(AuthError::InvalidEmail);
+        }
+        self.count_mail_request("verify", email.as_str(), client).await?;
+        self.enqueue(Job::VerifyEmail { email: email.as_str().to_owned() }).await
+    }
+
+    /// The outbox's half: a key and a mail for each active account using
+    /// `email` whose address is not verified yet.
+    pub(crate) async fn issue_verifications(&self, email: &str) -> Result<(), AuthError> {
+        let accounts = &self.settings().accounts;
+        for user in self.users().active_by_email(email).await? {
+            if user.email_verified {
+                continue;
+            }
+            let now = self.clock().now();
+            let key = OneTimeKey::generate();
+            let ttl = time::Duration::try_from(accounts.email_verification_ttl).unwrap_or(time::Duration::DAY);
+            let record = KeyRecord {
+                key_hash: key.hash(),
+                purpose: KeyPurpose::VerifyEmail,
+                user_id: user.id,
+                email: user.email.clone(),
+                fingerprint: String::new(),
+                created_at: now,
+                expires_at: now + ttl,
+                used_at: None,
+            };
+            let link = format!("{}{}?key={}", accounts.frontend_url, accounts.verify_email_path, key.expose());
+            let mail = verification_mail(&user.email, &user.username, &link, accounts.email_verification_ttl);
+            self.keys().issue(&record, &mail, now).await?;
+        }
+        self.outbox_wake().notify_one();
+        Ok(())
+    }
+
+    /// Confirms an address with a mailed key: the key is spent and, if the
+    /// account still uses the address it was sent to, the address counts as
+    /// verified. Returns the user.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidKey`] (one answer for every reason), or a store failure.
+    pub async fn verify_email(&self, key: &str) -> Result<User, AuthError> {
+        let key = OneTimeKey::parse(key).ok_or(AuthError::InvalidKey)?;
+        let now = self.clock().now();
+        let record =
+            self.keys().consume(&key.hash(), KeyPurpose::VerifyEmail, now).await?.ok_or(AuthError::InvalidKey)?;
+        let Some(mut user) = self.users().by_id(record.user_id).await? else {
+            return Err(AuthError::InvalidKey);
+        };
+        if !user.email.eq_ignore_ascii_case(&record.email) {
+            return Err(AuthError::InvalidKey);
+        }
+        if !user.email_verified {
+            self.users().set_email_verified(user.id, true).await?;
+            user.email_verified = true;
+            self.audit(AuditEvent::new(now, "email_verified").username(&user.username).user_id(user.id)).await;
+        }
+        Ok(user)
+    }
+
+    /// Creates an account (`accounts.signup = open`). See the module text
+    /// for what a taken address gets.
+    ///
+    /// # Errors
+    /// [`AuthError::SignupClosed`], [`AuthError::InvalidUsername`],
+    /// [`AuthError::InvalidEmail`], [`AuthError::PasswordInvalid`],
+    /// [`AuthError::UsernameTaken`], [`AuthError::EmailTaken`] (not with
+    /// `mandatory`), [`AuthError::RequestsThrottled`], or a store/hasher failure.
+    pub async fn signup(
+        &self,
+        session: &Session,
+        csrf: &CsrfToken,
+        username: &str,
+        email: &str,
+        password: &RawPassword,
+        client: &ClientInfo,
+    ) -> Result<SignedUp, AuthError> {
+        let accounts = &self.settings().accounts;
+        if accounts.signup == Signup::Closed {
+            return Err(AuthError::SignupClosed);
+        }
+        let username = Username::parse(username).map_err(|e| AuthError::InvalidUsername(e.0))?;
+        let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
+        if email.as_str().is_empty() {
+            return Err(AuthError::InvalidEmail);
+        }
+        let problems = self.settings().password_policy.check(password, username.as_str(), email.as_str());
+        if !problems.is_empty() {
+            return Err(AuthError::PasswordInvalid(problems));
+        }
+        self.count_mail_request("signup", email.as_str(), client.ip).await?;
+        if self.users().by_username(username.as_str()).await?.is_some() {
+            return Err(AuthError::UsernameTaken);
+        }
+        let mandatory = accounts.email_verification == EmailVerification::Mandatory;
+        // Any account, active or not, holds its address.
+        let taken = self.users().any_with_email(email.as_str()).await?;
+        // The password is hashed either way, so a taken address costs the same time.
+        let hash = self.hasher().hash(password).await?;
+        if taken {
+            if !mandatory {
+                return Err(AuthError::EmailTaken);
+            }
+            let front = &accounts.frontend_url;
+            let login = format!("{front}/");
+            let reset = format!("{front}/forgot-password");
+            self.enqueue(Job::Mail(signup_attempt_mail(email.as_str(), &login, &reset))).await?;
+            return Ok(SignedUp::CheckYourMail);
+        }
+        let new = NewUser {
+            username,
+            email,
+            email_verified: false,
+            password_hash: hash,
+            is_staff: false,
+            is_superuser: false,
+        };
+        let user = match self.users().create(&new, self.clock().now()).await {
+            Ok(u) => u,
+            // Two sign-ups raced for the name.
+            Err(UserStoreError::Duplicate) => return Err(AuthError::UsernameTaken),
+            Err(e) => return Err(e.into()),
+        };
+        self.audit(
+            AuditEvent::new(self.clock().now(), "signup").username(&user.username).user_id(user.id).client(client.ip),
+        )
+        .await;
+        if accounts.email_verification != EmailVerification::None {
+            self.enqueue(Job::VerifyEmail { email: user.email.clone() }).await?;
+        }
+        if mandatory {
+            return Ok(SignedUp::CheckYourMail);
+        }
+        self.login(session, csrf, &user, true, client).await?;
+        Ok(SignedUp::SignedIn(user))
+    }
+}
