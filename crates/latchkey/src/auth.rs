@@ -67,6 +67,9 @@ pub enum AuthError {
     /// The address is taken (only said when verification is not mandatory).
     #[error("email taken")]
     EmailTaken,
+    /// The requested address is the current one.
+    #[error("email unchanged")]
+    EmailUnchanged,
     /// The password was right, but the address must be verified first.
     #[error("email unverified")]
     EmailUnverified,

@@ -222,7 +222,7 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
         )}
       </section>
 
-      <EmailSection api={api} />
+      <EmailSection api={api} sensitive={sensitive} />
 
       <ChangePassword api={api} username={username} onChanged={load} onSignedOut={checkSignedOut} />
 
@@ -244,11 +244,33 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
 }
 
 /** The address, whether it is confirmed, and a new link when it is not. */
-function EmailSection({ api }: { api: ApiClient }) {
+function EmailSection({ api, sensitive }: { api: ApiClient; sensitive: <T>(action: () => Promise<T>) => Promise<T> }) {
   const [email, setEmail] = useState<string | null>(null);
   const [verified, setVerified] = useState(false);
   const [message, setMessage] = useState("");
   const [busy, setBusy] = useState(false);
+  const [next, setNext] = useState("");
+  const [changeError, setChangeError] = useState("");
+  const [changeDone, setChangeDone] = useState("");
+
+  async function onChange(event: FormEvent) {
+    event.preventDefault();
+    setChangeError("");
+    setChangeDone("");
+    if (!next.includes("@")) return setChangeError("Enter a valid email address.");
+    setBusy(true);
+    try {
+      setChangeDone(await sensitive(() => api.changeEmail(next.trim())));
+      setNext("");
+    } catch (e) {
+      if (e instanceof CancelledError) return;
+      setChangeError(
+        e instanceof ApiError && e.code === "email_unchanged" ? "That is already your address." : accountErrorMessage(e),
+      );
+    } finally {
+      setBusy(false);
+    }
+  }
 
   useEffect(() => {
     let cancelled = false;
@@ -307,6 +329,39 @@ function EmailSection({ api }: { api: ApiClient }) {
           {message}
         </p>
       )}
+      <form onSubmit={onChange} noValidate className="mt-3" style={{ maxWidth: 480 }} data-testid="email-change-form">
+        <label htmlFor="new-email" className="form-label">
+          New email address
+        </label>
+        <div className="d-flex gap-2">
+          <input
+            id="new-email"
+            type="email"
+            className={`form-control${changeError ? " is-invalid" : ""}`}
+            autoComplete="email"
+            value={next}
+            onChange={(e) => setNext(e.target.value)}
+            aria-invalid={changeError ? true : undefined}
+            aria-describedby={changeError ? "new-email-error" : "new-email-help"}
+          />
+          <button type="submit" className="btn btn-outline-primary text-nowrap" disabled={busy}>
+            Change address
+          </button>
+        </div>
+        <div id="new-email-help" className="form-text">
+          We send a link to the new address; the change happens when you open it. Your current address is told.
+        </div>
+        {changeError && (
+          <div id="new-email-error" className="invalid-feedback d-block">
+            {changeError}
+          </div>
+        )}
+        {changeDone && (
+          <div className="alert alert-success mt-2" role="status" data-testid="email-change-sent">
+            {changeDone}
+          </div>
+        )}
+      </form>
     </section>
   );
 }

@@ -100,6 +100,8 @@ export interface ApiClient {
   signup(username: string, email: string, password: string): Promise<{ signedIn: boolean; detail: string }>;
   /** Confirms an address with the key from the mailed link. */
   verifyEmail(key: string): Promise<void>;
+  /** Asks to use a new address (needs a recent sign-in); resolves to the server's answer. */
+  changeEmail(email: string): Promise<string>;
   /** Asks for a new confirmation link; resolves to the server's one answer. */
   resendVerification(email: string): Promise<string>;
   /** Asks for a reset link; resolves to the server's one answer (the same whether or not the address has an account). */
@@ -278,6 +280,12 @@ export function createClient(config: ApiConfig): ApiClient {
     async verifyEmail(key) {
       const res = await unsafe("/api/email/verify/", { key });
       if (!res.ok) throw await errorFrom(res);
+    },
+
+    async changeEmail(email) {
+      const res = await unsafe("/api/email/change/", { email });
+      if (!res.ok) throw await errorFrom(res);
+      return ((await res.json()) as { detail: string }).detail;
     },
 
     async resendVerification(email) {

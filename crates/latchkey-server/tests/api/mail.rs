@@ -41,7 +41,15 @@ fn prepared() -> tempfile::TempDir {
 }
 
 fn serve(dir: &std::path::Path, smtp_url: &str) -> Server {
-    let mut child = latchkey(dir)
+    serve_with(dir, smtp_url, &[])
+}
+
+fn serve_with(dir: &std::path::Path, smtp_url: &str, env: &[(&str, &str)]) -> Server {
+    let mut cmd = latchkey(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
         .args(["serve", "--preset", "same-origin", "--bind", "127.0.0.1:0"])
         .env("LATCHKEY_EMAIL__BACKEND", "smtp")
         .env("LATCHKEY_EMAIL__SMTP_URL", smtp_url)
@@ -166,4 +174,66 @@ async fn kill_9_between_the_request_and_the_delivery_loses_no_mail() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].to, [EMAIL]);
     drop(second);
+}
+
+#[tokio::test]
+async fn sign_up_with_mandatory_verification_over_real_smtp() {
+    let sink = SmtpSink::start().await;
+    let dir = prepared();
+    let s = serve_with(
+        dir.path(),
+        &sink.url(),
+        &[("LATCHKEY_ACCOUNTS__SIGNUP", "open"), ("LATCHKEY_ACCOUNTS__EMAIL_VERIFICATION", "mandatory")],
+    );
+    let c = browser();
+    let body = json!({"username": "newbie", "email": "newbie@example.com", "password": "a sign-up passphrase 8"});
+    let (st, answer) = post(&c, &s.url, "/api/signup/", body).await;
+    assert_eq!((st, answer["detail"].as_str()), (200, Some("Check your email to finish signing up.")));
+    assert_eq!(
+        post(&browser(), &s.url, "/api/login/", json!({"username": "newbie", "password": "a sign-up passphrase 8"}))
+            .await
+            .0,
+        403
+    );
+    let got = sink.wait_for(1, Duration::from_secs(10)).await.expect("the confirmation mail arrives");
+    assert_eq!(header(&got[0].data, "Subject"), Some("Confirm your email address"));
+    let text = got[0].body_text();
+    let at = text.find("https://app.example.com/verify-email?key=").expect("the link") + 41;
+    let (st, _) = post(&c, &s.url, "/api/email/verify/", json!({"key": &text[at..at + 32]})).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        post(&browser(), &s.url, "/api/login/", json!({"username": "newbie", "password": "a sign-up passphrase 8"}))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_mail_given_up_is_listed_as_failed_and_an_operator_can_send_it_again() {
+    let mut sink = SmtpSink::start().await;
+    sink.stop();
+    let dir = prepared();
+    let s = serve_with(dir.path(), &sink.url(), &[("LATCHKEY_EMAIL__MAX_ATTEMPTS", "1")]);
+    request_reset(&s.url).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let failed = loop {
+        let (ok, out, _) = run(latchkey(dir.path()).args(["outbox", "--failed"]));
+        assert!(ok);
+        if out.contains("FAILED") {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "the mail was never given up:\n{out}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(failed.contains("last error") && failed.contains("mail to admin@example.com"), "{failed}");
+    let id = failed.lines().find(|l| l.contains("FAILED")).unwrap().split_whitespace().next().unwrap().to_owned();
+    assert_eq!(backlog(&s.url).await, 0, "given up: not waiting any more");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["outbox", "--retry", "999999"]));
+    assert!(!ok && err.contains("no failed outbox job"), "{err}");
+    sink.restart().await;
+    let (ok, out, err) = run(latchkey(dir.path()).args(["outbox", "--retry", &id]));
+    assert!(ok && out.contains("1 failed job(s) queued again"), "{out}{err}");
+    let got = sink.wait_for(1, Duration::from_secs(10)).await.expect("sent after the operator's retry");
+    assert_eq!(got[0].to, [EMAIL]);
 }

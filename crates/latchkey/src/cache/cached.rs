@@ -175,6 +175,12 @@ impl UserStore for Cached<dyn UserStore> {
         self.inner.any_with_email(email).await
     }
 
+    async fn set_email(&self, id: i64, email: &str, verified: bool) -> Result<bool, UserStoreError> {
+        let changed = self.inner.set_email(id, email, verified).await?;
+        self.changed(id).await?;
+        Ok(changed)
+    }
+
     async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
         let changed = self.inner.set_email_verified(id, verified).await?;
         self.changed(id).await?;

@@ -179,6 +179,7 @@ impl From<AuthError> for ApiError {
             AuthError::UsernameTaken => {
                 ApiError::bad_request("username_taken", "A user with that username already exists.")
             }
+            AuthError::EmailUnchanged => ApiError::bad_request("email_unchanged", "That is already your address."),
             AuthError::EmailTaken => {
                 ApiError::bad_request("email_taken", "An account already uses this email address.")
             }

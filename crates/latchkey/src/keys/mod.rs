@@ -18,6 +18,9 @@ pub enum KeyPurpose {
     PasswordReset,
     /// `POST /api/email/verify/`: proves the owner reads mail at the address.
     VerifyEmail,
+    /// `POST /api/email/verify/` after `POST /api/email/change/`: the new
+    /// address (the key's `email`) replaces the old one once proved.
+    EmailChange,
 }
 
 impl KeyPurpose {
@@ -26,6 +29,7 @@ impl KeyPurpose {
         match self {
             KeyPurpose::PasswordReset => "password_reset",
             KeyPurpose::VerifyEmail => "verify_email",
+            KeyPurpose::EmailChange => "email_change",
         }
     }
 
@@ -34,6 +38,7 @@ impl KeyPurpose {
         match s {
             "password_reset" => Some(KeyPurpose::PasswordReset),
             "verify_email" => Some(KeyPurpose::VerifyEmail),
+            "email_change" => Some(KeyPurpose::EmailChange),
             _ => None,
         }
     }

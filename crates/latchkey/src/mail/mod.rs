@@ -219,7 +219,7 @@ fn lifetime_words(ttl: std::time::Duration) -> String {
     }
 }
 
-/// The words of the verification mail.
+/// The words of the verification mail (also for a new address).
 pub fn verification_mail(to: &str, username: &str, link: &str, ttl: std::time::Duration) -> Mail {
     let lifetime = lifetime_words(ttl);
     Mail {
@@ -229,6 +229,20 @@ pub fn verification_mail(to: &str, username: &str, link: &str, ttl: std::time::D
             "Hello {username},\n\n\
              Please confirm that this is your address by opening this link:\n\n{link}\n\n\
              The link works once, for {lifetime}. If you did not create an account, ignore this message.\n"
+        ),
+    }
+}
+
+/// The words of the notice to the old address when a change is asked for.
+pub fn email_change_notice(to: &str, username: &str, new: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: "Your email address is being changed".into(),
+        body: format!(
+            "Hello {username},\n\n\
+             Someone signed in to your account asked to change its email address to {new}. The change happens \
+             once the new address is confirmed.\n\n\
+             If it was not you, change your password now and sign out everywhere else from your account page.\n"
         ),
     }
 }

@@ -15,7 +15,7 @@ use crate::{
     auth::AuthError,
     csrf::CsrfToken,
     keys::{KeyPurpose, KeyRecord, OneTimeKey},
-    mail::{Job, signup_attempt_mail, verification_mail},
+    mail::{Job, email_change_notice, signup_attempt_mail, verification_mail},
     password::RawPassword,
     session::{ClientInfo, Session},
     settings::{EmailVerification, Signup},
@@ -133,8 +133,14 @@ impl Latchkey {
     pub async fn verify_email(&self, key: &str) -> Result<User, AuthError> {
         let key = OneTimeKey::parse(key).ok_or(AuthError::InvalidKey)?;
         let now = self.clock().now();
-        let record =
-            self.keys().consume(&key.hash(), KeyPurpose::VerifyEmail, now).await?.ok_or(AuthError::InvalidKey)?;
+        let hash = key.hash();
+        let record = match self.keys().consume(&hash, KeyPurpose::VerifyEmail, now).await? {
+            Some(r) => r,
+            None => {
+                let change = self.keys().consume(&hash, KeyPurpose::EmailChange, now).await?;
+                return self.complete_email_change(change.ok_or(AuthError::InvalidKey)?).await;
+            }
+        };
         let Some(mut user) = self.users().by_id(record.user_id).await? else {
             return Err(AuthError::InvalidKey);
         };
@@ -146,6 +152,83 @@ impl Latchkey {
             user.email_verified = true;
             self.audit(AuditEvent::new(now, "email_verified").username(&user.username).user_id(user.id)).await;
         }
+        Ok(user)
+    }
+
+    /// A signed-in user asks to use `new` as their address (needs a recent
+    /// authentication). A link goes to the new address and a notice to the
+    /// old one; the address changes when the link is used. An address
+    /// another account uses gets the same answer and no link.
+    ///
+    /// # Errors
+    /// [`AuthError::ReauthenticationRequired`], [`AuthError::InvalidEmail`],
+    /// [`AuthError::EmailUnchanged`], [`AuthError::RequestsThrottled`], or a store failure.
+    pub async fn request_email_change(
+        &self,
+        user: &User,
+        session: &Session,
+        new: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        self.require_recent_authentication(session).await?;
+        let new = Email::parse(new).map_err(|_| AuthError::InvalidEmail)?;
+        if new.as_str().is_empty() {
+            return Err(AuthError::InvalidEmail);
+        }
+        if new.as_str().eq_ignore_ascii_case(&user.email) {
+            return Err(AuthError::EmailUnchanged);
+        }
+        self.count_mail_request("email_change", new.as_str(), client.ip).await?;
+        let now = self.clock().now();
+        let accounts = &self.settings().accounts;
+        if !self.users().any_with_email(new.as_str()).await? {
+            let key = OneTimeKey::generate();
+            let ttl = time::Duration::try_from(accounts.email_verification_ttl).unwrap_or(time::Duration::DAY);
+            let record = KeyRecord {
+                key_hash: key.hash(),
+                purpose: KeyPurpose::EmailChange,
+                user_id: user.id,
+                email: new.as_str().to_owned(),
+                fingerprint: String::new(),
+                created_at: now,
+                expires_at: now + ttl,
+                used_at: None,
+            };
+            let link = format!("{}{}?key={}", accounts.frontend_url, accounts.verify_email_path, key.expose());
+            let mail = verification_mail(new.as_str(), &user.username, &link, accounts.email_verification_ttl);
+            self.keys().issue(&record, &mail, now).await?;
+        }
+        if !user.email.is_empty() {
+            self.outbox()
+                .enqueue(&Job::Mail(email_change_notice(&user.email, &user.username, new.as_str())), now)
+                .await?;
+        }
+        self.outbox_wake().notify_one();
+        self.audit(
+            AuditEvent::new(now, "email_change_requested").username(&user.username).user_id(user.id).client(client.ip),
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn complete_email_change(&self, record: KeyRecord) -> Result<User, AuthError> {
+        let Some(mut user) = self.users().by_id(record.user_id).await? else {
+            return Err(AuthError::InvalidKey);
+        };
+        // Taken by another account since the link was sent: the link is dead.
+        if self.users().any_with_email(&record.email).await? && !user.email.eq_ignore_ascii_case(&record.email) {
+            return Err(AuthError::InvalidKey);
+        }
+        self.users().set_email(user.id, &record.email, true).await?;
+        self.audit(
+            AuditEvent::new(self.clock().now(), "email_changed")
+                .username(&user.username)
+                .user_id(user.id)
+                .detail(format!("from {} to {}", user.email, record.email)),
+        )
+        .await;
+        user.email = record.email;
+        user.email_verified = true;
         Ok(user)
     }
 

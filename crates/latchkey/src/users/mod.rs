@@ -169,6 +169,9 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     async fn active_by_email(&self, email: &str) -> Result<Vec<User>, UserStoreError>;
     /// Whether any account, active or not, uses `email` (without regard to case).
     async fn any_with_email(&self, email: &str) -> Result<bool, UserStoreError>;
+    /// Replaces the address (and whether it counts as verified); `false` if
+    /// there is no such user.
+    async fn set_email(&self, id: i64, email: &str, verified: bool) -> Result<bool, UserStoreError>;
     /// Marks the address verified or not; `false` if there is no such user.
     async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError>;
 }

@@ -219,3 +219,16 @@ async fn existing_and_unknown_addresses_take_the_same_time() {
     let ratio = existing.as_secs_f64() / unknown.as_secs_f64();
     assert!((0.8..=1.25).contains(&ratio), "median existing {existing:?} vs unknown {unknown:?} (ratio {ratio:.2})");
 }
+
+#[tokio::test]
+async fn a_completed_reset_confirms_the_address_and_signs_nobody_in() {
+    let (mut app, mail) = app_with_mail(Preset::SameOrigin, |_| {}).await;
+    let user = app.lk.users().by_username(USER).await.unwrap().unwrap();
+    app.lk.users().set_email_verified(user.id, false).await.unwrap();
+    request_reset(&mut app, EMAIL).await;
+    deliver(&app).await;
+    let res = confirm(&mut app, &key_from(&mail.sent()[0]), NEW_PASSWORD).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(app.lk.users().by_id(user.id).await.unwrap().unwrap().email_verified, "the mail reached its owner");
+    assert!(app.get("/api/whoami/").await.json()["username"].is_null(), "nobody signed in");
+}

@@ -180,3 +180,43 @@ async fn a_resend_request_gets_one_answer_and_mails_only_unverified_accounts() {
     let res = a.unsafe_json(Method::POST, "/api/email/verify/resend/", r#"{"email": "new@example.com"}"#).await;
     assert_eq!((res.status, res.code()), (StatusCode::TOO_MANY_REQUESTS, "throttled".into()));
 }
+
+#[tokio::test]
+async fn an_email_change_needs_a_recent_password_and_happens_when_the_new_address_is_proved() {
+    for preset in Preset::ALL {
+        let (mut a, mail) = app(preset, "closed", "optional").await;
+        latchkey::testing::create_user_with_email(&a.lk, "alice", "alice passphrase 1", "alice@example.com").await;
+        latchkey::testing::create_user_with_email(&a.lk, "bob", "bob passphrase 1", "bob@example.com").await;
+        assert_eq!(a.login_as("alice", "alice passphrase 1").await.status, StatusCode::OK);
+        let change = |email: &str| json!({ "email": email }).to_string();
+        a.clock.advance(time::Duration::minutes(6));
+        let res = a.unsafe_json(Method::POST, "/api/email/change/", &change("new@example.com")).await;
+        assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "reauthentication_required".into()), "{preset}");
+        let res = a.unsafe_json(Method::POST, "/api/reauthenticate/", r#"{"password": "alice passphrase 1"}"#).await;
+        assert_eq!(res.status, StatusCode::OK);
+        let same = a.unsafe_json(Method::POST, "/api/email/change/", &change("ALICE@example.com")).await;
+        assert_eq!((same.status, same.code()), (StatusCode::BAD_REQUEST, "email_unchanged".into()));
+        let fresh = a.unsafe_json(Method::POST, "/api/email/change/", &change("new@example.com")).await;
+        let taken = a.unsafe_json(Method::POST, "/api/email/change/", &change("BOB@example.com")).await;
+        assert_eq!(fresh.status, StatusCode::OK, "{preset}: {:?}", fresh.json());
+        assert_eq!((fresh.status, fresh.json()), (taken.status, taken.json()), "a taken address is not revealed");
+        deliver(&a).await;
+        let sent = mail.sent();
+        let to: Vec<&str> = sent.iter().map(|m| m.to.as_str()).collect();
+        assert!(
+            to.contains(&"new@example.com") && !to.iter().any(|t| t.eq_ignore_ascii_case("bob@example.com")),
+            "{to:?}"
+        );
+        assert_eq!(
+            sent.iter().filter(|m| m.to == "alice@example.com").count(),
+            2,
+            "the old address is told, each time"
+        );
+        assert_eq!(a.get("/api/session/").await.json()["email"], "alice@example.com", "unchanged until proved");
+        let link = sent.iter().find(|m| m.to == "new@example.com").unwrap();
+        let res = verify(&mut a, &key_in(&link.body, "/verify-email")).await;
+        assert_eq!(res.status, StatusCode::OK, "{preset}: {:?}", res.json());
+        let s = a.get("/api/session/").await.json();
+        assert_eq!((s["email"].as_str(), s["emailVerified"].as_bool()), (Some("new@example.com"), Some(true)));
+    }
+}

@@ -1,6 +1,7 @@
 //! The signed-in user's account: `GET /api/sessions/`,
 //! `DELETE /api/sessions/{id}/`, `POST /api/sessions/revoke-others/`,
-//! `POST /api/password/change/` and `POST /api/reauthenticate/`.
+//! `POST /api/password/change/`, `POST /api/reauthenticate/` and
+//! `POST /api/email/change/`.
 //!
 //! Every route here takes session authentication only ([`SessionUser`]):
 //! HTTP Basic, where the rest preset accepts it, never reaches these.
@@ -29,8 +30,13 @@ use crate::{
 
 /// The paths of this router, each with its trailing slash (the sessions'
 /// own `/api/sessions/{id}/` is matched by prefix, see [`PREFIXES`]).
-pub const PATHS: &[&str] =
-    &["/api/sessions/", "/api/sessions/revoke-others/", "/api/password/change/", "/api/reauthenticate/"];
+pub const PATHS: &[&str] = &[
+    "/api/sessions/",
+    "/api/sessions/revoke-others/",
+    "/api/password/change/",
+    "/api/reauthenticate/",
+    "/api/email/change/",
+];
 
 /// Prefixes under which one more path segment names a resource (a
 /// session id): `/api/sessions/ID` redirects to `/api/sessions/ID/`.
@@ -135,6 +141,19 @@ async fn reauthenticate_view(
     Ok(Json(json!({ "detail": "Password confirmed.", "authenticatedAt": at })).into_response())
 }
 
+async fn change_email_view(
+    State(lk): State<Latchkey>,
+    session: Session,
+    Client(client): Client,
+    SessionUser(user): SessionUser,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let [email] = required_strings(&body, ["email"])?;
+    lk.request_email_change(&user, &session, &email, &client).await?;
+    Ok(Json(json!({ "detail": "Check the new address: the change happens when you open the link we sent there." }))
+        .into_response())
+}
+
 /// The account routes (without layers: [`crate::http::router`] adds them).
 pub(crate) fn router() -> Router<Latchkey> {
     Router::new()
@@ -143,4 +162,5 @@ pub(crate) fn router() -> Router<Latchkey> {
         .route("/api/sessions/{id}/", delete(end_view))
         .route("/api/password/change/", post(change_password_view))
         .route("/api/reauthenticate/", post(reauthenticate_view))
+        .route("/api/email/change/", post(change_email_view))
 }

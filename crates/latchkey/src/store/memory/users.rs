@@ -85,6 +85,13 @@ impl UserStore for MemoryUserStore {
         Ok(lock(&self.users).iter().any(|u| u.email.to_lowercase() == email))
     }
 
+    async fn set_email(&self, id: i64, email: &str, verified: bool) -> Result<bool, UserStoreError> {
+        Ok(self.update(id, |u| {
+            u.email = email.to_owned();
+            u.email_verified = verified;
+        }))
+    }
+
     async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
         Ok(self.update(id, |u| u.email_verified = verified))
     }

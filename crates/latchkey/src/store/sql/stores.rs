@@ -219,6 +219,16 @@ macro_rules! sql_stores {
                     .await?)
             }
 
+            async fn set_email(&self, id: i64, email: &str, verified: bool) -> Result<bool, UserStoreError> {
+                let r = sqlx::query("UPDATE latchkey_users SET email = $1, email_verified = $2 WHERE id = $3")
+                    .bind(email)
+                    .bind(verified)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
             async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
                 let r = sqlx::query("UPDATE latchkey_users SET email_verified = $1 WHERE id = $2")
                     .bind(verified)
