@@ -146,6 +146,17 @@ impl UserStore for Cached<dyn UserStore> {
         self.inner.create(user, now).await
     }
 
+    async fn create_with_job(
+        &self,
+        user: &NewUser,
+        now: OffsetDateTime,
+        job: &crate::mail::Job,
+        outbox: &dyn crate::mail::OutboxStore,
+    ) -> Result<User, UserStoreError> {
+        // Pass through, so the inner store's transaction is kept.
+        self.inner.create_with_job(user, now, job, outbox).await
+    }
+
     async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError> {
         let changed = self.inner.set_password_hash(id, hash).await?;
         self.changed(id).await?;

@@ -233,6 +233,19 @@ pub fn verification_mail(to: &str, username: &str, link: &str, ttl: std::time::D
     }
 }
 
+/// The words of the notice after a password change or reset.
+pub fn password_changed_notice(to: &str, username: &str, how: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: "Your password was changed".into(),
+        body: format!(
+            "Hello {username},\n\n\
+             The password of your account was just changed ({how}), and every other session was signed out.\n\n\
+             If it was not you, reset your password now with \"Forgot your password?\" on the sign-in page.\n"
+        ),
+    }
+}
+
 /// The words of the notice to the old address when a change is asked for.
 pub fn email_change_notice(to: &str, username: &str, new: &str) -> Mail {
     Mail {

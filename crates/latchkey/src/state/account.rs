@@ -278,6 +278,19 @@ impl Latchkey {
                 .detail("by the user"),
         )
         .await;
+        self.notify_password_changed(user, "from your account page").await?;
         self.revoke_sessions_keeping(user, kept.as_ref(), "a password change", client).await
+    }
+
+    /// Tells the account's address that its password changed (ASVS 6.3.7),
+    /// through the outbox.
+    pub(crate) async fn notify_password_changed(&self, user: &User, how: &str) -> Result<(), AuthError> {
+        if user.email.is_empty() {
+            return Ok(());
+        }
+        let mail = crate::mail::password_changed_notice(&user.email, &user.username, how);
+        self.outbox().enqueue(&crate::mail::Job::Mail(mail), self.clock().now()).await?;
+        self.outbox_wake().notify_one();
+        Ok(())
     }
 }

@@ -159,6 +159,7 @@ impl Latchkey {
                 .detail("by mailed key"),
         )
         .await;
+        self.notify_password_changed(&user, "with a link mailed to this address").await?;
         self.revoke_user_sessions(&user, "a password reset").await?;
         Ok(())
     }

@@ -289,7 +289,15 @@ impl Latchkey {
             is_staff: false,
             is_superuser: false,
         };
-        let user = match self.users().create(&new, self.clock().now()).await {
+        // The account and its verification job together (one transaction on SQL).
+        let created = match accounts.email_verification {
+            EmailVerification::None => self.users().create(&new, self.clock().now()).await,
+            _ => {
+                let job = Job::VerifyEmail { email: new.email.as_str().to_owned() };
+                self.users().create_with_job(&new, self.clock().now(), &job, self.outbox().as_ref()).await
+            }
+        };
+        let user = match created {
             Ok(u) => u,
             // Two sign-ups raced for the name.
             Err(UserStoreError::Duplicate) => return Err(AuthError::UsernameTaken),
@@ -299,9 +307,7 @@ impl Latchkey {
             AuditEvent::new(self.clock().now(), "signup").username(&user.username).user_id(user.id).client(client.ip),
         )
         .await;
-        if accounts.email_verification != EmailVerification::None {
-            self.enqueue(Job::VerifyEmail { email: user.email.clone() }).await?;
-        }
+        self.outbox_wake().notify_one();
         if mandatory {
             return Ok(SignedUp::CheckYourMail);
         }

@@ -526,6 +526,21 @@ macro_rules! mail_store_conformance {
             }
 
             #[test]
+            fn an_account_and_its_job_are_created_together_or_not_at_all() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    let job = Job::VerifyEmail { email: "x@example.com".into() };
+                    let u = s.users.create_with_job(&new_user("newbie"), now(), &job, s.outbox.as_ref()).await.unwrap();
+                    assert_eq!(s.users.by_username("newbie").await.unwrap(), Some(u));
+                    assert_eq!(s.outbox.backlog().await.unwrap(), 1);
+                    let dup = s.users.create_with_job(&new_user("newbie"), now(), &job, s.outbox.as_ref()).await;
+                    assert!(matches!(dup, Err($crate::users::UserStoreError::Duplicate)), "{dup:?}");
+                    assert_eq!(s.outbox.backlog().await.unwrap(), 1, "no job for an account that was not created");
+                })
+            }
+
+            #[test]
             fn concurrent_claims_never_share_a_job() {
                 $crate::testing::block_on(async {
                     let fx = $make.await;

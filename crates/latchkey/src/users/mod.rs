@@ -158,6 +158,22 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     async fn by_id(&self, id: i64) -> Result<Option<User>, UserStoreError>;
     /// Creates a user; [`UserStoreError::Duplicate`] if the username is taken.
     async fn create(&self, user: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError>;
+    /// Creates a user and enqueues `job` with it. SQL stores do both in one
+    /// transaction (users and the outbox share their database), so a crash
+    /// cannot leave an account whose mail was never queued; the default,
+    /// for stores without a transaction of their own (memory, where a crash
+    /// loses everything anyway), creates and then enqueues on `outbox`.
+    async fn create_with_job(
+        &self,
+        user: &NewUser,
+        now: OffsetDateTime,
+        job: &crate::mail::Job,
+        outbox: &dyn crate::mail::OutboxStore,
+    ) -> Result<User, UserStoreError> {
+        let created = self.create(user, now).await?;
+        outbox.enqueue(job, now).await.map_err(|e| UserStoreError::Backend(e.to_string()))?;
+        Ok(created)
+    }
     /// Replaces the password hash; `false` if there is no such user.
     async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError>;
     /// Activates or deactivates; `false` if there is no such user.

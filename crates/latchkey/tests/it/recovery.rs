@@ -39,6 +39,11 @@ async fn deliver(app: &TestApp) {
     while app.lk.process_outbox().await > 0 {}
 }
 
+/// The key of the newest reset mail.
+fn last_reset_key(mail: &MemoryTransport) -> String {
+    key_from(mail.sent().iter().rev().find(|m| m.subject == "Reset your password").expect("a reset mail"))
+}
+
 fn key_from(mail: &latchkey::mail::Mail) -> String {
     let at = mail.body.find("?key=").expect("a link in the mail") + 5;
     mail.body[at..at + 32].to_owned()
@@ -76,6 +81,13 @@ async fn a_reset_mails_a_link_to_the_configured_frontend_and_the_key_sets_the_pa
         let res = confirm(&mut app, &key, NEW_PASSWORD).await;
         assert_eq!(res.status, StatusCode::OK, "{preset}: a refused password leaves the key usable: {:?}", res.json());
         assert!(res.set_cookie("sessionid").is_none_or(|c| c.contains("Max-Age=0")), "nobody is signed in");
+        deliver(&app).await;
+        let notice = mail.sent().last().cloned().unwrap();
+        assert_eq!(
+            (notice.to.as_str(), notice.subject.as_str()),
+            (EMAIL, "Your password was changed"),
+            "{preset}: the owner is told"
+        );
         let again = confirm(&mut app, &key, "another passphrase 77").await;
         assert_eq!((again.status, again.code()), (StatusCode::BAD_REQUEST, "invalid_key".into()), "single use");
 
@@ -127,7 +139,7 @@ async fn a_key_dies_when_the_user_signs_in_or_the_password_changes_or_it_expires
     // The user signs in after the key was issued.
     request_reset(&mut app, EMAIL).await;
     deliver(&app).await;
-    let key = key_from(&mail.sent()[0]);
+    let key = last_reset_key(&mail);
     app.clock.advance(time::Duration::seconds(2));
     let mut b = app.browser();
     b.login().await;
@@ -137,7 +149,7 @@ async fn a_key_dies_when_the_user_signs_in_or_the_password_changes_or_it_expires
     app.clock.advance(time::Duration::seconds(2));
     request_reset(&mut app, EMAIL).await;
     deliver(&app).await;
-    let key = key_from(&mail.sent()[1]);
+    let key = last_reset_key(&mail);
     let body = json!({"currentPassword": PASSWORD, "newPassword": "changed meanwhile 5"}).to_string();
     assert_eq!(b.unsafe_json(Method::POST, "/api/password/change/", &body).await.status, StatusCode::OK);
     assert_eq!(confirm(&mut app, &key, NEW_PASSWORD).await.code(), "invalid_key", "password changed since");
@@ -145,7 +157,7 @@ async fn a_key_dies_when_the_user_signs_in_or_the_password_changes_or_it_expires
     // The key outlives its hour.
     request_reset(&mut app, EMAIL).await;
     deliver(&app).await;
-    let key = key_from(&mail.sent()[2]);
+    let key = last_reset_key(&mail);
     app.clock.advance(time::Duration::hours(1));
     assert_eq!(confirm(&mut app, &key, NEW_PASSWORD).await.code(), "invalid_key", "expired after an hour");
     for junk in ["", "short", &"x".repeat(32), &"é".repeat(16), &"a".repeat(5000)] {
@@ -231,4 +243,25 @@ async fn a_completed_reset_confirms_the_address_and_signs_nobody_in() {
     assert_eq!(res.status, StatusCode::OK);
     assert!(app.lk.users().by_id(user.id).await.unwrap().unwrap().email_verified, "the mail reached its owner");
     assert!(app.get("/api/whoami/").await.json()["username"].is_null(), "nobody signed in");
+}
+
+#[tokio::test]
+async fn the_file_backend_writes_one_eml_per_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mail");
+    let settings = settings_for(Preset::SameOrigin, |raw| {
+        raw.email.backend = Some("file".into());
+        raw.email.file_dir = Some(out.display().to_string());
+    });
+    let db = latchkey::store::Database::connect(&settings.database_url, true).await.unwrap();
+    db.migrate().await.unwrap();
+    let mut app = TestApp::on(settings, db.stores());
+    latchkey::testing::create_user_with_email(&app.lk, USER, PASSWORD, EMAIL).await;
+    request_reset(&mut app, EMAIL).await;
+    deliver(&app).await;
+    let files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.contains("Subject: Reset your password") && text.contains(&format!("To: {EMAIL}")), "{text}");
 }

@@ -174,6 +174,39 @@ macro_rules! sql_stores {
                 rows::user(&row)
             }
 
+            async fn create_with_job(
+                &self,
+                u: &NewUser,
+                now: OffsetDateTime,
+                job: &$crate::mail::Job,
+                _outbox: &dyn $crate::mail::OutboxStore,
+            ) -> Result<User, UserStoreError> {
+                // The outbox lives in this database: one transaction for both.
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(
+                    "INSERT INTO latchkey_users (username, email, password, is_active, is_staff, is_superuser, date_joined, email_verified)
+                     VALUES ($1, $2, $3, TRUE, $4, $5, $6, $7) RETURNING *",
+                )
+                .bind(u.username.as_str())
+                .bind(u.email.as_str())
+                .bind(&u.password_hash)
+                .bind(u.is_staff)
+                .bind(u.is_superuser)
+                .bind(ts(now))
+                .bind(u.email_verified)
+                .fetch_one(&mut *tx)
+                .await?;
+                let user = rows::user(&row)?;
+                sqlx::query("INSERT INTO latchkey_outbox (kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3)")
+                    .bind(job.kind())
+                    .bind(job.payload())
+                    .bind(ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
             async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError> {
                 let r = sqlx::query("UPDATE latchkey_users SET password = $1 WHERE id = $2")
                     .bind(hash)
