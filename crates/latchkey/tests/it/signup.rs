@@ -220,3 +220,20 @@ async fn an_email_change_needs_a_recent_password_and_happens_when_the_new_addres
         assert_eq!((s["email"].as_str(), s["emailVerified"].as_bool()), (Some("new@example.com"), Some(true)));
     }
 }
+
+#[tokio::test]
+async fn sign_ups_are_throttled_per_address_and_per_client() {
+    let (a, _) = app(Preset::SameOrigin, "open", "optional").await;
+    // The first creates the account; the next four are refused as taken, and still count.
+    for i in 0..5 {
+        let res = signup(&mut a.browser(), &format!("user{i}"), "same@example.com", GOOD).await;
+        assert!(res.status == StatusCode::OK || res.code() == "email_taken", "{i}: {:?}", res.json());
+    }
+    let res = signup(&mut a.browser(), "user5", "same@example.com", GOOD).await;
+    assert_eq!((res.status, res.code()), (StatusCode::TOO_MANY_REQUESTS, "throttled".into()), "per address");
+    for i in 0..14 {
+        signup(&mut a.browser(), &format!("other{i}"), &format!("o{i}@example.com"), GOOD).await;
+    }
+    let res = signup(&mut a.browser(), "late", "late@example.com", GOOD).await;
+    assert_eq!((res.status, res.code()), (StatusCode::TOO_MANY_REQUESTS, "throttled".into()), "per client");
+}
