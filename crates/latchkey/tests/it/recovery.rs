@@ -229,6 +229,7 @@ async fn existing_and_unknown_addresses_take_the_same_time() {
     }
     let (existing, unknown) = (median(existing), median(unknown));
     let ratio = existing.as_secs_f64() / unknown.as_secs_f64();
+    eprintln!("reset request medians: existing {existing:?}, unknown {unknown:?}, ratio {ratio:.3}");
     assert!((0.8..=1.25).contains(&ratio), "median existing {existing:?} vs unknown {unknown:?} (ratio {ratio:.2})");
 }
 
