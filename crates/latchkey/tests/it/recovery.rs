@@ -266,3 +266,14 @@ async fn the_file_backend_writes_one_eml_per_message() {
     let text = std::fs::read_to_string(&files[0]).unwrap();
     assert!(text.contains("Subject: Reset your password") && text.contains(&format!("To: {EMAIL}")), "{text}");
 }
+
+#[tokio::test]
+async fn a_reset_key_dies_when_the_address_changes() {
+    let (mut app, mail) = app_with_mail(Preset::SameOrigin, |_| {}).await;
+    request_reset(&mut app, EMAIL).await;
+    deliver(&app).await;
+    let key = last_reset_key(&mail);
+    let user = app.lk.users().by_username(USER).await.unwrap().unwrap();
+    app.lk.users().set_email(user.id, "elsewhere@example.com", true).await.unwrap();
+    assert_eq!(confirm(&mut app, &key, NEW_PASSWORD).await.code(), "invalid_key", "the address changed since");
+}
