@@ -2,6 +2,7 @@ import { FormEvent, useCallback, useEffect, useRef, useState } from "react";
 
 import { ApiClient, ApiError, FieldProblem, SessionInfo } from "../api/client";
 import { absoluteTime, describeUserAgent, relativeTime } from "./describe";
+import NewPasswordFields from "./NewPasswordFields";
 
 type Props = {
   api: ApiClient;
@@ -460,51 +461,16 @@ function ChangePassword({
             </div>
           )}
         </div>
-        <div className="mb-3">
-          <label htmlFor="new-password" className="form-label">
-            New password
-          </label>
-          <input
-            id="new-password"
-            type="password"
-            className={`form-control${problems.length ? " is-invalid" : ""}`}
-            autoComplete="new-password"
-            value={next}
-            onChange={(e) => setNext(e.target.value)}
-            aria-invalid={problems.length ? true : undefined}
-            aria-describedby={problems.length ? "new-password-help new-password-errors" : "new-password-help"}
-          />
-          <div id="new-password-help" className="form-text">
-            At least 8 characters; not a common password, not only digits, not like your username.
-          </div>
-          {problems.length > 0 && (
-            <ul id="new-password-errors" className="invalid-feedback d-block mb-0 ps-3" data-testid="password-problems">
-              {problems.map((p) => (
-                <li key={p.code + p.message}>{p.message}</li>
-              ))}
-            </ul>
-          )}
-        </div>
-        <div className="mb-3">
-          <label htmlFor="confirm-password" className="form-label">
-            New password again
-          </label>
-          <input
-            id="confirm-password"
-            type="password"
-            className={`form-control${confirmError ? " is-invalid" : ""}`}
-            autoComplete="new-password"
-            value={confirm}
-            onChange={(e) => setConfirm(e.target.value)}
-            aria-invalid={confirmError ? true : undefined}
-            aria-describedby={confirmError ? "confirm-password-error" : undefined}
-          />
-          {confirmError && (
-            <div id="confirm-password-error" className="invalid-feedback">
-              {confirmError}
-            </div>
-          )}
-        </div>
+        <NewPasswordFields
+          idPrefix=""
+          problemsTestId="password-problems"
+          value={next}
+          onChange={setNext}
+          confirm={confirm}
+          onConfirmChange={setConfirm}
+          problems={problems}
+          confirmError={confirmError}
+        />
         <div aria-live="polite">
           {error && (
             <div className="alert alert-danger" role="alert">

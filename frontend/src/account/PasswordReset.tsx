@@ -2,6 +2,7 @@ import { FormEvent, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
 import { ApiClient, ApiError, FieldProblem } from "../api/client";
+import NewPasswordFields from "./NewPasswordFields";
 
 /** What a person should read for a failed reset request or confirmation. */
 export function resetErrorMessage(e: unknown): string {
@@ -133,52 +134,17 @@ export function ResetPassword({ api, onReset }: { api: ApiClient; onReset: () =>
         </div>
       ) : (
         <form onSubmit={onSubmit} noValidate data-testid="reset-form">
-          <div className="mb-3">
-            <label htmlFor="reset-new-password" className="form-label">
-              New password
-            </label>
-            <input
-              id="reset-new-password"
-              type="password"
-              className={`form-control${problems.length ? " is-invalid" : ""}`}
-              autoComplete="new-password"
-              autoFocus
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              aria-invalid={problems.length ? true : undefined}
-              aria-describedby={problems.length ? "reset-help reset-problems" : "reset-help"}
-            />
-            <div id="reset-help" className="form-text">
-              At least 8 characters; not a common password, not only digits, not like your username.
-            </div>
-            {problems.length > 0 && (
-              <ul id="reset-problems" className="invalid-feedback d-block mb-0 ps-3" data-testid="reset-problems">
-                {problems.map((p) => (
-                  <li key={p.code + p.message}>{p.message}</li>
-                ))}
-              </ul>
-            )}
-          </div>
-          <div className="mb-3">
-            <label htmlFor="reset-confirm-password" className="form-label">
-              New password again
-            </label>
-            <input
-              id="reset-confirm-password"
-              type="password"
-              className={`form-control${confirmError ? " is-invalid" : ""}`}
-              autoComplete="new-password"
-              value={confirm}
-              onChange={(e) => setConfirm(e.target.value)}
-              aria-invalid={confirmError ? true : undefined}
-              aria-describedby={confirmError ? "reset-confirm-error" : undefined}
-            />
-            {confirmError && (
-              <div id="reset-confirm-error" className="invalid-feedback">
-                {confirmError}
-              </div>
-            )}
-          </div>
+          <NewPasswordFields
+            idPrefix="reset-"
+            problemsTestId="reset-problems"
+            value={password}
+            onChange={setPassword}
+            confirm={confirm}
+            onConfirmChange={setConfirm}
+            problems={problems}
+            confirmError={confirmError}
+            autoFocus
+          />
           {error && (
             <div className="alert alert-danger" role="alert" data-testid="reset-error">
               {error} {error.startsWith("This link") && <Link to="/forgot-password">Ask for a new link</Link>}

@@ -2,7 +2,6 @@
 //! check, serve.
 
 use std::{
-    io::{BufRead, BufReader},
     process::Stdio,
     time::{Duration, Instant},
 };
@@ -179,14 +178,7 @@ async fn serve_answers_a_login_over_http_and_stops_gracefully_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .map(|a| format!("http://{a}"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let url = served_url(&mut child);
 
     let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let res = c.get(format!("{url}/api/csrf/")).send().await.unwrap();
@@ -236,9 +228,7 @@ fn serve(dir: &std::path::Path) -> Served {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.split("http://").nth(1).and_then(|s| s.split('/').next()).map(|a| format!("http://{a}")).unwrap();
+    let url = served_url(&mut child);
     Served { child, url }
 }
 

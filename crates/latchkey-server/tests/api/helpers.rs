@@ -162,6 +162,18 @@ pub fn run(cmd: &mut Command) -> (bool, String, String) {
     )
 }
 
+/// The base URL a `latchkey serve` child prints on its first line.
+pub fn served_url(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout piped")).read_line(&mut line).unwrap();
+    line.split("http://")
+        .nth(1)
+        .and_then(|s| s.split('/').next())
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+}
+
 pub fn db_path(dir: &Path) -> PathBuf {
     dir.join("latchkey.sqlite3")
 }

@@ -4,7 +4,6 @@
 //! loses none; `kill -9` between the request and the delivery that loses none.
 
 use std::{
-    io::{BufRead, BufReader},
     process::{Child, Stdio},
     time::{Duration, Instant},
 };
@@ -60,14 +59,7 @@ fn serve_with(dir: &std::path::Path, smtp_url: &str, env: &[(&str, &str)]) -> Se
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split('/').next())
-        .map(|a| format!("http://{a}"))
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    let url = served_url(&mut child);
     Server { child, url }
 }
 

@@ -289,8 +289,6 @@ impl Latchkey {
             return Ok(());
         }
         let mail = crate::mail::password_changed_notice(&user.email, &user.username, how);
-        self.outbox().enqueue(&crate::mail::Job::Mail(mail), self.clock().now()).await?;
-        self.outbox_wake().notify_one();
-        Ok(())
+        self.enqueue(crate::mail::Job::Mail(mail)).await
     }
 }

@@ -125,12 +125,7 @@ impl Latchkey {
             // The password was right, so saying so reveals nothing; a new
             // link goes out unless this address has asked too often.
             match self.count_mail_request("verify", &user.email, client.ip).await {
-                Ok(()) => {
-                    self.outbox()
-                        .enqueue(&crate::mail::Job::VerifyEmail { email: user.email.clone() }, self.clock().now())
-                        .await?;
-                    self.outbox_wake().notify_one();
-                }
+                Ok(()) => self.enqueue(crate::mail::Job::VerifyEmail { email: user.email.clone() }).await?,
                 Err(AuthError::RequestsThrottled(_)) => {}
                 Err(e) => return Err(e),
             }

@@ -5,6 +5,7 @@
 
 mod account;
 mod auth;
+mod mailing;
 mod outbox;
 mod recovery;
 mod signup;

@@ -12,23 +12,20 @@
 //! password, marks the address verified, ends every session of the user,
 //! and signs nobody in.
 
+use super::mailing::required_email;
 use crate::{
     Latchkey,
     audit::AuditEvent,
     auth::AuthError,
     crypto::constant_time_eq,
-    keys::{KeyPurpose, KeyRecord, OneTimeKey},
+    keys::{KeyPurpose, OneTimeKey},
     mail::{Job, password_reset_mail},
     password::RawPassword,
-    throttle::{Throttled, client_key},
-    users::{Email, User},
+    users::User,
 };
 
 /// The HMAC salt of reset-key fingerprints.
 pub(crate) const FINGERPRINT_SALT: &str = "latchkey.keys.reset_fingerprint";
-
-/// The counting window of the reset-request limits.
-const RESET_WINDOW: time::Duration = time::Duration::HOUR;
 
 impl Latchkey {
     /// What a reset key is bound to: the account's password hash, address
@@ -48,34 +45,9 @@ impl Latchkey {
     /// [`AuthError::InvalidEmail`] for an address that does not parse,
     /// [`AuthError::RequestsThrottled`] past a limit, or a store failure.
     pub async fn request_password_reset(&self, email: &str, client: Option<std::net::IpAddr>) -> Result<(), AuthError> {
-        let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
-        if email.as_str().is_empty() {
-            return Err(AuthError::InvalidEmail);
-        }
-        let now = self.clock().now();
-        let accounts = &self.settings().accounts;
-        // The address is stored hashed: the counters never hold what an attacker typed.
-        let address = crate::crypto::sha256_hex(email.as_str().to_lowercase().as_bytes());
-        let counters = [
-            ("address", format!("reset:addr:{address}"), accounts.password_reset_per_address),
-            ("client", format!("reset:ip:{}", client_key(client)), accounts.password_reset_per_client),
-        ];
-        // Both counted before either is checked: hammering one address
-        // spends the client's allowance too.
-        let mut refused = None;
-        for (scope, key, limit) in counters {
-            let c = self.throttle().record_failure(&key, now, RESET_WINDOW).await?;
-            if c.failures > limit && refused.is_none() {
-                let retry_after = (c.window_start + RESET_WINDOW - now).max(time::Duration::SECOND);
-                refused = Some(Throttled { scope, retry_after });
-            }
-        }
-        if let Some(t) = refused {
-            return Err(AuthError::RequestsThrottled(t));
-        }
-        self.outbox().enqueue(&Job::PasswordReset { email: email.as_str().to_owned() }, now).await?;
-        self.outbox_wake().notify_one();
-        Ok(())
+        let email = required_email(email)?;
+        self.count_mail_request("reset", email.as_str(), client).await?;
+        self.enqueue(Job::PasswordReset { email: email.as_str().to_owned() }).await
     }
 
     /// The outbox's half of a reset request: a key and a mail for each
@@ -83,20 +55,15 @@ impl Latchkey {
     pub(crate) async fn issue_password_resets(&self, email: &str) -> Result<(), AuthError> {
         let accounts = &self.settings().accounts;
         for user in self.users().active_by_email(email).await? {
-            let now = self.clock().now();
-            let key = OneTimeKey::generate();
-            let ttl = time::Duration::try_from(accounts.password_reset_ttl).unwrap_or(time::Duration::HOUR);
-            let record = KeyRecord {
-                key_hash: key.hash(),
-                purpose: KeyPurpose::PasswordReset,
-                user_id: user.id,
-                email: user.email.clone(),
-                fingerprint: self.reset_fingerprint(&user),
-                created_at: now,
-                expires_at: now + ttl,
-                used_at: None,
-            };
-            let link = format!("{}{}?key={}", accounts.frontend_url, accounts.reset_password_path, key.expose());
+            let (record, link) = self.mailed_key(
+                KeyPurpose::PasswordReset,
+                user.id,
+                &user.email,
+                self.reset_fingerprint(&user),
+                accounts.password_reset_ttl,
+                &accounts.reset_password_path,
+            );
+            let now = record.created_at;
             let mail = password_reset_mail(&user.email, &user.username, &link, accounts.password_reset_ttl);
             self.keys().issue(&record, &mail, now).await?;
             self.audit(

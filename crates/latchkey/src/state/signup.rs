@@ -9,6 +9,7 @@
 //! from a `VerifyEmail` job, the way reset links are, so a resend request
 //! does the same work whatever the address.
 
+use super::mailing::required_email;
 use crate::{
     Latchkey,
     audit::AuditEvent,
@@ -19,12 +20,8 @@ use crate::{
     password::RawPassword,
     session::{ClientInfo, Session},
     settings::{EmailVerification, Signup},
-    throttle::{Throttled, client_key},
-    users::{Email, NewUser, User, UserStoreError, Username},
+    users::{NewUser, User, UserStoreError, Username},
 };
-
-/// The counting window of the mail-sending request limits.
-const WINDOW: time::Duration = time::Duration::HOUR;
 
 /// What a sign-up did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,52 +42,13 @@ impl Latchkey {
             && !user.email_verified
     }
 
-    /// Counts a mail-sending request of `kind` against the per-address and
-    /// per-client limits (`accounts.password_reset_per_*`, counted apart per
-    /// kind); both are counted before either is checked.
-    pub(crate) async fn count_mail_request(
-        &self,
-        kind: &str,
-        email: &str,
-        client: Option<std::net::IpAddr>,
-    ) -> Result<(), AuthError> {
-        let now = self.clock().now();
-        let accounts = &self.settings().accounts;
-        let address = crate::crypto::sha256_hex(email.to_lowercase().as_bytes());
-        let counters = [
-            ("address", format!("{kind}:addr:{address}"), accounts.password_reset_per_address),
-            ("client", format!("{kind}:ip:{}", client_key(client)), accounts.password_reset_per_client),
-        ];
-        let mut refused = None;
-        for (scope, key, limit) in counters {
-            let c = self.throttle().record_failure(&key, now, WINDOW).await?;
-            if c.failures > limit && refused.is_none() {
-                refused =
-                    Some(Throttled { scope, retry_after: (c.window_start + WINDOW - now).max(time::Duration::SECOND) });
-            }
-        }
-        match refused {
-            Some(t) => Err(AuthError::RequestsThrottled(t)),
-            None => Ok(()),
-        }
-    }
-
-    async fn enqueue(&self, job: Job) -> Result<(), AuthError> {
-        self.outbox().enqueue(&job, self.clock().now()).await?;
-        self.outbox_wake().notify_one();
-        Ok(())
-    }
-
     /// Anyone asks for a new verification link for `email`: always the same
     /// answer (throttled like reset requests).
     ///
     /// # Errors
     /// [`AuthError::InvalidEmail`], [`AuthError::RequestsThrottled`], or a store failure.
     pub async fn request_verification(&self, email: &str, client: Option<std::net::IpAddr>) -> Result<(), AuthError> {
-        let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
-        if email.as_str().is_empty() {
-            return Err(AuthError::InvalidEmail);
-        }
+        let email = required_email(email)?;
         self.count_mail_request("verify", email.as_str(), client).await?;
         self.enqueue(Job::VerifyEmail { email: email.as_str().to_owned() }).await
     }
@@ -103,22 +61,16 @@ impl Latchkey {
             if user.email_verified {
                 continue;
             }
-            let now = self.clock().now();
-            let key = OneTimeKey::generate();
-            let ttl = time::Duration::try_from(accounts.email_verification_ttl).unwrap_or(time::Duration::DAY);
-            let record = KeyRecord {
-                key_hash: key.hash(),
-                purpose: KeyPurpose::VerifyEmail,
-                user_id: user.id,
-                email: user.email.clone(),
-                fingerprint: String::new(),
-                created_at: now,
-                expires_at: now + ttl,
-                used_at: None,
-            };
-            let link = format!("{}{}?key={}", accounts.frontend_url, accounts.verify_email_path, key.expose());
+            let (record, link) = self.mailed_key(
+                KeyPurpose::VerifyEmail,
+                user.id,
+                &user.email,
+                String::new(),
+                accounts.email_verification_ttl,
+                &accounts.verify_email_path,
+            );
             let mail = verification_mail(&user.email, &user.username, &link, accounts.email_verification_ttl);
-            self.keys().issue(&record, &mail, now).await?;
+            self.keys().issue(&record, &mail, record.created_at).await?;
         }
         self.outbox_wake().notify_one();
         Ok(())
@@ -171,10 +123,7 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         self.require_recent_authentication(session).await?;
-        let new = Email::parse(new).map_err(|_| AuthError::InvalidEmail)?;
-        if new.as_str().is_empty() {
-            return Err(AuthError::InvalidEmail);
-        }
+        let new = required_email(new)?;
         if new.as_str().eq_ignore_ascii_case(&user.email) {
             return Err(AuthError::EmailUnchanged);
         }
@@ -182,26 +131,19 @@ impl Latchkey {
         let now = self.clock().now();
         let accounts = &self.settings().accounts;
         if !self.users().any_with_email(new.as_str()).await? {
-            let key = OneTimeKey::generate();
-            let ttl = time::Duration::try_from(accounts.email_verification_ttl).unwrap_or(time::Duration::DAY);
-            let record = KeyRecord {
-                key_hash: key.hash(),
-                purpose: KeyPurpose::EmailChange,
-                user_id: user.id,
-                email: new.as_str().to_owned(),
-                fingerprint: String::new(),
-                created_at: now,
-                expires_at: now + ttl,
-                used_at: None,
-            };
-            let link = format!("{}{}?key={}", accounts.frontend_url, accounts.verify_email_path, key.expose());
+            let (record, link) = self.mailed_key(
+                KeyPurpose::EmailChange,
+                user.id,
+                new.as_str(),
+                String::new(),
+                accounts.email_verification_ttl,
+                &accounts.verify_email_path,
+            );
             let mail = verification_mail(new.as_str(), &user.username, &link, accounts.email_verification_ttl);
             self.keys().issue(&record, &mail, now).await?;
         }
         if !user.email.is_empty() {
-            self.outbox()
-                .enqueue(&Job::Mail(email_change_notice(&user.email, &user.username, new.as_str())), now)
-                .await?;
+            self.enqueue(Job::Mail(email_change_notice(&user.email, &user.username, new.as_str()))).await?;
         }
         self.outbox_wake().notify_one();
         self.audit(
@@ -254,10 +196,7 @@ impl Latchkey {
             return Err(AuthError::SignupClosed);
         }
         let username = Username::parse(username).map_err(|e| AuthError::InvalidUsername(e.0))?;
-        let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
-        if email.as_str().is_empty() {
-            return Err(AuthError::InvalidEmail);
-        }
+        let email = required_email(email)?;
         let problems = self.settings().password_policy.check(password, username.as_str(), email.as_str());
         if !problems.is_empty() {
             return Err(AuthError::PasswordInvalid(problems));

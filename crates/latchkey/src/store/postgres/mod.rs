@@ -76,7 +76,7 @@ pub struct PgStore {
     pool: PgPool,
 }
 
-sql_stores!(PgStore);
+sql_stores!(PgStore, sqlx::Postgres);
 sql_database!(PgStore, PgPool);
 
 impl PgStore {

@@ -9,13 +9,45 @@
 
 /// Implements `SessionStore`, `UserStore`, `ThrottleStore`, `AuditStore`,
 /// `KeyStore` and `OutboxStore` for `$store`, a struct whose `pool` field is
-/// a sqlx pool; the backend module provides `LIST_USER_SESSIONS` and
+/// a sqlx pool of the database `$db`; the backend module provides `LIST_USER_SESSIONS` and
 /// `CLAIM_OUTBOX`, the two statements its dialect writes itself.
 macro_rules! sql_stores {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         // An anonymous const, so the `use`s below stay inside the expansion.
         const _: () = {
         use time::OffsetDateTime;
+
+        type Conn = <$db as sqlx::Database>::Connection;
+
+        // The two inserts that also run inside other writes' transactions
+        // (a user with its first job, a key with its mail), written once.
+        async fn insert_user(c: &mut Conn, u: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {
+            let row = sqlx::query(
+                "INSERT INTO latchkey_users (username, email, password, is_active, is_staff, is_superuser, date_joined, email_verified)
+                 VALUES ($1, $2, $3, TRUE, $4, $5, $6, $7) RETURNING *",
+            )
+            .bind(u.username.as_str())
+            .bind(u.email.as_str())
+            .bind(&u.password_hash)
+            .bind(u.is_staff)
+            .bind(u.is_superuser)
+            .bind(ts(now))
+            .bind(u.email_verified)
+            .fetch_one(c)
+            .await?;
+            rows::user(&row)
+        }
+
+        async fn insert_job(c: &mut Conn, job: &$crate::mail::Job, now: OffsetDateTime) -> Result<i64, sqlx::Error> {
+            sqlx::query_scalar(
+                "INSERT INTO latchkey_outbox (kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3) RETURNING id",
+            )
+            .bind(job.kind())
+            .bind(job.payload())
+            .bind(ts(now))
+            .fetch_one(c)
+            .await
+        }
 
         use $crate::{
             audit::AuditEvent,
@@ -158,20 +190,7 @@ macro_rules! sql_stores {
             }
 
             async fn create(&self, u: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {
-                let row = sqlx::query(
-                    "INSERT INTO latchkey_users (username, email, password, is_active, is_staff, is_superuser, date_joined, email_verified)
-                     VALUES ($1, $2, $3, TRUE, $4, $5, $6, $7) RETURNING *",
-                )
-                .bind(u.username.as_str())
-                .bind(u.email.as_str())
-                .bind(&u.password_hash)
-                .bind(u.is_staff)
-                .bind(u.is_superuser)
-                .bind(ts(now))
-                .bind(u.email_verified)
-                .fetch_one(&self.pool)
-                .await?;
-                rows::user(&row)
+                insert_user(&mut *self.pool.acquire().await?, u, now).await
             }
 
             async fn create_with_job(
@@ -183,26 +202,8 @@ macro_rules! sql_stores {
             ) -> Result<User, UserStoreError> {
                 // The outbox lives in this database: one transaction for both.
                 let mut tx = self.pool.begin().await?;
-                let row = sqlx::query(
-                    "INSERT INTO latchkey_users (username, email, password, is_active, is_staff, is_superuser, date_joined, email_verified)
-                     VALUES ($1, $2, $3, TRUE, $4, $5, $6, $7) RETURNING *",
-                )
-                .bind(u.username.as_str())
-                .bind(u.email.as_str())
-                .bind(&u.password_hash)
-                .bind(u.is_staff)
-                .bind(u.is_superuser)
-                .bind(ts(now))
-                .bind(u.email_verified)
-                .fetch_one(&mut *tx)
-                .await?;
-                let user = rows::user(&row)?;
-                sqlx::query("INSERT INTO latchkey_outbox (kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3)")
-                    .bind(job.kind())
-                    .bind(job.payload())
-                    .bind(ts(now))
-                    .execute(&mut *tx)
-                    .await?;
+                let user = insert_user(&mut tx, u, now).await?;
+                insert_job(&mut tx, job, now).await?;
                 tx.commit().await?;
                 Ok(user)
             }
@@ -364,7 +365,6 @@ macro_rules! sql_stores {
         impl $crate::keys::KeyStore for $store {
             async fn issue(&self, k: &$crate::keys::KeyRecord, mail: &$crate::mail::Mail, now: OffsetDateTime) -> Result<(), StoreError> {
                 // The key and its mail, or neither.
-                let job = $crate::mail::Job::Mail(mail.clone());
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
                     "INSERT INTO latchkey_keys (key_hash, purpose, user_id, email, fingerprint, created_at, expires_at)
@@ -379,12 +379,7 @@ macro_rules! sql_stores {
                 .bind(ts(k.expires_at))
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("INSERT INTO latchkey_outbox (kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3)")
-                    .bind(job.kind())
-                    .bind(job.payload())
-                    .bind(ts(now))
-                    .execute(&mut *tx)
-                    .await?;
+                insert_job(&mut tx, &$crate::mail::Job::Mail(mail.clone()), now).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -434,14 +429,7 @@ macro_rules! sql_stores {
         #[async_trait::async_trait]
         impl $crate::mail::OutboxStore for $store {
             async fn enqueue(&self, job: &$crate::mail::Job, now: OffsetDateTime) -> Result<i64, StoreError> {
-                Ok(sqlx::query_scalar(
-                    "INSERT INTO latchkey_outbox (kind, payload, created_at, next_attempt_at) VALUES ($1, $2, $3, $3) RETURNING id",
-                )
-                .bind(job.kind())
-                .bind(job.payload())
-                .bind(ts(now))
-                .fetch_one(&self.pool)
-                .await?)
+                Ok(insert_job(&mut *self.pool.acquire().await?, job, now).await?)
             }
 
             async fn claim(

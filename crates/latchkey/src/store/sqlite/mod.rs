@@ -81,7 +81,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
 }
 
-sql_stores!(SqliteStore);
+sql_stores!(SqliteStore, sqlx::Sqlite);
 sql_database!(SqliteStore, SqlitePool);
 
 impl SqliteStore {
