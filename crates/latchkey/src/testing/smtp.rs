@@ -1,5 +1,6 @@
 //! A real SMTP server for tests: it speaks enough RFC 5321 for lettre
-//! (EHLO/HELO, MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT) on a
+//! (EHLO/HELO, AUTH accepted as a careless server would, MAIL, RCPT, DATA
+//! with dot-unstuffing, RSET, NOOP, QUIT) on a
 //! loopback port, keeps every message it accepts, and can be stopped and
 //! started again on the same port to play an outage. No TLS: it is a
 //! loopback sink, as a development mail catcher is.
@@ -69,6 +70,7 @@ fn decode_quoted_printable(s: &str) -> String {
 pub struct SmtpSink {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    commands: Arc<Mutex<Vec<String>>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -78,18 +80,24 @@ impl SmtpSink {
     /// # Panics
     /// When no port can be bound.
     pub async fn start() -> Self {
-        Self::listen(TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port"), Arc::default())
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port");
+        Self::listen(listener, Arc::default(), Arc::default())
     }
 
-    fn listen(listener: TcpListener, received: Arc<Mutex<Vec<Received>>>) -> Self {
+    fn listen(listener: TcpListener, received: Arc<Mutex<Vec<Received>>>, commands: Arc<Mutex<Vec<String>>>) -> Self {
         let addr = listener.local_addr().expect("a bound address");
-        let store = received.clone();
+        let (store, log) = (received.clone(), commands.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(session(stream, store.clone()));
+                tokio::spawn(session(stream, store.clone(), log.clone()));
             }
         });
-        Self { addr, received, task: Some(task) }
+        Self { addr, received, commands, task: Some(task) }
+    }
+
+    /// The first word of every command received so far (`EHLO`, `AUTH`, …).
+    pub fn commands(&self) -> Vec<String> {
+        self.commands.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Its address.
@@ -125,7 +133,7 @@ impl SmtpSink {
                 Err(e) => panic!("cannot listen on {} again: {e}", self.addr),
             }
         };
-        *self = Self::listen(listener, self.received.clone());
+        *self = Self::listen(listener, self.received.clone(), self.commands.clone());
     }
 
     /// Every message accepted so far, oldest first.
@@ -162,7 +170,7 @@ pub fn header<'a>(data: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()))
 }
 
-async fn session(stream: TcpStream, store: Arc<Mutex<Vec<Received>>>) {
+async fn session(stream: TcpStream, store: Arc<Mutex<Vec<Received>>>, log: Arc<Mutex<Vec<String>>>) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     if write.write_all(b"220 latchkey-test-sink ESMTP\r\n").await.is_err() {
@@ -178,8 +186,11 @@ async fn session(stream: TcpStream, store: Arc<Mutex<Vec<Received>>>) {
         }
         let cmd = line.trim_end().to_owned();
         let upper = cmd.to_ascii_uppercase();
+        let verb = upper.split_whitespace().next().unwrap_or("").to_owned();
+        log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(verb);
         let answer: &[u8] = if upper.starts_with("EHLO") {
-            b"250-latchkey-test-sink\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+            // AUTH offered without TLS, as a careless server does: the client must not use it.
+            b"250-latchkey-test-sink\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n250 SMTPUTF8\r\n"
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             b"250 OK\r\n"
         } else if upper.starts_with("MAIL FROM:") {
@@ -211,6 +222,8 @@ async fn session(stream: TcpStream, store: Arc<Mutex<Vec<Received>>>) {
                 data,
             });
             b"250 OK: queued\r\n"
+        } else if upper.starts_with("AUTH") {
+            b"235 2.7.0 Authentication successful\r\n"
         } else if upper == "RSET" {
             to.clear();
             b"250 OK\r\n"

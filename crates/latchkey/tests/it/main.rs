@@ -10,6 +10,7 @@ mod cache;
 mod cors;
 mod csrf;
 mod logs;
+mod mailer;
 mod middleware;
 mod recovery;
 mod sessions;
