@@ -154,6 +154,13 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// Users: list and search them, change their flags (the admin's rules:
+    /// one active superuser always remains).
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        action: UsersAction,
+    },
     /// A user's sessions: list them, end one or all.
     Sessions {
         /// What to do.
@@ -174,6 +181,52 @@ pub enum Command {
         /// Also report settings that are unsafe in production (non-zero exit on errors).
         #[arg(long)]
         deploy: bool,
+    },
+}
+
+/// `latchkey users …`.
+#[derive(Debug, Subcommand)]
+pub enum UsersAction {
+    /// List users, newest first (at most --limit; the total is printed).
+    List {
+        /// Only users whose username or address contains this (any case).
+        #[arg(long)]
+        search: Option<String>,
+        /// Only staff users.
+        #[arg(long)]
+        staff: bool,
+        /// Only inactive users.
+        #[arg(long)]
+        inactive: bool,
+        /// How many, at most 100.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: u32,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a user's flags; deactivating ends their sessions everywhere.
+    Set {
+        /// The user.
+        username: String,
+        /// Make staff (admin access).
+        #[arg(long, overrides_with = "no_staff")]
+        staff: bool,
+        /// Remove staff.
+        #[arg(long)]
+        no_staff: bool,
+        /// Make superuser.
+        #[arg(long, overrides_with = "no_superuser")]
+        superuser: bool,
+        /// Remove superuser.
+        #[arg(long)]
+        no_superuser: bool,
+        /// Activate.
+        #[arg(long, overrides_with = "inactive")]
+        active: bool,
+        /// Deactivate (ends every session of the user).
+        #[arg(long)]
+        inactive: bool,
     },
 }
 

@@ -9,13 +9,13 @@ use std::{
 use crate::config::Config;
 use anyhow::{Context, bail};
 use latchkey::{
-    Latchkey, RawPassword, Settings, SystemClock,
+    Acting, AdminError, Latchkey, RawPassword, Settings, SystemClock,
     audit::AuditEvent,
     session,
     settings::{CookieSettings, Preset},
     store::Database,
     throttle::ThrottlePolicy,
-    users::{Email, NewUser, UserStoreError, Username},
+    users::{Email, NewUser, UserChanges, UserQuery, UserStoreError, Username},
 };
 
 use crate::app::{App, shutdown_signal};
@@ -259,27 +259,95 @@ pub async fn changepassword(
 
 /// `latchkey deactivate` / `latchkey activate`.
 pub async fn set_active(settings: Settings, username: String, active: bool) -> anyhow::Result<()> {
+    let changes = UserChanges { is_active: Some(active), ..UserChanges::default() };
+    users_set(settings, username, changes).await
+}
+
+/// `latchkey users set`: the admin's change, with the admin's rules (the
+/// last active superuser stays) but no re-authentication.
+pub async fn users_set(settings: Settings, username: String, changes: UserChanges) -> anyhow::Result<()> {
+    if changes.is_empty() {
+        bail!("nothing to change: give --staff/--no-staff, --superuser/--no-superuser or --active/--inactive");
+    }
     let (lk, db) = open(settings).await?;
     let result = async {
-        let name = Username::parse(&username)?;
-        let Some(user) = lk.users().by_username(name.as_str()).await? else {
-            bail!("user '{username}' does not exist")
+        let user = existing_user(&lk, &username).await?;
+        let sessions_before = lk.sessions_of(&user, None).await?.len();
+        let updated = match lk.admin_update_user(&Acting::Cli, user.id, &changes).await {
+            Ok(u) => u,
+            Err(AdminError::Refused(rule)) => bail!("{rule}"),
+            Err(e) => return Err(e.into()),
         };
-        lk.users().set_active(user.id, active).await?;
-        let now = lk.clock().now();
-        if active {
-            lk.audit(AuditEvent::new(now, "user_activated").username(&user.username).user_id(user.id)).await;
-            println!("User '{}' activated.", user.username);
-        } else {
-            lk.audit(AuditEvent::new(now, "user_deactivated").username(&user.username).user_id(user.id)).await;
-            let ended = lk.revoke_user_sessions(&user, "deactivation").await?;
-            println!("User '{}' deactivated; {ended} session(s) ended.", user.username);
+        let flags =
+            |u: &latchkey::User| format!("active={}, staff={}, superuser={}", u.is_active, u.is_staff, u.is_superuser);
+        print!("User '{}': {}", updated.username, flags(&updated));
+        if user.is_active && !updated.is_active {
+            print!("; {sessions_before} session(s) ended");
         }
+        println!(".");
         Ok(())
     }
     .await;
     db.close().await;
     result
+}
+
+/// `latchkey users list`.
+pub async fn users_list(
+    settings: Settings,
+    search: Option<String>,
+    staff: bool,
+    inactive: bool,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let query = UserQuery {
+        search,
+        is_staff: staff.then_some(true),
+        is_active: inactive.then_some(false),
+        page: latchkey::page::PageRequest { offset: 0, limit },
+        ..UserQuery::default()
+    };
+    let page = lk.admin_list_users(&query).await;
+    db.close().await;
+    let page = page?;
+    for u in &page.results {
+        if json {
+            let line = serde_json::json!({
+                "id": u.id, "username": u.username, "email": u.email, "emailVerified": u.email_verified,
+                "firstName": u.first_name, "lastName": u.last_name, "isActive": u.is_active, "isStaff": u.is_staff,
+                "isSuperuser": u.is_superuser, "dateJoined": rfc3339(u.date_joined),
+                "lastLogin": u.last_login.map(rfc3339),
+            });
+            println!("{line}");
+        } else {
+            let mut flags = Vec::new();
+            if !u.is_active {
+                flags.push("inactive");
+            }
+            if u.is_superuser {
+                flags.push("superuser");
+            } else if u.is_staff {
+                flags.push("staff");
+            }
+            let last = u.last_login.map_or_else(|| "never".to_owned(), rfc3339);
+            println!(
+                "{:>6}  {:<24} {:<32} joined {}  last login {}  {}",
+                u.id,
+                u.username,
+                u.email,
+                rfc3339(u.date_joined),
+                last,
+                flags.join(",")
+            );
+        }
+    }
+    if !json {
+        let about = if page.count_is_estimate { "about " } else { "" };
+        println!("{} of {about}{} user(s).", page.results.len(), page.count);
+    }
+    Ok(())
 }
 
 fn rfc3339(at: time::OffsetDateTime) -> String {
@@ -373,7 +441,7 @@ pub async fn events(settings: Settings, limit: u32, username: Option<String>, js
             let at = e.at.format(&time::format_description::well_known::Rfc3339)?;
             println!(
                 "{}",
-                serde_json::json!({"at": at, "event": e.event, "username": e.username, "user_id": e.user_id, "client_ip": e.client_ip, "detail": e.detail, "count": e.count})
+                serde_json::json!({"at": at, "event": e.event, "username": e.username, "actor": e.actor, "user_id": e.user_id, "client_ip": e.client_ip, "detail": e.detail, "count": e.count})
             );
         } else {
             println!("{e}");

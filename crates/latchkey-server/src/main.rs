@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_server::{
-    cli::{Cli, Command, ServeArgs, SessionsAction, ThrottleAction},
+    cli::{Cli, Command, ServeArgs, SessionsAction, ThrottleAction, UsersAction},
     commands::{self, Terminal},
     config, telemetry,
 };
@@ -66,6 +66,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Activate { username } => commands::set_active(settings, username, true).await,
         Command::Events { limit, username, json } => commands::events(settings, limit, username, json).await,
         Command::Outbox { failed, retry, all, limit } => commands::outbox(settings, failed, retry, all, limit).await,
+        Command::Users { action: UsersAction::List { search, staff, inactive, limit, json } } => {
+            commands::users_list(settings, search, staff, inactive, limit, json).await
+        }
+        Command::Users {
+            action: UsersAction::Set { username, staff, no_staff, superuser, no_superuser, active, inactive },
+        } => {
+            let flag = |on: bool, off: bool| {
+                if on {
+                    Some(true)
+                } else if off {
+                    Some(false)
+                } else {
+                    None
+                }
+            };
+            let changes = latchkey::users::UserChanges {
+                is_staff: flag(staff, no_staff),
+                is_superuser: flag(superuser, no_superuser),
+                is_active: flag(active, inactive),
+                ..Default::default()
+            };
+            commands::users_set(settings, username, changes).await
+        }
         Command::Sessions { action: SessionsAction::List { username, json } } => {
             commands::sessions_list(settings, username, json).await
         }

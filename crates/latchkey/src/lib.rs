@@ -33,6 +33,7 @@ pub mod keys;
 pub mod mail;
 pub mod mailer;
 pub mod origin;
+pub mod page;
 pub mod password;
 pub mod session;
 pub mod settings;
@@ -54,6 +55,9 @@ pub use crate::{
     password::{PasswordHasher, RawPassword},
     session::{Session, SessionStore},
     settings::{Preset, Settings},
-    state::{Backends, BuildError, CacheSyncThread, Ended, Latchkey, SessionSummary, SignedUp, Stores},
+    state::{
+        Acting, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread, Ended, Latchkey,
+        SessionSummary, SignedUp, Stores,
+    },
     users::{User, UserStore},
 };

@@ -272,6 +272,9 @@ async fn operators_can_list_events_reset_throttling_and_deactivate_users() {
     let last: Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(last["event"], "login");
 
+    let (ok, _, err) = run(latchkey(dir.path()).args(["deactivate", "admin"]));
+    assert!(!ok && err.contains("last active superuser"), "the only superuser stays: {err}");
+    assert!(superuser(dir.path(), "backup", "quiet-meadow-77").0);
     let (ok, out, err) = run(latchkey(dir.path()).args(["deactivate", "admin"]));
     assert!(ok, "{err}");
     assert!(out.contains("1 session(s) ended"), "{out}");
@@ -387,4 +390,45 @@ fn check_deploy_fails_on_unsafe_settings_and_passes_a_sound_one() {
     let (ok, out, _) = run(latchkey(dir.path()).args(["check", "--deploy"]));
     assert!(ok, "development defaults only warn");
     assert!(out.contains("WARNINGS:") && out.contains("latchkey.W001"), "{out}");
+}
+
+#[test]
+fn operators_list_search_and_change_users_under_the_admins_rules() {
+    let dir = migrated();
+    assert!(superuser(dir.path(), "admin", "orchid-lantern-42").0);
+    assert!(superuser(dir.path(), "ops.person", "orchid-lantern-43").0);
+    let (ok, out, err) = run(latchkey(dir.path()).args(["users", "set", "ops.person", "--no-superuser", "--no-staff"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("active=true, staff=false, superuser=false"), "{out}");
+    let (ok, out, _) = run(latchkey(dir.path()).args(["users", "list", "--json"]));
+    assert!(ok);
+    let users: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        users.iter().map(|u| u["username"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["ops.person", "admin"],
+        "newest first"
+    );
+    assert!(!out.contains("argon2"), "never a hash");
+    let (_, out, _) = run(latchkey(dir.path()).args(["users", "list", "--search", "ADM"]));
+    assert!(out.contains("admin") && !out.contains("ops.person") && out.contains("1 of 1 user(s)."), "{out}");
+    let (_, out, _) = run(latchkey(dir.path()).args(["users", "list", "--staff"]));
+    assert!(out.contains("admin") && !out.contains("ops.person"), "{out}");
+    // The last active superuser cannot be demoted or deactivated.
+    for flag in ["--no-superuser", "--inactive"] {
+        let (ok, _, err) = run(latchkey(dir.path()).args(["users", "set", "admin", flag]));
+        assert!(!ok && err.contains("last active superuser"), "{flag}: {err}");
+    }
+    let (ok, out, err) = run(latchkey(dir.path()).args(["users", "set", "ops.person", "--inactive"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("active=false"), "{out}");
+    let (_, out, _) = run(latchkey(dir.path()).args(["users", "list", "--inactive"]));
+    assert!(out.contains("ops.person") && out.contains("inactive"), "{out}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["users", "set", "ghost", "--staff"]));
+    assert!(!ok && err.contains("does not exist"), "{err}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["users", "set", "admin"]));
+    assert!(!ok && err.contains("nothing to change"), "{err}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["users", "list", "--limit", "101"]));
+    assert!(!ok && err.contains("101"), "{err}");
+    let (_, out, _) = run(latchkey(dir.path()).args(["events", "--username", "ops.person", "--json"]));
+    assert!(out.contains("user_deactivated") && out.contains("\"actor\":\"cli\""), "{out}");
 }

@@ -340,3 +340,70 @@ async fn a_redis_outage_gives_quick_503s_and_service_resumes_without_a_restart()
     assert_eq!(ready(&s).await.0, StatusCode::OK);
     s.stop().await;
 }
+
+/// A staff user deactivates someone through instance A; that user's browser
+/// on instance B, whose session B has cached, is signed out at once.
+async fn admin_deactivation_across_instances(database_url: &str, a: &TestServer, b: &TestServer) {
+    let (ua, ub) = (a.url(""), b.url(""));
+    let db = latchkey::store::Database::connect(database_url, false).await.unwrap();
+    let users = db.stores().users;
+    let me = users.by_username(USER).await.unwrap().unwrap();
+    let promote = latchkey::users::UserChanges { is_staff: Some(true), is_superuser: Some(true), ..Default::default() };
+    users.update(me.id, &promote).await.unwrap();
+    db.close().await;
+    let staff = browser();
+    assert_eq!(login(&staff, &ua, PASSWORD).await, StatusCode::OK);
+    let body = json!({"username": "victim", "password": "victim's own passphrase 5"});
+    let t = token(&staff, &ua).await;
+    let res = staff.post(format!("{ua}/api/admin/users/")).header("x-csrftoken", t).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let victim_id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let victim = browser();
+    let t = token(&victim, &ub).await;
+    let res = victim.post(format!("{ub}/api/login/")).header("x-csrftoken", t).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for base in [&ua, &ub] {
+        assert_eq!(whoami(&victim, base).await["username"], "victim", "cached on both instances");
+    }
+    let seen: Value =
+        staff.get(format!("{ua}/api/admin/sessions/?user=victim")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(seen["count"], 1, "A lists the session made on B: {seen}");
+    let changed = send_unsafe(
+        &staff,
+        &ua,
+        reqwest::Method::PATCH,
+        &format!("/api/admin/users/{victim_id}/"),
+        json!({"isActive": false}),
+    )
+    .await;
+    assert_eq!(changed["isActive"], false);
+    assert_eq!(
+        whoami(&victim, &ub).await,
+        json!({"isAuthenticated": false}),
+        "deactivated on A: anonymous on B at once"
+    );
+    let t = token(&victim, &ub).await;
+    let res = victim.post(format!("{ub}/api/login/")).header("x-csrftoken", t).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "and cannot sign in on B");
+}
+
+#[tokio::test]
+async fn on_postgresql_an_admin_deactivation_on_one_instance_signs_the_user_out_on_every_instance() {
+    let pg = PgDatabase::new().await;
+    let a = spawn_on(&pg.url, None).await;
+    let b = spawn_on(&pg.url, None).await;
+    admin_deactivation_across_instances(&pg.url, &a, &b).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn with_redis_an_admin_deactivation_on_one_instance_signs_the_user_out_on_every_instance() {
+    let pg = PgDatabase::new().await;
+    let prefix = RedisPrefix::new();
+    let a = spawn_on(&pg.url, Some((&redis_url(), &prefix.prefix))).await;
+    let b = spawn_on(&pg.url, Some((&redis_url(), &prefix.prefix))).await;
+    admin_deactivation_across_instances(&pg.url, &a, &b).await;
+    a.stop().await;
+    b.stop().await;
+}

@@ -11,7 +11,10 @@ use std::{fmt, net::IpAddr};
 use time::OffsetDateTime;
 
 pub use self::aggregate::{AGGREGATED, Aggregator};
-use crate::error::StoreError;
+use crate::{
+    error::StoreError,
+    page::{Page, PageRequest},
+};
 
 /// One security-relevant event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,8 +26,11 @@ pub struct AuditEvent {
     /// `sessions_revoked`, `user_deactivated`, `user_activated`,
     /// `cross_site_logout_refused`.
     pub event: String,
-    /// The (submitted) username, if any.
+    /// The (submitted) username, if any: whose account it concerns.
     pub username: Option<String>,
+    /// Who did it, when not the user themselves (an operator's username,
+    /// or `cli`).
+    pub actor: Option<String>,
     /// The user id, when known.
     pub user_id: Option<i64>,
     /// The client address, when known.
@@ -43,6 +49,7 @@ impl AuditEvent {
             at,
             event: event.to_owned(),
             username: None,
+            actor: None,
             user_id: None,
             client_ip: None,
             detail: String::new(),
@@ -53,6 +60,12 @@ impl AuditEvent {
     /// With the submitted username (control characters removed, at most 150 characters).
     pub fn username(mut self, name: &str) -> Self {
         self.username = Some(name.chars().filter(|c| !c.is_control()).take(150).collect());
+        self
+    }
+
+    /// With who did it (an operator acting on another's account).
+    pub fn actor(mut self, name: &str) -> Self {
+        self.actor = Some(name.chars().filter(|c| !c.is_control()).take(150).collect());
         self
     }
 
@@ -85,6 +98,9 @@ impl fmt::Display for AuditEvent {
         if let Some(id) = self.user_id {
             write!(f, " user_id={id}")?;
         }
+        if let Some(a) = &self.actor {
+            write!(f, " by={a:?}")?;
+        }
         if let Some(ip) = &self.client_ip {
             write!(f, " client={ip}")?;
         }
@@ -105,6 +121,15 @@ pub trait AuditStore: Send + Sync + fmt::Debug + 'static {
     async fn record(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// The newest `limit` events, newest first, optionally of one username.
     async fn list(&self, limit: u32, username: Option<&str>) -> Result<Vec<AuditEvent>, StoreError>;
+    /// One page of the events concerning or done by `user` (a username)
+    /// and of the kind `kind`, newest first, each with its id; the count
+    /// is exact up to [`crate::page::EXACT_COUNT_LIMIT`].
+    async fn query(
+        &self,
+        user: Option<&str>,
+        kind: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<(i64, AuditEvent)>, StoreError>;
 }
 
 /// Keeps nothing (when `audit.persist` is off); events still go to the log.
@@ -119,5 +144,14 @@ impl AuditStore for NoAuditStore {
 
     async fn list(&self, _: u32, _: Option<&str>) -> Result<Vec<AuditEvent>, StoreError> {
         Ok(Vec::new())
+    }
+
+    async fn query(
+        &self,
+        _: Option<&str>,
+        _: Option<&str>,
+        _: PageRequest,
+    ) -> Result<Page<(i64, AuditEvent)>, StoreError> {
+        Ok(Page { count: 0, count_is_estimate: false, results: Vec::new() })
     }
 }

@@ -124,6 +124,15 @@ impl SessionStore for Cached<dyn SessionStore> {
         // Expired entries are never served (the cache checks expiry itself).
         self.inner.delete_expired(now, batch).await
     }
+
+    async fn list_live(
+        &self,
+        now: OffsetDateTime,
+        page: crate::page::PageRequest,
+    ) -> Result<crate::page::Page<SessionRecord>, StoreError> {
+        // Operators see the store itself, never a cached copy.
+        self.inner.list_live(now, page).await
+    }
 }
 
 impl Cached<dyn UserStore> {
@@ -196,5 +205,21 @@ impl UserStore for Cached<dyn UserStore> {
         let changed = self.inner.set_email_verified(id, verified).await?;
         self.changed(id).await?;
         Ok(changed)
+    }
+
+    async fn list(&self, query: &crate::users::UserQuery) -> Result<crate::page::Page<User>, UserStoreError> {
+        self.inner.list(query).await
+    }
+
+    async fn update(
+        &self,
+        id: i64,
+        changes: &crate::users::UserChanges,
+    ) -> Result<crate::users::UserUpdate, UserStoreError> {
+        let outcome = self.inner.update(id, changes).await?;
+        // Every instance drops its copy: a deactivation must end the
+        // user's sessions everywhere at once.
+        self.changed(id).await?;
+        Ok(outcome)
     }
 }

@@ -148,6 +148,20 @@ impl From<HashError> for ApiError {
     }
 }
 
+impl From<crate::state::AdminError> for ApiError {
+    fn from(e: crate::state::AdminError) -> Self {
+        use crate::state::AdminError;
+        match e {
+            AdminError::Refused(rule) => ApiError::forbidden("permission_denied", rule.0),
+            AdminError::UserNotFound => ApiError::new(StatusCode::NOT_FOUND, "user_not_found", "No such user."),
+            AdminError::Invalid { field, message } => {
+                ApiError::bad_request("invalid_field", format!("{field}: {message}")).with_member("field", field.into())
+            }
+            AdminError::Auth(e) => e.into(),
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::{SESSION_KEY_CHARS, random_string, sha256_hex};
 pub use crate::error::StoreError;
+use crate::page::{Page, PageRequest};
 
 /// The raw session key from the cookie. Never logged: `Debug` redacts it.
 #[derive(Clone, PartialEq, Eq)]
@@ -171,6 +172,10 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     async fn list_user_sessions(&self, user_id: i64, now: OffsetDateTime) -> Result<Vec<SessionRecord>, StoreError>;
     /// Deletes up to `batch` sessions expired at `now`; returns how many.
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
+    /// One page of every unexpired signed-in session (anonymous ones are
+    /// not listed), most recent activity (`last_seen`) first; the count is
+    /// exact up to [`crate::page::EXACT_COUNT_LIMIT`].
+    async fn list_live(&self, now: OffsetDateTime, page: PageRequest) -> Result<Page<SessionRecord>, StoreError>;
 }
 
 /// Deletes every expired session in batches, so a large purge never holds a

@@ -76,19 +76,26 @@ impl Latchkey {
         current: Option<&SessionKeyHash>,
     ) -> Result<Vec<SessionSummary>, AuthError> {
         let records = self.sessions().list_user_sessions(user.id, self.clock().now()).await?;
-        Ok(records
-            .into_iter()
-            .map(|r| SessionSummary {
-                id: self.session_id(user.id, &r.key_hash),
-                current: current == Some(&r.key_hash),
-                created_at: r.created_at,
-                last_seen_at: r.last_seen,
-                expires_at: r.expires_at,
-                ip: r.ip,
-                user_agent: r.user_agent,
-                remember: r.remember,
-            })
-            .collect())
+        Ok(records.into_iter().map(|r| self.summarize(user.id, r, current)).collect())
+    }
+
+    /// What may be shown of the session `r` of user `user_id`.
+    pub(super) fn summarize(
+        &self,
+        user_id: i64,
+        r: crate::session::SessionRecord,
+        current: Option<&SessionKeyHash>,
+    ) -> SessionSummary {
+        SessionSummary {
+            id: self.session_id(user_id, &r.key_hash),
+            current: current == Some(&r.key_hash),
+            created_at: r.created_at,
+            last_seen_at: r.last_seen,
+            expires_at: r.expires_at,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            remember: r.remember,
+        }
     }
 
     /// Refuses with [`AuthError::ReauthenticationRequired`] unless the
@@ -140,7 +147,7 @@ impl Latchkey {
         Ok(Ended::Other)
     }
 
-    async fn find_session(&self, user: &User, id: &SessionId) -> Result<SessionKeyHash, AuthError> {
+    pub(super) async fn find_session(&self, user: &User, id: &SessionId) -> Result<SessionKeyHash, AuthError> {
         let records = self.sessions().list_user_sessions(user.id, self.clock().now()).await?;
         // Every candidate is compared, in constant time, so the time taken
         // says nothing about which id came close.

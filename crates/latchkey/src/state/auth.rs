@@ -223,6 +223,7 @@ impl Latchkey {
             target: "latchkey::audit",
             event = %event.event,
             username = event.username.as_deref(),
+            actor = event.actor.as_deref(),
             user_id = event.user_id,
             client = event.client_ip.as_deref(),
             count = event.count,

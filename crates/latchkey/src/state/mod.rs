@@ -4,6 +4,7 @@
 //! on this state are in `state/auth.rs`.
 
 mod account;
+mod admin;
 mod auth;
 mod mailing;
 mod outbox;
@@ -11,6 +12,8 @@ mod recovery;
 mod signup;
 
 pub use account::{Ended, SessionSummary};
+pub(crate) use admin::parse_name;
+pub use admin::{Acting, AdminError, AdminSession, AdminSessionId};
 pub use signup::SignedUp;
 
 use std::{fmt, sync::Arc};

@@ -232,6 +232,41 @@ macro_rules! session_store_conformance {
                 })
             }
 
+
+            #[test]
+            fn live_sessions_are_the_signed_in_ones_by_latest_activity() {
+                use $crate::page::PageRequest;
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let s = fx.0.clone();
+                    let mut keys = Vec::new();
+                    for (user, seen) in [(1, 30), (2, 10), (1, 20)] {
+                        let (_, mut r) = session_record(Some(user), now(), Duration::hours(1));
+                        r.last_seen = now() + Duration::seconds(seen);
+                        s.create(&r).await.unwrap();
+                        keys.push(r.key_hash);
+                    }
+                    let (_, anonymous) = session_record(None, now(), Duration::hours(1));
+                    s.create(&anonymous).await.unwrap();
+                    let (_, short) = session_record(Some(1), now(), Duration::seconds(5));
+                    s.create(&short).await.unwrap();
+                    let at = now() + Duration::seconds(60);
+                    let all = s.list_live(at, PageRequest::default()).await.unwrap();
+                    assert_eq!((all.count, all.count_is_estimate), (3, false), "neither the anonymous nor the expired one");
+                    assert_eq!(all.results.iter().map(|r| r.key_hash.clone()).collect::<Vec<_>>(), [keys[0].clone(), keys[2].clone(), keys[1].clone()]);
+                    // Activity reorders them.
+                    assert!(s.touch(&keys[1], now() + Duration::seconds(40), now() + Duration::hours(2)).await.unwrap());
+                    let second = s.list_live(at, PageRequest { offset: 1, limit: 1 }).await.unwrap();
+                    assert_eq!((second.count, second.results.len()), (3, 1));
+                    assert_eq!(second.results[0].key_hash, keys[0]);
+                    assert_eq!(s.list_live(at, PageRequest::default()).await.unwrap().results[0].key_hash, keys[1]);
+                    // Ended sessions leave the list.
+                    assert!(s.delete(&keys[0]).await.unwrap());
+                    assert_eq!(s.delete_user_sessions(2, None).await.unwrap(), 1);
+                    let left = s.list_live(at, PageRequest::default()).await.unwrap();
+                    assert_eq!(left.results.iter().map(|r| r.key_hash.clone()).collect::<Vec<_>>(), [keys[2].clone()]);
+                })
+            }
         }
     )* };
 }
@@ -345,6 +380,143 @@ macro_rules! user_store_conformance {
                 })
             }
 
+            async fn seed_people(users: &std::sync::Arc<dyn UserStore>) -> Vec<$crate::User> {
+                use $crate::users::{Email, NewUser, Username, UserChanges};
+                let mut out = Vec::new();
+                for (i, (name, email, staff, superuser)) in [
+                    ("alice", "alice@example.org", true, false),
+                    ("bob", "bob@Mail.TEST", false, false),
+                    ("carol", "CAROL@x.org", false, true),
+                    ("dave", "d@x.org", false, false),
+                    ("erin_x", "erin50%@x.org", false, false),
+                ].into_iter().enumerate() {
+                    let new = NewUser {
+                        username: Username::parse(name).unwrap(),
+                        email: Email::parse(email).unwrap(),
+                        email_verified: true,
+                        password_hash: "$argon2id$hash".into(),
+                        is_staff: staff,
+                        is_superuser: superuser,
+                    };
+                    out.push(users.create(&new, now() + Duration::seconds(i as i64)).await.unwrap());
+                }
+                let off = UserChanges { is_active: Some(false), ..UserChanges::default() };
+                assert!(matches!(users.update(out[3].id, &off).await.unwrap(), $crate::users::UserUpdate::Updated(_)));
+                users.record_login(out[1].id, now() + Duration::hours(2)).await.unwrap();
+                users.record_login(out[2].id, now() + Duration::hours(1)).await.unwrap();
+                out
+            }
+
+            #[test]
+            fn listing_searches_filters_orders_and_pages() {
+                use $crate::users::{UserQuery, admin::UserOrdering};
+                use $crate::page::PageRequest;
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let users = fx.0.clone();
+                    seed_people(&users).await;
+                    let names = |p: &$crate::page::Page<$crate::User>| p.results.iter().map(|u| u.username.clone()).collect::<Vec<_>>();
+                    let list = |q: UserQuery| { let users = users.clone(); async move { users.list(&q).await.unwrap() } };
+                    let search = |s: &str| UserQuery { search: Some(s.into()), ..UserQuery::default() };
+
+                    let all = list(UserQuery::default()).await;
+                    assert_eq!((all.count, all.count_is_estimate), (5, false));
+                    assert_eq!(names(&all), ["erin_x", "dave", "carol", "bob", "alice"], "newest first by default");
+                    // Case-insensitive substrings of usernames and addresses,
+                    // short (scanned on SQLite) and long (indexed).
+                    assert_eq!(names(&list(search("AL")).await), ["alice"]);
+                    assert_eq!(names(&list(search("carol")).await), ["carol"], "the address is CAROL@x.org");
+                    assert_eq!(names(&list(search("MAIL.test")).await), ["bob"]);
+                    assert_eq!(names(&list(search("x.org")).await), ["erin_x", "dave", "carol"]);
+                    // LIKE's wildcards are literal characters.
+                    assert_eq!(names(&list(search("n50%@")).await), ["erin_x"]);
+                    assert_eq!(names(&list(search("%")).await), ["erin_x"]);
+                    assert_eq!(list(search("_")).await.count, 1);
+                    assert_eq!(list(search("nobody-here")).await.count, 0);
+                    assert_eq!(names(&list(UserQuery { is_staff: Some(true), ..UserQuery::default() }).await), ["alice"]);
+                    assert_eq!(names(&list(UserQuery { is_superuser: Some(true), ..UserQuery::default() }).await), ["carol"]);
+                    assert_eq!(names(&list(UserQuery { is_active: Some(false), ..UserQuery::default() }).await), ["dave"]);
+                    let active_non_staff = UserQuery { is_active: Some(true), is_staff: Some(false), search: Some("x.org".into()), ..UserQuery::default() };
+                    assert_eq!(names(&list(active_non_staff).await), ["erin_x", "carol"]);
+                    let by = |o: &str| UserQuery { ordering: UserOrdering::parse(o).unwrap(), ..UserQuery::default() };
+                    assert_eq!(names(&list(by("username")).await), ["alice", "bob", "carol", "dave", "erin_x"]);
+                    assert_eq!(names(&list(by("-username")).await), ["erin_x", "dave", "carol", "bob", "alice"]);
+                    assert_eq!(names(&list(by("dateJoined")).await), ["alice", "bob", "carol", "dave", "erin_x"]);
+                    // Never logged in sorts as the oldest, ties by id.
+                    assert_eq!(names(&list(by("lastLogin")).await), ["alice", "dave", "erin_x", "carol", "bob"]);
+                    assert_eq!(names(&list(by("-lastLogin")).await), ["bob", "carol", "erin_x", "dave", "alice"]);
+                    let page2 = list(UserQuery { page: PageRequest { offset: 2, limit: 2 }, ..by("username") }).await;
+                    assert_eq!((page2.count, names(&page2)), (5, vec!["carol".to_owned(), "dave".to_owned()]));
+                    let past = list(UserQuery { page: PageRequest { offset: 50, limit: 2 }, ..UserQuery::default() }).await;
+                    assert_eq!((past.count, past.results.len()), (5, 0));
+                })
+            }
+
+            #[test]
+            fn an_update_changes_only_what_it_names_and_never_removes_the_last_superuser() {
+                use $crate::users::{UserChanges, UserUpdate};
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let users = fx.0.clone();
+                    let people = seed_people(&users).await;
+                    let alice = &people[0];
+                    let carol = &users.by_id(people[2].id).await.unwrap().unwrap();
+                    let named = UserChanges { first_name: Some("Alice".into()), last_name: Some("Liddell".into()), ..UserChanges::default() };
+                    let UserUpdate::Updated(got) = users.update(alice.id, &named).await.unwrap() else { panic!("updated") };
+                    assert_eq!((got.first_name.as_str(), got.last_name.as_str()), ("Alice", "Liddell"));
+                    assert_eq!(users.by_id(alice.id).await.unwrap().unwrap(), got, "the next read sees it");
+                    let mut expected = alice.clone();
+                    expected.first_name = "Alice".into();
+                    expected.last_name = "Liddell".into();
+                    assert_eq!(got, expected, "nothing else changed");
+
+                    let moved = UserChanges { email: Some("new@example.org".into()), ..UserChanges::default() };
+                    let UserUpdate::Updated(got) = users.update(alice.id, &moved).await.unwrap() else { panic!("updated") };
+                    assert_eq!((got.email.as_str(), got.email_verified), ("new@example.org", false), "a new address is unverified");
+                    let same = UserChanges { email: Some("new@example.org".into()), email_verified: Some(true), ..UserChanges::default() };
+                    let UserUpdate::Updated(got) = users.update(alice.id, &same).await.unwrap() else { panic!("updated") };
+                    assert!(got.email_verified);
+
+                    // carol is the only active superuser.
+                    for last in [
+                        UserChanges { is_superuser: Some(false), ..UserChanges::default() },
+                        UserChanges { is_active: Some(false), ..UserChanges::default() },
+                    ] {
+                        assert_eq!(users.update(carol.id, &last).await.unwrap(), UserUpdate::LastSuperuser);
+                        assert_eq!(users.by_id(carol.id).await.unwrap().unwrap(), *carol, "nothing written");
+                    }
+                    let promote = UserChanges { is_superuser: Some(true), is_staff: Some(true), ..UserChanges::default() };
+                    assert!(matches!(users.update(alice.id, &promote).await.unwrap(), UserUpdate::Updated(u) if u.is_superuser && u.is_staff));
+                    let demote = UserChanges { is_superuser: Some(false), ..UserChanges::default() };
+                    assert!(matches!(users.update(carol.id, &demote).await.unwrap(), UserUpdate::Updated(u) if !u.is_superuser));
+                    assert_eq!(users.update(alice.id, &demote).await.unwrap(), UserUpdate::LastSuperuser);
+                    assert_eq!(users.update(987_654, &demote).await.unwrap(), UserUpdate::NotFound);
+                })
+            }
+
+            #[test]
+            fn two_operators_demoting_the_last_two_superusers_at_once_leave_one() {
+                use $crate::users::{UserChanges, UserUpdate};
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let users = fx.0.clone();
+                    let people = seed_people(&users).await;
+                    let promote = UserChanges { is_superuser: Some(true), ..UserChanges::default() };
+                    let demote = UserChanges { is_superuser: Some(false), ..UserChanges::default() };
+                    for round in 0..5 {
+                        // carol and one other are the superusers; both demoted at once.
+                        let other = &people[if round % 2 == 0 { 0 } else { 1 }];
+                        assert!(matches!(users.update(other.id, &promote).await.unwrap(), UserUpdate::Updated(_)));
+                        let (a, b) = $crate::testing::join(users.update(people[2].id, &demote), users.update(other.id, &demote)).await;
+                        let outcomes = [a.unwrap(), b.unwrap()];
+                        assert_eq!(outcomes.iter().filter(|o| **o == UserUpdate::LastSuperuser).count(), 1, "round {round}: {outcomes:?}");
+                        // Whoever stayed superuser: make carol it again.
+                        let _ = users.update(people[2].id, &promote).await.unwrap();
+                        let _ = users.update(other.id, &demote).await.unwrap();
+                    }
+                })
+            }
+
 
         }
     )* };
@@ -377,6 +549,40 @@ macro_rules! audit_store_conformance {
                     assert_eq!(a.len(), 2);
                     assert_eq!(audit.list(1, None).await.unwrap().len(), 1);
                     assert_eq!(all[0].at, now() + Duration::seconds(2));
+                })
+            }
+
+            #[test]
+            fn events_are_queried_by_actor_or_subject_and_kind_newest_first_with_ids() {
+                use $crate::page::PageRequest;
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let audit = fx.0.clone();
+                    let events = [
+                        AuditEvent::new(now(), "login").username("ann"),
+                        AuditEvent::new(now(), "user_deactivated").username("ben").actor("ann"),
+                        AuditEvent::new(now(), "login").username("ben"),
+                        AuditEvent::new(now(), "login_failed").username("cy"),
+                    ];
+                    for e in &events {
+                        audit.record(e).await.unwrap();
+                    }
+                    let page = |user: Option<&'static str>, kind: Option<&'static str>, p: PageRequest| {
+                        let audit = audit.clone();
+                        async move { audit.query(user, kind, p).await.unwrap() }
+                    };
+                    let all = page(None, None, PageRequest::default()).await;
+                    assert_eq!((all.count, all.count_is_estimate), (4, false));
+                    assert_eq!(all.results.iter().map(|(_, e)| e.event.as_str()).collect::<Vec<_>>(), ["login_failed", "login", "user_deactivated", "login"]);
+                    let ids: Vec<i64> = all.results.iter().map(|(id, _)| *id).collect();
+                    assert!(ids.windows(2).all(|w| w[0] > w[1]), "ids, newest first: {ids:?}");
+                    assert_eq!(all.results[2].1.actor.as_deref(), Some("ann"));
+                    let ann = page(Some("ann"), None, PageRequest::default()).await;
+                    assert_eq!(ann.results.iter().map(|(_, e)| e.event.as_str()).collect::<Vec<_>>(), ["user_deactivated", "login"], "as actor and as subject");
+                    let ben_logins = page(Some("ben"), Some("login"), PageRequest::default()).await;
+                    assert_eq!(ben_logins.count, 1);
+                    let second = page(None, Some("login"), PageRequest { offset: 1, limit: 1 }).await;
+                    assert_eq!((second.count, second.results[0].1.username.as_deref()), (2, Some("ann")));
                 })
             }
 

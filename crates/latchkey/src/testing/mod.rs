@@ -27,6 +27,7 @@ use std::{any::Any, future::Future, sync::Arc};
 
 pub use backends::*;
 #[doc(hidden)]
+pub use futures_util::future::join;
 pub use serde_json;
 pub use smtp::SmtpSink;
 #[doc(hidden)]

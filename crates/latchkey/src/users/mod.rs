@@ -1,10 +1,16 @@
 //! Users: the model, parse-don't-validate newtypes, and the store trait
-//! (each backend in `crate::store` implements it).
+//! (each backend in `crate::store` implements it); what operators do with
+//! users is in [`admin`].
+
+pub mod admin;
 
 use std::fmt;
 
 use time::OffsetDateTime;
 use unicode_normalization::UnicodeNormalization;
+
+pub use self::admin::{UserChanges, UserQuery, UserUpdate};
+use crate::page::Page;
 
 /// A stored user, with Django's fields.
 #[derive(Clone, PartialEq, Eq)]
@@ -17,6 +23,10 @@ pub struct User {
     pub email: String,
     /// The owner proved they read mail at `email` (or an operator set it).
     pub email_verified: bool,
+    /// Given name, possibly empty (Django's `first_name`).
+    pub first_name: String,
+    /// Family name, possibly empty (Django's `last_name`).
+    pub last_name: String,
     /// PHC string of the password hash. Never logged.
     pub password_hash: String,
     /// Inactive users cannot log in and lose their sessions.
@@ -190,6 +200,13 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     async fn set_email(&self, id: i64, email: &str, verified: bool) -> Result<bool, UserStoreError>;
     /// Marks the address verified or not; `false` if there is no such user.
     async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError>;
+    /// One page of the users `query` selects, in its order, with the count
+    /// of all of them (exact up to [`crate::page::EXACT_COUNT_LIMIT`]).
+    async fn list(&self, query: &UserQuery) -> Result<Page<User>, UserStoreError>;
+    /// Applies `changes` to user `id`, unless that would leave no active
+    /// superuser ([`UserUpdate::LastSuperuser`], checked atomically with
+    /// the write).
+    async fn update(&self, id: i64, changes: &UserChanges) -> Result<UserUpdate, UserStoreError>;
 }
 
 #[cfg(test)]
@@ -240,6 +257,8 @@ mod tests {
             username: "demo".into(),
             email: String::new(),
             email_verified: false,
+            first_name: String::new(),
+            last_name: String::new(),
             password_hash: "$argon2id$secret".into(),
             is_active: true,
             is_staff: false,

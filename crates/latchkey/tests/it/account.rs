@@ -106,11 +106,6 @@ async fn every_account_route_refuses_the_anonymous_and_http_basic() {
     }
 }
 
-fn base64_encode(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
 #[tokio::test]
 async fn every_unsafe_account_route_needs_the_csrf_token() {
     for preset in Preset::ALL {

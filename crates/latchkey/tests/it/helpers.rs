@@ -182,3 +182,9 @@ impl TestApp {
         self.jar.get("sessionid").cloned()
     }
 }
+
+/// Standard base64, for HTTP Basic headers.
+pub fn base64_encode(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -86,6 +86,8 @@ async fn sql_upgrade(db: Database, old_version: i64) {
         username: USER.into(),
         email: String::new(),
         email_verified: false,
+        first_name: String::new(),
+        last_name: String::new(),
         password_hash: hash.clone(),
         is_active: true,
         is_staff: true,

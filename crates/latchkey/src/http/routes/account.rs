@@ -44,7 +44,7 @@ pub const PREFIXES: &[&str] = &["/api/sessions/"];
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SessionOut {
+pub(super) struct SessionOut {
     id: String,
     current: bool,
     created_at: String,
@@ -56,7 +56,7 @@ struct SessionOut {
 }
 
 impl SessionOut {
-    fn from(s: SessionSummary) -> Result<Self, ApiError> {
+    pub(super) fn from(s: SessionSummary) -> Result<Self, ApiError> {
         Ok(Self {
             id: s.id.to_string(),
             current: s.current,

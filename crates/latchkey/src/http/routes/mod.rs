@@ -1,12 +1,13 @@
 //! One module per feature, each with its own `router()`: [`auth`] (the
 //! tutorial's five endpoints), [`account`] (the user's sessions, password
 //! change, re-authentication), [`recovery`] (password reset by mail),
-//! [`signup`] (sign-up, email verification) and [`health`] (probes for load
-//! balancers).
+//! [`signup`] (sign-up, email verification), [`admin`] (the staff API
+//! under `/api/admin/`) and [`health`] (probes for load balancers).
 //! A new feature adds a module here, merges its router in [`router`] and
 //! its paths in [`API_PATHS`].
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod recovery;
@@ -24,16 +25,16 @@ use crate::Latchkey;
 
 /// Every fixed `/api/` path the routers serve, by feature, each with its
 /// trailing slash (the trailing-slash redirect knows them).
-pub const API_PATHS: &[&[&str]] = &[auth::PATHS, account::PATHS, recovery::PATHS, signup::PATHS];
+pub const API_PATHS: &[&[&str]] = &[auth::PATHS, account::PATHS, recovery::PATHS, signup::PATHS, admin::PATHS];
 
 /// Prefixes under which one more segment names a resource
-/// (`/api/sessions/{id}/`).
-pub const API_PREFIXES: &[&str] = account::PREFIXES;
+/// (`/api/sessions/{id}/`, `/api/admin/users/{id}/`), by feature.
+pub const API_PREFIXES: &[&[&str]] = &[account::PREFIXES, admin::PREFIXES];
 
 /// Whether `slashed` (a path ending in `/`) is one the routers serve.
 fn is_api_path(slashed: &str) -> bool {
     API_PATHS.iter().any(|paths| paths.contains(&slashed))
-        || API_PREFIXES.iter().any(|prefix| {
+        || API_PREFIXES.iter().flat_map(|p| p.iter()).any(|prefix| {
             slashed.strip_prefix(prefix).is_some_and(|rest| {
                 let segment = rest.trim_end_matches('/');
                 !segment.is_empty() && !segment.contains('/') && rest.len() == segment.len() + 1
@@ -48,6 +49,7 @@ pub fn router(lk: Latchkey) -> Router {
         .merge(account::router())
         .merge(recovery::router())
         .merge(signup::router())
+        .merge(admin::router())
         // route_layer: unknown paths reach the fallback (slash redirect, 404)
         // untouched; a known path with a wrong method is CSRF-checked first,
         // as in Django (PUT without a token: 403, with one: 405).

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use crate::{
     error::StoreError,
+    page::{Page, PageRequest},
     session::{SessionKeyHash, SessionRecord, SessionStore},
 };
 
@@ -84,6 +85,13 @@ impl SessionStore for MemorySessionStore {
             self.map().values().filter(|r| r.user_id == Some(user_id) && !r.is_expired(now)).cloned().collect();
         v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.key_hash.as_str().cmp(b.key_hash.as_str())));
         Ok(v)
+    }
+
+    async fn list_live(&self, now: OffsetDateTime, page: PageRequest) -> Result<Page<SessionRecord>, StoreError> {
+        let mut v: Vec<_> =
+            self.map().values().filter(|r| r.user_id.is_some() && !r.is_expired(now)).cloned().collect();
+        v.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.key_hash.as_str().cmp(b.key_hash.as_str())));
+        Ok(Page { count: v.len() as u64, count_is_estimate: false, results: page.slice(&v) })
     }
 
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {

@@ -5,7 +5,10 @@ use std::sync::Mutex;
 use time::OffsetDateTime;
 
 use super::lock;
-use crate::users::{NewUser, User, UserStore, UserStoreError};
+use crate::{
+    page::Page,
+    users::{NewUser, User, UserChanges, UserQuery, UserStore, UserStoreError, UserUpdate},
+};
 
 /// Users in process memory, with the same semantics as the database stores
 /// (unique, case-sensitive usernames; ids from 1).
@@ -51,6 +54,8 @@ impl UserStore for MemoryUserStore {
             username: new.username.as_str().to_owned(),
             email: new.email.as_str().to_owned(),
             email_verified: new.email_verified,
+            first_name: String::new(),
+            last_name: String::new(),
             password_hash: new.password_hash.clone(),
             is_active: true,
             is_staff: new.is_staff,
@@ -94,5 +99,25 @@ impl UserStore for MemoryUserStore {
 
     async fn set_email_verified(&self, id: i64, verified: bool) -> Result<bool, UserStoreError> {
         Ok(self.update(id, |u| u.email_verified = verified))
+    }
+
+    async fn list(&self, query: &UserQuery) -> Result<Page<User>, UserStoreError> {
+        let mut found: Vec<User> = lock(&self.users).iter().filter(|u| query.matches(u)).cloned().collect();
+        query.sort(&mut found);
+        let count = found.len() as u64;
+        let results = query.page.slice(&found);
+        // Memory holds few users: the count is always exact.
+        Ok(Page { count, count_is_estimate: false, results })
+    }
+
+    async fn update(&self, id: i64, changes: &UserChanges) -> Result<UserUpdate, UserStoreError> {
+        let mut users = lock(&self.users);
+        let Some(at) = users.iter().position(|u| u.id == id) else { return Ok(UserUpdate::NotFound) };
+        if changes.removes_a_superuser(&users[at]) && !users.iter().any(|u| u.id != id && u.is_active && u.is_superuser)
+        {
+            return Ok(UserUpdate::LastSuperuser);
+        }
+        changes.apply(&mut users[at]);
+        Ok(UserUpdate::Updated(users[at].clone()))
     }
 }

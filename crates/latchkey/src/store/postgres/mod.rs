@@ -14,7 +14,7 @@ use sqlx::{
 
 use super::{
     DbError, open_error,
-    sql::{ListQuery, Migration, sql_database, sql_stores},
+    sql::{ListQuery, Migration, lists::UserSearch, sql_database, sql_stores},
 };
 
 /// Embedded migrations, in order.
@@ -35,7 +35,21 @@ const MIGRATIONS: &[Migration] = &[
         name: "keys_and_outbox",
         sql: include_str!("../../../migrations/postgres/0004_keys_and_outbox.sql"),
     },
+    Migration { version: 5, name: "admin", sql: include_str!("../../../migrations/postgres/0005_admin.sql") },
 ];
+
+/// User search: `lower(x) LIKE`, served by pg_trgm's indexes (migration 5).
+const USER_SEARCH: UserSearch = UserSearch::Trigram;
+
+/// Under READ COMMITTED, two transactions demoting the last two
+/// superusers would each see the other still there: they take this lock
+/// first, so the second sees the first's write.
+const LOCK_SUPERUSERS: Option<&str> = Some("SELECT pg_advisory_xact_lock(7812464926838321781)");
+
+/// How many sessions there are, beyond the exact count: the planner's
+/// estimate, kept by autovacuum (no scan).
+const SESSIONS_ESTIMATE: &str =
+    "SELECT greatest(reltuples, 0)::BIGINT FROM pg_class WHERE oid = 'latchkey_sessions'::regclass";
 
 /// A user's live sessions, one row each: see [`ListQuery`].
 const LIST_USER_SESSIONS: ListQuery = ListQuery::Rows(

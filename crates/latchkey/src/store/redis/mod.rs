@@ -7,6 +7,8 @@
 //!   after the session would, so Redis cleans up even if nobody purges;
 //! * `{p}u:{user_id}` — the set of a user's session hashes (revocation, listing);
 //! * `{p}exp` — a sorted set of session hashes by expiry (batched purge);
+//! * `{p}seen` — a sorted set of signed-in sessions by last activity (the
+//!   admin's list of live sessions);
 //! * `{p}t:{key}` — a throttle counter (`f` failures, `w` window start).
 //!
 //! Every write is one Lua script, so it is atomic: a save or touch never

@@ -1,5 +1,6 @@
 //! Sessions in Redis: a hash per session, a set per user, a sorted set by
-//! expiry; every write one Lua script.
+//! expiry, a sorted set of signed-in sessions by activity; every write one
+//! Lua script.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,7 @@ use time::OffsetDateTime;
 use super::RedisStore;
 use crate::{
     error::StoreError,
+    page::{EXACT_COUNT_LIMIT, Page, PageRequest},
     session::{SessionKeyHash, SessionRecord, SessionStore},
     store::{from_ts, ts},
 };
@@ -23,7 +25,10 @@ redis.call('HSET', KEYS[1], 'u', ARGV[1], 'a', ARGV[2], 'd', ARGV[3], 'c', ARGV[
   'p', ARGV[12], 'g', ARGV[13], 't', ARGV[14], 'r', ARGV[15])
 redis.call('PEXPIREAT', KEYS[1], ARGV[9])
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[10])
-if ARGV[1] ~= '' then redis.call('SADD', ARGV[11] .. 'u:' .. ARGV[1], ARGV[10]) end
+if ARGV[1] ~= '' then
+  redis.call('SADD', ARGV[11] .. 'u:' .. ARGV[1], ARGV[10])
+  redis.call('ZADD', ARGV[11] .. 'seen', ARGV[5], ARGV[10])
+end
 return 1";
 
 const SAVE: &str = r"
@@ -33,7 +38,12 @@ redis.call('HSET', KEYS[1], 'u', ARGV[1], 'a', ARGV[2], 'd', ARGV[3], 'l', ARGV[
 redis.call('PEXPIREAT', KEYS[1], ARGV[9])
 redis.call('ZADD', KEYS[2], ARGV[6], ARGV[10])
 if old and old ~= '' and old ~= ARGV[1] then redis.call('SREM', ARGV[11] .. 'u:' .. old, ARGV[10]) end
-if ARGV[1] ~= '' then redis.call('SADD', ARGV[11] .. 'u:' .. ARGV[1], ARGV[10]) end
+if ARGV[1] ~= '' then
+  redis.call('SADD', ARGV[11] .. 'u:' .. ARGV[1], ARGV[10])
+  redis.call('ZADD', ARGV[11] .. 'seen', ARGV[5], ARGV[10])
+else
+  redis.call('ZREM', ARGV[11] .. 'seen', ARGV[10])
+end
 return 1";
 
 const TOUCH: &str = r"
@@ -41,12 +51,15 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'l', ARGV[1], 'e', ARGV[2])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+local u = redis.call('HGET', KEYS[1], 'u')
+if u and u ~= '' then redis.call('ZADD', ARGV[5], ARGV[1], ARGV[4]) end
 return 1";
 
 const DELETE: &str = r"
 local u = redis.call('HGET', KEYS[1], 'u')
 local n = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', ARGV[2] .. 'seen', ARGV[1])
 if u and u ~= '' then redis.call('SREM', ARGV[2] .. 'u:' .. u, ARGV[1]) end
 return n";
 
@@ -56,6 +69,7 @@ for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if m ~= ARGV[1] then
     n = n + redis.call('DEL', ARGV[2] .. 's:' .. m)
     redis.call('ZREM', KEYS[2], m)
+    redis.call('ZREM', ARGV[2] .. 'seen', m)
     redis.call('SREM', KEYS[1], m)
   end
 end
@@ -68,9 +82,33 @@ for _, m in ipairs(ms) do
   local u = redis.call('HGET', k, 'u')
   redis.call('DEL', k)
   redis.call('ZREM', KEYS[1], m)
+  redis.call('ZREM', ARGV[3] .. 'seen', m)
   if u and u ~= '' then redis.call('SREM', ARGV[3] .. 'u:' .. u, m) end
 end
 return #ms";
+
+// Walks the signed-in sessions by activity, newest first, skipping expired
+// ones (their expiry in KEYS[2] at or before ARGV[1], or gone): returns the
+// live count (stopping past ARGV[4] once the page is full) and then the
+// members from position ARGV[2] (0-based) for ARGV[3] entries.
+const LIST_LIVE: &str = r"
+local now, offset, limit, cap = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local out, n, start = {}, 0, 0
+while true do
+  local ms = redis.call('ZREVRANGE', KEYS[1], start, start + 499)
+  if #ms == 0 then break end
+  for _, m in ipairs(ms) do
+    local e = redis.call('ZSCORE', KEYS[2], m)
+    if e and tonumber(e) > now then
+      if n >= offset and n < offset + limit then out[#out + 1] = m end
+      n = n + 1
+    end
+  end
+  if n > cap and n >= offset + limit then break end
+  start = start + 500
+end
+table.insert(out, 1, n)
+return out";
 
 /// Every field of a session hash, in the order listings read them.
 const FIELDS: [&str; 12] = ["u", "a", "d", "c", "l", "e", "x", "i", "p", "g", "t", "r"];
@@ -181,6 +219,7 @@ impl SessionStore for RedisStore {
             .arg(ts(expires_at))
             .arg(expires_at.unix_timestamp() * 1000 + GRACE_MS)
             .arg(key.as_str())
+            .arg(format!("{}seen", self.prefix))
             .invoke_async(&mut c)
             .await?;
         Ok(n == 1)
@@ -242,6 +281,48 @@ impl SessionStore for RedisStore {
         }
         out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.key_hash.as_str().cmp(b.key_hash.as_str())));
         Ok(out)
+    }
+
+    async fn list_live(&self, now: OffsetDateTime, page: PageRequest) -> Result<Page<SessionRecord>, StoreError> {
+        let mut c = self.conn.clone();
+        let seen = format!("{}seen", self.prefix);
+        let (capped, members): (u64, Vec<String>) = {
+            let mut v: Vec<redis::Value> = Script::new(LIST_LIVE)
+                .key(&seen)
+                .key(self.exp_key())
+                .arg(ts(now))
+                .arg(page.offset)
+                .arg(page.limit)
+                .arg(EXACT_COUNT_LIMIT)
+                .invoke_async(&mut c)
+                .await?;
+            if v.is_empty() {
+                return Err(StoreError::Corrupt("session listing returned nothing".into()));
+            }
+            let corrupt = |e: redis::ParsingError| StoreError::Corrupt(e.to_string());
+            let n: u64 = redis::from_redis_value(v.remove(0)).map_err(corrupt)?;
+            let members =
+                v.into_iter().map(redis::from_redis_value).collect::<Result<Vec<String>, _>>().map_err(corrupt)?;
+            (n, members)
+        };
+        let mut results = Vec::with_capacity(members.len());
+        if !members.is_empty() {
+            let mut pipe = redis::pipe();
+            for m in &members {
+                pipe.cmd("HMGET").arg(format!("{}s:{m}", self.prefix)).arg(&FIELDS[..]);
+            }
+            let hashes: Vec<Vec<Option<String>>> = pipe.query_async(&mut c).await?;
+            for (m, h) in members.iter().zip(&hashes) {
+                if h.first().is_none_or(Option::is_none) {
+                    continue;
+                }
+                results.push(Self::decode_with(m, |k| {
+                    FIELDS.iter().position(|f| *f == k).and_then(|i| h.get(i)?.as_ref())
+                })?);
+            }
+        }
+        let estimate = if capped > EXACT_COUNT_LIMIT { c.zcard::<_, u64>(&seen).await? } else { 0 };
+        Ok(Page::counted(capped, results, || estimate))
     }
 
     async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {

@@ -4,6 +4,7 @@
 //! driver errors. The backend folders keep only what differs by dialect:
 //! connection options, DDL, migration locking and the cache bus.
 
+pub(crate) mod lists;
 pub(crate) mod rows;
 mod stores;
 

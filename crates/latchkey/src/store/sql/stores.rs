@@ -52,6 +52,8 @@ macro_rules! sql_stores {
         use $crate::{
             audit::AuditEvent,
             error::StoreError,
+            page::{Page, PageRequest},
+            store::sql::lists,
             session::{SessionKeyHash, SessionRecord},
             store::sql::rows::{self, from_ts, ts},
             throttle::Counter,
@@ -156,6 +158,20 @@ macro_rules! sql_stores {
                         rows::sessions_from_json(&json)
                     }
                 }
+            }
+
+            async fn list_live(&self, now: OffsetDateTime, page: PageRequest) -> Result<Page<SessionRecord>, StoreError> {
+                let (count, list) = lists::session_list(page);
+                let capped: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count)).bind(ts(now)).fetch_one(&self.pool).await?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(list)).bind(ts(now)).fetch_all(&self.pool).await?;
+                let results = rows.iter().map(rows::session).collect::<Result<Vec<_>, _>>()?;
+                let estimate = if capped as u64 > $crate::page::EXACT_COUNT_LIMIT {
+                    let n: i64 = sqlx::query_scalar(SESSIONS_ESTIMATE).fetch_one(&self.pool).await?;
+                    n.max(0) as u64
+                } else {
+                    0
+                };
+                Ok(Page::counted(capped as u64, results, || estimate))
             }
 
             async fn delete_expired(&self, now: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
@@ -271,6 +287,61 @@ macro_rules! sql_stores {
                     .await?;
                 Ok(r.rows_affected() == 1)
             }
+
+            async fn list(&self, q: &$crate::users::UserQuery) -> Result<Page<User>, UserStoreError> {
+                let plan = lists::user_list(q, USER_SEARCH);
+                let capped: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(plan.count)).bind(&plan.arg).fetch_one(&self.pool).await?;
+                let capped = capped as u64;
+                let dense = capped > $crate::page::EXACT_COUNT_LIMIT;
+                let (sql, arg) = if dense { (plan.dense_page, &plan.like_arg) } else { (plan.page, &plan.arg) };
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(arg).fetch_all(&self.pool).await?;
+                let results = rows.iter().map(rows::user).collect::<Result<Vec<_>, _>>()?;
+                let estimate = if dense {
+                    // Ids grow by one per user (users are deactivated, not
+                    // deleted): the largest is the table's size, scaled by
+                    // the share of the newest users that match.
+                    let total: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM latchkey_users").fetch_one(&self.pool).await?;
+                    let total = total.unwrap_or(0).max(0) as u64;
+                    let matched: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(plan.sample)).bind(&plan.like_arg).fetch_one(&self.pool).await?;
+                    $crate::page::scale_estimate(matched as u64, lists::ESTIMATE_SAMPLE.min(total), total)
+                } else {
+                    0
+                };
+                Ok(Page::counted(capped, results, || estimate))
+            }
+
+            async fn update(&self, id: i64, c: &$crate::users::UserChanges) -> Result<$crate::users::UserUpdate, UserStoreError> {
+                use $crate::users::UserUpdate;
+                let mut tx = self.pool.begin().await?;
+                if c.is_active == Some(false) || c.is_superuser == Some(false) {
+                    if let Some(lock) = LOCK_SUPERUSERS {
+                        sqlx::query(lock).execute(&mut *tx).await?;
+                    }
+                }
+                let row = sqlx::query(lists::UPDATE_USER)
+                    .bind(id)
+                    .bind(c.email.as_deref())
+                    .bind(c.email_verified)
+                    .bind(c.first_name.as_deref())
+                    .bind(c.last_name.as_deref())
+                    .bind(c.is_active)
+                    .bind(c.is_staff)
+                    .bind(c.is_superuser)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let outcome = match row {
+                    Some(row) => UserUpdate::Updated(rows::user(&row)?),
+                    None => {
+                        let exists: bool = sqlx::query_scalar("SELECT count(*) > 0 FROM latchkey_users WHERE id = $1")
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        if exists { UserUpdate::LastSuperuser } else { UserUpdate::NotFound }
+                    }
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
         }
 
         #[async_trait::async_trait]
@@ -333,8 +404,8 @@ macro_rules! sql_stores {
         impl $crate::audit::AuditStore for $store {
             async fn record(&self, e: &AuditEvent) -> Result<(), StoreError> {
                 sqlx::query(
-                    "INSERT INTO latchkey_auth_events (at, event, username, user_id, client_ip, detail, count)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO latchkey_auth_events (at, event, username, user_id, client_ip, detail, count, actor)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(ts(e.at))
                 .bind(&e.event)
@@ -343,6 +414,7 @@ macro_rules! sql_stores {
                 .bind(&e.client_ip)
                 .bind(&e.detail)
                 .bind(i64::from(e.count))
+                .bind(&e.actor)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -350,7 +422,7 @@ macro_rules! sql_stores {
 
             async fn list(&self, limit: u32, username: Option<&str>) -> Result<Vec<AuditEvent>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT at, event, username, user_id, client_ip, detail, count FROM latchkey_auth_events
+                    "SELECT at, event, username, actor, user_id, client_ip, detail, count FROM latchkey_auth_events
                      WHERE $1 IS NULL OR username = $1 ORDER BY id DESC LIMIT $2",
                 )
                 .bind(username)
@@ -358,6 +430,33 @@ macro_rules! sql_stores {
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter().map(rows::audit_event).collect()
+            }
+
+            async fn query(
+                &self,
+                user: Option<&str>,
+                kind: Option<&str>,
+                page: PageRequest,
+            ) -> Result<Page<(i64, AuditEvent)>, StoreError> {
+                let (count, list, sample) = lists::event_list(page);
+                let capped: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count)).bind(user).bind(kind).fetch_one(&self.pool).await?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(list)).bind(user).bind(kind).fetch_all(&self.pool).await?;
+                let results = rows
+                    .iter()
+                    .map(|r| Ok((sqlx::Row::try_get::<i64, _>(r, "id")?, rows::audit_event(r)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let estimate = if capped as u64 > $crate::page::EXACT_COUNT_LIMIT {
+                    // Ids grow by one per event: the span of ids is the
+                    // table's size, scaled by the share of a sample that matches.
+                    let (lo, hi): (Option<i64>, Option<i64>) =
+                        sqlx::query_as("SELECT min(id), max(id) FROM latchkey_auth_events").fetch_one(&self.pool).await?;
+                    let total = (hi.unwrap_or(0) - lo.unwrap_or(0) + 1).max(0) as u64;
+                    let matched: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sample)).bind(user).bind(kind).fetch_one(&self.pool).await?;
+                    $crate::page::scale_estimate(matched as u64, lists::ESTIMATE_SAMPLE.min(total), total)
+                } else {
+                    0
+                };
+                Ok(Page::counted(capped as u64, results, || estimate))
             }
         }
 

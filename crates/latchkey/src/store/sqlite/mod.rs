@@ -14,7 +14,7 @@ use sqlx::{
 
 use super::{
     DbError, open_error,
-    sql::{ListQuery, Migration, sql_database, sql_stores},
+    sql::{ListQuery, Migration, lists::UserSearch, sql_database, sql_stores},
 };
 
 /// Embedded migrations, in order.
@@ -41,7 +41,18 @@ const MIGRATIONS: &[Migration] = &[
         name: "keys_and_outbox",
         sql: include_str!("../../../migrations/sqlite/0006_keys_and_outbox.sql"),
     },
+    Migration { version: 7, name: "admin", sql: include_str!("../../../migrations/sqlite/0007_admin.sql") },
 ];
+
+/// User search: the FTS5 trigram table of migration 7.
+const USER_SEARCH: UserSearch = UserSearch::Fts5;
+
+/// SQLite runs one writer at a time: the guarded update is atomic as it is.
+const LOCK_SUPERUSERS: Option<&str> = None;
+
+/// How many sessions there are, beyond the exact count: SQLite counts a
+/// whole table from its smallest index without reading rows.
+const SESSIONS_ESTIMATE: &str = "SELECT count(*) FROM latchkey_sessions";
 
 /// A user's live sessions as one JSON array: see [`ListQuery`].
 const LIST_USER_SESSIONS: ListQuery = ListQuery::JsonArray(

@@ -1,0 +1,425 @@
+//! The admin API under `/api/admin/`: users (list, create, read, change,
+//! set password), their sessions, every live session, and the audit trail.
+//!
+//! Staff only, by session only ([`SessionUser`]: HTTP Basic never reaches
+//! these). Anonymous callers get 403 `not_authenticated`, signed-in users
+//! who are not active staff 403 `permission_denied`. Lists take `page`
+//! (counted from one) and `pageSize` (between 1 and 100, default 25) and
+//! answer `{"count", "countIsEstimate", "results"}`, the shape of Django
+//! REST framework's pagination. The flows and rules are in
+//! `state/admin.rs` and `users::admin`.
+
+use axum::{
+    Json, Router,
+    extract::{FromRequestParts, Path, RawQuery, State},
+    http::{StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::{account::SessionOut, auth::rfc3339};
+use crate::{
+    Latchkey,
+    audit::AuditEvent,
+    auth::AuthError,
+    http::{
+        ApiError,
+        extract::{Client, JsonObject, SessionUser, required_strings},
+    },
+    page::{DEFAULT_PAGE_SIZE, PAGE_SIZES, Page, PageRequest},
+    password::RawPassword,
+    session::Session,
+    state::{Acting, AdminSession, AdminSessionId, parse_name},
+    users::{
+        Email, User, UserChanges, UserQuery,
+        admin::{MAX_SEARCH_CHARS, UserOrdering},
+    },
+};
+
+/// The fixed paths of this router.
+pub const PATHS: &[&str] = &["/api/admin/users/", "/api/admin/sessions/", "/api/admin/events/"];
+
+/// Prefixes under which one more segment names a user or a session.
+pub const PREFIXES: &[&str] = &["/api/admin/users/", "/api/admin/sessions/"];
+
+/// The caller: an active staff user, by session.
+struct Staff(User);
+
+impl FromRequestParts<Latchkey> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, lk: &Latchkey) -> Result<Self, Self::Rejection> {
+        let SessionUser(user) = SessionUser::from_request_parts(parts, lk).await?;
+        lk.require_staff(&user)?;
+        Ok(Self(user))
+    }
+}
+
+/// A user as the admin shows it (never the password hash).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserOut {
+    id: i64,
+    username: String,
+    email: String,
+    email_verified: bool,
+    first_name: String,
+    last_name: String,
+    is_active: bool,
+    is_staff: bool,
+    is_superuser: bool,
+    date_joined: String,
+    last_login: Option<String>,
+}
+
+impl UserOut {
+    fn from(u: User) -> Result<Self, ApiError> {
+        Ok(Self {
+            id: u.id,
+            date_joined: rfc3339(u.date_joined)?,
+            last_login: u.last_login.map(rfc3339).transpose()?,
+            username: u.username,
+            email: u.email,
+            email_verified: u.email_verified,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            is_active: u.is_active,
+            is_staff: u.is_staff,
+            is_superuser: u.is_superuser,
+        })
+    }
+}
+
+fn user_json(u: User) -> Result<Response, ApiError> {
+    Ok(Json(UserOut::from(u)?).into_response())
+}
+
+fn page_json<T, U: Serialize>(page: Page<T>, f: impl Fn(T) -> Result<U, ApiError>) -> Result<Response, ApiError> {
+    let results = page.results.into_iter().map(f).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "count": page.count, "countIsEstimate": page.count_is_estimate, "results": results }))
+        .into_response())
+}
+
+/// The query string's parameters; a parameter given twice is refused, as
+/// it is ambiguous.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(raw: Option<String>) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(seen, _)| seen == k) {
+                return Err(invalid_param(k, "was given more than once"));
+            }
+        }
+        Ok(Self(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    }
+
+    fn flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some("true" | "1") => Ok(Some(true)),
+            Some("false" | "0") => Ok(Some(false)),
+            Some(_) => Err(invalid_param(name, "must be true or false")),
+        }
+    }
+
+    fn page(&self) -> Result<PageRequest, ApiError> {
+        let number = |name: &str, default: u64| -> Result<u64, ApiError> {
+            match self.get(name) {
+                None => Ok(default),
+                Some(v) => v.parse::<u64>().map_err(|_| invalid_param(name, "must be a positive whole number")),
+            }
+        };
+        let page = number("page", 1)?;
+        let size = number("pageSize", u64::from(DEFAULT_PAGE_SIZE))?;
+        if page == 0 {
+            return Err(invalid_param("page", "must be a positive whole number"));
+        }
+        let size = u32::try_from(size)
+            .ok()
+            .filter(|s| PAGE_SIZES.contains(s))
+            .ok_or_else(|| invalid_param("pageSize", "must be between 1 and 100"))?;
+        PageRequest::numbered(page, size).ok_or_else(|| invalid_param("page", "is too large"))
+    }
+}
+
+fn invalid_param(name: &str, why: &str) -> ApiError {
+    ApiError::bad_request("invalid_parameter", format!("\"{name}\" {why}.")).with_member("parameter", json!(name))
+}
+
+async fn list_users_view(
+    State(lk): State<Latchkey>,
+    Staff(_): Staff,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(raw)?;
+    let search = p.get("search").map(str::to_owned);
+    if search.as_deref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
+        return Err(invalid_param("search", "must be at most 100 characters"));
+    }
+    let ordering = match p.get("ordering") {
+        None => UserOrdering::default(),
+        Some(o) => UserOrdering::parse(o).ok_or_else(|| {
+            invalid_param("ordering", &format!("must be one of {}", UserOrdering::ACCEPTED.join(", ")))
+        })?,
+    };
+    let query = UserQuery {
+        search,
+        is_active: p.flag("isActive")?,
+        is_staff: p.flag("isStaff")?,
+        is_superuser: p.flag("isSuperuser")?,
+        ordering,
+        page: p.page()?,
+    };
+    page_json(lk.admin_list_users(&query).await?, UserOut::from)
+}
+
+async fn create_user_view(
+    State(lk): State<Latchkey>,
+    session: Session,
+    Client(client): Client,
+    Staff(me): Staff,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let [username, password] = required_strings(&body, ["username", "password"])?;
+    let email = match body.get("email") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(ApiError::bad_request("parse_error", "\"email\" must be a string.")),
+    };
+    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    let user = lk.admin_create_user(&who, &username, &email, &RawPassword::new(password)).await?;
+    Ok((StatusCode::CREATED, Json(UserOut::from(user)?)).into_response())
+}
+
+fn user_id(raw: &str) -> Result<i64, ApiError> {
+    // A malformed id names no user: the same 404.
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| crate::state::AdminError::UserNotFound.into())
+}
+
+async fn user_view(State(lk): State<Latchkey>, Staff(_): Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
+    user_json(lk.admin_user(user_id(&id)?).await?)
+}
+
+/// The fields a PATCH may carry that the admin shows but nobody changes
+/// here: sent back as they came, they are ignored.
+const READ_ONLY: &[&str] = &["id", "username", "dateJoined", "lastLogin"];
+
+fn parse_changes(body: &Map<String, Value>) -> Result<UserChanges, ApiError> {
+    let mut c = UserChanges::default();
+    for (name, value) in body {
+        let text = || match value {
+            Value::String(s) => Ok(s.as_str()),
+            _ => Err(ApiError::bad_request("parse_error", format!("\"{name}\" must be a string."))),
+        };
+        let flag = || match value {
+            Value::Bool(b) => Ok(Some(*b)),
+            _ => Err(ApiError::bad_request("parse_error", format!("\"{name}\" must be true or false."))),
+        };
+        match name.as_str() {
+            "email" => {
+                let email = Email::parse(text()?)
+                    .map_err(|e| ApiError::bad_request("invalid_email", e.0).with_member("field", json!("email")))?;
+                c.email = Some(email.as_str().to_owned());
+            }
+            "firstName" => c.first_name = Some(parse_name("firstName", text()?)?),
+            "lastName" => c.last_name = Some(parse_name("lastName", text()?)?),
+            "emailVerified" => c.email_verified = flag()?,
+            "isActive" => c.is_active = flag()?,
+            "isStaff" => c.is_staff = flag()?,
+            "isSuperuser" => c.is_superuser = flag()?,
+            n if READ_ONLY.contains(&n) => {}
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown_field",
+                    format!("\"{name}\" is not a field that can be changed."),
+                )
+                .with_member("field", json!(name)));
+            }
+        }
+    }
+    Ok(c)
+}
+
+async fn update_user_view(
+    State(lk): State<Latchkey>,
+    session: Session,
+    Client(client): Client,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    let changes = parse_changes(&body)?;
+    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    user_json(lk.admin_update_user(&who, id, &changes).await?)
+}
+
+async fn set_password_view(
+    State(lk): State<Latchkey>,
+    session: Session,
+    Client(client): Client,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    let [password] = required_strings(&body, ["newPassword"])?;
+    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    let ended = lk.admin_set_password(&who, id, &RawPassword::new(password)).await?;
+    Ok(Json(json!({ "detail": ended_detail("Password set.", ended), "ended": ended })).into_response())
+}
+
+fn ended_detail(first: &str, ended: u64) -> String {
+    match ended {
+        0 => first.to_owned(),
+        1 => format!("{first} 1 session was ended."),
+        n => format!("{first} {n} sessions were ended."),
+    }
+}
+
+/// A session in an admin list: as `/api/sessions/` shows it, with the id
+/// in the admin's form (`USER_ID.SESSION_ID`) and whose it is.
+fn admin_session_out(s: AdminSession) -> Result<Value, ApiError> {
+    let id = AdminSessionId { user_id: s.user_id, id: s.summary.id.clone() }.to_string();
+    let mut v = serde_json::to_value(SessionOut::from(s.summary)?).map_err(|e| ApiError::internal(e.to_string()))?;
+    v["id"] = json!(id);
+    v["user"] = match s.user {
+        Some((id, username)) => json!({ "id": id, "username": username }),
+        None => Value::Null,
+    };
+    Ok(v)
+}
+
+async fn user_sessions_view(
+    State(lk): State<Latchkey>,
+    session: Session,
+    Staff(_): Staff,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    let target = lk.admin_user(id).await?;
+    let sessions = lk.admin_user_sessions(id, Some(&session)).await?;
+    let sessions = sessions
+        .into_iter()
+        .map(|summary| {
+            admin_session_out(AdminSession { user: Some((target.id, target.username.clone())), user_id: id, summary })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "sessions": sessions })).into_response())
+}
+
+async fn end_user_sessions_view(
+    State(lk): State<Latchkey>,
+    session: Session,
+    Client(client): Client,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = user_id(&id)?;
+    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    let ended = lk.admin_end_user_sessions(&who, id).await?;
+    Ok(Json(json!({ "detail": ended_detail("Done.", ended), "ended": ended })).into_response())
+}
+
+async fn live_sessions_view(
+    State(lk): State<Latchkey>,
+    session: Session,
+    Staff(_): Staff,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(raw)?;
+    let page = p.page()?;
+    let page = match p.get("user") {
+        // One user's: listed whole (a user has few), then paged.
+        Some(name) => {
+            let Some(user) = lk.users().by_username(name).await.map_err(AuthError::from)? else {
+                return page_json(
+                    Page::<AdminSession> { count: 0, count_is_estimate: false, results: vec![] },
+                    admin_session_out,
+                );
+            };
+            let all = lk.admin_user_sessions(user.id, Some(&session)).await?;
+            let all: Vec<AdminSession> = all
+                .into_iter()
+                .map(|summary| AdminSession { user: Some((user.id, user.username.clone())), user_id: user.id, summary })
+                .collect();
+            Page { count: all.len() as u64, count_is_estimate: false, results: page.slice(&all) }
+        }
+        None => lk.admin_live_sessions(page, Some(&session)).await?,
+    };
+    page_json(page, admin_session_out)
+}
+
+async fn end_session_view(
+    State(lk): State<Latchkey>,
+    session: Session,
+    Client(client): Client,
+    Staff(me): Staff,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = AdminSessionId::parse(&id).ok_or(AuthError::SessionNotFound)?;
+    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    lk.admin_end_session(&who, &id).await?;
+    Ok(Json(json!({ "detail": "Session ended." })).into_response())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventOut {
+    id: i64,
+    at: String,
+    kind: String,
+    actor: Option<String>,
+    target: Option<String>,
+    client_ip: Option<String>,
+    detail: String,
+    count: u32,
+}
+
+impl EventOut {
+    fn from((id, e): (i64, AuditEvent)) -> Result<Self, ApiError> {
+        Ok(Self {
+            id,
+            at: rfc3339(e.at)?,
+            kind: e.event,
+            // A user's own action has no separate actor: they are both.
+            actor: e.actor.or_else(|| e.username.clone()),
+            target: e.username,
+            client_ip: e.client_ip,
+            detail: e.detail,
+            count: e.count,
+        })
+    }
+}
+
+async fn events_view(
+    State(lk): State<Latchkey>,
+    Staff(_): Staff,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(raw)?;
+    let page = p.page()?;
+    page_json(lk.admin_events(p.get("user"), p.get("kind"), page).await?, EventOut::from)
+}
+
+/// The admin routes (without layers: [`crate::http::router`] adds them).
+pub(crate) fn router() -> Router<Latchkey> {
+    Router::new()
+        .route("/api/admin/users/", get(list_users_view).post(create_user_view))
+        .route("/api/admin/users/{id}/", get(user_view).patch(update_user_view))
+        .route("/api/admin/users/{id}/password/", post(set_password_view))
+        .route("/api/admin/users/{id}/sessions/", get(user_sessions_view).delete(end_user_sessions_view))
+        .route("/api/admin/sessions/", get(live_sessions_view))
+        .route("/api/admin/sessions/{id}/", delete(end_session_view))
+        .route("/api/admin/events/", get(events_view))
+}
