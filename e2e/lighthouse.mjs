@@ -36,10 +36,17 @@ const PAGES = [
   { name: "sign up", path: "/signup", signedIn: false },
   { name: "confirm email (from the mailed link)", path: "/verify-email?key=0123456789abcdefABCDEF0123456789", signedIn: false },
   { name: "reset password (from the mailed link)", path: "/reset-password?key=0123456789abcdefABCDEF0123456789", signedIn: false },
+  { name: "admin sign-in", path: "/admin/", signedIn: false },
   { name: "signed-in home", path: "/", signedIn: true },
   { name: "account", path: "/account", signedIn: true },
   { name: "page not found", path: "/no-such-page", signedIn: true },
+  { name: "admin users", path: "/admin/users", signedIn: true },
+  { name: "admin user", path: "/admin/users/1", signedIn: true },
+  { name: "admin sessions", path: "/admin/sessions", signedIn: true },
+  { name: "admin events", path: "/admin/events", signedIn: true },
+  { name: "admin not allowed (a user who is not staff)", path: "/admin/users", signedIn: true, as: "plain" },
 ];
+const PLAIN = "plain-user";
 
 async function freePort() {
   const srv = net.createServer();
@@ -61,7 +68,12 @@ async function main() {
     // The request lines are how the run proves the signed-in pages were signed in.
     RUST_LOG: "info",
   };
-  for (const args of [["migrate"], ["createsuperuser", "--username", USER, "--email", "demo@example.com", "--no-input"]]) {
+  for (const args of [
+    ["migrate"],
+    ["createsuperuser", "--username", USER, "--email", "demo@example.com", "--no-input"],
+    ["createsuperuser", "--username", PLAIN, "--no-input"],
+    ["users", "set", PLAIN, "--no-superuser", "--no-staff"],
+  ]) {
     const r = spawnSync(BIN, args, { env: { ...env, LATCHKEY_PASSWORD: PASSWORD }, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`latchkey ${args[0]}: ${r.stderr}`);
   }
@@ -84,17 +96,20 @@ async function main() {
       if (i > 200) throw new Error("the server did not start");
       await new Promise((r) => setTimeout(r, 50));
     }
-    // Sign in as the SPA would, and keep the session cookie for the audits.
+    // Sign in as the SPA would, and keep the session cookies for the audits.
     const csrf = await fetch(`${base}/api/csrf/`);
     const token = csrf.headers.get("x-csrftoken");
     const csrfCookie = csrf.headers.getSetCookie().find((c) => c.startsWith("csrftoken=")).split(";")[0];
-    const login = await fetch(`${base}/api/login/`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": token, Cookie: csrfCookie },
-      body: JSON.stringify({ username: USER, password: PASSWORD }),
-    });
-    if (!login.ok) throw new Error(`login: ${login.status}`);
-    const session = login.headers.getSetCookie().find((c) => c.startsWith("sessionid=")).split(";")[0];
+    const signIn = async (username) => {
+      const login = await fetch(`${base}/api/login/`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token, Cookie: csrfCookie },
+        body: JSON.stringify({ username, password: PASSWORD }),
+      });
+      if (!login.ok) throw new Error(`login of ${username}: ${login.status}`);
+      return login.headers.getSetCookie().find((c) => c.startsWith("sessionid=")).split(";")[0];
+    };
+    const sessions = { demo: await signIn(USER), plain: await signIn(PLAIN) };
 
     chrome = await chromeLauncher.launch({
       chromePath: CHROMIUM,
@@ -114,13 +129,14 @@ async function main() {
     // Lighthouse is told to keep it.
     const browser = await puppeteer.connect({ browserURL: `http://127.0.0.1:${chrome.port}` });
     let failed = 0;
-    let cookiesSet = false;
+    let cookiesOf = null;
     for (const page of PAGES) {
-      if (page.signedIn && !cookiesSet) {
-        const [name, value] = session.split("=");
+      const who = page.as ?? "demo";
+      if (page.signedIn && cookiesOf !== who) {
+        const [name, value] = sessions[who].split("=");
         const [cname, cvalue] = csrfCookie.split("=");
         await browser.setCookie({ name, value, domain: "127.0.0.1", path: "/", httpOnly: true }, { name: cname, value: cvalue, domain: "127.0.0.1", path: "/" });
-        cookiesSet = true;
+        cookiesOf = who;
       }
       const result = await lighthouse(`${base}${page.path}`, {
         port: chrome.port,
@@ -156,6 +172,13 @@ async function main() {
     if (!/path=\/api\/sessions\/ status=200/.test(served)) {
       failed += 1;
       console.log("[lighthouse] FAIL the account page never listed the sessions: the audit was not signed in");
+    }
+    // And the admin's pages were a staff user's: their data was served.
+    for (const api of ["/api/admin/users/", "/api/admin/sessions/", "/api/admin/events/"]) {
+      if (!new RegExp(`path=${api.replaceAll("/", "\\/")} status=200`).test(served)) {
+        failed += 1;
+        console.log(`[lighthouse] FAIL no admin page loaded ${api}: the admin audits were not signed in as staff`);
+      }
     }
     console.log(`lighthouse: ${PAGES.length - failed} of ${PAGES.length} pages at 100 (reports: ${OUT})`);
     process.exitCode = failed === 0 ? 0 : 1;

@@ -84,13 +84,16 @@ impl App {
             }
         });
         let routes = latchkey::http::router(latchkey.clone()).merge(latchkey::http::routes::health::router(db.clone()));
-        let routes = if latchkey.settings().preset == Preset::Embedded {
+        // The admin is served in every preset; the SPA in the embedded one.
+        let spa = if latchkey.settings().preset == Preset::Embedded {
             let spa = Spa::new(&server.spa);
             spa.check()?;
-            routes.fallback(move |method, uri| crate::spa::fallback(spa.clone(), method, uri))
+            Some(spa)
         } else {
-            routes.fallback(latchkey::http::append_slash_fallback)
+            None
         };
+        let admin = Spa::admin();
+        let routes = routes.fallback(move |method, uri| crate::spa::fallback(spa.clone(), admin.clone(), method, uri));
         let router = latchkey::http::with_layers(routes, &latchkey);
         let listener = listen(bind).with_context(|| format!("cannot listen on {bind}"))?;
         Ok(App { listener, router, latchkey, db, server })

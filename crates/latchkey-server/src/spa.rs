@@ -1,5 +1,7 @@
 //! Serving the SPA in the embedded preset: from the binary (the build in
-//! `frontend/dist` at compile time) or from a folder given with `--spa-dir`.
+//! `frontend/dist` at compile time) or from a folder given with `--spa-dir`;
+//! and the admin at `/admin/` in every preset, always from the binary (the
+//! build in `frontend/dist-admin`).
 //!
 //! * Client-side routes (paths without a file extension) fall back to
 //!   `index.html`, so a reload on `/profile` works.
@@ -28,6 +30,12 @@ use sha2::{Digest, Sha256};
 
 include!(concat!(env!("OUT_DIR"), "/spa_files.rs"));
 
+const ADMIN_PLACEHOLDER: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Latchkey administration</title></head>\
+<body style=\"font-family: sans-serif; max-width: 40em; margin: 3em auto\"><h1>The admin is not built</h1>\
+<p>The admin API answers under <code>/api/admin/</code>, but this binary was built without the admin's pages.</p>\
+<p>Build them with <code>scripts/run</code> (or <code>npm ci &amp;&amp; npm run build</code> in <code>frontend/</code>, then \
+<code>cargo build</code>).</p></body></html>";
+
 const PLACEHOLDER: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Latchkey</title></head>\
 <body style=\"font-family: sans-serif; max-width: 40em; margin: 3em auto\"><h1>Latchkey is running</h1>\
 <p>The API answers under <code>/api/</code>, but this binary was built without the SPA.</p>\
@@ -38,7 +46,7 @@ const PLACEHOLDER: &str = "<!doctype html><html lang=\"en\"><head><meta charset=
 /// Where the files come from.
 #[derive(Debug, Clone)]
 enum Source {
-    Embedded,
+    Embedded(&'static [(&'static str, &'static [u8])]),
     Dir(PathBuf),
 }
 
@@ -50,6 +58,8 @@ pub struct Spa(Arc<Inner>);
 struct Inner {
     source: Source,
     csp: Option<String>,
+    /// The page served for a route when the binary carries no build.
+    placeholder: &'static str,
 }
 
 /// Whether the binary carries a built SPA.
@@ -139,9 +149,14 @@ impl Spa {
     pub fn new(settings: &SpaSettings) -> Self {
         let source = match &settings.dir {
             Some(d) => Source::Dir(d.clone()),
-            None => Source::Embedded,
+            None => Source::Embedded(SPA_FILES),
         };
-        Spa(Arc::new(Inner { source, csp: settings.csp.clone() }))
+        Spa(Arc::new(Inner { source, csp: settings.csp.clone(), placeholder: PLACEHOLDER }))
+    }
+
+    /// The admin's pages, from the binary, with the built SPA's strict CSP.
+    pub fn admin() -> Self {
+        Spa(Arc::new(Inner { source: Source::Embedded(ADMIN_FILES), csp: None, placeholder: ADMIN_PLACEHOLDER }))
     }
 
     /// Checks that a `--spa-dir` folder holds an `index.html`.
@@ -159,7 +174,7 @@ impl Spa {
 
     async fn read(&self, rel: &str) -> Option<Vec<u8>> {
         match &self.0.source {
-            Source::Embedded => SPA_FILES.iter().find(|(p, _)| *p == rel).map(|(_, b)| b.to_vec()),
+            Source::Embedded(files) => files.iter().find(|(p, _)| *p == rel).map(|(_, b)| b.to_vec()),
             Source::Dir(dir) => {
                 let path = dir.join(rel);
                 match tokio::fs::metadata(&path).await {
@@ -184,7 +199,7 @@ impl Spa {
         if rel.ends_with(".html") {
             let csp = match &self.0.csp {
                 Some(c) => c.clone(),
-                None => csp_for(&String::from_utf8_lossy(&bytes), matches!(self.0.source, Source::Embedded)),
+                None => csp_for(&String::from_utf8_lossy(&bytes), matches!(self.0.source, Source::Embedded(_))),
             };
             if !csp.is_empty()
                 && let Ok(v) = HeaderValue::from_str(&csp)
@@ -219,22 +234,36 @@ impl Spa {
             if let Some(bytes) = self.read("index.html").await {
                 return self.respond("index.html", bytes);
             }
-            if matches!(self.0.source, Source::Embedded) {
-                return self.respond("index.html", PLACEHOLDER.as_bytes().to_vec());
+            if matches!(self.0.source, Source::Embedded(_)) {
+                return self.respond("index.html", self.0.placeholder.as_bytes().to_vec());
             }
         }
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "Not found.").into_response()
     }
 }
 
-/// The router fallback of the embedded preset: `/api/…` keeps the API's
-/// fallback (slash redirect, JSON 404); everything else is the SPA.
-pub async fn fallback(spa: Spa, method: Method, uri: OriginalUri) -> Response {
+/// The router fallback of every preset: `/admin` redirects to `/admin/`,
+/// under which the admin's pages are served; `/api/…` keeps the API's
+/// fallback (slash redirect, JSON 404); everything else is the SPA in the
+/// embedded preset, the API's JSON 404 in the others.
+pub async fn fallback(spa: Option<Spa>, admin: Spa, method: Method, uri: OriginalUri) -> Response {
     let path = uri.0.path().to_owned();
-    if path == "/api" || path.starts_with("/api/") || path == "/admin" || path.starts_with("/admin/") {
-        return latchkey::http::append_slash_fallback(method, uri).await;
+    if path == "/admin" && (method == Method::GET || method == Method::HEAD) {
+        return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, HeaderValue::from_static("/admin/"))])
+            .into_response();
     }
-    spa.serve(&method, &path).await
+    if let Some(rest) = path.strip_prefix("/admin/") {
+        return admin.serve(&method, rest).await;
+    }
+    match spa {
+        Some(spa) if path != "/api" && !path.starts_with("/api/") => spa.serve(&method, &path).await,
+        _ => latchkey::http::append_slash_fallback(method, uri).await,
+    }
+}
+
+/// Whether the binary carries the built admin.
+pub fn embedded_admin_present() -> bool {
+    ADMIN_FILES.iter().any(|(p, _)| *p == "index.html")
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-import { FormEvent, useCallback, useEffect, useRef, useState } from "react";
+import { FormEvent, useCallback, useEffect, useState } from "react";
 
 import { ApiClient, ApiError, FieldProblem, SessionInfo } from "../api/client";
 import { absoluteTime, describeUserAgent, relativeTime } from "./describe";
 import NewPasswordFields from "./NewPasswordFields";
+import { accountErrorMessage } from "./errors";
+import { CancelledError, useReauth } from "./reauth";
 
 type Props = {
   api: ApiClient;
@@ -10,22 +12,9 @@ type Props = {
   onSignedOut: (notice?: string) => void;
 };
 
-/** A pending request for the password, resolved by the dialog. */
-type Reauth = { resolve: () => void; reject: (e: Error) => void };
-
 const ENDED_ELSEWHERE = "Your session has ended (signed out from another device, or expired). Please sign in again.";
 
-/** What a person should read for a failed account action. */
-export function accountErrorMessage(e: unknown): string {
-  if (e instanceof ApiError) {
-    if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
-    if (e.code === "session_not_found") return "That session has already ended.";
-    if (e.code === "throttled") return "Too many wrong passwords. Please wait a moment and try again.";
-    if (e.status === 503) return "The server is busy. Please try again in a moment.";
-    return e.detail;
-  }
-  return "Unexpected error.";
-}
+export { accountErrorMessage };
 
 export default function AccountPage({ api, username, onSignedOut }: Props) {
   const [sessions, setSessions] = useState<SessionInfo[] | null>(null);
@@ -33,7 +22,7 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
   const [notice, setNotice] = useState("");
   const [actionError, setActionError] = useState("");
   const [busy, setBusy] = useState(false);
-  const [reauth, setReauth] = useState<Reauth | null>(null);
+  const { sensitive, dialog } = useReauth(api);
   const [now, setNow] = useState(() => new Date());
 
   /** Anonymous now: the session ended elsewhere (or expired). */
@@ -62,16 +51,6 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
     void load();
   }, [load]);
 
-  /** Runs `action`; when it needs a recent sign-in, asks for the password and runs it once more. */
-  async function sensitive<T>(action: () => Promise<T>): Promise<T> {
-    try {
-      return await action();
-    } catch (e) {
-      if (!(e instanceof ApiError && e.code === "reauthentication_required")) throw e;
-      await new Promise<void>((resolve, reject) => setReauth({ resolve, reject }));
-      return await action();
-    }
-  }
 
   async function run(action: () => Promise<string | null>) {
     setBusy(true);
@@ -227,19 +206,7 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
 
       <ChangePassword api={api} username={username} onChanged={load} onSignedOut={checkSignedOut} />
 
-      {reauth && (
-        <ReauthDialog
-          api={api}
-          onDone={() => {
-            reauth.resolve();
-            setReauth(null);
-          }}
-          onCancel={() => {
-            reauth.reject(new CancelledError());
-            setReauth(null);
-          }}
-        />
-      )}
+      {dialog}
     </div>
   );
 }
@@ -367,12 +334,6 @@ function EmailSection({ api, sensitive }: { api: ApiClient; sensitive: <T>(actio
   );
 }
 
-class CancelledError extends Error {
-  constructor() {
-    super("cancelled");
-    this.name = "CancelledError";
-  }
-}
 
 /** Explains each validator problem in the words the server sent. */
 function problemsOf(e: ApiError): FieldProblem[] {
@@ -491,92 +452,3 @@ function ChangePassword({
   );
 }
 
-/** Asks for the password again before a sensitive action. */
-function ReauthDialog({ api, onDone, onCancel }: { api: ApiClient; onDone: () => void; onCancel: () => void }) {
-  const [password, setPassword] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-  const input = useRef<HTMLInputElement>(null);
-
-  useEffect(() => {
-    input.current?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") onCancel();
-    };
-    document.addEventListener("keydown", onKey);
-    return () => document.removeEventListener("keydown", onKey);
-  }, [onCancel]);
-
-  async function onSubmit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      await api.reauthenticate(password);
-      onDone();
-    } catch (e) {
-      setError(
-        e instanceof ApiError && e.code === "invalid_credentials" ? "That is not your password." : accountErrorMessage(e),
-      );
-      setBusy(false);
-      input.current?.focus();
-    }
-  }
-
-  return (
-    <>
-      <div className="modal-backdrop show" />
-      <div
-        className="modal d-block"
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby="reauth-title"
-        aria-describedby="reauth-why"
-        data-testid="reauth-dialog"
-      >
-        <div className="modal-dialog">
-          <form className="modal-content" onSubmit={onSubmit} noValidate>
-            <div className="modal-header">
-              <h2 className="modal-title h5" id="reauth-title">
-                Confirm it is you
-              </h2>
-            </div>
-            <div className="modal-body">
-              <p id="reauth-why">
-                This action needs a recent sign-in. Enter your password to continue; you will not be asked again for a
-                few minutes.
-              </p>
-              <label htmlFor="reauth-password" className="form-label">
-                Password
-              </label>
-              <input
-                id="reauth-password"
-                ref={input}
-                type="password"
-                className={`form-control${error ? " is-invalid" : ""}`}
-                autoComplete="current-password"
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-                aria-invalid={error ? true : undefined}
-                aria-describedby={error ? "reauth-error" : undefined}
-              />
-              {error && (
-                <div id="reauth-error" className="invalid-feedback" role="alert" data-testid="reauth-error">
-                  {error}
-                </div>
-              )}
-            </div>
-            <div className="modal-footer">
-              <button type="button" className="btn btn-outline-secondary" onClick={onCancel}>
-                Cancel
-              </button>
-              <button type="submit" className="btn btn-primary" disabled={busy}>
-                {busy ? "Checking…" : "Confirm"}
-              </button>
-            </div>
-          </form>
-        </div>
-      </div>
-    </>
-  );
-}

@@ -258,3 +258,22 @@ describe("the rest preset's anonymous 403", () => {
     expect(await api.session()).toEqual({ isAuthenticated: false, signupOpen: true, emailVerification: "mandatory" });
   });
 });
+
+describe("request (the admin's calls)", () => {
+  it("sends the CSRF token only on unsafe methods and throws the server's error", async () => {
+    const { fetch, calls } = fakeFetch((url, init) => {
+      if (url.endsWith("/api/csrf/")) return json(200, {}, { "X-CSRFToken": "T9" });
+      if (init.method === "PATCH") return json(403, { detail: "Only superusers can change a superuser.", code: "permission_denied" });
+      return json(200, { count: 0, countIsEstimate: false, results: [] });
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    expect(await api.request("GET", "/api/admin/users/")).toEqual({ count: 0, countIsEstimate: false, results: [] });
+    expect(header(calls[0], "X-CSRFToken")).toBeUndefined();
+    const err = (await api.request("PATCH", "/api/admin/users/2/", { firstName: "x" }).catch((e: unknown) => e)) as ApiError;
+    expect(err).toBeInstanceOf(ApiError);
+    expect([err.status, err.code, err.detail]).toEqual([403, "permission_denied", "Only superusers can change a superuser."]);
+    const patch = calls.find((c) => c.init.method === "PATCH")!;
+    expect(header(patch, "X-CSRFToken")).toBe("T9");
+    expect(JSON.parse(String(patch.init.body))).toEqual({ firstName: "x" });
+  });
+});

@@ -57,6 +57,11 @@ export interface SessionState {
   expiresAt?: string;
   /** When the password was last entered in this session. */
   authenticatedAt?: string;
+  /** The signed-in user. */
+  username?: string;
+  /** Whether the signed-in user may use the admin (active staff), and is a superuser. */
+  isStaff?: boolean;
+  isSuperuser?: boolean;
   /** The signed-in user's address ("" when none) and whether it is confirmed. */
   email?: string;
   emailVerified?: boolean;
@@ -110,6 +115,11 @@ export interface ApiClient {
   confirmPasswordReset(key: string, newPassword: string): Promise<void>;
   /** The token the next unsafe request will send (for diagnostics and tests). */
   csrfToken(refresh?: boolean): Promise<string>;
+  /**
+   * Any other JSON call (the admin's): unsafe methods carry the CSRF token;
+   * a failure throws ApiError. Resolves to the parsed body.
+   */
+  request<T>(method: string, path: string, body?: unknown): Promise<T>;
 }
 
 export function readCookie(cookies: string, name: string): string | null {
@@ -193,6 +203,13 @@ export function createClient(config: ApiConfig): ApiClient {
 
   return {
     csrfToken,
+
+    async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+      const safe = method === "GET" || method === "HEAD";
+      const res = safe ? await send(path, { method }) : await unsafe(path, body, method);
+      if (!res.ok) throw await errorFrom(res);
+      return (await res.json()) as T;
+    },
 
     async session() {
       const res = await send("/api/session/");

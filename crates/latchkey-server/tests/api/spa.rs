@@ -140,3 +140,42 @@ async fn head_answers_carry_the_same_content_length_as_get_and_no_body() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_admin_is_served_at_slash_admin_in_every_preset_under_the_strict_csp() {
+    for preset in Preset::ALL {
+        let s = spawn_app(preset).await;
+        let c = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let res = c.get(s.url("/admin")).send().await.unwrap();
+        assert_eq!(
+            (res.status(), res.headers()["location"].to_str().unwrap()),
+            (StatusCode::MOVED_PERMANENTLY, "/admin/"),
+            "{preset}"
+        );
+        // The page, and a client-side route of it (a reload on /admin/users/7).
+        for path in ["/admin/", "/admin/users/7", "/admin/sessions"] {
+            let res = s.client.get(s.url(path)).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{preset} {path}");
+            let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+            assert!(
+                csp.contains("script-src 'self';") && csp.contains("style-src 'self';") && !csp.contains("unsafe"),
+                "{csp}"
+            );
+            assert_eq!(res.headers()["cache-control"], "no-cache", "{preset} {path}");
+            let body = res.text().await.unwrap();
+            assert!(body.contains("Latchkey administration"), "{preset} {path}: {body}");
+            if latchkey_server::spa::embedded_admin_present() {
+                assert!(body.contains("/admin/assets/"), "the build's assets live under /admin/: {body}");
+            } else {
+                assert!(body.contains("npm run build"), "{body}");
+            }
+        }
+        let res = s.client.get(s.url("/admin/assets/missing.js")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{preset}: a missing file is not the page");
+        let res = s.client.post(s.url("/admin/")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{preset}");
+        let res = s.client.get(s.url("/admin/../api/whoami/")).send().await.unwrap();
+        assert_ne!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{preset}");
+        s.stop().await;
+    }
+}

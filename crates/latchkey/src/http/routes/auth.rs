@@ -142,9 +142,15 @@ async fn session_view(
         #[serde(rename = "authenticatedAt", skip_serializing_if = "Option::is_none")]
         authenticated_at: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         email: Option<String>,
         #[serde(rename = "emailVerified", skip_serializing_if = "Option::is_none")]
         email_verified: Option<bool>,
+        #[serde(rename = "isStaff", skip_serializing_if = "Option::is_none")]
+        is_staff: Option<bool>,
+        #[serde(rename = "isSuperuser", skip_serializing_if = "Option::is_none")]
+        is_superuser: Option<bool>,
         #[serde(rename = "signupOpen")]
         signup_open: bool,
         #[serde(rename = "emailVerification")]
@@ -164,6 +170,9 @@ async fn session_view(
                 is_authenticated: true,
                 expires_at,
                 authenticated_at,
+                is_staff: Some(user.is_active && user.is_staff),
+                is_superuser: Some(user.is_active && user.is_superuser),
+                username: Some(user.username),
                 email: Some(user.email),
                 email_verified: Some(user.email_verified),
                 signup_open,
@@ -179,8 +188,11 @@ async fn session_view(
             is_authenticated: false,
             expires_at: None,
             authenticated_at: None,
+            username: None,
             email: None,
             email_verified: None,
+            is_staff: None,
+            is_superuser: None,
             signup_open,
             email_verification,
         })
