@@ -1,10 +1,11 @@
-import { FormEvent, useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-router";
 
 import AccountPage from "./account/AccountPage";
 import { ForgotPassword, ResetPassword } from "./account/PasswordReset";
 import { SignupPage, VerifyEmailPage } from "./account/Signup";
-import { ApiClient, ApiError } from "./api/client";
+import SignInForm, { loginErrorMessage } from "./account/SignInForm";
+import { ApiClient } from "./api/client";
 
 type View =
   | { kind: "loading" }
@@ -12,20 +13,7 @@ type View =
   | { kind: "signedIn"; username: string }
   | { kind: "broken"; message: string };
 
-/** What a person should read for a failed login. */
-export function loginErrorMessage(e: unknown): string {
-  if (e instanceof ApiError) {
-    if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
-    if (e.status === 400) return "Wrong username or password.";
-    if (e.code === "email_unverified")
-      return "Please confirm your email address first: we have sent you a new link. Check your inbox (and spam folder).";
-    if (e.status === 429) return "Too many attempts. Please wait a moment and try again.";
-    if (e.status === 403) return `The server refused the request: ${e.detail}`;
-    if (e.status === 503) return "The server is busy. Please try again in a moment.";
-    return `Unexpected error (${e.status}): ${e.detail}`;
-  }
-  return "Unexpected error.";
-}
+export { loginErrorMessage };
 
 export default function App({ api }: { api: ApiClient }) {
   const [view, setView] = useState<View>({ kind: "loading" });
@@ -163,25 +151,6 @@ function LoginForm({
   signupOpen: boolean;
   onSignedIn: () => Promise<void>;
 }) {
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-
-  async function onLogin(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      await api.login(username, password);
-      setPassword("");
-      await onSignedIn();
-    } catch (e) {
-      setError(loginErrorMessage(e));
-      setBusy(false);
-    }
-  }
-
   return (
     <div style={{ maxWidth: 480 }}>
       <h1 className="h3 mb-4">Sign in</h1>
@@ -190,47 +159,16 @@ function LoginForm({
           {notice}
         </div>
       )}
-      <form onSubmit={onLogin} data-testid="login-form" noValidate>
-        <div className="mb-3">
-          <label htmlFor="username" className="form-label">
-            Username
-          </label>
-          <input
-            id="username"
-            className="form-control"
-            name="username"
-            autoComplete="username"
-            autoFocus
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-          />
-        </div>
-        <div className="mb-3">
-          <label htmlFor="password" className="form-label">
-            Password
-          </label>
-          <input
-            id="password"
-            className="form-control"
-            type="password"
-            name="password"
-            autoComplete="current-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </div>
-        {error && (
-          <div className="alert alert-danger" role="alert" data-testid="login-error">
-            {error}
-          </div>
-        )}
-        <div className="d-flex align-items-center gap-3">
-          <button type="submit" className="btn btn-primary" disabled={busy}>
-            {busy ? "Logging in…" : "Log in"}
-          </button>
-          <Link to="/forgot-password">Forgot your password?</Link>
-        </div>
-      </form>
+      <SignInForm
+        api={api}
+        idPrefix=""
+        testId="login-form"
+        errorTestId="login-error"
+        submit="Log in"
+        submitting="Logging in…"
+        aside={<Link to="/forgot-password">Forgot your password?</Link>}
+        onSignedIn={onSignedIn}
+      />
       {signupOpen && (
         <p className="mt-4">
           New here? <Link to="/signup">Create an account</Link>

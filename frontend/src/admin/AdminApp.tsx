@@ -1,8 +1,9 @@
-import { FormEvent, useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { ApiClient, ApiError } from "../api/client";
 import { CancelledError, useReauth } from "../account/reauth";
+import SignInForm from "../account/SignInForm";
 import { adminApi } from "./api";
 import { AdminContext, AdminContextValue, adminErrorMessage } from "./common";
 import EventsPage from "./EventsPage";
@@ -154,30 +155,6 @@ export default function AdminApp({ api }: { api: ApiClient }) {
 }
 
 function AdminLogin({ api, notice, onSignedIn }: { api: ApiClient; notice?: string; onSignedIn: () => void }) {
-  const [username, setUsername] = useState("");
-  const [password, setPassword] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
-
-  async function onSubmit(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    setError("");
-    try {
-      await api.login(username, password);
-      onSignedIn();
-    } catch (e) {
-      setError(
-        e instanceof ApiError && e.status === 400
-          ? "Wrong username or password."
-          : e instanceof ApiError && e.status === 429
-            ? "Too many attempts. Please wait a moment and try again."
-            : adminErrorMessage(e),
-      );
-      setBusy(false);
-    }
-  }
-
   return (
     <div style={{ maxWidth: 420 }}>
       <h1 className="h3 mb-3">Sign in to the administration</h1>
@@ -186,42 +163,14 @@ function AdminLogin({ api, notice, onSignedIn }: { api: ApiClient; notice?: stri
           {notice}
         </div>
       )}
-      <form onSubmit={onSubmit} noValidate data-testid="admin-login">
-        <div className="mb-3">
-          <label htmlFor="admin-username" className="form-label">
-            Username
-          </label>
-          <input
-            id="admin-username"
-            className="form-control"
-            autoComplete="username"
-            autoFocus
-            value={username}
-            onChange={(e) => setUsername(e.target.value)}
-          />
-        </div>
-        <div className="mb-3">
-          <label htmlFor="admin-password" className="form-label">
-            Password
-          </label>
-          <input
-            id="admin-password"
-            className="form-control"
-            type="password"
-            autoComplete="current-password"
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </div>
-        {error && (
-          <div className="alert alert-danger" role="alert" data-testid="admin-login-error">
-            {error}
-          </div>
-        )}
-        <button type="submit" className="btn btn-primary" disabled={busy}>
-          {busy ? "Signing in…" : "Sign in"}
-        </button>
-      </form>
+      <SignInForm
+        api={api}
+        idPrefix="admin-"
+        testId="admin-login"
+        submit="Sign in"
+        submitting="Signing in…"
+        onSignedIn={onSignedIn}
+      />
     </div>
   );
 }

@@ -2,7 +2,7 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import { useSearchParams } from "react-router";
 
 import { AdminEvent, countText, Page } from "./api";
-import { adminErrorMessage, Pagination, useAdmin, When } from "./common";
+import { adminErrorMessage, usePageParam, Pagination, useAdmin, When } from "./common";
 
 const PAGE_SIZE = 50;
 
@@ -11,7 +11,7 @@ export default function EventsPage() {
   const [params, setParams] = useSearchParams();
   const user = params.get("user") ?? "";
   const kind = params.get("kind") ?? "";
-  const pageNo = Math.max(1, Number(params.get("page")) || 1);
+  const [pageNo, turnPage] = usePageParam();
   const [userFilter, setUserFilter] = useState(user);
   const [kindFilter, setKindFilter] = useState(kind);
   const [page, setPage] = useState<Page<AdminEvent> | null>(null);
@@ -79,7 +79,9 @@ export default function EventsPage() {
                 <th scope="col">Kind</th>
                 <th scope="col">By</th>
                 <th scope="col">Concerning</th>
-                <th scope="col">From</th>
+                <th scope="col" className="d-none d-md-table-cell">
+                  From
+                </th>
                 <th scope="col">Detail</th>
               </tr>
             </thead>
@@ -95,7 +97,7 @@ export default function EventsPage() {
                   </td>
                   <td>{e.actor ?? ""}</td>
                   <td>{e.target ?? ""}</td>
-                  <td>{e.clientIp ?? ""}</td>
+                  <td className="d-none d-md-table-cell">{e.clientIp ?? ""}</td>
                   <td className="text-break">{e.detail}</td>
                 </tr>
               ))}
@@ -110,11 +112,7 @@ export default function EventsPage() {
           count={page.count}
           estimate={page.countIsEstimate}
           label="Events"
-          onPage={(p) => {
-            const next = new URLSearchParams(params);
-            next.set("page", String(p));
-            setParams(next);
-          }}
+          onPage={turnPage}
         />
       )}
     </div>

@@ -2,7 +2,7 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import { useSearchParams } from "react-router";
 
 import { AdminSession, countText, Page } from "./api";
-import { adminErrorMessage, describeUserAgent, Pagination, useAdmin } from "./common";
+import { adminErrorMessage, usePageParam, describeUserAgent, Pagination, useAdmin } from "./common";
 import { SessionTable } from "./UserPage";
 
 const PAGE_SIZE = 25;
@@ -11,7 +11,7 @@ export default function SessionsPage() {
   const { admin, sensitive, handleAuthFailure } = useAdmin();
   const [params, setParams] = useSearchParams();
   const user = params.get("user") ?? "";
-  const pageNo = Math.max(1, Number(params.get("page")) || 1);
+  const [pageNo, turnPage] = usePageParam();
   const [filter, setFilter] = useState(user);
   const [page, setPage] = useState<Page<AdminSession> | null>(null);
   const [error, setError] = useState("");
@@ -91,11 +91,7 @@ export default function SessionsPage() {
           count={page.count}
           estimate={page.countIsEstimate}
           label="Sessions"
-          onPage={(p) => {
-            const next = new URLSearchParams(params);
-            next.set("page", String(p));
-            setParams(next);
-          }}
+          onPage={turnPage}
         />
       )}
     </div>

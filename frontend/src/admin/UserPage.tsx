@@ -401,7 +401,9 @@ export function SessionTable({
             <th scope="col">Browser</th>
             <th scope="col">Address</th>
             <th scope="col">Last seen</th>
-            <th scope="col">Signed in</th>
+            <th scope="col" className="d-none d-md-table-cell">
+              Signed in
+            </th>
             <th scope="col">
               <span className="visually-hidden">Actions</span>
             </th>
@@ -419,7 +421,7 @@ export function SessionTable({
               <td>
                 <When iso={s.lastSeenAt} />
               </td>
-              <td>
+              <td className="d-none d-md-table-cell">
                 <When iso={s.createdAt} />
               </td>
               <td className="text-end">

@@ -2,6 +2,7 @@
 // the re-authentication wrapper), pagination, confirmation, times, errors.
 
 import { createContext, ReactNode, useContext, useEffect, useRef } from "react";
+import { useSearchParams } from "react-router";
 
 import { ApiClient, ApiError } from "../api/client";
 import { absoluteTime, relativeTime } from "../account/describe";
@@ -80,6 +81,23 @@ export function Pagination({
       </button>
     </nav>
   );
+}
+
+/**
+ * The list's filters and page live in the URL (a reload or a shared link
+ * shows the same page): the current page, and a function to turn it.
+ */
+export function usePageParam(): [number, (page: number) => void] {
+  const [params, setParams] = useSearchParams();
+  const page = Math.max(1, Number(params.get("page")) || 1);
+  return [
+    page,
+    (p: number) => {
+      const next = new URLSearchParams(params);
+      next.set("page", String(p));
+      setParams(next);
+    },
+  ];
 }
 
 /** A modal asking to confirm a destructive action. */

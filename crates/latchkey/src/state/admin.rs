@@ -324,13 +324,15 @@ impl Latchkey {
         &self,
         id: i64,
         caller: Option<&Session>,
-    ) -> Result<Vec<SessionSummary>, AdminError> {
+    ) -> Result<Vec<AdminSession>, AdminError> {
         let target = self.target(id).await?;
         let current = match caller {
             Some(s) => s.key_hash().await?,
             None => None,
         };
-        Ok(self.sessions_of(&target, current.as_ref()).await?)
+        let sessions = self.sessions_of(&target, current.as_ref()).await?;
+        let user = Some((target.id, target.username));
+        Ok(sessions.into_iter().map(|summary| AdminSession { user: user.clone(), user_id: id, summary }).collect())
     }
 
     /// Ends every session of user `id` (on every instance); returns how many.

@@ -30,7 +30,7 @@ use crate::{
     },
     page::{DEFAULT_PAGE_SIZE, PAGE_SIZES, Page, PageRequest},
     password::RawPassword,
-    session::Session,
+    session::{ClientInfo, Session},
     state::{Acting, AdminSession, AdminSessionId, parse_name},
     users::{
         Email, User, UserChanges, UserQuery,
@@ -44,8 +44,19 @@ pub const PATHS: &[&str] = &["/api/admin/users/", "/api/admin/sessions/", "/api/
 /// Prefixes under which one more segment names a user or a session.
 pub const PREFIXES: &[&str] = &["/api/admin/users/", "/api/admin/sessions/"];
 
-/// The caller: an active staff user, by session.
-struct Staff(User);
+/// The caller: an active staff user, by session, with that session and
+/// where they are (what a change needs: a recent sign-in, the audit).
+struct Staff {
+    user: User,
+    session: Session,
+    client: ClientInfo,
+}
+
+impl Staff {
+    fn acting(&self) -> Acting<'_> {
+        Acting::Staff { user: &self.user, session: &self.session, client: &self.client }
+    }
+}
 
 impl FromRequestParts<Latchkey> for Staff {
     type Rejection = ApiError;
@@ -53,7 +64,9 @@ impl FromRequestParts<Latchkey> for Staff {
     async fn from_request_parts(parts: &mut Parts, lk: &Latchkey) -> Result<Self, Self::Rejection> {
         let SessionUser(user) = SessionUser::from_request_parts(parts, lk).await?;
         lk.require_staff(&user)?;
-        Ok(Self(user))
+        let session = Session::from_request_parts(parts, lk).await?;
+        let Ok(Client(client)) = Client::from_request_parts(parts, lk).await;
+        Ok(Self { user, session, client })
     }
 }
 
@@ -156,11 +169,7 @@ fn invalid_param(name: &str, why: &str) -> ApiError {
     ApiError::bad_request("invalid_parameter", format!("\"{name}\" {why}.")).with_member("parameter", json!(name))
 }
 
-async fn list_users_view(
-    State(lk): State<Latchkey>,
-    Staff(_): Staff,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+async fn list_users_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(raw)?;
     let search = p.get("search").map(str::to_owned);
     if search.as_deref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
@@ -185,9 +194,7 @@ async fn list_users_view(
 
 async fn create_user_view(
     State(lk): State<Latchkey>,
-    session: Session,
-    Client(client): Client,
-    Staff(me): Staff,
+    staff: Staff,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let [username, password] = required_strings(&body, ["username", "password"])?;
@@ -196,7 +203,7 @@ async fn create_user_view(
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(ApiError::bad_request("parse_error", "\"email\" must be a string.")),
     };
-    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    let who = staff.acting();
     let user = lk.admin_create_user(&who, &username, &email, &RawPassword::new(password)).await?;
     Ok((StatusCode::CREATED, Json(UserOut::from(user)?)).into_response())
 }
@@ -206,7 +213,7 @@ fn user_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| crate::state::AdminError::UserNotFound.into())
 }
 
-async fn user_view(State(lk): State<Latchkey>, Staff(_): Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn user_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
     user_json(lk.admin_user(user_id(&id)?).await?)
 }
 
@@ -252,29 +259,25 @@ fn parse_changes(body: &Map<String, Value>) -> Result<UserChanges, ApiError> {
 
 async fn update_user_view(
     State(lk): State<Latchkey>,
-    session: Session,
-    Client(client): Client,
-    Staff(me): Staff,
+    staff: Staff,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
     let changes = parse_changes(&body)?;
-    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    let who = staff.acting();
     user_json(lk.admin_update_user(&who, id, &changes).await?)
 }
 
 async fn set_password_view(
     State(lk): State<Latchkey>,
-    session: Session,
-    Client(client): Client,
-    Staff(me): Staff,
+    staff: Staff,
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
     let [password] = required_strings(&body, ["newPassword"])?;
-    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    let who = staff.acting();
     let ended = lk.admin_set_password(&who, id, &RawPassword::new(password)).await?;
     Ok(Json(json!({ "detail": ended_detail("Password set.", ended), "ended": ended })).into_response())
 }
@@ -302,39 +305,28 @@ fn admin_session_out(s: AdminSession) -> Result<Value, ApiError> {
 
 async fn user_sessions_view(
     State(lk): State<Latchkey>,
-    session: Session,
-    Staff(_): Staff,
+    staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = user_id(&id)?;
-    let target = lk.admin_user(id).await?;
-    let sessions = lk.admin_user_sessions(id, Some(&session)).await?;
-    let sessions = sessions
-        .into_iter()
-        .map(|summary| {
-            admin_session_out(AdminSession { user: Some((target.id, target.username.clone())), user_id: id, summary })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let sessions = lk.admin_user_sessions(user_id(&id)?, Some(&staff.session)).await?;
+    let sessions = sessions.into_iter().map(admin_session_out).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "sessions": sessions })).into_response())
 }
 
 async fn end_user_sessions_view(
     State(lk): State<Latchkey>,
-    session: Session,
-    Client(client): Client,
-    Staff(me): Staff,
+    staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
-    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    let who = staff.acting();
     let ended = lk.admin_end_user_sessions(&who, id).await?;
     Ok(Json(json!({ "detail": ended_detail("Done.", ended), "ended": ended })).into_response())
 }
 
 async fn live_sessions_view(
     State(lk): State<Latchkey>,
-    session: Session,
-    Staff(_): Staff,
+    staff: Staff,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let p = Params::parse(raw)?;
@@ -348,27 +340,21 @@ async fn live_sessions_view(
                     admin_session_out,
                 );
             };
-            let all = lk.admin_user_sessions(user.id, Some(&session)).await?;
-            let all: Vec<AdminSession> = all
-                .into_iter()
-                .map(|summary| AdminSession { user: Some((user.id, user.username.clone())), user_id: user.id, summary })
-                .collect();
+            let all = lk.admin_user_sessions(user.id, Some(&staff.session)).await?;
             Page { count: all.len() as u64, count_is_estimate: false, results: page.slice(&all) }
         }
-        None => lk.admin_live_sessions(page, Some(&session)).await?,
+        None => lk.admin_live_sessions(page, Some(&staff.session)).await?,
     };
     page_json(page, admin_session_out)
 }
 
 async fn end_session_view(
     State(lk): State<Latchkey>,
-    session: Session,
-    Client(client): Client,
-    Staff(me): Staff,
+    staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = AdminSessionId::parse(&id).ok_or(AuthError::SessionNotFound)?;
-    let who = Acting::Staff { user: &me, session: &session, client: &client };
+    let who = staff.acting();
     lk.admin_end_session(&who, &id).await?;
     Ok(Json(json!({ "detail": "Session ended." })).into_response())
 }
@@ -402,11 +388,7 @@ impl EventOut {
     }
 }
 
-async fn events_view(
-    State(lk): State<Latchkey>,
-    Staff(_): Staff,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
+async fn events_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(raw)?;
     let page = p.page()?;
     page_json(lk.admin_events(p.get("user"), p.get("kind"), page).await?, EventOut::from)

@@ -7,6 +7,12 @@
 //! [`sql_stores!`] on a type with a `pool` field, rather than written
 //! generically over `sqlx::Database` with a bound for every bound value.
 
+// The operator's lists build their statements per request (store/sql/lists.rs):
+// they run unprepared (`persistent(false)`), so they neither fill the
+// connection's statement cache nor get one generic PostgreSQL plan for every
+// search term — a rare term wants the trigram index, a common one the
+// ordering's index.
+
 /// Implements `SessionStore`, `UserStore`, `ThrottleStore`, `AuditStore`,
 /// `KeyStore` and `OutboxStore` for `$store`, a struct whose `pool` field is
 /// a sqlx pool of the database `$db`; the backend module provides `LIST_USER_SESSIONS` and
@@ -162,8 +168,8 @@ macro_rules! sql_stores {
 
             async fn list_live(&self, now: OffsetDateTime, page: PageRequest) -> Result<Page<SessionRecord>, StoreError> {
                 let (count, list) = lists::session_list(page);
-                let capped: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count)).bind(ts(now)).fetch_one(&self.pool).await?;
-                let rows = sqlx::query(sqlx::AssertSqlSafe(list)).bind(ts(now)).fetch_all(&self.pool).await?;
+                let capped: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count)).persistent(false).bind(ts(now)).fetch_one(&self.pool).await?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(list)).persistent(false).bind(ts(now)).fetch_all(&self.pool).await?;
                 let results = rows.iter().map(rows::session).collect::<Result<Vec<_>, _>>()?;
                 let estimate = if capped as u64 > $crate::page::EXACT_COUNT_LIMIT {
                     let n: i64 = sqlx::query_scalar(SESSIONS_ESTIMATE).fetch_one(&self.pool).await?;
@@ -290,11 +296,11 @@ macro_rules! sql_stores {
 
             async fn list(&self, q: &$crate::users::UserQuery) -> Result<Page<User>, UserStoreError> {
                 let plan = lists::user_list(q, USER_SEARCH);
-                let capped: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(plan.count)).bind(&plan.arg).fetch_one(&self.pool).await?;
+                let capped: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(plan.count)).persistent(false).bind(&plan.arg).fetch_one(&self.pool).await?;
                 let capped = capped as u64;
                 let dense = capped > $crate::page::EXACT_COUNT_LIMIT;
                 let (sql, arg) = if dense { (plan.dense_page, &plan.like_arg) } else { (plan.page, &plan.arg) };
-                let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(arg).fetch_all(&self.pool).await?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).persistent(false).bind(arg).fetch_all(&self.pool).await?;
                 let results = rows.iter().map(rows::user).collect::<Result<Vec<_>, _>>()?;
                 let estimate = if dense {
                     // Ids grow by one per user (users are deactivated, not
@@ -302,7 +308,7 @@ macro_rules! sql_stores {
                     // the share of the newest users that match.
                     let total: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM latchkey_users").fetch_one(&self.pool).await?;
                     let total = total.unwrap_or(0).max(0) as u64;
-                    let matched: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(plan.sample)).bind(&plan.like_arg).fetch_one(&self.pool).await?;
+                    let matched: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(plan.sample)).persistent(false).bind(&plan.like_arg).fetch_one(&self.pool).await?;
                     $crate::page::scale_estimate(matched as u64, lists::ESTIMATE_SAMPLE.min(total), total)
                 } else {
                     0
@@ -439,8 +445,8 @@ macro_rules! sql_stores {
                 page: PageRequest,
             ) -> Result<Page<(i64, AuditEvent)>, StoreError> {
                 let (count, list, sample) = lists::event_list(page);
-                let capped: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count)).bind(user).bind(kind).fetch_one(&self.pool).await?;
-                let rows = sqlx::query(sqlx::AssertSqlSafe(list)).bind(user).bind(kind).fetch_all(&self.pool).await?;
+                let capped: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count)).persistent(false).bind(user).bind(kind).fetch_one(&self.pool).await?;
+                let rows = sqlx::query(sqlx::AssertSqlSafe(list)).persistent(false).bind(user).bind(kind).fetch_all(&self.pool).await?;
                 let results = rows
                     .iter()
                     .map(|r| Ok((sqlx::Row::try_get::<i64, _>(r, "id")?, rows::audit_event(r)?)))
@@ -451,7 +457,7 @@ macro_rules! sql_stores {
                     let (lo, hi): (Option<i64>, Option<i64>) =
                         sqlx::query_as("SELECT min(id), max(id) FROM latchkey_auth_events").fetch_one(&self.pool).await?;
                     let total = (hi.unwrap_or(0) - lo.unwrap_or(0) + 1).max(0) as u64;
-                    let matched: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sample)).bind(user).bind(kind).fetch_one(&self.pool).await?;
+                    let matched: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sample)).persistent(false).bind(user).bind(kind).fetch_one(&self.pool).await?;
                     $crate::page::scale_estimate(matched as u64, lists::ESTIMATE_SAMPLE.min(total), total)
                 } else {
                     0

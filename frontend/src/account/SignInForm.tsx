@@ -1,0 +1,99 @@
+import { FormEvent, ReactNode, useState } from "react";
+
+import { ApiClient, ApiError } from "../api/client";
+
+/** What a person should read for a failed login. */
+export function loginErrorMessage(e: unknown): string {
+  if (e instanceof ApiError) {
+    if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
+    if (e.status === 400) return "Wrong username or password.";
+    if (e.code === "email_unverified")
+      return "Please confirm your email address first: we have sent you a new link. Check your inbox (and spam folder).";
+    if (e.status === 429) return "Too many attempts. Please wait a moment and try again.";
+    if (e.status === 403) return `The server refused the request: ${e.detail}`;
+    if (e.status === 503) return "The server is busy. Please try again in a moment.";
+    return `Unexpected error (${e.status}): ${e.detail}`;
+  }
+  return "Unexpected error.";
+}
+
+type Props = {
+  api: ApiClient;
+  /** Prefix of the inputs' ids ("" on the site, "admin-" in the admin). */
+  idPrefix: string;
+  /** `data-testid` of the form, and of its error (default `${testId}-error`). */
+  testId: string;
+  errorTestId?: string;
+  submit: string;
+  submitting: string;
+  /** Beside the button (a "forgot your password?" link). */
+  aside?: ReactNode;
+  onSignedIn: () => void | Promise<void>;
+};
+
+/** Username and password, the error in words, one submit: the site's and the admin's sign-in. */
+export default function SignInForm({ api, idPrefix, testId, errorTestId, submit, submitting, aside, onSignedIn }: Props) {
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const id = (name: string) => `${idPrefix}${name}`;
+
+  async function onSubmit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError("");
+    try {
+      await api.login(username, password);
+      setPassword("");
+      await onSignedIn();
+    } catch (e) {
+      setError(loginErrorMessage(e));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form onSubmit={onSubmit} data-testid={testId} noValidate>
+      <div className="mb-3">
+        <label htmlFor={id("username")} className="form-label">
+          Username
+        </label>
+        <input
+          id={id("username")}
+          className="form-control"
+          name="username"
+          autoComplete="username"
+          autoFocus
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+        />
+      </div>
+      <div className="mb-3">
+        <label htmlFor={id("password")} className="form-label">
+          Password
+        </label>
+        <input
+          id={id("password")}
+          className="form-control"
+          type="password"
+          name="password"
+          autoComplete="current-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+      </div>
+      {error && (
+        <div className="alert alert-danger" role="alert" data-testid={errorTestId ?? `${testId}-error`}>
+          {error}
+        </div>
+      )}
+      <div className="d-flex align-items-center gap-3">
+        <button type="submit" className="btn btn-primary" disabled={busy}>
+          {busy ? submitting : submit}
+        </button>
+        {aside}
+      </div>
+    </form>
+  );
+}
