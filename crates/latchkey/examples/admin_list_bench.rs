@@ -119,6 +119,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "(WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $1) SELECT n FROM seq)";
             sqlx::query(sqlx::AssertSqlSafe(seed_sql(series))).bind(users).bind(&hash).execute(s.pool()).await?;
             sqlx::query("ANALYZE").execute(s.pool()).await?;
+            // What the search index costs: its pages beside the table's.
+            let sizes: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT CASE WHEN name LIKE 'latchkey_users_search%' THEN 'the FTS5 trigram search index'
+                             WHEN name = 'latchkey_users' THEN 'the users table'
+                             ELSE 'the other indexes and tables' END AS what, sum(pgsize)
+                 FROM dbstat GROUP BY what ORDER BY what",
+            )
+            .fetch_all(s.pool())
+            .await?;
+            for (what, bytes) in sizes {
+                eprintln!("sqlite: {what}: {} MB", bytes / 1_000_000);
+            }
         }
         Database::Postgres(s) => {
             let series = "generate_series(1, $1::BIGINT) AS g(n)";
@@ -194,7 +206,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Database::Sqlite(_) = &db {
         let size: u64 = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0)
             + std::fs::metadata(format!("{}-wal", file.display())).map(|m| m.len()).unwrap_or(0);
-        eprintln!("sqlite: database {} MB", size / 1_000_000);
+        eprintln!("sqlite: the database file and its WAL right after seeding: {} MB", size / 1_000_000);
     }
     db.close().await;
     for suffix in ["", "-wal", "-shm"] {
