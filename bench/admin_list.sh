@@ -13,7 +13,7 @@ cargo build --release -q -p latchkey --example admin_list_bench
 out=bench/RESULTS-admin-list.md
 log=$(mktemp)
 {
-  echo "# The admin's user list on $(printf "%'d" "$users") users"
+  echo "# The admin's user list on $(echo "$users" | sed -E ':a;s/([0-9])([0-9]{3})($|,)/\1,\2\3/;ta') users"
   echo
   echo "Recorded $(date -u +%Y-%m-%dT%H:%MZ) at commit $(git rev-parse --short HEAD) on $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB."
   echo "Users seeded in bulk SQL with one precomputed hash, through the real schema (indexes, and SQLite's search triggers), then ANALYZE."

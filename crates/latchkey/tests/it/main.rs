@@ -5,6 +5,7 @@ mod helpers;
 
 mod account;
 mod admin;
+mod admin_lists;
 mod api;
 mod audit;
 mod cache;
