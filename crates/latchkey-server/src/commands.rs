@@ -590,7 +590,13 @@ pub fn describe(config: &Config) -> String {
          session lifetime:  {age} s\n\
          password hashing:  Argon2id m={m} KiB, t={t}, p={p}; {c} at once, {q} queued at most\n\
          mail:              {mail}\n\
-         links in mail:     {links}\n",
+         links in mail:     {links}\n\
+         admin:             {admin}\n",
+        admin = if crate::spa::embedded_admin_present() {
+            "/admin/ (staff users only; built into this binary)"
+        } else {
+            "/admin/ answers with a page saying how to build it (npm run build in frontend/, then cargo build); the API is at /api/admin/"
+        },
         mail = match &s.email.backend {
             latchkey::settings::EmailBackend::Console =>
                 "printed to standard output (email.backend = console)".to_owned(),
