@@ -32,6 +32,7 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod mailer;
+pub mod mfa;
 pub mod origin;
 pub mod page;
 pub mod password;
