@@ -13,6 +13,7 @@
 
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
@@ -32,6 +33,8 @@ const PASSWORD = "e2e-password-демо";
 const ATTACKER = "mallory";
 const ATTACKER_PASSWORD = "mallory-password";
 const NEW_PASSWORD = "a fresh e2e passphrase 2";
+const MFA_USER = "two-step";
+const MFA_PASSWORD = "two-step passphrase 8";
 // Short, so the re-authentication prompt can be exercised without waiting minutes.
 const REAUTH_WINDOW_S = 3;
 const DEADLINE_MS = 10 * 60 * 1000;
@@ -806,6 +809,98 @@ async function adminScenario(ctx, t) {
   }
 }
 
+// ------------------------------------------------------ the second factor
+
+/** RFC 6238 in the test: the code of `secretB32` for the step of `ms` (+ `steps`). */
+function totpCode(secretB32, ms, steps = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secretB32.replace(/\s+/g, "").toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(ms / 1000 / 30) + steps));
+  const h = crypto.createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 0xf;
+  const n = ((h[o] & 0x7f) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3];
+  return String(n % 1_000_000).padStart(6, "0");
+}
+
+/**
+ * Two-step sign-in in the SPA: set up an authenticator app on the Account
+ * page (the QR code, the key, a code computed here from the key), the
+ * recovery codes shown once; then a sign-in asks for a code after the
+ * password, a wrong one is refused, a right one signs in; a recovery code
+ * works once.
+ */
+async function mfaScenario(ctx, t) {
+  const b = await launch();
+  try {
+    const p = await b.context.newPage();
+    let secret = "";
+    let recovery = [];
+    await step(ctx, "two-step sign-in: set up an authenticator app on the Account page; recovery codes shown once", async () => {
+      await uiLogin(p, t.spa, MFA_PASSWORD, MFA_USER);
+      assert((await signedInAs(p)) === MFA_USER, "signed in");
+      await p.goto(new URL("/account", t.spa).href);
+      await p.click("text=Set up an authenticator app");
+      const which = await p.waitForSelector('[data-testid="reauth-dialog"], [data-testid="totp-setup"]');
+      if ((await which.getAttribute("data-testid")) === "reauth-dialog") {
+        await p.fill("#reauth-password", MFA_PASSWORD);
+        await p.click('[data-testid="reauth-dialog"] button[type="submit"]');
+        await p.waitForSelector('[data-testid="totp-setup"]');
+      }
+      const qr = await p.$eval('[data-testid="totp-setup"] img', (img) => ({ w: img.naturalWidth, alt: img.alt }));
+      assert(qr.w > 0 && qr.alt.includes("QR code"), `the QR code renders: ${JSON.stringify(qr)}`);
+      secret = (await p.textContent('[data-testid="totp-secret"]')).replace(/\s+/g, "");
+      assert(/^[A-Z2-7]{32}$/.test(secret), `key ${secret}`);
+      await p.fill("#totp-code", totpCode(secret, Date.now()));
+      await p.click('[data-testid="totp-setup"] button[type="submit"]');
+      await p.waitForSelector('[data-testid="recovery-codes"]');
+      recovery = await p.$$eval('[data-testid="recovery-codes"] li', (li) => li.map((x) => x.textContent));
+      assert(recovery.length === 10 && recovery.every((c) => /^[a-z2-9]{5}-[a-z2-9]{5}$/.test(c)), recovery.join(","));
+      await p.click("text=I have saved them");
+      await p.waitForSelector('[data-testid="totp-enabled"]');
+    });
+
+    const signInWith = async (code) => {
+      await p.goto(t.spa);
+      const form = await p.waitForSelector('[data-testid="login-form"], [data-testid="greeting"]');
+      if ((await form.getAttribute("data-testid")) === "greeting") {
+        await p.click("text=Log out");
+        await p.waitForSelector('[data-testid="login-form"]');
+      }
+      await p.fill("#username", MFA_USER);
+      await p.fill("#password", MFA_PASSWORD);
+      await p.click('button[type="submit"]');
+      await p.waitForSelector('[data-testid="login-form-second-factor"]');
+      await p.fill("#code", code);
+      await p.click('[data-testid="login-form-second-factor"] button[type="submit"]');
+      return p.waitForSelector('[data-testid="greeting"], [data-testid="login-error"]');
+    };
+
+    await step(ctx, "two-step sign-in: after the password a code is asked for; a wrong one is refused, the app's signs in", async () => {
+      const refused = await signInWith("000000" === totpCode(secret, Date.now()) ? "111111" : "000000");
+      assert((await refused.getAttribute("data-testid")) === "login-error", "a wrong code is refused");
+      assert((await refused.textContent()).includes("not valid"), await refused.textContent());
+      // The activation used this step's code: the next step's (one step of skew) is fresh.
+      await p.fill("#code", totpCode(secret, Date.now(), 1));
+      await p.click('[data-testid="login-form-second-factor"] button[type="submit"]');
+      await p.waitForSelector('[data-testid="greeting"]');
+      assert((await signedInAs(p)) === MFA_USER, "signed in with password and code");
+    });
+
+    await step(ctx, "two-step sign-in: a recovery code signs in once", async () => {
+      const ok = await signInWith(recovery[0].toUpperCase());
+      assert((await ok.getAttribute("data-testid")) === "greeting", "the recovery code signed in");
+      const again = await signInWith(recovery[0]);
+      assert((await again.getAttribute("data-testid")) === "login-error", "the same code a second time is refused");
+    });
+  } finally {
+    await b.context.close();
+    fs.rmSync(b.profile, { recursive: true, force: true });
+  }
+}
+
 async function launch() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "latchkey-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -906,6 +1001,7 @@ async function scenario(t) {
     await resetScenario(ctx, t, page);
     await signupScenario(ctx, t);
     await adminScenario(ctx, t);
+    await mfaScenario(ctx, t);
 
     for (const [where, origin] of [
       ["cross-site page", t.crossSite],
@@ -1043,6 +1139,9 @@ function prepareDatabase(name) {
   run(BIN, ["createsuperuser", "--username", ATTACKER, "--no-input"], { env: { ...env, LATCHKEY_PASSWORD: ATTACKER_PASSWORD } });
   // The attacker has an ordinary account.
   run(BIN, ["users", "set", ATTACKER, "--no-superuser", "--no-staff"], { env });
+  // So has the user who sets up two-step sign-in.
+  run(BIN, ["createsuperuser", "--username", MFA_USER, "--no-input"], { env: { ...env, LATCHKEY_PASSWORD: MFA_PASSWORD } });
+  run(BIN, ["users", "set", MFA_USER, "--no-superuser", "--no-staff"], { env });
   return env;
 }
 

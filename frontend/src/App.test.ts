@@ -16,3 +16,11 @@ describe("login error messages", () => {
     expect(others[0]).toContain("CSRF Failed: x");
   });
 });
+
+describe("second-factor messages", () => {
+  it("say what went wrong with the code, not the password", () => {
+    expect(loginErrorMessage(new ApiError(400, "invalid_code", "That code is not valid."))).toContain("code is not valid");
+    expect(loginErrorMessage(new ApiError(400, "mfa_not_pending", "x"))).toContain("expired");
+    expect(loginErrorMessage(new ApiError(400, "invalid_credentials", "x"))).toBe("Wrong username or password.");
+  });
+});

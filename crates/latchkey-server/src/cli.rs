@@ -161,6 +161,12 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersAction,
     },
+    /// Second factors: remove a user's (a lost device).
+    Mfa {
+        /// What to do.
+        #[command(subcommand)]
+        action: MfaAction,
+    },
     /// A user's sessions: list them, end one or all.
     Sessions {
         /// What to do.
@@ -227,6 +233,17 @@ pub enum UsersAction {
         /// Deactivate (ends every session of the user).
         #[arg(long)]
         inactive: bool,
+    },
+}
+
+/// `latchkey mfa …`.
+#[derive(Debug, Subcommand)]
+pub enum MfaAction {
+    /// Remove every second factor of a user and end their sessions: they
+    /// sign in with their password and can set up a new app.
+    Reset {
+        /// The user.
+        username: String,
     },
 }
 

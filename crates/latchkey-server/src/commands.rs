@@ -292,6 +292,27 @@ pub async fn users_set(settings: Settings, username: String, changes: UserChange
     result
 }
 
+/// `latchkey mfa reset USERNAME`.
+pub async fn mfa_reset(settings: Settings, username: String) -> anyhow::Result<()> {
+    let (lk, db) = open(settings).await?;
+    let result = async {
+        let user = existing_user(&lk, &username).await?;
+        let sessions = lk.sessions_of(&user, None).await?.len();
+        if lk.admin_reset_factors(&Acting::Cli, user.id).await? {
+            println!(
+                "Second factors of '{}' removed; {sessions} session(s) ended. They sign in with their password now.",
+                user.username
+            );
+        } else {
+            println!("User '{}' has no second factor.", user.username);
+        }
+        Ok(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
 /// `latchkey users list`.
 pub async fn users_list(
     settings: Settings,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_server::{
-    cli::{Cli, Command, ServeArgs, SessionsAction, ThrottleAction, UsersAction},
+    cli::{Cli, Command, MfaAction, ServeArgs, SessionsAction, ThrottleAction, UsersAction},
     commands::{self, Terminal},
     config, telemetry,
 };
@@ -89,6 +89,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             commands::users_set(settings, username, changes).await
         }
+        Command::Mfa { action: MfaAction::Reset { username } } => commands::mfa_reset(settings, username).await,
         Command::Sessions { action: SessionsAction::List { username, json } } => {
             commands::sessions_list(settings, username, json).await
         }

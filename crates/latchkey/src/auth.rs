@@ -73,6 +73,26 @@ pub enum AuthError {
     /// The password was right, but the address must be verified first.
     #[error("email unverified")]
     EmailUnverified,
+    /// The password was right; a second factor must follow (one of these
+    /// methods). The session now holds the pending sign-in.
+    #[error("second factor required")]
+    MfaRequired(Vec<&'static str>),
+    /// Setting up a factor the user already has.
+    #[error("second factor already enabled")]
+    MfaAlreadyEnabled,
+    /// Removing or using a factor the user does not have.
+    #[error("no second factor")]
+    MfaNotEnabled,
+    /// No sign-in waits for a second factor in this session (none began,
+    /// or it expired).
+    #[error("no pending sign-in")]
+    MfaNotPending,
+    /// Activating a factor whose setup is not (or no longer) in the session.
+    #[error("no factor being set up")]
+    MfaSetupExpired,
+    /// A wrong, malformed or already used code.
+    #[error("invalid code")]
+    InvalidCode,
 }
 
 /// The session-auth-hash HMACs of the secret key and each fallback, in that order.

@@ -90,9 +90,87 @@ impl SaltedHmac {
     }
 }
 
+/// Seals small secrets stored in the database (TOTP secrets) with
+/// XChaCha20-Poly1305 under a key derived from the secret key, so a copy of
+/// the database alone does not yield them. Sealed text is `v1.` + base64 of
+/// a random 192-bit nonce and the ciphertext with its tag. Opening tries the
+/// current key, then each fallback (a key rotation keeps old seals
+/// readable). Deliberately not `Debug`: its state is key material.
+pub(crate) struct SecretBox(Vec<chacha20poly1305::XChaCha20Poly1305>);
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretBox([redacted])")
+    }
+}
+
+const SECRET_BOX_SALT: &str = "latchkey.crypto.secret_box";
+
+impl SecretBox {
+    /// A box for the current key followed by the fallbacks.
+    pub(crate) fn new<'a>(keys: impl Iterator<Item = &'a [u8]>) -> Self {
+        use chacha20poly1305::KeyInit;
+        Self(
+            keys.map(|k| {
+                let derived = Sha256::new().chain_update(SECRET_BOX_SALT.as_bytes()).chain_update(k).finalize();
+                chacha20poly1305::XChaCha20Poly1305::new_from_slice(&derived).expect("a 256-bit key")
+            })
+            .collect(),
+        )
+    }
+
+    /// `plaintext`, sealed under the current key.
+    pub(crate) fn seal(&self, plaintext: &[u8]) -> String {
+        use base64::Engine;
+        use chacha20poly1305::aead::Aead;
+        let mut nonce = [0u8; 24];
+        os_random(&mut nonce);
+        let sealed = self.0[0]
+            .encrypt(&chacha20poly1305::XNonce::from(nonce), plaintext)
+            .expect("sealing a short secret cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!("v1.{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(out))
+    }
+
+    /// The plaintext of `sealed`, or `None` when no key opens it (tampered,
+    /// or sealed under a key that is no longer configured).
+    pub(crate) fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+        use base64::Engine;
+        use chacha20poly1305::aead::Aead;
+        let raw = base64::engine::general_purpose::STANDARD_NO_PAD.decode(sealed.strip_prefix("v1.")?).ok()?;
+        if raw.len() < 24 + 16 {
+            return None;
+        }
+        let (nonce, body) = raw.split_at(24);
+        let nonce = chacha20poly1305::XNonce::try_from(nonce).ok()?;
+        self.0.iter().find_map(|c| c.decrypt(&nonce, body).ok())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_secrets_open_with_the_key_or_a_fallback_and_never_when_tampered() {
+        let current = SecretBox::new([b"current key".as_slice()].into_iter());
+        let sealed = current.seal(b"JBSWY3DPEHPK3PXP");
+        assert!(sealed.starts_with("v1.") && !sealed.contains("JBSWY3DP"));
+        assert_ne!(current.seal(b"same"), current.seal(b"same"), "a fresh nonce each time");
+        assert_eq!(current.open(&sealed).as_deref(), Some(b"JBSWY3DPEHPK3PXP".as_slice()));
+        let rotated = SecretBox::new([b"new key".as_slice(), b"current key".as_slice()].into_iter());
+        assert_eq!(rotated.open(&sealed).as_deref(), Some(b"JBSWY3DPEHPK3PXP".as_slice()), "through the fallback");
+        let other = SecretBox::new([b"another key".as_slice()].into_iter());
+        assert_eq!(other.open(&sealed), None);
+        let mut tampered = sealed.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(current.open(&tampered), None);
+        for junk in ["", "v1.", "v2.abc", "v1.!!!", "v1.AAAA"] {
+            assert_eq!(current.open(junk), None, "{junk:?}");
+        }
+    }
 
     #[test]
     fn random_strings_use_only_the_alphabet_and_differ() {

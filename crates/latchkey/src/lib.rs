@@ -57,8 +57,8 @@ pub use crate::{
     session::{Session, SessionStore},
     settings::{Preset, Settings},
     state::{
-        Acting, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread, Ended, Latchkey,
-        SessionSummary, SignedUp, Stores,
+        Acting, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread, Ended, FactorUsed,
+        Latchkey, SessionSummary, SignedUp, Stores, TotpSetup,
     },
     users::{User, UserStore},
 };

@@ -3,6 +3,7 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import { ApiClient, ApiError, FieldProblem, SessionInfo } from "../api/client";
 import { absoluteTime, describeUserAgent, relativeTime } from "./describe";
 import NewPasswordFields from "./NewPasswordFields";
+import SecondFactor from "./SecondFactor";
 import { accountErrorMessage } from "./errors";
 import { CancelledError, useReauth } from "./reauth";
 
@@ -203,6 +204,8 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
       </section>
 
       <EmailSection api={api} sensitive={sensitive} />
+
+      <SecondFactor api={api} sensitive={sensitive} />
 
       <ChangePassword api={api} username={username} onChanged={load} onSignedOut={checkSignedOut} />
 

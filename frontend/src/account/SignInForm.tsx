@@ -6,6 +6,8 @@ import { ApiClient, ApiError } from "../api/client";
 export function loginErrorMessage(e: unknown): string {
   if (e instanceof ApiError) {
     if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
+    if (e.code === "invalid_code") return "That code is not valid. Check the time on your phone, or use a recovery code.";
+    if (e.code === "mfa_not_pending") return "The sign-in expired. Enter your password again.";
     if (e.status === 400) return "Wrong username or password.";
     if (e.code === "email_unverified")
       return "Please confirm your email address first: we have sent you a new link. Check your inbox (and spam folder).";
@@ -37,6 +39,9 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
   const [password, setPassword] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
+  /** The password was right; a second factor is asked for. */
+  const [secondStep, setSecondStep] = useState(false);
+  const [code, setCode] = useState("");
   const id = (name: string) => `${idPrefix}${name}`;
 
   async function onSubmit(event: FormEvent) {
@@ -48,9 +53,72 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
       setPassword("");
       await onSignedIn();
     } catch (e) {
-      setError(loginErrorMessage(e));
+      if (e instanceof ApiError && e.code === "mfa_required") {
+        setPassword("");
+        setSecondStep(true);
+      } else {
+        setError(loginErrorMessage(e));
+      }
       setBusy(false);
     }
+  }
+
+  async function onCode(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError("");
+    try {
+      await api.secondFactor(code.trim());
+      await onSignedIn();
+    } catch (e) {
+      setError(loginErrorMessage(e));
+      if (e instanceof ApiError && e.code === "mfa_not_pending") setSecondStep(false);
+      setCode("");
+      setBusy(false);
+    }
+  }
+
+  if (secondStep) {
+    return (
+      <form onSubmit={onCode} data-testid={`${testId}-second-factor`} noValidate>
+        <p>Your password was right. Now prove it is you with your authenticator app.</p>
+        <div className="mb-3">
+          <label htmlFor={id("code")} className="form-label">
+            Code from your authenticator app, or a recovery code
+          </label>
+          <input
+            id={id("code")}
+            className="form-control"
+            name="code"
+            inputMode="text"
+            autoComplete="one-time-code"
+            autoFocus
+            value={code}
+            onChange={(e) => setCode(e.target.value)}
+          />
+        </div>
+        {error && (
+          <div className="alert alert-danger" role="alert" data-testid={errorTestId ?? `${testId}-error`}>
+            {error}
+          </div>
+        )}
+        <div className="d-flex align-items-center gap-3">
+          <button type="submit" className="btn btn-primary" disabled={busy || code.trim() === ""}>
+            {busy ? submitting : "Verify"}
+          </button>
+          <button
+            type="button"
+            className="btn btn-link"
+            onClick={() => {
+              setSecondStep(false);
+              setError("");
+            }}
+          >
+            Start over
+          </button>
+        </div>
+      </form>
+    );
   }
 
   return (

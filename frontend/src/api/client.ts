@@ -86,6 +86,20 @@ export interface SessionInfo {
   remember: boolean;
 }
 
+/** What the user has of second factors (`GET /api/mfa/`). */
+export interface MfaStatus {
+  methods: string[];
+  totp: { enabled: boolean; createdAt?: string; lastUsedAt?: string | null };
+  recoveryCodesLeft: number;
+}
+
+/** A TOTP setup in progress: the secret to type, the URL and its QR code. */
+export interface TotpSetup {
+  secret: string;
+  otpauthUrl: string;
+  qrSvg: string;
+}
+
 export interface ApiClient {
   session(): Promise<SessionState>;
   whoami(): Promise<string | null>;
@@ -113,6 +127,8 @@ export interface ApiClient {
   requestPasswordReset(email: string): Promise<string>;
   /** Sets a new password with the key from the mailed link. */
   confirmPasswordReset(key: string, newPassword: string): Promise<void>;
+  /** The second step of a sign-in: a code from the authenticator app, or a recovery code. */
+  secondFactor(code: string): Promise<void>;
   /** The token the next unsafe request will send (for diagnostics and tests). */
   csrfToken(refresh?: boolean): Promise<string>;
   /**
@@ -315,6 +331,13 @@ export function createClient(config: ApiConfig): ApiClient {
       const res = await unsafe("/api/password/reset/", { email });
       if (!res.ok) throw await errorFrom(res);
       return ((await res.json()) as { detail: string }).detail;
+    },
+
+    async secondFactor(code) {
+      const res = await unsafe("/api/mfa/authenticate/", { code });
+      if (!res.ok) throw await errorFrom(res);
+      // Signed in: the session key and the CSRF secret changed.
+      cachedToken = null;
     },
 
     async confirmPasswordReset(key, newPassword) {

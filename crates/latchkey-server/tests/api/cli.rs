@@ -432,3 +432,28 @@ fn operators_list_search_and_change_users_under_the_admins_rules() {
     let (_, out, _) = run(latchkey(dir.path()).args(["events", "--username", "ops.person", "--json"]));
     assert!(out.contains("user_deactivated") && out.contains("\"actor\":\"cli\""), "{out}");
 }
+
+#[tokio::test]
+async fn an_operator_resets_a_users_second_factors_from_the_cli() {
+    let dir = migrated();
+    assert!(superuser(dir.path(), "admin", "orchid-lantern-42").0);
+    let (ok, out, _) = run(latchkey(dir.path()).args(["mfa", "reset", "admin"]));
+    assert!(ok && out.contains("has no second factor"), "{out}");
+    // A factor set up directly in the database, as the API would.
+    let db = latchkey::store::Database::connect(&format!("sqlite://{}", db_path(dir.path()).display()), false)
+        .await
+        .unwrap();
+    let stores = db.stores();
+    let user = stores.users.by_username("admin").await.unwrap().unwrap();
+    assert!(
+        stores.mfa.enable_totp(user.id, "v1.sealed", &["c1".into()], time::OffsetDateTime::now_utc()).await.unwrap()
+    );
+    db.close().await;
+    let (ok, out, err) = run(latchkey(dir.path()).args(["mfa", "reset", "admin"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("Second factors of 'admin' removed"), "{out}");
+    let (_, events, _) = run(latchkey(dir.path()).args(["events", "--username", "admin", "--json"]));
+    assert!(events.contains("mfa_disabled") && events.contains("\"actor\":\"cli\""), "{events}");
+    let (ok, _, err) = run(latchkey(dir.path()).args(["mfa", "reset", "ghost"]));
+    assert!(!ok && err.contains("does not exist"), "{err}");
+}

@@ -201,6 +201,29 @@ impl From<AuthError> for ApiError {
                 "email_unverified",
                 "Please confirm your email address first: we have sent you a new link.",
             ),
+            // 401 without WWW-Authenticate: a browser must not answer it
+            // with its Basic prompt (the rest preset).
+            AuthError::MfaRequired(methods) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "mfa_required", "A second factor is required.")
+                    .with_member("methods", serde_json::json!(methods))
+            }
+            AuthError::MfaAlreadyEnabled => ApiError::new(
+                StatusCode::CONFLICT,
+                "mfa_already_enabled",
+                "An authenticator app is already set up; remove it first to set up another.",
+            ),
+            AuthError::MfaNotEnabled => {
+                ApiError::new(StatusCode::NOT_FOUND, "mfa_not_enabled", "No authenticator app is set up.")
+            }
+            AuthError::MfaNotPending => ApiError::bad_request(
+                "mfa_not_pending",
+                "Sign in with your password first: the second step expires after 5 minutes.",
+            ),
+            AuthError::MfaSetupExpired => ApiError::bad_request(
+                "mfa_setup_expired",
+                "The setup expired (10 minutes): start it again for a new QR code.",
+            ),
+            AuthError::InvalidCode => ApiError::bad_request("invalid_code", "That code is not valid."),
             AuthError::RequestsThrottled(t) => {
                 let secs = t.retry_after.whole_seconds().max(1);
                 ApiError::new(

@@ -190,6 +190,11 @@ pub async fn request_user(
     match lk.authenticate_throttled(&username, &password, client, None, "basic").await {
         // Basic never bypasses what a login requires.
         Ok(user) if lk.must_verify(&user) => Err(AuthError::EmailUnverified.into()),
+        // Basic carries no second factor: an account with one cannot use it.
+        Ok(user) if !lk.mfa_methods(user.id).await?.is_empty() => Err(ApiError::forbidden(
+            "mfa_required",
+            "This account has a second factor: HTTP Basic cannot carry it; sign in through the login form.",
+        )),
         Ok(user) => Ok(Some(user)),
         Err(AuthError::InvalidCredentials) => {
             Err(ApiError::forbidden("authentication_failed", "Invalid username/password."))

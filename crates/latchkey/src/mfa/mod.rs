@@ -5,3 +5,76 @@
 
 pub mod recovery;
 pub mod totp;
+
+use std::fmt;
+
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+
+/// How long a sign-in may wait for its second factor after the password.
+pub const PENDING_TTL: time::Duration = time::Duration::minutes(5);
+/// How long a TOTP secret being set up stays the same (shown again on reload).
+pub const SETUP_TTL: time::Duration = time::Duration::minutes(10);
+/// Codes tried per pending sign-in before 429 (the account has its own
+/// limit, `throttle.per_account`).
+pub const MAX_CODE_ATTEMPTS: u32 = 5;
+
+/// A user's active TOTP factor, as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpFactor {
+    /// The secret, sealed with a key derived from the secret key.
+    pub sealed_secret: String,
+    /// The last step a code was accepted for (a code is accepted once).
+    pub last_step: Option<u64>,
+    /// When it was set up.
+    pub created_at: OffsetDateTime,
+    /// When a code was last accepted.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl fmt::Debug for TotpFactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TotpFactor")
+            .field("last_step", &self.last_step)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Storage for second factors. Every implementation passes the same
+/// conformance suite (`latchkey::mfa_store_conformance!`, feature `testing`).
+#[async_trait::async_trait]
+pub trait MfaStore: Send + Sync + fmt::Debug + 'static {
+    /// The user's active TOTP factor, if any.
+    async fn totp(&self, user_id: i64) -> Result<Option<TotpFactor>, StoreError>;
+    /// Activates TOTP with a fresh set of recovery codes (their stored
+    /// forms), replacing older codes, in one write. `false`, writing
+    /// nothing, when a TOTP factor is active already.
+    async fn enable_totp(
+        &self,
+        user_id: i64,
+        sealed_secret: &str,
+        recovery_codes: &[String],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Records that a code of `step` was accepted, unless that step or a
+    /// later one already was: `false` then (the code is a replay, maybe by
+    /// another instance a moment ago).
+    async fn use_totp_step(&self, user_id: i64, step: u64, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Removes every second factor of the user and their recovery codes;
+    /// `true` if there was one.
+    async fn reset(&self, user_id: i64) -> Result<bool, StoreError>;
+    /// How many unused recovery codes the user has.
+    async fn recovery_codes_left(&self, user_id: i64) -> Result<u32, StoreError>;
+    /// Marks the unused code with this stored form used; `false` when there
+    /// is none (unknown, or used already — maybe a moment ago elsewhere).
+    async fn use_recovery_code(&self, user_id: i64, stored: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Replaces every recovery code of the user.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        recovery_codes: &[String],
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+}

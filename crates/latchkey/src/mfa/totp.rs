@@ -129,6 +129,28 @@ impl TotpSecret {
     }
 }
 
+/// `text` (an otpauth URL) as a QR code in SVG: black modules on white with
+/// the four-module quiet zone scanners need, scaled by the viewer (one unit
+/// per module, crisp edges). `None` if the text is too long for a QR code.
+pub fn qr_svg(text: &str) -> Option<String> {
+    let qr = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).ok()?;
+    let size = qr.size();
+    let border = 4;
+    let dim = size + 2 * border;
+    let mut path = String::new();
+    for y in 0..size {
+        for x in 0..size {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    Some(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {dim} {dim}\" shape-rendering=\"crispEdges\" role=\"img\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    ))
+}
+
 /// The step `at` falls in (0 before the epoch).
 pub fn step_of(at: OffsetDateTime) -> u64 {
     u64::try_from(at.unix_timestamp()).unwrap_or(0) / STEP_SECONDS
@@ -222,6 +244,15 @@ mod tests {
         assert_ne!(TotpSecret::generate(), s);
         assert_eq!(TotpSecret::from_base32("AAAA"), None, "too short");
         assert!(!format!("{s:?}").contains(&b32));
+    }
+
+    #[test]
+    fn the_qr_code_is_an_svg_of_square_modules_with_a_quiet_zone() {
+        let svg = qr_svg(&TotpSecret::generate().otpauth_url("Latchkey", "ann")).unwrap();
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 "), "{svg}");
+        assert!(svg.contains("h1v1h-1z") && svg.ends_with("</svg>"));
+        assert!(!svg.contains("<script") && !svg.contains("ann"), "only geometry, no text");
+        assert!(qr_svg(&"x".repeat(5000)).is_none(), "too long for a QR code");
     }
 
     #[test]

@@ -171,6 +171,40 @@ impl Session {
         Ok(())
     }
 
+    /// Removes a value (a no-op without a session).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn remove(&self, key: &str) -> Result<(), StoreError> {
+        let mut st = self.0.state.lock().await;
+        self.ensure_loaded(&mut st).await?;
+        if let Some(r) = st.record.as_mut()
+            && r.data.remove(key).is_some()
+        {
+            st.modified = true;
+        }
+        Ok(())
+    }
+
+    /// Starts an anonymous session under a brand-new key, deleting the old
+    /// one server-side (a session of a signed-in user is ended; an anonymous
+    /// one's data carries over). The step between a password and a second
+    /// factor uses it: whoever held the old key does not hold the new one.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn cycle_anonymous(&self, client: &ClientInfo) -> Result<(), StoreError> {
+        let mut st = self.0.state.lock().await;
+        self.ensure_loaded(&mut st).await?;
+        if let Some(old) = st.record.take() {
+            self.0.store.delete(&old.key_hash).await?;
+            if old.user_id.is_none() {
+                st.record = Some(old);
+            }
+        }
+        self.create_locked(&mut st, None, String::new(), true, client).await
+    }
+
     async fn create_locked(
         &self,
         st: &mut SessState,

@@ -20,7 +20,10 @@ use crate::{
     session::{ClientInfo, Session, SessionId, SessionKeyHash},
     users::{
         Email, NewUser, User, UserChanges, UserQuery, UserStoreError, UserUpdate, Username,
-        admin::{Actor, LAST_SUPERUSER, MAX_NAME_CHARS, Refusal, check_change, check_sessions, check_set_password},
+        admin::{
+            Actor, LAST_SUPERUSER, MAX_NAME_CHARS, Refusal, check_change, check_reset_factors, check_sessions,
+            check_set_password,
+        },
     },
 };
 
@@ -313,6 +316,24 @@ impl Latchkey {
         self.audit(who.event(self, "password_changed", &target).detail(format!("set by {}", who.name()))).await;
         self.notify_password_changed(&target, "by an administrator").await?;
         Ok(self.revoke_user_sessions(&target, &format!("a password set by {}", who.name())).await?)
+    }
+
+    /// Removes every second factor of user `id` (a lost device) and ends all
+    /// their sessions; `false` when they had none (nothing is ended then).
+    ///
+    /// # Errors
+    /// The rules, [`AdminError::UserNotFound`],
+    /// [`AuthError::ReauthenticationRequired`], or a store failure.
+    pub async fn admin_reset_factors(&self, who: &Acting<'_>, id: i64) -> Result<bool, AdminError> {
+        self.authorize_change(who).await?;
+        let target = self.target(id).await?;
+        check_reset_factors(who.actor(), &target).map_err(AdminError::Refused)?;
+        if !self.mfa().reset(id).await? {
+            return Ok(false);
+        }
+        self.audit(who.event(self, "mfa_disabled", &target).detail(format!("reset by {}", who.name()))).await;
+        self.revoke_user_sessions(&target, &format!("a reset of the second factors by {}", who.name())).await?;
+        Ok(true)
     }
 
     /// The live sessions of user `id`, newest first (`current` marks the

@@ -138,6 +138,10 @@ impl Latchkey {
             .await;
             return Err(AuthError::EmailUnverified);
         }
+        let methods = self.mfa_methods(user.id).await?;
+        if !methods.is_empty() {
+            return Err(self.begin_second_factor(session, csrf, user, remember, methods, client).await);
+        }
         session.cycle_login(user.id, self.session_auth_hash(user), remember, client).await?;
         csrf.rotate();
         self.users().record_login(user.id, self.clock().now()).await?;

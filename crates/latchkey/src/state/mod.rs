@@ -7,6 +7,7 @@ mod account;
 mod admin;
 mod auth;
 mod mailing;
+mod mfa;
 mod outbox;
 mod recovery;
 mod signup;
@@ -14,11 +15,12 @@ mod signup;
 pub use account::{Ended, SessionSummary};
 pub(crate) use admin::parse_name;
 pub use admin::{Acting, AdminError, AdminSession, AdminSessionId};
+pub use mfa::{FactorUsed, TotpSetup};
 pub use signup::SignedUp;
 
 use std::{fmt, sync::Arc};
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 pub use crate::store::Stores;
 use crate::{
@@ -44,6 +46,9 @@ struct Inner {
     audit: Arc<dyn AuditStore>,
     keys: Arc<dyn KeyStore>,
     outbox: Arc<dyn OutboxStore>,
+    mfa: Arc<dyn crate::mfa::MfaStore>,
+    secret_box: crypto::SecretBox,
+    recovery_key: crate::mfa::recovery::RecoveryCodeKey,
     transport: std::sync::RwLock<Arc<dyn MailTransport>>,
     outbox_wake: tokio::sync::Notify,
     hasher: PasswordHasher,
@@ -168,7 +173,7 @@ impl Latchkey {
         cache: Option<(Arc<AuthCache>, Arc<dyn CacheBus>)>,
     ) -> Result<Self, BuildError> {
         let hasher = PasswordHasher::new(&settings.password_hasher)?;
-        let Stores { sessions, users, throttle, audit, keys: key_store, outbox } = stores;
+        let Stores { sessions, users, throttle, audit, keys: key_store, outbox, mfa } = stores;
         let transport = crate::mailer::transport_for(&settings.email).map_err(|e| BuildError::Mail(e.to_string()))?;
         // The keys themselves are not kept: only what is derived from them.
         let keys = || std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter());
@@ -178,6 +183,11 @@ impl Latchkey {
         let session_id_mac = crate::auth::macs_for(crate::session::SESSION_ID_SALT, keys()).swap_remove(0);
         // Reset keys live an hour at most; a key rotation may kill them.
         let reset_fingerprint_mac = crate::auth::macs_for(recovery::FINGERPRINT_SALT, keys()).swap_remove(0);
+        // Sealed TOTP secrets open with the current key or a fallback;
+        // recovery codes are hashed with the current key (regenerate them
+        // after a key rotation).
+        let secret_box = crypto::SecretBox::new(keys().map(|k| k.expose_secret().as_bytes()));
+        let recovery_key = crate::mfa::recovery::RecoveryCodeKey::new(secret_key.expose_secret().as_bytes());
         Ok(Self(Arc::new(Inner {
             settings,
             sessions,
@@ -186,6 +196,9 @@ impl Latchkey {
             audit,
             keys: key_store,
             outbox,
+            mfa,
+            secret_box,
+            recovery_key,
             transport: std::sync::RwLock::new(transport),
             outbox_wake: tokio::sync::Notify::new(),
             hasher,
@@ -285,7 +298,23 @@ impl Latchkey {
             audit: self.0.audit.clone(),
             keys: self.0.keys.clone(),
             outbox: self.0.outbox.clone(),
+            mfa: self.0.mfa.clone(),
         }
+    }
+
+    /// The second factors.
+    pub fn mfa(&self) -> &Arc<dyn crate::mfa::MfaStore> {
+        &self.0.mfa
+    }
+
+    /// Seals and opens TOTP secrets.
+    pub(crate) fn secret_box(&self) -> &crypto::SecretBox {
+        &self.0.secret_box
+    }
+
+    /// Keys stored recovery codes.
+    pub(crate) fn recovery_key(&self) -> &crate::mfa::recovery::RecoveryCodeKey {
+        &self.0.recovery_key
     }
 
     /// The single-use keys.

@@ -53,6 +53,8 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// Mail and the requests that produce it, until done.
     pub outbox: Arc<dyn OutboxStore>,
+    /// Second factors.
+    pub mfa: Arc<dyn crate::mfa::MfaStore>,
 }
 
 impl Stores {
@@ -67,6 +69,7 @@ impl Stores {
             audit: Arc::new(crate::audit::NoAuditStore),
             keys: mail.clone(),
             outbox: mail,
+            mfa: Arc::new(memory::MemoryMfaStore::new()),
         }
     }
 }
@@ -275,6 +278,7 @@ impl Database {
             audit: each_backend!(self, db => Arc::new(db.clone())),
             keys: each_backend!(self, db => Arc::new(db.clone())),
             outbox: each_backend!(self, db => Arc::new(db.clone())),
+            mfa: each_backend!(self, db => Arc::new(db.clone())),
         }
     }
 

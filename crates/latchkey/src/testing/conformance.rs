@@ -778,3 +778,89 @@ macro_rules! mail_store_conformance {
         }
     )* };
 }
+
+/// Every `MfaStore` behaviour: one TOTP factor per user, steps accepted
+/// once (also under concurrency), recovery codes single-use (also under
+/// concurrency), reset; on a `Stores` (factors belong to its users).
+#[macro_export]
+macro_rules! mfa_store_conformance {
+    ($($backend:ident => $make:expr;)*) => { $(
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::testing::{time::{Duration, OffsetDateTime}, now, new_user};
+            #[allow(unused_imports)]
+            use $crate::mfa::MfaStore;
+
+            async fn users(stores: &$crate::Stores) -> (i64, i64) {
+                let a = stores.users.create(&new_user("mfa-a"), now()).await.unwrap();
+                let b = stores.users.create(&new_user("mfa-b"), now()).await.unwrap();
+                (a.id, b.id)
+            }
+
+            #[test]
+            fn one_totp_factor_per_user_with_its_codes_and_a_reset_removes_both() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let (a, b) = users(&fx.0).await;
+                    let m = fx.0.mfa.clone();
+                    assert!(m.totp(a).await.unwrap().is_none());
+                    let codes: Vec<String> = (0..10).map(|i| format!("code-{i}")).collect();
+                    assert!(m.enable_totp(a, "sealed-1", &codes, now()).await.unwrap());
+                    assert!(!m.enable_totp(a, "sealed-2", &codes[..2], now()).await.unwrap(), "one factor per user");
+                    let f = m.totp(a).await.unwrap().unwrap();
+                    assert_eq!((f.sealed_secret.as_str(), f.last_step, f.created_at, f.last_used_at), ("sealed-1", None, now(), None));
+                    assert_eq!(m.recovery_codes_left(a).await.unwrap(), 10, "the second enable wrote nothing");
+                    assert!(m.totp(b).await.unwrap().is_none(), "per user");
+                    assert!(m.reset(a).await.unwrap());
+                    assert!(m.totp(a).await.unwrap().is_none());
+                    assert_eq!(m.recovery_codes_left(a).await.unwrap(), 0);
+                    assert!(!m.reset(a).await.unwrap());
+                })
+            }
+
+            #[test]
+            fn a_totp_step_is_accepted_once_and_never_an_earlier_one() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let (a, _) = users(&fx.0).await;
+                    let m = fx.0.mfa.clone();
+                    assert!(!m.use_totp_step(a, 5, now()).await.unwrap(), "no factor, nothing accepted");
+                    m.enable_totp(a, "s", &[], now()).await.unwrap();
+                    assert!(m.use_totp_step(a, 0, now()).await.unwrap(), "step 0 is a step");
+                    assert!(m.use_totp_step(a, 100, now() + Duration::seconds(1)).await.unwrap());
+                    assert!(!m.use_totp_step(a, 100, now()).await.unwrap(), "the same step again");
+                    assert!(!m.use_totp_step(a, 99, now()).await.unwrap(), "an earlier step");
+                    let f = m.totp(a).await.unwrap().unwrap();
+                    assert_eq!((f.last_step, f.last_used_at), (Some(100), Some(now() + Duration::seconds(1))));
+                    // Two requests with the same code at once: one wins.
+                    let (x, y) = $crate::testing::join(m.use_totp_step(a, 101, now()), m.use_totp_step(a, 101, now())).await;
+                    assert_eq!([x.unwrap(), y.unwrap()].iter().filter(|w| **w).count(), 1);
+                })
+            }
+
+            #[test]
+            fn recovery_codes_work_once_each_even_at_once_and_are_replaced_whole() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let (a, b) = users(&fx.0).await;
+                    let m = fx.0.mfa.clone();
+                    let codes: Vec<String> = (0..3).map(|i| format!("code-{i}")).collect();
+                    m.enable_totp(a, "s", &codes, now()).await.unwrap();
+                    assert!(m.use_recovery_code(a, "code-1", now()).await.unwrap());
+                    assert!(!m.use_recovery_code(a, "code-1", now()).await.unwrap(), "single use");
+                    assert!(!m.use_recovery_code(b, "code-0", now()).await.unwrap(), "another user's code");
+                    assert!(!m.use_recovery_code(a, "nope", now()).await.unwrap());
+                    assert_eq!(m.recovery_codes_left(a).await.unwrap(), 2);
+                    let (x, y) = $crate::testing::join(m.use_recovery_code(a, "code-2", now()), m.use_recovery_code(a, "code-2", now())).await;
+                    assert_eq!([x.unwrap(), y.unwrap()].iter().filter(|w| **w).count(), 1, "one of two at once");
+                    m.replace_recovery_codes(a, &["new-0".to_owned(), "new-1".to_owned()], now()).await.unwrap();
+                    assert_eq!(m.recovery_codes_left(a).await.unwrap(), 2);
+                    assert!(!m.use_recovery_code(a, "code-0", now()).await.unwrap(), "old codes are gone");
+                    assert!(m.use_recovery_code(a, "new-1", now()).await.unwrap());
+                })
+            }
+        }
+    )* };
+}

@@ -256,6 +256,22 @@ pub fn check_set_password(actor: Actor<'_>, target: &User) -> Result<(), Refusal
     Ok(())
 }
 
+/// Whether `actor` may remove the second factors of `target` (for a lost
+/// device): as setting their password.
+///
+/// # Errors
+/// The rule that refuses it.
+pub fn check_reset_factors(actor: Actor<'_>, target: &User) -> Result<(), Refusal> {
+    let Actor::Staff(me) = actor else { return Ok(()) };
+    if me.id == target.id {
+        return Err(Refusal("Remove your own second factors from your account page."));
+    }
+    if target.is_superuser && !me.is_superuser {
+        return Err(Refusal("Only superusers can change a superuser."));
+    }
+    Ok(())
+}
+
 /// Whether `actor` may end sessions of `target`.
 ///
 /// # Errors

@@ -13,6 +13,7 @@ mod cors;
 mod csrf;
 mod logs;
 mod mailer;
+mod mfa;
 mod middleware;
 mod recovery;
 mod sessions;

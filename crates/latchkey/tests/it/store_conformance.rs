@@ -238,3 +238,27 @@ mod mail {
         postgres => postgres();
     }
 }
+
+mod mfa {
+    use super::*;
+
+    async fn memory() -> Fixture<latchkey::Stores> {
+        Fixture::new(Arc::new(latchkey::Stores::memory()))
+    }
+
+    async fn sqlite_store() -> Fixture<latchkey::Stores> {
+        Fixture::new(Arc::new(sqlite().await.stores()))
+    }
+
+    async fn postgres() -> Fixture<latchkey::Stores> {
+        let pg = PgDatabase::new().await;
+        let db = pg.migrated().await;
+        Fixture::with_guard(Arc::new(db.stores()), pg)
+    }
+
+    latchkey::mfa_store_conformance! {
+        memory => memory();
+        sqlite => sqlite_store();
+        postgres => postgres();
+    }
+}

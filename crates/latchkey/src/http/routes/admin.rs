@@ -303,6 +303,35 @@ fn admin_session_out(s: AdminSession) -> Result<Value, ApiError> {
     Ok(v)
 }
 
+async fn user_factors_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let user = lk.admin_user(user_id(&id)?).await?;
+    let totp = lk.mfa().totp(user.id).await.map_err(AuthError::from)?;
+    let totp = match totp {
+        Some(f) => json!({
+            "enabled": true,
+            "createdAt": rfc3339(f.created_at)?,
+            "lastUsedAt": f.last_used_at.map(rfc3339).transpose()?,
+        }),
+        None => json!({ "enabled": false }),
+    };
+    let left = lk.recovery_codes_left(&user).await?;
+    Ok(Json(json!({ "totp": totp, "recoveryCodesLeft": left })).into_response())
+}
+
+async fn reset_factors_view(
+    State(lk): State<Latchkey>,
+    staff: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let who = staff.acting();
+    let detail = if lk.admin_reset_factors(&who, user_id(&id)?).await? {
+        "The second factors are removed and every session of the user has ended: they sign in with their password and can set up a new app."
+    } else {
+        "The user had no second factor."
+    };
+    Ok(Json(json!({ "detail": detail })).into_response())
+}
+
 async fn user_sessions_view(
     State(lk): State<Latchkey>,
     staff: Staff,
@@ -400,6 +429,7 @@ pub(crate) fn router() -> Router<Latchkey> {
         .route("/api/admin/users/", get(list_users_view).post(create_user_view))
         .route("/api/admin/users/{id}/", get(user_view).patch(update_user_view))
         .route("/api/admin/users/{id}/password/", post(set_password_view))
+        .route("/api/admin/users/{id}/mfa/", get(user_factors_view).delete(reset_factors_view))
         .route("/api/admin/users/{id}/sessions/", get(user_sessions_view).delete(end_user_sessions_view))
         .route("/api/admin/sessions/", get(live_sessions_view))
         .route("/api/admin/sessions/{id}/", delete(end_session_view))

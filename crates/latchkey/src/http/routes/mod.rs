@@ -2,7 +2,8 @@
 //! tutorial's five endpoints), [`account`] (the user's sessions, password
 //! change, re-authentication), [`recovery`] (password reset by mail),
 //! [`signup`] (sign-up, email verification), [`admin`] (the staff API
-//! under `/api/admin/`) and [`health`] (probes for load balancers).
+//! under `/api/admin/`), [`mfa`] (second factors) and [`health`] (probes
+//! for load balancers).
 //! A new feature adds a module here, merges its router in [`router`] and
 //! its paths in [`API_PATHS`].
 
@@ -10,6 +11,7 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod mfa;
 pub mod recovery;
 pub mod signup;
 
@@ -25,7 +27,8 @@ use crate::Latchkey;
 
 /// Every fixed `/api/` path the routers serve, by feature, each with its
 /// trailing slash (the trailing-slash redirect knows them).
-pub const API_PATHS: &[&[&str]] = &[auth::PATHS, account::PATHS, recovery::PATHS, signup::PATHS, admin::PATHS];
+pub const API_PATHS: &[&[&str]] =
+    &[auth::PATHS, account::PATHS, recovery::PATHS, signup::PATHS, admin::PATHS, mfa::PATHS];
 
 /// Prefixes under which one more segment names a resource
 /// (`/api/sessions/{id}/`, `/api/admin/users/{id}/`), by feature.
@@ -50,6 +53,7 @@ pub fn router(lk: Latchkey) -> Router {
         .merge(recovery::router())
         .merge(signup::router())
         .merge(admin::router())
+        .merge(mfa::router())
         // route_layer: unknown paths reach the fallback (slash redirect, 404)
         // untouched; a known path with a wrong method is CSRF-checked first,
         // as in Django (PUT without a token: 403, with one: 405).

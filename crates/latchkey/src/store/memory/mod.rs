@@ -2,11 +2,13 @@
 //! development. Lost on restart and not shared between instances.
 
 mod mail;
+mod mfa;
 mod sessions;
 mod throttle;
 mod users;
 
 pub use mail::MemoryMailStore;
+pub use mfa::MemoryMfaStore;
 pub use sessions::MemorySessionStore;
 pub use throttle::MemoryThrottleStore;
 pub use users::MemoryUserStore;

@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/postgres/0004_keys_and_outbox.sql"),
     },
     Migration { version: 5, name: "admin", sql: include_str!("../../../migrations/postgres/0005_admin.sql") },
+    Migration { version: 6, name: "mfa", sql: include_str!("../../../migrations/postgres/0006_mfa.sql") },
 ];
 
 /// User search: `lower(x) LIKE`, served by pg_trgm's indexes (migration 5).

@@ -14,7 +14,7 @@
 // ordering's index.
 
 /// Implements `SessionStore`, `UserStore`, `ThrottleStore`, `AuditStore`,
-/// `KeyStore` and `OutboxStore` for `$store`, a struct whose `pool` field is
+/// `MfaStore`, `KeyStore` and `OutboxStore` for `$store`, a struct whose `pool` field is
 /// a sqlx pool of the database `$db`; the backend module provides `LIST_USER_SESSIONS` and
 /// `CLAIM_OUTBOX`, the two statements its dialect writes itself.
 macro_rules! sql_stores {
@@ -464,6 +464,126 @@ macro_rules! sql_stores {
                 };
                 Ok(Page::counted(capped as u64, results, || estimate))
             }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::mfa::MfaStore for $store {
+            async fn totp(&self, user_id: i64) -> Result<Option<$crate::mfa::TotpFactor>, StoreError> {
+                let row: Option<(String, i64, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT secret, last_step, created_at, last_used_at FROM latchkey_mfa_totp WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|(sealed_secret, last_step, created, used)| {
+                    Ok($crate::mfa::TotpFactor {
+                        sealed_secret,
+                        last_step: u64::try_from(last_step).ok(),
+                        created_at: from_ts(created)?,
+                        last_used_at: used.map(from_ts).transpose()?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn enable_totp(
+                &self,
+                user_id: i64,
+                sealed_secret: &str,
+                recovery_codes: &[String],
+                now: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                // The factor and its codes, or neither.
+                let mut tx = self.pool.begin().await?;
+                let added = sqlx::query(
+                    "INSERT INTO latchkey_mfa_totp (user_id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING",
+                )
+                .bind(user_id)
+                .bind(sealed_secret)
+                .bind(ts(now))
+                .execute(&mut *tx)
+                .await?;
+                if added.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_recovery_codes(&mut tx, user_id, recovery_codes, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn use_totp_step(&self, user_id: i64, step: u64, now: OffsetDateTime) -> Result<bool, StoreError> {
+                // One statement: of two requests with the same code, one wins.
+                let r = sqlx::query(
+                    "UPDATE latchkey_mfa_totp SET last_step = $2, last_used_at = $3 WHERE user_id = $1 AND last_step < $2",
+                )
+                .bind(user_id)
+                .bind(i64::try_from(step).unwrap_or(i64::MAX))
+                .bind(ts(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn reset(&self, user_id: i64) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM latchkey_mfa_recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+                let r = sqlx::query("DELETE FROM latchkey_mfa_totp WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(r.rows_affected() > 0)
+            }
+
+            async fn recovery_codes_left(&self, user_id: i64) -> Result<u32, StoreError> {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM latchkey_mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+                )
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(u32::try_from(n).unwrap_or(u32::MAX))
+            }
+
+            async fn use_recovery_code(&self, user_id: i64, stored: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+                let r = sqlx::query(
+                    "UPDATE latchkey_mfa_recovery_codes SET used_at = $3 WHERE user_id = $1 AND code = $2 AND used_at IS NULL",
+                )
+                .bind(user_id)
+                .bind(stored)
+                .bind(ts(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn replace_recovery_codes(
+                &self,
+                user_id: i64,
+                recovery_codes: &[String],
+                now: OffsetDateTime,
+            ) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin().await?;
+                insert_recovery_codes(&mut tx, user_id, recovery_codes, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+
+        /// Replaces the user's recovery codes, inside the caller's transaction.
+        async fn insert_recovery_codes(
+            c: &mut Conn,
+            user_id: i64,
+            codes: &[String],
+            now: OffsetDateTime,
+        ) -> Result<(), sqlx::Error> {
+            sqlx::query("DELETE FROM latchkey_mfa_recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *c).await?;
+            for code in codes {
+                sqlx::query("INSERT INTO latchkey_mfa_recovery_codes (user_id, code, created_at) VALUES ($1, $2, $3)")
+                    .bind(user_id)
+                    .bind(code)
+                    .bind(ts(now))
+                    .execute(&mut *c)
+                    .await?;
+            }
+            Ok(())
         }
 
         #[async_trait::async_trait]

@@ -42,6 +42,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/sqlite/0006_keys_and_outbox.sql"),
     },
     Migration { version: 7, name: "admin", sql: include_str!("../../../migrations/sqlite/0007_admin.sql") },
+    Migration { version: 8, name: "mfa", sql: include_str!("../../../migrations/sqlite/0008_mfa.sql") },
 ];
 
 /// User search: the FTS5 trigram table of migration 7.

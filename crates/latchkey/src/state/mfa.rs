@@ -1,0 +1,355 @@
+//! Second factors on the state: setting up TOTP (with its recovery codes),
+//! removing it, regenerating the codes, and the sign-in step between a right
+//! password and a second factor. No HTTP here: `crate::http::routes::mfa`
+//! and the login route call these.
+//!
+//! The pending sign-in lives in the session, under a fresh key, as an
+//! anonymous session: nothing that checks authentication sees a user until
+//! the second factor is proved. Attempts are counted before a code is
+//! checked — per pending session and per account — so guesses, in parallel
+//! or not, run into 429 after `MAX_CODE_ATTEMPTS` (and `throttle.per_account`).
+
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime};
+
+use crate::{
+    Latchkey,
+    audit::AuditEvent,
+    auth::AuthError,
+    csrf::CsrfToken,
+    mfa::{
+        MAX_CODE_ATTEMPTS, PENDING_TTL, SETUP_TTL, recovery,
+        totp::{TotpRefusal, TotpSecret},
+    },
+    session::{ClientInfo, Session},
+    store::from_ts,
+    throttle::Throttled,
+    users::User,
+};
+
+/// The session key of a sign-in waiting for its second factor.
+const PENDING: &str = "_mfa_pending";
+/// The session key of a TOTP secret being set up.
+const SETUP: &str = "_mfa_totp_setup";
+/// The issuer authenticator apps show beside the account.
+const ISSUER: &str = "Latchkey";
+
+/// What the setup page shows: the secret, for typing, and the URL a QR code carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TotpSetup {
+    /// Unpadded base32.
+    pub secret: String,
+    /// `otpauth://totp/…`.
+    pub otpauth_url: String,
+}
+
+/// How a second factor was proved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorUsed {
+    /// A code from the authenticator app.
+    Totp,
+    /// A recovery code; how many are left.
+    RecoveryCode(u32),
+}
+
+impl Latchkey {
+    fn mfa_event(&self, kind: &str, user: &User, client: Option<std::net::IpAddr>) -> AuditEvent {
+        AuditEvent::new(self.clock().now(), kind).username(&user.username).user_id(user.id).client(client)
+    }
+
+    /// The second factors `user_id` can sign in with (empty: none; a
+    /// password alone signs them in).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn mfa_methods(&self, user_id: i64) -> Result<Vec<&'static str>, AuthError> {
+        let mut methods = Vec::new();
+        if self.mfa().totp(user_id).await?.is_some() {
+            methods.push("totp");
+            if self.mfa().recovery_codes_left(user_id).await? > 0 {
+                methods.push("recovery_code");
+            }
+        }
+        Ok(methods)
+    }
+
+    /// Starts (or shows again, for 10 minutes) the setup of an authenticator
+    /// app: a new secret, kept sealed in the session until a code from it
+    /// activates it. Needs a recent authentication.
+    ///
+    /// # Errors
+    /// [`AuthError::ReauthenticationRequired`], [`AuthError::MfaAlreadyEnabled`],
+    /// or a store failure.
+    pub async fn totp_setup(&self, user: &User, session: &Session) -> Result<TotpSetup, AuthError> {
+        self.require_recent_authentication(session).await?;
+        if self.mfa().totp(user.id).await?.is_some() {
+            return Err(AuthError::MfaAlreadyEnabled);
+        }
+        let now = self.clock().now();
+        let secret = match self.pending_setup(session, now).await? {
+            Some(s) => s,
+            None => {
+                let s = TotpSecret::generate();
+                let sealed = self.secret_box().seal(s.base32().as_bytes());
+                session.insert(SETUP, json!({ "secret": sealed, "since": now.unix_timestamp() })).await?;
+                s
+            }
+        };
+        Ok(TotpSetup { otpauth_url: secret.otpauth_url(ISSUER, &user.username), secret: secret.base32() })
+    }
+
+    async fn pending_setup(&self, session: &Session, now: OffsetDateTime) -> Result<Option<TotpSecret>, AuthError> {
+        let Some(v) = session.get(SETUP).await? else { return Ok(None) };
+        let since = v["since"].as_i64().and_then(|t| from_ts(t).ok());
+        let secret = v["secret"].as_str().and_then(|s| self.open_secret(s));
+        Ok(match (since, secret) {
+            (Some(since), Some(secret)) if now - since < SETUP_TTL => Some(secret),
+            _ => None,
+        })
+    }
+
+    fn open_secret(&self, sealed: &str) -> Option<TotpSecret> {
+        let plain = self.secret_box().open(sealed)?;
+        TotpSecret::from_base32(std::str::from_utf8(&plain).ok()?)
+    }
+
+    /// Activates the app being set up with a code from it; returns the new
+    /// recovery codes, shown this once.
+    ///
+    /// # Errors
+    /// [`AuthError::MfaSetupExpired`], [`AuthError::InvalidCode`],
+    /// [`AuthError::MfaAlreadyEnabled`], [`AuthError::RequestsThrottled`],
+    /// or a store failure.
+    pub async fn totp_activate(
+        &self,
+        user: &User,
+        session: &Session,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<Vec<String>, AuthError> {
+        let now = self.clock().now();
+        if self.mfa().totp(user.id).await?.is_some() {
+            return Err(AuthError::MfaAlreadyEnabled);
+        }
+        let secret = self.pending_setup(session, now).await?.ok_or(AuthError::MfaSetupExpired)?;
+        self.count_code_attempt(None, user).await.map_err(AuthError::RequestsThrottled)?;
+        let step = secret.verify(code, now, None).map_err(|_| AuthError::InvalidCode)?;
+        let codes = recovery::generate_set();
+        let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key().stored_form(c)).collect();
+        let sealed = self.secret_box().seal(secret.base32().as_bytes());
+        if !self.mfa().enable_totp(user.id, &sealed, &stored, now).await? {
+            return Err(AuthError::MfaAlreadyEnabled);
+        }
+        // The code that activated it cannot sign in as well.
+        self.mfa().use_totp_step(user.id, step, now).await?;
+        session.remove(SETUP).await?;
+        self.audit(self.mfa_event("mfa_enabled", user, client.ip).detail("authenticator app")).await;
+        Ok(codes)
+    }
+
+    /// Removes the user's second factors (and their recovery codes). Needs a
+    /// recent authentication.
+    ///
+    /// # Errors
+    /// [`AuthError::ReauthenticationRequired`], [`AuthError::MfaNotEnabled`],
+    /// or a store failure.
+    pub async fn totp_disable(&self, user: &User, session: &Session, client: &ClientInfo) -> Result<(), AuthError> {
+        self.require_recent_authentication(session).await?;
+        if !self.mfa().reset(user.id).await? {
+            return Err(AuthError::MfaNotEnabled);
+        }
+        self.audit(self.mfa_event("mfa_disabled", user, client.ip).detail("by the user")).await;
+        Ok(())
+    }
+
+    /// How many unused recovery codes the user has.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn recovery_codes_left(&self, user: &User) -> Result<u32, AuthError> {
+        Ok(self.mfa().recovery_codes_left(user.id).await?)
+    }
+
+    /// A fresh set of recovery codes (the old ones stop working). Needs a
+    /// recent authentication and an active factor.
+    ///
+    /// # Errors
+    /// [`AuthError::ReauthenticationRequired`], [`AuthError::MfaNotEnabled`],
+    /// or a store failure.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        user: &User,
+        session: &Session,
+        client: &ClientInfo,
+    ) -> Result<Vec<String>, AuthError> {
+        self.require_recent_authentication(session).await?;
+        if self.mfa().totp(user.id).await?.is_none() {
+            return Err(AuthError::MfaNotEnabled);
+        }
+        let codes = recovery::generate_set();
+        let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key().stored_form(c)).collect();
+        self.mfa().replace_recovery_codes(user.id, &stored, self.clock().now()).await?;
+        self.audit(self.mfa_event("recovery_codes_regenerated", user, client.ip)).await;
+        Ok(codes)
+    }
+
+    /// The password of `user` was right and they have a second factor: the
+    /// session moves to a new key, anonymous, holding the pending sign-in;
+    /// the CSRF secret changes. Answers [`AuthError::MfaRequired`].
+    pub(crate) async fn begin_second_factor(
+        &self,
+        session: &Session,
+        csrf: &CsrfToken,
+        user: &User,
+        remember: bool,
+        methods: Vec<&'static str>,
+        client: &ClientInfo,
+    ) -> AuthError {
+        let pending = json!({
+            "user": user.id,
+            "hash": self.session_auth_hash(user),
+            "since": self.clock().now().unix_timestamp(),
+            "remember": remember,
+        });
+        let started = async {
+            session.cycle_anonymous(client).await?;
+            session.insert(PENDING, pending).await
+        };
+        if let Err(e) = started.await {
+            return e.into();
+        }
+        csrf.rotate();
+        self.audit(self.mfa_event("login_mfa_pending", user, client.ip).detail(methods.join(", "))).await;
+        AuthError::MfaRequired(methods)
+    }
+
+    /// Counts one code attempt — for the pending sign-in of `session` (when
+    /// given) and for the account — before the code is checked.
+    async fn count_code_attempt(&self, session_key: Option<&str>, user: &User) -> Result<(), Throttled> {
+        let policy = &self.settings().throttle;
+        if !policy.enabled {
+            return Ok(());
+        }
+        let now = self.clock().now();
+        let store = self.throttle();
+        let over = |c: crate::throttle::Counter, limit: u32, scope| {
+            (c.failures > limit).then(|| Throttled {
+                scope,
+                retry_after: (c.window_start + policy.window - now).max(Duration::seconds(1)),
+            })
+        };
+        let account = format!("mfa:{}", crate::throttle::account_key(&user.username));
+        // A store failure must not open the door: refused as throttled.
+        let fail = || Throttled { scope: "account", retry_after: Duration::seconds(1) };
+        let acct = store.record_failure(&account, now, policy.window).await.map_err(|_| fail())?;
+        if let Some(t) = over(acct, policy.per_account, "account") {
+            return Err(t);
+        }
+        if let Some(key) = session_key {
+            let c =
+                store.record_failure(&format!("mfa:session:{key}"), now, policy.window).await.map_err(|_| fail())?;
+            if let Some(t) = over(c, MAX_CODE_ATTEMPTS, "session") {
+                return Err(t);
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the sign-in waiting in `session` with a code from the
+    /// authenticator app or a recovery code: the session moves to a new key
+    /// and is signed in, the CSRF secret changes. Returns the user and how.
+    ///
+    /// # Errors
+    /// [`AuthError::MfaNotPending`], [`AuthError::InvalidCode`],
+    /// [`AuthError::Throttled`] (also after the pending sign-in ended, while
+    /// the count lasts), or a store failure.
+    pub async fn complete_second_factor(
+        &self,
+        session: &Session,
+        csrf: &CsrfToken,
+        code: &str,
+        client: &ClientInfo,
+    ) -> Result<(User, FactorUsed), AuthError> {
+        let now = self.clock().now();
+        let Some(key) = session.key_hash().await? else { return Err(AuthError::MfaNotPending) };
+        let pending = session.get(PENDING).await?.unwrap_or(Value::Null);
+        let user = match pending["user"].as_i64() {
+            Some(id) => self.users().by_id(id).await?,
+            None => None,
+        };
+        let Some(user) = user else {
+            // Refused without a pending sign-in, but still counted for this
+            // browser, so the limit outlives the pending state.
+            self.refuse_if_throttled(&key.0).await?;
+            return Err(AuthError::MfaNotPending);
+        };
+        self.count_code_attempt(Some(&key.0), &user).await.map_err(AuthError::Throttled)?;
+        let since = pending["since"].as_i64().and_then(|t| from_ts(t).ok());
+        let fresh = since.is_some_and(|s| now - s < PENDING_TTL);
+        let same_password = pending["hash"].as_str().is_some_and(|h| self.verify_session_auth_hash(h, &user));
+        if !fresh || !user.is_active || !same_password {
+            session.remove(PENDING).await?;
+            return Err(AuthError::MfaNotPending);
+        }
+        let used = match self.check_code(&user, code, now).await? {
+            Some(used) => used,
+            None => {
+                self.audit(self.mfa_event("mfa_failed", &user, client.ip)).await;
+                return Err(AuthError::InvalidCode);
+            }
+        };
+        let remember = pending["remember"].as_bool().unwrap_or(true);
+        session.remove(PENDING).await?;
+        session.cycle_login(user.id, self.session_auth_hash(&user), remember, client).await?;
+        csrf.rotate();
+        self.users().record_login(user.id, now).await?;
+        let how = match used {
+            FactorUsed::Totp => "with an authenticator app".to_owned(),
+            FactorUsed::RecoveryCode(left) => {
+                self.audit(
+                    self.mfa_event("recovery_code_used", &user, client.ip)
+                        .detail(format!("{left} recovery code(s) left")),
+                )
+                .await;
+                format!("with a recovery code ({left} left)")
+            }
+        };
+        self.audit(self.mfa_event("login", &user, client.ip).detail(how)).await;
+        Ok((user, used))
+    }
+
+    async fn refuse_if_throttled(&self, session_key: &str) -> Result<(), AuthError> {
+        let policy = &self.settings().throttle;
+        let now = self.clock().now();
+        if policy.enabled
+            && let Some(c) = self.throttle().get(&format!("mfa:session:{session_key}"), now, policy.window).await?
+            && c.failures >= MAX_CODE_ATTEMPTS
+        {
+            let retry_after = (c.window_start + policy.window - now).max(Duration::seconds(1));
+            return Err(AuthError::Throttled(Throttled { scope: "session", retry_after }));
+        }
+        Ok(())
+    }
+
+    /// Which factor `code` proves for `user`, marking it used; `None` when
+    /// it proves none (wrong, replayed, or a used recovery code).
+    async fn check_code(&self, user: &User, code: &str, now: OffsetDateTime) -> Result<Option<FactorUsed>, AuthError> {
+        if let Some(factor) = self.mfa().totp(user.id).await?
+            && let Some(secret) = self.open_secret(&factor.sealed_secret)
+        {
+            match secret.verify(code, now, factor.last_step) {
+                // Stored only if no other request used this step first.
+                Ok(step) if self.mfa().use_totp_step(user.id, step, now).await? => return Ok(Some(FactorUsed::Totp)),
+                Ok(_) | Err(TotpRefusal::Replayed) => return Ok(None),
+                Err(TotpRefusal::Invalid) => {}
+            }
+        }
+        if let Some(stored) = self.recovery_key().stored_form(code)
+            && self.mfa().use_recovery_code(user.id, &stored, now).await?
+        {
+            let left = self.mfa().recovery_codes_left(user.id).await?;
+            return Ok(Some(FactorUsed::RecoveryCode(left)));
+        }
+        Ok(None)
+    }
+}
