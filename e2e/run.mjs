@@ -895,6 +895,35 @@ async function mfaScenario(ctx, t) {
       const again = await signInWith(recovery[0]);
       assert((await again.getAttribute("data-testid")) === "login-error", "the same code a second time is refused");
     });
+
+    await step(ctx, "two-step sign-in: a staff user resets a lost device in the admin; the user is signed out, then signs in with the password alone", async () => {
+      const ok = await signInWith(recovery[1]);
+      assert((await ok.getAttribute("data-testid")) === "greeting", "signed in");
+      const s = await launch();
+      try {
+        const admin = await s.context.newPage();
+        await adminSignIn(admin, t.admin, USER, PASSWORD);
+        await admin.waitForSelector('[data-testid="users-table"]');
+        await admin.fill("#user-search", MFA_USER);
+        await admin.press("#user-search", "Enter");
+        await admin.waitForFunction((n) => document.querySelectorAll('[data-testid="user-row"]').length === 1 && document.body.textContent.includes(n), MFA_USER);
+        await admin.click(`text=${MFA_USER}`);
+        const factors = await (await admin.waitForSelector('[data-testid="user-factors"]')).textContent();
+        assert(factors.includes("authenticator app") && factors.includes("8 recovery codes left"), factors);
+        await admin.click("text=Reset second factors");
+        await admin.click('[data-testid="confirm-dialog"] .btn-danger');
+        await reauthIfAsked(admin, '[data-testid="user-notice"]');
+        const notice = await admin.textContent('[data-testid="user-notice"]');
+        assert(notice.includes("second factors are removed"), notice);
+      } finally {
+        await s.context.close();
+        fs.rmSync(s.profile, { recursive: true, force: true });
+      }
+      await p.reload();
+      assert((await signedInAs(p)) === null, "the user's session ended");
+      await uiLogin(p, t.spa, MFA_PASSWORD, MFA_USER);
+      assert((await signedInAs(p)) === MFA_USER, "the password alone signs in again");
+    });
   } finally {
     await b.context.close();
     fs.rmSync(b.profile, { recursive: true, force: true });

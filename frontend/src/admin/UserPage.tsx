@@ -1,7 +1,7 @@
 import { FormEvent, useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 
-import { AdminEvent, AdminSession, AdminUser, UserChanges } from "./api";
+import { AdminEvent, AdminFactors, AdminSession, AdminUser, UserChanges } from "./api";
 import { adminErrorMessage, ConfirmDialog, describeUserAgent, useAdmin, When } from "./common";
 import { StatusBadges } from "./UsersPage";
 
@@ -20,6 +20,7 @@ export default function UserPage() {
   const [user, setUser] = useState<AdminUser | null>(null);
   const [sessions, setSessions] = useState<AdminSession[]>([]);
   const [events, setEvents] = useState<AdminEvent[]>([]);
+  const [factors, setFactors] = useState<AdminFactors | null>(null);
   const [loadError, setLoadError] = useState("");
   const [notice, setNotice] = useState("");
   const [error, setError] = useState("");
@@ -32,9 +33,14 @@ export default function UserPage() {
     try {
       const u = await admin.user(id);
       setUser(u);
-      const [s, e] = await Promise.all([admin.userSessions(id), admin.events({ user: u.username, pageSize: 10 })]);
+      const [s, e, f] = await Promise.all([
+        admin.userSessions(id),
+        admin.events({ user: u.username, pageSize: 10 }),
+        admin.factors(id),
+      ]);
       setSessions(s);
       setEvents(e.results);
+      setFactors(f);
       setLoadError("");
     } catch (e) {
       if (!handleAuthFailure(e)) setLoadError(adminErrorMessage(e));
@@ -190,6 +196,42 @@ export default function UserPage() {
               })
             }
           />
+        )}
+      </section>
+
+      <section className="mt-4" aria-labelledby="factors-title">
+        <h2 className="h5" id="factors-title">
+          Two-step sign-in
+        </h2>
+        {factors?.totp.enabled ? (
+          <div className="d-flex flex-wrap align-items-center gap-2" data-testid="user-factors">
+            <span>
+              An authenticator app, set up <When iso={factors.totp.createdAt} />, last used{" "}
+              <When iso={factors.totp.lastUsedAt} />; {factors.recoveryCodesLeft} recovery code
+              {factors.recoveryCodesLeft === 1 ? "" : "s"} left.
+            </span>
+            {!own && (
+              <button
+                type="button"
+                className="btn btn-outline-danger btn-sm"
+                disabled={busy}
+                onClick={() =>
+                  setConfirm({
+                    title: `Reset the second factors of ${user.username}?`,
+                    body: "For a lost phone: the authenticator app and the recovery codes are removed and they are signed out everywhere; they sign in with their password alone until they set up a new app.",
+                    label: "Reset second factors",
+                    run: async () => (await sensitive(() => admin.resetFactors(id))).detail,
+                  })
+                }
+              >
+                Reset second factors
+              </button>
+            )}
+          </div>
+        ) : factors ? (
+          <p data-testid="user-factors">None: the password alone signs them in.</p>
+        ) : (
+          <p>Loading…</p>
         )}
       </section>
 

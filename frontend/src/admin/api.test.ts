@@ -36,6 +36,8 @@ describe("adminApi", () => {
     await admin.endUserSessions(7);
     await admin.endSession("7.abc");
     await admin.events({ user: "ann", kind: "login" });
+    await admin.factors(7);
+    await admin.resetFactors(7);
     expect(calls).toEqual([
       ["GET", "/api/admin/users/?search=ann&isActive=true&ordering=-lastLogin&page=3&pageSize=25", undefined],
       ["PATCH", "/api/admin/users/7/", { isActive: false }],
@@ -44,6 +46,8 @@ describe("adminApi", () => {
       ["DELETE", "/api/admin/users/7/sessions/", undefined],
       ["DELETE", "/api/admin/sessions/7.abc/", undefined],
       ["GET", "/api/admin/events/?user=ann&kind=login", undefined],
+      ["GET", "/api/admin/users/7/mfa/", undefined],
+      ["DELETE", "/api/admin/users/7/mfa/", undefined],
     ]);
   });
 });

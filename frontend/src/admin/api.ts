@@ -42,6 +42,12 @@ export interface AdminEvent {
   count: number;
 }
 
+/** A user's second factors, as the admin sees them. */
+export interface AdminFactors {
+  totp: { enabled: boolean; createdAt?: string; lastUsedAt?: string | null };
+  recoveryCodesLeft: number;
+}
+
 export interface UserFilters {
   search?: string;
   isActive?: boolean;
@@ -72,6 +78,8 @@ export interface AdminApi {
   createUser(username: string, email: string, password: string): Promise<AdminUser>;
   updateUser(id: number, changes: UserChanges): Promise<AdminUser>;
   setPassword(id: number, newPassword: string): Promise<{ detail: string; ended: number }>;
+  factors(id: number): Promise<AdminFactors>;
+  resetFactors(id: number): Promise<{ detail: string }>;
   userSessions(id: number): Promise<AdminSession[]>;
   endUserSessions(id: number): Promise<{ detail: string; ended: number }>;
   sessions(p: { user?: string; page?: number; pageSize?: number }): Promise<Page<AdminSession>>;
@@ -86,6 +94,8 @@ export function adminApi(api: ApiClient): AdminApi {
     createUser: (username, email, password) => api.request("POST", "/api/admin/users/", { username, email, password }),
     updateUser: (id, changes) => api.request("PATCH", `/api/admin/users/${id}/`, changes),
     setPassword: (id, newPassword) => api.request("POST", `/api/admin/users/${id}/password/`, { newPassword }),
+    factors: (id) => api.request("GET", `/api/admin/users/${id}/mfa/`),
+    resetFactors: (id) => api.request("DELETE", `/api/admin/users/${id}/mfa/`),
     userSessions: async (id) =>
       (await api.request<{ sessions: AdminSession[] }>("GET", `/api/admin/users/${id}/sessions/`)).sessions,
     endUserSessions: (id) => api.request("DELETE", `/api/admin/users/${id}/sessions/`),
