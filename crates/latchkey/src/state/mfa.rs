@@ -238,7 +238,7 @@ impl Latchkey {
                 retry_after: (c.window_start + policy.window - now).max(Duration::seconds(1)),
             })
         };
-        let account = format!("mfa:{}", crate::throttle::account_key(&user.username));
+        let account = crate::throttle::mfa_account_key(&crate::throttle::account_key(&user.username));
         // A store failure must not open the door: refused as throttled.
         let fail = || Throttled { scope: "account", retry_after: Duration::seconds(1) };
         let acct = store.record_failure(&account, now, policy.window).await.map_err(|_| fail())?;

@@ -72,6 +72,12 @@ pub fn client_key(ip: Option<std::net::IpAddr>) -> String {
     }
 }
 
+/// The key counting second-factor attempts on the account whose
+/// [`account_key`] is `account`.
+pub fn mfa_account_key(account: &str) -> String {
+    format!("mfa:{account}")
+}
+
 /// The account part of a key: a hash of the normalised username.
 pub fn account_key(username: &str) -> String {
     let normalised: String = unicode_normalization::UnicodeNormalization::nfkc(username).collect();
@@ -222,7 +228,8 @@ impl ThrottlePolicy {
         Ok(())
     }
 
-    /// Operator reset of one account's counters (all clients); returns how many keys.
+    /// Operator reset of one account's counters (all clients, and its
+    /// second-factor attempts); returns how many keys.
     ///
     /// # Errors
     /// Store failures.
@@ -230,7 +237,8 @@ impl ThrottlePolicy {
         let a = account_key(username);
         Ok(store.reset_where(&format!("acct:{a}"), "").await?
             + store.reset_where(&format!("cool:{a}"), "").await?
-            + store.reset_where(&format!("pair:{a}|"), "").await?)
+            + store.reset_where(&format!("pair:{a}|"), "").await?
+            + store.reset_where(&mfa_account_key(&a), "").await?)
     }
 
     /// Operator reset of one client's counters (all accounts); returns how many keys.

@@ -218,6 +218,12 @@ async fn the_account_limit_holds_across_browsers() {
         }
     }
     assert!(refused >= 12 - 6, "at most 6 attempts per account in the window, {refused} refused");
+    // An operator's `latchkey throttle reset --username` lifts it.
+    latchkey::throttle::ThrottlePolicy::reset_account(app.lk.throttle().as_ref(), USER).await.unwrap();
+    let mut b = app.browser();
+    b.login_as(USER, PASSWORD).await;
+    let code = secret.code_at(b.clock.now());
+    assert_eq!(second_step(&mut b, &code).await.status, StatusCode::OK, "after the operator's reset");
 }
 
 #[tokio::test]
