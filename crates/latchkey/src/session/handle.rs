@@ -190,10 +190,12 @@ impl Session {
     /// one server-side (a session of a signed-in user is ended; an anonymous
     /// one's data carries over). The step between a password and a second
     /// factor uses it: whoever held the old key does not hold the new one.
+    /// The new session ends after `lifetime` at the latest (the store drops
+    /// it then, whatever its data says).
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn cycle_anonymous(&self, client: &ClientInfo) -> Result<(), StoreError> {
+    pub async fn cycle_anonymous(&self, client: &ClientInfo, lifetime: time::Duration) -> Result<(), StoreError> {
         let mut st = self.0.state.lock().await;
         self.ensure_loaded(&mut st).await?;
         if let Some(old) = st.record.take() {
@@ -202,7 +204,17 @@ impl Session {
                 st.record = Some(old);
             }
         }
-        self.create_locked(&mut st, None, String::new(), true, client).await
+        self.create_locked(&mut st, None, String::new(), true, client).await?;
+        if let Some(r) = st.record.as_mut() {
+            let end = r.created_at + lifetime;
+            if end < r.absolute_expires_at {
+                r.absolute_expires_at = end;
+                r.expires_at = r.expires_at.min(end);
+                r.idle_timeout = None;
+                st.modified = true;
+            }
+        }
+        Ok(())
     }
 
     async fn create_locked(

@@ -212,7 +212,11 @@ impl Latchkey {
             "remember": remember,
         });
         let started = async {
-            session.cycle_anonymous(client).await?;
+            // The row outlives the pending sign-in (5 minutes) only as long
+            // as its attempt count matters, so a browser that ran into 429
+            // keeps getting it; then the store drops it.
+            let lifetime = PENDING_TTL.max(self.settings().throttle.window);
+            session.cycle_anonymous(client, lifetime).await?;
             session.insert(PENDING, pending).await
         };
         if let Err(e) = started.await {

@@ -232,6 +232,13 @@ async fn a_pending_sign_in_expires_after_five_minutes_and_belongs_to_its_browser
     let (secret, _) = with_totp(&mut app).await;
     app.unsafe_json(Method::POST, "/api/logout/", "{}").await;
     app.login_as(USER, PASSWORD).await;
+    // The store itself drops the pending session once its attempt count
+    // no longer matters (the throttle window), not weeks later.
+    let key = latchkey::session::SessionKey::parse(&app.session_cookie().unwrap()).unwrap().hash();
+    let record = app.lk.sessions().load(&key, app.clock.now()).await.unwrap().unwrap();
+    let window = app.lk.settings().throttle.window.max(latchkey::mfa::PENDING_TTL);
+    assert!(record.expires_at <= app.clock.now() + window, "{:?}", record.expires_at);
+    assert!(record.user_id.is_none(), "signed in as nobody");
     let mut stranger = app.browser();
     assert_eq!(
         {
