@@ -218,15 +218,15 @@ mod own_store {
 mod mail {
     use super::*;
 
-    async fn memory() -> Fixture<latchkey::Stores> {
+    pub(super) async fn memory() -> Fixture<latchkey::Stores> {
         Fixture::new(Arc::new(latchkey::Stores::memory()))
     }
 
-    async fn sqlite_store() -> Fixture<latchkey::Stores> {
+    pub(super) async fn sqlite_store() -> Fixture<latchkey::Stores> {
         Fixture::new(Arc::new(sqlite().await.stores()))
     }
 
-    async fn postgres() -> Fixture<latchkey::Stores> {
+    pub(super) async fn postgres() -> Fixture<latchkey::Stores> {
         let pg = PgDatabase::new().await;
         let db = pg.migrated().await;
         Fixture::with_guard(Arc::new(db.stores()), pg)
@@ -240,21 +240,8 @@ mod mail {
 }
 
 mod mfa {
-    use super::*;
-
-    async fn memory() -> Fixture<latchkey::Stores> {
-        Fixture::new(Arc::new(latchkey::Stores::memory()))
-    }
-
-    async fn sqlite_store() -> Fixture<latchkey::Stores> {
-        Fixture::new(Arc::new(sqlite().await.stores()))
-    }
-
-    async fn postgres() -> Fixture<latchkey::Stores> {
-        let pg = PgDatabase::new().await;
-        let db = pg.migrated().await;
-        Fixture::with_guard(Arc::new(db.stores()), pg)
-    }
+    // The same fixtures as the mail stores': a whole `Stores` per backend.
+    use super::mail::{memory, postgres, sqlite_store};
 
     latchkey::mfa_store_conformance! {
         memory => memory();

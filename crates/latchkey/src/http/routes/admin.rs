@@ -305,15 +305,7 @@ fn admin_session_out(s: AdminSession) -> Result<Value, ApiError> {
 
 async fn user_factors_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
     let user = lk.admin_user(user_id(&id)?).await?;
-    let totp = lk.mfa().totp(user.id).await.map_err(AuthError::from)?;
-    let totp = match totp {
-        Some(f) => json!({
-            "enabled": true,
-            "createdAt": rfc3339(f.created_at)?,
-            "lastUsedAt": f.last_used_at.map(rfc3339).transpose()?,
-        }),
-        None => json!({ "enabled": false }),
-    };
+    let totp = super::mfa::totp_json(&lk, &user).await?;
     let left = lk.recovery_codes_left(&user).await?;
     Ok(Json(json!({ "totp": totp, "recoveryCodesLeft": left })).into_response())
 }

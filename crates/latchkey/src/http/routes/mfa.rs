@@ -15,7 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::auth::rfc3339;
 use crate::{
@@ -34,18 +34,22 @@ use crate::{
 pub const PATHS: &[&str] = &["/api/mfa/", "/api/mfa/totp/", "/api/mfa/recovery-codes/", "/api/mfa/authenticate/"];
 
 async fn status_view(State(lk): State<Latchkey>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
-    let totp = lk.mfa().totp(user.id).await.map_err(crate::auth::AuthError::from)?;
-    let totp = match totp {
+    let totp = totp_json(&lk, &user).await?;
+    let left = lk.recovery_codes_left(&user).await?;
+    Ok(Json(json!({ "methods": lk.mfa_methods(user.id).await?, "totp": totp, "recoveryCodesLeft": left }))
+        .into_response())
+}
+
+/// A user's authenticator app as the account page and the admin show it.
+pub(super) async fn totp_json(lk: &Latchkey, user: &crate::users::User) -> Result<Value, ApiError> {
+    Ok(match lk.mfa().totp(user.id).await.map_err(crate::auth::AuthError::from)? {
         Some(f) => json!({
             "enabled": true,
             "createdAt": rfc3339(f.created_at)?,
             "lastUsedAt": f.last_used_at.map(rfc3339).transpose()?,
         }),
         None => json!({ "enabled": false }),
-    };
-    let left = lk.recovery_codes_left(&user).await?;
-    Ok(Json(json!({ "methods": lk.mfa_methods(user.id).await?, "totp": totp, "recoveryCodesLeft": left }))
-        .into_response())
+    })
 }
 
 async fn totp_setup_view(
