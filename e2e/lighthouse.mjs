@@ -45,6 +45,9 @@ const PAGES = [
   { name: "admin sessions", path: "/admin/sessions", signedIn: true },
   { name: "admin events", path: "/admin/events", signedIn: true },
   { name: "admin not allowed (a user who is not staff)", path: "/admin/users", signedIn: true, as: "plain" },
+  // A second server on the same database requires a second factor of staff (mfa.required_for_staff).
+  { name: "second factor required (site)", path: "/", signedIn: true, server: "strict" },
+  { name: "second factor required (admin)", path: "/admin/users", signedIn: true, server: "strict" },
 ];
 const PLAIN = "plain-user";
 
@@ -59,6 +62,8 @@ async function freePort() {
 async function main() {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  const strictPort = await freePort();
+  const strictBase = `http://127.0.0.1:${strictPort}`;
   const env = {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("LATCHKEY_"))),
     LATCHKEY_DATABASE_URL: `sqlite://${path.join(OUT, "db.sqlite3")}`,
@@ -79,22 +84,30 @@ async function main() {
   }
   const log = fs.openSync(path.join(OUT, "server.log"), "a");
   const server = spawn(BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${port}`], { env, stdio: ["ignore", log, log] });
+  const strictLog = fs.openSync(path.join(OUT, "server-mfa-required.log"), "a");
+  const strict = spawn(BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${strictPort}`], {
+    env: { ...env, LATCHKEY_MFA__REQUIRED_FOR_STAFF: "true" },
+    stdio: ["ignore", strictLog, strictLog],
+  });
   let chrome;
   const deadline = setTimeout(() => {
     console.error("[lighthouse] deadline reached; stopping");
     server.kill("SIGKILL");
+    strict.kill("SIGKILL");
     chrome?.kill();
     process.exit(2);
   }, DEADLINE_MS);
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/api/session/`)).ok) break;
-      } catch {
-        // Not listening yet.
+    for (const b of [base, strictBase]) {
+      for (let i = 0; ; i++) {
+        try {
+          if ((await fetch(`${b}/api/session/`)).ok) break;
+        } catch {
+          // Not listening yet.
+        }
+        if (i > 200) throw new Error(`the server at ${b} did not start`);
+        await new Promise((r) => setTimeout(r, 50));
       }
-      if (i > 200) throw new Error("the server did not start");
-      await new Promise((r) => setTimeout(r, 50));
     }
     // Sign in as the SPA would, and keep the session cookies for the audits.
     const csrf = await fetch(`${base}/api/csrf/`);
@@ -138,7 +151,7 @@ async function main() {
         await browser.setCookie({ name, value, domain: "127.0.0.1", path: "/", httpOnly: true }, { name: cname, value: cvalue, domain: "127.0.0.1", path: "/" });
         cookiesOf = who;
       }
-      const result = await lighthouse(`${base}${page.path}`, {
+      const result = await lighthouse(`${page.server === "strict" ? strictBase : base}${page.path}`, {
         port: chrome.port,
         onlyCategories: ["accessibility", "best-practices"],
         disableStorageReset: true,
@@ -180,12 +193,19 @@ async function main() {
         console.log(`[lighthouse] FAIL no admin page loaded ${api}: the admin audits were not signed in as staff`);
       }
     }
+    // The second server's pages showed the setup (it served the user's factors, nothing else).
+    const strictServed = fs.readFileSync(path.join(OUT, "server-mfa-required.log"), "utf8");
+    if (!/path=\/api\/mfa\/ status=200/.test(strictServed) || /path=\/api\/admin\/users\/ status=200/.test(strictServed)) {
+      failed += 1;
+      console.log("[lighthouse] FAIL the second-factor-required pages did not show the setup");
+    }
     console.log(`lighthouse: ${PAGES.length - failed} of ${PAGES.length} pages at 100 (reports: ${OUT})`);
     process.exitCode = failed === 0 ? 0 : 1;
   } finally {
     clearTimeout(deadline);
     chrome?.kill();
     server.kill("SIGTERM");
+    strict.kill("SIGTERM");
   }
 }
 

@@ -35,6 +35,9 @@ const ATTACKER_PASSWORD = "mallory-password";
 const NEW_PASSWORD = "a fresh e2e passphrase 2";
 const MFA_USER = "two-step";
 const MFA_PASSWORD = "two-step passphrase 8";
+const PASSKEY_USER = "passkey-user";
+const PASSKEY_PASSWORD = "passkey passphrase 8";
+const STAFF_MFA_USER = "mfa-staff";
 // Short, so the re-authentication prompt can be exercised without waiting minutes.
 const REAUTH_WINDOW_S = 3;
 const DEADLINE_MS = 10 * 60 * 1000;
@@ -826,6 +829,142 @@ function totpCode(secretB32, ms, steps = 0) {
 }
 
 /**
+ * Passkeys in the SPA with Chromium's virtual authenticator (DevTools
+ * protocol: an internal platform authenticator that keeps discoverable
+ * credentials and verifies the user): one is added on the Account page, it
+ * signs in with no username or password, it proves the second step after a
+ * password, and once removed it signs nobody in.
+ */
+async function passkeyScenario(ctx, t) {
+  const b = await launch();
+  try {
+    const p = await b.context.newPage();
+    const cdp = await b.context.newCDPSession(p);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: {
+        protocol: "ctap2",
+        transport: "internal",
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    const credentials = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
+    const toSignIn = async () => {
+      await p.goto(t.spa);
+      const form = await p.waitForSelector('[data-testid="login-form"], [data-testid="greeting"]');
+      if ((await form.getAttribute("data-testid")) === "greeting") {
+        await p.click("text=Log out");
+        await p.waitForSelector('[data-testid="login-form"]');
+      }
+    };
+
+    await step(ctx, "passkeys: one is added on the Account page (named, listed, with recovery codes as the first factor)", async () => {
+      await uiLogin(p, t.spa, PASSKEY_PASSWORD, PASSKEY_USER);
+      assert((await signedInAs(p)) === PASSKEY_USER, "signed in");
+      await p.goto(new URL("/account", t.spa).href);
+      await p.click("text=Add a passkey");
+      await p.fill("#passkey-name", "E2E laptop");
+      await p.click('[data-testid="passkey-add"] button[type="submit"]');
+      const which = await p.waitForSelector('[data-testid="reauth-dialog"], [data-testid="recovery-codes"]');
+      if ((await which.getAttribute("data-testid")) === "reauth-dialog") {
+        await p.fill("#reauth-password", PASSKEY_PASSWORD);
+        await p.click('[data-testid="reauth-dialog"] button[type="submit"]');
+        await p.waitForSelector('[data-testid="recovery-codes"]');
+      }
+      const codes = await p.$$eval('[data-testid="recovery-codes"] li', (li) => li.length);
+      assert(codes === 10, `${codes} recovery codes`);
+      await p.click("text=I have saved them");
+      await p.waitForFunction(() => document.querySelector('[data-testid="passkey-name"]')?.textContent === "E2E laptop");
+      const creds = await credentials();
+      assert(creds.length === 1 && creds[0].isResidentCredential, `a discoverable credential: ${JSON.stringify(creds)}`);
+      assert(creds[0].rpId === "localhost", `RP id ${creds[0].rpId}`);
+    });
+
+    await step(ctx, "passkeys: after logging out, 'Sign in with a passkey' signs in with no username or password", async () => {
+      await toSignIn();
+      const before = (await credentials())[0].signCount;
+      await p.click('[data-testid="login-form-passkey"]');
+      await p.waitForSelector('[data-testid="greeting"]');
+      assert((await signedInAs(p)) === PASSKEY_USER, "signed in by the passkey");
+      const after = (await credentials())[0].signCount;
+      assert(after > before, `the authenticator signed once more (${before} → ${after})`);
+    });
+
+    await step(ctx, "passkeys: after a password the passkey proves the second step", async () => {
+      await toSignIn();
+      await p.fill("#username", PASSKEY_USER);
+      await p.fill("#password", PASSKEY_PASSWORD);
+      await p.click('[data-testid="login-form"] button[type="submit"]');
+      await p.waitForSelector('[data-testid="login-form-second-factor"]');
+      assert(!(await p.$('[data-testid="greeting"]')), "the password alone did not sign in");
+      await p.click('[data-testid="login-form-use-passkey"]');
+      await p.waitForSelector('[data-testid="greeting"]');
+      assert((await signedInAs(p)) === PASSKEY_USER, "signed in with password and passkey");
+    });
+
+    await step(ctx, "passkeys: renamed, then removed on the Account page; the removed one signs nobody in", async () => {
+      await p.goto(new URL("/account", t.spa).href);
+      await p.click('button[aria-label="Rename E2E laptop"]');
+      await p.fill('[data-testid="passkey"] input', "Old laptop");
+      await p.click('[data-testid="passkey"] button[type="submit"]');
+      await p.waitForFunction(() => document.querySelector('[data-testid="passkey-name"]')?.textContent === "Old laptop");
+      await p.click('button[aria-label="Remove Old laptop"]');
+      await p.click("text=Yes, remove it");
+      const which = await p.waitForSelector('[data-testid="reauth-dialog"], [data-testid="mfa-notice"]');
+      if ((await which.getAttribute("data-testid")) === "reauth-dialog") {
+        await p.fill("#reauth-password", PASSKEY_PASSWORD);
+        await p.click('[data-testid="reauth-dialog"] button[type="submit"]');
+        await p.waitForSelector('[data-testid="mfa-notice"]');
+      }
+      assert(!(await p.$('[data-testid="passkey"]')), "no passkey listed");
+      await toSignIn();
+      await p.click('[data-testid="login-form-passkey"]');
+      const err = await p.waitForSelector('[data-testid="login-error"]');
+      assert((await err.textContent()).includes("could not be verified"), await err.textContent());
+      assert(!(await p.$('[data-testid="greeting"]')), "not signed in");
+      await uiLogin(p, t.spa, PASSKEY_PASSWORD, PASSKEY_USER);
+      assert((await signedInAs(p)) === PASSKEY_USER, "the password alone signs in again");
+    });
+
+    if (t.mfaRequired) {
+      await step(ctx, "passkeys: with mfa.required_for_staff a staff user is sent to set one up, in the site and the admin, then gets in", async () => {
+        // Cookies do not tell ports apart: sign the passkey user out first.
+        await toSignIn();
+        const admin = await b.context.newPage();
+        await adminSignIn(admin, t.mfaRequired.admin, STAFF_MFA_USER, PASSKEY_PASSWORD);
+        await admin.waitForSelector('[data-testid="mfa-setup-required"]');
+        assert(!(await admin.$('[data-testid="users-table"]')), "no admin data before a factor");
+        // WebAuthn prompts only in the focused page.
+        await p.bringToFront();
+        await p.goto(t.mfaRequired.spa);
+        await p.waitForSelector('[data-testid="mfa-setup-required"]');
+        assert(!(await p.$('[data-testid="greeting"]')), "nothing else before a factor");
+        await p.click("text=Add a passkey");
+        await p.fill("#passkey-name", "Staff key");
+        await p.click('[data-testid="passkey-add"] button[type="submit"]');
+        const which = await p.waitForSelector('[data-testid="reauth-dialog"], [data-testid="greeting"], [data-testid="mfa-error"]');
+        if ((await which.getAttribute("data-testid")) === "reauth-dialog") {
+          await p.fill("#reauth-password", PASSKEY_PASSWORD);
+          await p.click('[data-testid="reauth-dialog"] button[type="submit"]');
+        }
+        const done = await p.waitForSelector('[data-testid="greeting"], [data-testid="mfa-error"]');
+        assert((await done.getAttribute("data-testid")) === "greeting", `no error: ${await done.textContent()}`);
+        assert((await signedInAs(p)) === STAFF_MFA_USER, "in, once a passkey is set up");
+        await admin.reload();
+        await admin.waitForSelector('[data-testid="users-table"]');
+        await admin.close();
+      });
+    }
+  } finally {
+    await b.context.close();
+    fs.rmSync(b.profile, { recursive: true, force: true });
+  }
+}
+
+/**
  * Two-step sign-in in the SPA: set up an authenticator app on the Account
  * page (the QR code, the key, a code computed here from the key), the
  * recovery codes shown once; then a sign-in asks for a code after the
@@ -1031,6 +1170,7 @@ async function scenario(t) {
     await signupScenario(ctx, t);
     await adminScenario(ctx, t);
     await mfaScenario(ctx, t);
+    await passkeyScenario(ctx, t);
 
     for (const [where, origin] of [
       ["cross-site page", t.crossSite],
@@ -1171,6 +1311,9 @@ function prepareDatabase(name) {
   // So has the user who sets up two-step sign-in.
   run(BIN, ["createsuperuser", "--username", MFA_USER, "--no-input"], { env: { ...env, LATCHKEY_PASSWORD: MFA_PASSWORD } });
   run(BIN, ["users", "set", MFA_USER, "--no-superuser", "--no-staff"], { env });
+  // And the one who registers a passkey.
+  run(BIN, ["createsuperuser", "--username", PASSKEY_USER, "--no-input"], { env: { ...env, LATCHKEY_PASSWORD: PASSKEY_PASSWORD } });
+  run(BIN, ["users", "set", PASSKEY_USER, "--no-superuser", "--no-staff"], { env });
   return env;
 }
 
@@ -1220,8 +1363,16 @@ const topologies = {
     const tutDir = withTutorial(fs.mkdtempSync(path.join(ART, "tutorial-embedded-")), "", "cookie");
     fs.copyFileSync(path.join(tutDir, "tutorial.html"), path.join(tutDir, "index.html"));
     start("latchkey-embedded-spa-dir", BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${tut}`, "--spa-dir", tutDir], { env });
+    // Another server, with its own database whose only (staff) superuser
+    // has no second factor, requires one of staff.
+    const strict = await freePort();
+    const strictEnv = { ...latchkeyEnv(path.join(ART, "embedded-mfa-required.sqlite3")), LATCHKEY_MFA__REQUIRED_FOR_STAFF: "true" };
+    run(BIN, ["migrate"], { env: strictEnv });
+    run(BIN, ["createsuperuser", "--username", STAFF_MFA_USER, "--no-input"], { env: { ...strictEnv, LATCHKEY_PASSWORD: PASSKEY_PASSWORD } });
+    start("latchkey-embedded-mfa-required", BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${strict}`], { env: strictEnv });
     await waitFor(`http://127.0.0.1:${api}/api/session/`);
     await waitFor(`http://127.0.0.1:${tut}/api/session/`);
+    await waitFor(`http://127.0.0.1:${strict}/api/session/`);
     const a = await attackers(`http://localhost:${api}`);
     const index = await fetch(`http://127.0.0.1:${api}/`);
     assert(index.headers.get("content-security-policy")?.includes("default-src 'self'"), "embedded SPA has a CSP");
@@ -1231,6 +1382,7 @@ const topologies = {
       spa: `http://localhost:${api}/`,
       admin: `http://localhost:${api}/admin/`,
       tutorial: `http://localhost:${tut}/tutorial.html`,
+      mfaRequired: { spa: `http://localhost:${strict}/`, admin: `http://localhost:${strict}/admin/` },
       embedded: true,
       smtp,
       env,

@@ -2,15 +2,18 @@ import { useCallback, useEffect, useState } from "react";
 import { Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-router";
 
 import AccountPage from "./account/AccountPage";
+import MfaSetupRequired from "./account/MfaSetupRequired";
 import { ForgotPassword, ResetPassword } from "./account/PasswordReset";
 import { SignupPage, VerifyEmailPage } from "./account/Signup";
 import SignInForm, { loginErrorMessage } from "./account/SignInForm";
+import { useReauth } from "./account/reauth";
 import { ApiClient } from "./api/client";
 
 type View =
   | { kind: "loading" }
   | { kind: "anonymous"; notice?: string }
   | { kind: "signedIn"; username: string }
+  | { kind: "setupMfa"; username: string }
   | { kind: "broken"; message: string };
 
 export { loginErrorMessage };
@@ -20,7 +23,14 @@ export default function App({ api }: { api: ApiClient }) {
   const [signupOpen, setSignupOpen] = useState(false);
   const navigate = useNavigate();
 
+  const { sensitive, dialog } = useReauth(api);
+
   const showSignedIn = useCallback(async () => {
+    const s = await api.session();
+    if (s.isAuthenticated && s.mfaSetupRequired) {
+      setView({ kind: "setupMfa", username: s.username ?? "" });
+      return;
+    }
     const name = await api.whoami();
     setView(name ? { kind: "signedIn", username: name } : { kind: "anonymous" });
   }, [api]);
@@ -86,6 +96,22 @@ export default function App({ api }: { api: ApiClient }) {
           <div className="alert alert-danger" role="alert">
             {view.message}
           </div>
+        )}
+        {view.kind === "setupMfa" && (
+          <>
+            <MfaSetupRequired api={api} username={view.username} sensitive={sensitive} onDone={showSignedIn} />
+            <button
+              type="button"
+              className="btn btn-link px-0 mt-3"
+              onClick={async () => {
+                await api.logout().catch(() => undefined);
+                signedOut();
+              }}
+            >
+              Log out
+            </button>
+            {dialog}
+          </>
         )}
         {(view.kind === "anonymous" || view.kind === "signedIn") && (
           <Routes>

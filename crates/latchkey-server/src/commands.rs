@@ -612,7 +612,9 @@ pub fn describe(config: &Config) -> String {
          password hashing:  Argon2id m={m} KiB, t={t}, p={p}; {c} at once, {q} queued at most\n\
          mail:              {mail}\n\
          links in mail:     {links}\n\
-         admin:             {admin}\n",
+         admin:             {admin}\n\
+         passkeys:          {passkeys}\n\
+         second factor:     {mfa}\n",
         admin = if crate::spa::embedded_admin_present() {
             "/admin/ (staff users only; built into this binary)"
         } else {
@@ -635,6 +637,12 @@ pub fn describe(config: &Config) -> String {
             ),
         },
         links = links,
+        passkeys = describe_passkeys(&s.webauthn),
+        mfa = if s.mfa_required_for_staff {
+            "authenticator app, passkeys, recovery codes; staff must set one up (mfa.required_for_staff)"
+        } else {
+            "authenticator app, passkeys, recovery codes; optional for everyone"
+        },
         preset = s.preset,
         bind = config.server.bind,
         public = s.public_url.as_ref().map_or("unset".to_owned(), ToString::to_string),
@@ -652,6 +660,24 @@ pub fn describe(config: &Config) -> String {
         c = s.password_hasher.max_concurrent,
         q = s.password_hasher.max_queue,
     )
+}
+
+/// Which pages may use passkeys, as `check` says it.
+fn describe_passkeys(w: &latchkey::settings::WebauthnSettings) -> String {
+    let mut origins: Vec<String> = w.origins.iter().map(ToString::to_string).collect();
+    if w.any_localhost_port {
+        origins.push("http(s)://localhost on any port".into());
+    }
+    let mut out = if origins.is_empty() {
+        format!("unavailable: no origin is on RP id {} (set public_url or webauthn.rp_id)", w.rp_id)
+    } else {
+        format!("RP id {} ({}), for {}", w.rp_id, w.rp_name, origins.join(", "))
+    };
+    if !w.ignored_origins.is_empty() {
+        let ignored: Vec<String> = w.ignored_origins.iter().map(ToString::to_string).collect();
+        out.push_str(&format!("; not for {} (another domain)", ignored.join(", ")));
+    }
+    out
 }
 
 /// `latchkey check --deploy`: prints the findings; fails when any is an error.

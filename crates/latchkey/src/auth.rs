@@ -93,6 +93,29 @@ pub enum AuthError {
     /// A wrong, malformed or already used code.
     #[error("invalid code")]
     InvalidCode,
+    /// No origin may use passkeys with these settings (`webauthn.rp_id`).
+    #[error("webauthn unavailable")]
+    WebauthnUnavailable,
+    /// A passkey answer without its options in this session (none asked
+    /// for, used already, or older than 5 minutes).
+    #[error("no webauthn ceremony")]
+    WebauthnNotStarted,
+    /// A passkey answer that does not verify (malformed, wrong challenge,
+    /// origin or signature, unknown credential, counter gone back).
+    #[error("webauthn verification failed")]
+    WebauthnFailed,
+    /// Registering a credential that is registered already.
+    #[error("credential exists")]
+    WebauthnCredentialExists,
+    /// No such credential of this user.
+    #[error("no such credential")]
+    WebauthnCredentialNotFound,
+    /// A credential name that is not acceptable; why, in words.
+    #[error("{0}")]
+    InvalidName(String),
+    /// Staff must set up a second factor first (`mfa.required_for_staff`).
+    #[error("second factor setup required")]
+    MfaSetupRequired,
 }
 
 /// The session-auth-hash HMACs of the secret key and each fallback, in that order.

@@ -219,6 +219,38 @@ pub fn deploy_checks(s: &Settings, stored_secret: Option<Option<&str>>) -> Vec<F
             "audit.persist is false: `latchkey events` will show nothing (events still go to the log).".into(),
         );
     }
+    let w = &s.webauthn;
+    if s.public_url.as_ref().is_some_and(|u| u.host() != w.rp_id && !crate::settings::host_within(u.host(), &w.rp_id)) {
+        warn(
+            "latchkey.W013",
+            format!(
+                "public_url's host is an IP address, which cannot be a WebAuthn RP id: passkeys work only on \
+                 http://localhost. Serve the site under a domain name, or set webauthn.rp_id (currently {}).",
+                w.rp_id
+            ),
+        );
+    }
+    if w.origins.is_empty() && !w.any_localhost_port {
+        warn(
+            "latchkey.W014",
+            format!(
+                "no origin is on webauthn.rp_id {}: passkeys are unavailable. Set public_url to an origin on it.",
+                w.rp_id
+            ),
+        );
+    }
+    if !w.ignored_origins.is_empty() {
+        let list: Vec<String> = w.ignored_origins.iter().map(ToString::to_string).collect();
+        warn(
+            "latchkey.W015",
+            format!(
+                "allowed_origins {} are not on webauthn.rp_id {}: pages there cannot use passkeys (browsers refuse an \
+                 RP id of another domain). Choose a parent domain of all of them as rp_id if they should.",
+                list.join(", "),
+                w.rp_id
+            ),
+        );
+    }
     if matches!(s.preset, Preset::SameOrigin | Preset::Rest) && s.trusted_proxies.is_empty() {
         warn(
             "latchkey.W010",
@@ -240,6 +272,12 @@ mod tests {
 
     fn ids(f: &[Finding]) -> Vec<&str> {
         f.iter().map(|f| f.id).collect()
+    }
+
+    /// Findings but W015 (origins on another domain cannot use passkeys),
+    /// for the tests of other rules with such origins.
+    fn without_w015(f: Vec<Finding>) -> Vec<Finding> {
+        f.into_iter().filter(|f| f.id != "latchkey.W015").collect()
     }
 
     fn prod() -> RawSettings {
@@ -310,7 +348,7 @@ mod tests {
     fn plain_http_origins_in_an_https_deployment_are_errors() {
         let mut r = prod();
         r.allowed_origins = vec!["http://partner.example.org".into(), "http://localhost:5173".into()];
-        let f = deploy_checks(&r.validate().unwrap(), None);
+        let f = without_w015(deploy_checks(&r.validate().unwrap(), None));
         assert_eq!(ids(&f), ["latchkey.E008"], "localhost is fine: {f:?}");
     }
 
@@ -320,12 +358,12 @@ mod tests {
         r.preset = Some("cross-origin".into());
         r.public_url = Some("https://api.example.com".into());
         r.allowed_origins = vec!["https://app.example.com".into(), "https://myapp.vercel.app".into()];
-        let f = deploy_checks(&r.clone().validate().unwrap(), None);
+        let f = without_w015(deploy_checks(&r.clone().validate().unwrap(), None));
         assert_eq!(ids(&f), ["latchkey.E009"], "same site passes, the other site does not: {f:?}");
         assert!(f[0].message.contains("SameSite") || f[0].message.contains("samesite"));
         r.session.cookie.samesite = Some("None".into());
         r.csrf.cookie.samesite = Some("None".into());
-        assert!(deploy_checks(&r.validate().unwrap(), None).is_empty());
+        assert!(without_w015(deploy_checks(&r.validate().unwrap(), None)).is_empty());
     }
 
     #[test]
@@ -381,5 +419,31 @@ mod tests {
         );
         assert!(ids(&f).contains(&"latchkey.W001"));
         assert!(f.iter().all(|f| f.level == Level::Warning), "{f:?}");
+    }
+
+    #[test]
+    fn passkey_settings_that_cannot_work_are_explained() {
+        let mut r = prod();
+        r.public_url = Some("https://203.0.113.7".into());
+        r.allowed_hosts = Some(vec!["203.0.113.7".into()]);
+        assert!(ids(&deploy_checks(&r.validate().unwrap(), None)).contains(&"latchkey.W013"));
+        let mut r = prod();
+        r.webauthn.rp_id = Some("example.com".into());
+        r.allowed_origins = vec!["https://admin.example.com".into(), "https://partner.example.org".into()];
+        let f = deploy_checks(&r.validate().unwrap(), None);
+        assert!(ids(&f).contains(&"latchkey.W015"), "{f:?}");
+        assert!(f.iter().any(|f| f.message.contains("https://partner.example.org")), "{f:?}");
+        let mut r = prod();
+        r.public_url = None;
+        r.webauthn.rp_id = Some("example.com".into());
+        assert!(ids(&deploy_checks(&r.validate().unwrap(), None)).contains(&"latchkey.W014"));
+        assert!(
+            !ids(&deploy_checks(&prod().validate().unwrap(), None)).iter().any(|id| [
+                "latchkey.W013",
+                "latchkey.W014",
+                "latchkey.W015"
+            ]
+            .contains(id))
+        );
     }
 }

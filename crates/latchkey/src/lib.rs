@@ -58,7 +58,7 @@ pub use crate::{
     settings::{Preset, Settings},
     state::{
         Acting, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread, Ended, FactorUsed,
-        Latchkey, SessionSummary, SignedUp, Stores, TotpSetup,
+        Latchkey, OPTIONS_PER_CLIENT, Registered, SecondFactor, SessionSummary, SignedUp, Stores, TotpSetup,
     },
     users::{User, UserStore},
 };

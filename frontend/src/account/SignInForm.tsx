@@ -1,10 +1,15 @@
 import { FormEvent, ReactNode, useState } from "react";
 
 import { ApiClient, ApiError } from "../api/client";
+import { PasskeyPromptError, passkeysSupported, signWithPasskey } from "./passkeys";
 
 /** What a person should read for a failed login. */
 export function loginErrorMessage(e: unknown): string {
+  if (e instanceof PasskeyPromptError) return e.message;
   if (e instanceof ApiError) {
+    if (e.code === "webauthn_failed") return "That passkey could not be verified. Try again, or sign in another way.";
+    if (e.code === "webauthn_not_started") return "The passkey request expired. Please try again.";
+    if (e.code === "webauthn_unavailable") return "Passkeys are not available on this site.";
     if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
     if (e.code === "invalid_code") return "That code is not valid. Check the time on your phone, or use a recovery code.";
     if (e.code === "mfa_not_pending") return "The sign-in expired. Enter your password again.";
@@ -41,7 +46,10 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
   const [busy, setBusy] = useState(false);
   /** The password was right; a second factor is asked for. */
   const [secondStep, setSecondStep] = useState(false);
+  /** The factors the second step accepts ("totp", "webauthn", "recovery_code"). */
+  const [methods, setMethods] = useState<string[]>([]);
   const [code, setCode] = useState("");
+  const canPasskey = passkeysSupported();
   const id = (name: string) => `${idPrefix}${name}`;
 
   async function onSubmit(event: FormEvent) {
@@ -55,6 +63,7 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
     } catch (e) {
       if (e instanceof ApiError && e.code === "mfa_required") {
         setPassword("");
+        setMethods(e.methods);
         setSecondStep(true);
       } else {
         setError(loginErrorMessage(e));
@@ -78,13 +87,46 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
     }
   }
 
+  /** Runs a passkey ceremony (sign-in, or a second step); the error in words if it fails. */
+  async function withPasskey(action: () => Promise<void>) {
+    setBusy(true);
+    setError("");
+    try {
+      await action();
+      await onSignedIn();
+    } catch (e) {
+      setError(loginErrorMessage(e));
+      if (e instanceof ApiError && e.code === "mfa_not_pending") setSecondStep(false);
+      setBusy(false);
+    }
+  }
+
   if (secondStep) {
+    const passkey = canPasskey && methods.includes("webauthn");
+    const codes = methods.includes("totp") || methods.includes("recovery_code") || !passkey;
+    const ways = [methods.includes("totp") && "your authenticator app", passkey && "your passkey"].filter(Boolean);
     return (
       <form onSubmit={onCode} data-testid={`${testId}-second-factor`} noValidate>
-        <p>Your password was right. Now prove it is you with your authenticator app.</p>
+        <p>
+          Your password was right. Now prove it is you{ways.length ? ` with ${ways.join(" or ")}` : ""}.
+        </p>
+        {passkey && (
+          <div className="mb-3">
+            <button
+              type="button"
+              className="btn btn-primary"
+              data-testid={`${testId}-use-passkey`}
+              disabled={busy}
+              onClick={() => withPasskey(() => api.secondFactorPasskey(signWithPasskey))}
+            >
+              Use your passkey
+            </button>
+          </div>
+        )}
+        {codes && (
         <div className="mb-3">
           <label htmlFor={id("code")} className="form-label">
-            Code from your authenticator app, or a recovery code
+            {methods.includes("totp") ? "Code from your authenticator app, or a recovery code" : "A recovery code"}
           </label>
           <input
             id={id("code")}
@@ -97,15 +139,22 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
             onChange={(e) => setCode(e.target.value)}
           />
         </div>
+        )}
         {error && (
           <div className="alert alert-danger" role="alert" data-testid={errorTestId ?? `${testId}-error`}>
             {error}
           </div>
         )}
         <div className="d-flex align-items-center gap-3">
-          <button type="submit" className="btn btn-primary" disabled={busy || code.trim() === ""}>
-            {busy ? submitting : "Verify"}
-          </button>
+          {codes && (
+            <button
+              type="submit"
+              className={passkey ? "btn btn-outline-primary" : "btn btn-primary"}
+              disabled={busy || code.trim() === ""}
+            >
+              {busy ? submitting : "Verify"}
+            </button>
+          )}
           <button
             type="button"
             className="btn btn-link"
@@ -162,6 +211,20 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
         </button>
         {aside}
       </div>
+      {canPasskey && (
+        <div className="mt-3 pt-3 border-top">
+          <button
+            type="button"
+            className="btn btn-outline-primary"
+            data-testid={`${testId}-passkey`}
+            disabled={busy}
+            onClick={() => withPasskey(() => api.passkeyLogin(signWithPasskey))}
+          >
+            Sign in with a passkey
+          </button>
+          <p className="form-text mb-0">No password: your device unlocks with your fingerprint, face or PIN.</p>
+        </div>
+      )}
     </form>
   );
 }

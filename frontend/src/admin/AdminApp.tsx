@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, Navigate, NavLink, Route, Routes } from "react-router";
 
 import { ApiClient, ApiError } from "../api/client";
+import MfaSetupRequired from "../account/MfaSetupRequired";
 import { CancelledError, useReauth } from "../account/reauth";
 import SignInForm from "../account/SignInForm";
 import { adminApi } from "./api";
@@ -15,6 +16,7 @@ type View =
   | { kind: "loading" }
   | { kind: "anonymous"; notice?: string }
   | { kind: "notStaff"; username: string }
+  | { kind: "setupMfa"; username: string }
   | { kind: "staff"; username: string; isSuperuser: boolean }
   | { kind: "broken"; message: string };
 
@@ -27,6 +29,7 @@ export default function AdminApp({ api }: { api: ApiClient }) {
     try {
       const s = await api.session();
       if (!s.isAuthenticated || !s.username) setView({ kind: "anonymous" });
+      else if (s.mfaSetupRequired) setView({ kind: "setupMfa", username: s.username });
       else if (s.isStaff) setView({ kind: "staff", username: s.username, isSuperuser: s.isSuperuser === true });
       else setView({ kind: "notStaff", username: s.username });
     } catch (e) {
@@ -46,7 +49,7 @@ export default function AdminApp({ api }: { api: ApiClient }) {
         setView({ kind: "anonymous", notice: "Your session has ended. Please sign in again." });
         return true;
       }
-      if (e.code === "permission_denied" && e.detail.includes("staff users only")) {
+      if (e.code === "mfa_setup_required" || (e.code === "permission_denied" && e.detail.includes("staff users only"))) {
         void refresh();
         return true;
       }
@@ -98,7 +101,7 @@ export default function AdminApp({ api }: { api: ApiClient }) {
               </li>
             </ul>
           )}
-          {(view.kind === "staff" || view.kind === "notStaff") && (
+          {(view.kind === "staff" || view.kind === "notStaff" || view.kind === "setupMfa") && (
             <div className="d-flex align-items-center gap-2 text-light">
               <span data-testid="admin-user">{view.username}</span>
               <button type="button" className="btn btn-outline-light btn-sm" onClick={signOut}>
@@ -116,6 +119,9 @@ export default function AdminApp({ api }: { api: ApiClient }) {
           </div>
         )}
         {view.kind === "anonymous" && <AdminLogin api={api} notice={view.notice} onSignedIn={refresh} />}
+        {view.kind === "setupMfa" && (
+          <MfaSetupRequired api={api} username={view.username} sensitive={sensitive} onDone={refresh} />
+        )}
         {view.kind === "notStaff" && (
           <div data-testid="not-allowed" style={{ maxWidth: 560 }}>
             <h1 className="h3 mb-3">Not allowed</h1>

@@ -201,15 +201,26 @@ export default function UserPage() {
 
       <section className="mt-4" aria-labelledby="factors-title">
         <h2 className="h5" id="factors-title">
-          Two-step sign-in
+          Two-step sign-in and passkeys
         </h2>
-        {factors?.totp.enabled ? (
-          <div className="d-flex flex-wrap align-items-center gap-2" data-testid="user-factors">
-            <span>
-              An authenticator app, set up <When iso={factors.totp.createdAt} />, last used{" "}
-              <When iso={factors.totp.lastUsedAt} />; {factors.recoveryCodesLeft} recovery code
-              {factors.recoveryCodesLeft === 1 ? "" : "s"} left.
-            </span>
+        {factors && (factors.totp.enabled || factors.webauthn.length > 0) ? (
+          <div data-testid="user-factors">
+            <ul>
+              {factors.totp.enabled && (
+                <li>
+                  An authenticator app, set up <When iso={factors.totp.createdAt} />, last used{" "}
+                  <When iso={factors.totp.lastUsedAt} />.
+                </li>
+              )}
+              {factors.webauthn.map((k) => (
+                <li key={k.id} data-testid="user-passkey">
+                  Passkey “{k.name}”, added <When iso={k.createdAt} />, last used <When iso={k.lastUsedAt} />.
+                </li>
+              ))}
+              <li>
+                {factors.recoveryCodesLeft} recovery code{factors.recoveryCodesLeft === 1 ? "" : "s"} left.
+              </li>
+            </ul>
             {!own && (
               <button
                 type="button"
@@ -218,7 +229,7 @@ export default function UserPage() {
                 onClick={() =>
                   setConfirm({
                     title: `Reset the second factors of ${user.username}?`,
-                    body: "For a lost phone: the authenticator app and the recovery codes are removed and they are signed out everywhere; they sign in with their password alone until they set up a new app.",
+                    body: "For a lost phone or key: the authenticator app, every passkey and the recovery codes are removed and they are signed out everywhere; they sign in with their password alone until they set up new ones.",
                     label: "Reset second factors",
                     run: async () => (await sensitive(() => admin.resetFactors(id))).detail,
                   })

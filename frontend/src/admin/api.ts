@@ -45,6 +45,7 @@ export interface AdminEvent {
 /** A user's second factors, as the admin sees them. */
 export interface AdminFactors {
   totp: { enabled: boolean; createdAt?: string; lastUsedAt?: string | null };
+  webauthn: { id: number; name: string; createdAt: string; lastUsedAt: string | null }[];
   recoveryCodesLeft: number;
 }
 

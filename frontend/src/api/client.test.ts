@@ -277,3 +277,51 @@ describe("request (the admin's calls)", () => {
     expect(JSON.parse(String(patch.init.body))).toEqual({ firstName: "x" });
   });
 });
+
+describe("passkeys", () => {
+  it("signs in with a passkey: options, the browser's assertion, then a fresh token", async () => {
+    let n = 0;
+    const { fetch, calls } = fakeFetch((url) => {
+      if (url.endsWith("/api/csrf/")) return json(200, {}, { "X-CSRFToken": `T${++n}` });
+      if (url.endsWith("/api/login/webauthn/options/")) return json(200, { challenge: "c1", rpId: "localhost" });
+      return json(200, { detail: "Successfully logged in.", username: "demo" });
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    const seen: unknown[] = [];
+    await api.passkeyLogin(async (options) => {
+      seen.push(options);
+      return { id: "cred", response: {} };
+    });
+    expect(seen).toEqual([{ challenge: "c1", rpId: "localhost" }]);
+    const finish = calls.find((c) => c.url === "/api/login/webauthn/")!;
+    expect(JSON.parse(String(finish.init.body))).toEqual({ credential: { id: "cred", response: {} } });
+    expect(header(finish, "X-CSRFToken")).toBe("T1");
+    await api.logout();
+    expect(header(calls.find((c) => c.url === "/api/logout/")!, "X-CSRFToken")).toBe("T2");
+  });
+
+  it("keeps the methods of mfa_required and proves the second step with a passkey", async () => {
+    const { fetch, calls } = fakeFetch((url) => {
+      if (url.endsWith("/api/csrf/")) return json(200, {}, { "X-CSRFToken": "T" });
+      if (url.endsWith("/api/login/"))
+        return json(401, { detail: "A second factor is required.", code: "mfa_required", methods: ["webauthn", "recovery_code"] });
+      if (url.endsWith("/api/mfa/webauthn/options/")) return json(200, { challenge: "c2", allowCredentials: [{ id: "k" }] });
+      return json(200, { detail: "Successfully logged in." });
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    const err = (await api.login("demo", "pw").catch((e: unknown) => e)) as ApiError;
+    expect([err.code, err.methods]).toEqual(["mfa_required", ["webauthn", "recovery_code"]]);
+    await api.secondFactorPasskey(async (o) => ({ answered: o.challenge }));
+    const finish = calls.find((c) => c.url === "/api/mfa/authenticate/")!;
+    expect(JSON.parse(String(finish.init.body))).toEqual({ credential: { answered: "c2" } });
+  });
+
+  it("stops before the server when the browser's prompt fails", async () => {
+    const { fetch, calls } = fakeFetch((url) =>
+      url.endsWith("/api/csrf/") ? json(200, {}, { "X-CSRFToken": "T" }) : json(200, { challenge: "c" }),
+    );
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    await expect(api.passkeyLogin(async () => Promise.reject(new Error("closed")))).rejects.toThrow("closed");
+    expect(calls.some((c) => c.url === "/api/login/webauthn/")).toBe(false);
+  });
+});

@@ -36,14 +36,17 @@ export class ApiError extends Error {
   readonly detail: string;
   /** The individual problems (password validators), when the server lists them. */
   readonly errors: FieldProblem[];
+  /** For `mfa_required`: the second factors the user can prove ("totp", "webauthn", "recovery_code"). */
+  readonly methods: string[];
 
-  constructor(status: number, code: string, detail: string, errors: FieldProblem[] = []) {
+  constructor(status: number, code: string, detail: string, errors: FieldProblem[] = [], methods: string[] = []) {
     super(detail || `HTTP ${status}`);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.detail = detail;
     this.errors = errors;
+    this.methods = methods;
   }
 
   /** True when the request never got an HTTP answer. */
@@ -65,6 +68,8 @@ export interface SessionState {
   /** The signed-in user's address ("" when none) and whether it is confirmed. */
   email?: string;
   emailVerified?: boolean;
+  /** A staff user who must set up a second factor before anything else works. */
+  mfaSetupRequired?: boolean;
   /** Whether anyone may sign up. */
   signupOpen?: boolean;
   /** "none", "optional" or "mandatory". */
@@ -86,10 +91,19 @@ export interface SessionInfo {
   remember: boolean;
 }
 
+/** A registered passkey or security key. */
+export interface PasskeyInfo {
+  id: number;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
 /** What the user has of second factors (`GET /api/mfa/`). */
 export interface MfaStatus {
   methods: string[];
   totp: { enabled: boolean; createdAt?: string; lastUsedAt?: string | null };
+  webauthn: PasskeyInfo[];
   recoveryCodesLeft: number;
 }
 
@@ -129,6 +143,13 @@ export interface ApiClient {
   confirmPasswordReset(key: string, newPassword: string): Promise<void>;
   /** The second step of a sign-in: a code from the authenticator app, or a recovery code. */
   secondFactor(code: string): Promise<void>;
+  /**
+   * The second step of a sign-in with a passkey: `sign` turns the server's
+   * request options into an assertion (the browser's prompt).
+   */
+  secondFactorPasskey(sign: (options: PublicKeyCredentialRequestOptionsJSON) => Promise<unknown>): Promise<void>;
+  /** Signs in with a passkey, no username or password. */
+  passkeyLogin(sign: (options: PublicKeyCredentialRequestOptionsJSON) => Promise<unknown>): Promise<void>;
   /** The token the next unsafe request will send (for diagnostics and tests). */
   csrfToken(refresh?: boolean): Promise<string>;
   /**
@@ -151,8 +172,10 @@ async function errorFrom(res: Response): Promise<ApiError> {
   let code = "http_error";
   let detail = `HTTP ${res.status}`;
   let errors: FieldProblem[] = [];
+  let methods: string[] = [];
   try {
-    const body = (await res.json()) as { detail?: unknown; code?: unknown; errors?: unknown };
+    const body = (await res.json()) as { detail?: unknown; code?: unknown; errors?: unknown; methods?: unknown };
+    if (Array.isArray(body.methods)) methods = body.methods.filter((m): m is string => typeof m === "string");
     if (typeof body.detail === "string") detail = body.detail;
     if (typeof body.code === "string") code = body.code;
     if (Array.isArray(body.errors)) {
@@ -163,7 +186,7 @@ async function errorFrom(res: Response): Promise<ApiError> {
   } catch {
     // Not JSON (a proxy error page): keep the generic detail.
   }
-  return new ApiError(res.status, code, detail, errors);
+  return new ApiError(res.status, code, detail, errors, methods);
 }
 
 export function createClient(config: ApiConfig): ApiClient {
@@ -335,6 +358,25 @@ export function createClient(config: ApiConfig): ApiClient {
 
     async secondFactor(code) {
       const res = await unsafe("/api/mfa/authenticate/", { code });
+      if (!res.ok) throw await errorFrom(res);
+      // Signed in: the session key and the CSRF secret changed.
+      cachedToken = null;
+    },
+
+    async secondFactorPasskey(sign) {
+      let res = await unsafe("/api/mfa/webauthn/options/");
+      if (!res.ok) throw await errorFrom(res);
+      const credential = await sign((await res.json()) as PublicKeyCredentialRequestOptionsJSON);
+      res = await unsafe("/api/mfa/authenticate/", { credential });
+      if (!res.ok) throw await errorFrom(res);
+      cachedToken = null;
+    },
+
+    async passkeyLogin(sign) {
+      let res = await unsafe("/api/login/webauthn/options/");
+      if (!res.ok) throw await errorFrom(res);
+      const credential = await sign((await res.json()) as PublicKeyCredentialRequestOptionsJSON);
+      res = await unsafe("/api/login/webauthn/", { credential });
       if (!res.ok) throw await errorFrom(res);
       // Signed in: the session key and the CSRF secret changed.
       cachedToken = null;

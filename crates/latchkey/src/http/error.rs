@@ -224,6 +224,32 @@ impl From<AuthError> for ApiError {
                 "The setup expired (10 minutes): start it again for a new QR code.",
             ),
             AuthError::InvalidCode => ApiError::bad_request("invalid_code", "That code is not valid."),
+            AuthError::WebauthnUnavailable => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "webauthn_unavailable",
+                "Passkeys are not available on this site (see webauthn.rp_id in the server's settings).",
+            ),
+            AuthError::WebauthnNotStarted => ApiError::bad_request(
+                "webauthn_not_started",
+                "That passkey request expired or was already used (each lasts 5 minutes, once). Try again.",
+            ),
+            AuthError::WebauthnFailed => ApiError::bad_request(
+                "webauthn_failed",
+                "That passkey could not be verified. Try again or use another way.",
+            ),
+            AuthError::WebauthnCredentialExists => ApiError::new(
+                StatusCode::CONFLICT,
+                "webauthn_credential_exists",
+                "This passkey or security key is already registered.",
+            ),
+            AuthError::WebauthnCredentialNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "credential_not_found", "No such passkey.")
+            }
+            AuthError::InvalidName(why) => ApiError::bad_request("invalid_name", why),
+            AuthError::MfaSetupRequired => ApiError::forbidden(
+                "mfa_setup_required",
+                "Staff accounts need a second factor: set up an authenticator app or a passkey on your account page first.",
+            ),
             AuthError::RequestsThrottled(t) => {
                 let secs = t.retry_after.whole_seconds().max(1);
                 ApiError::new(

@@ -271,10 +271,33 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let SetupUser(user) = SetupUser::from_request_parts(parts, state).await?;
+        let lk = Latchkey::from_ref(state);
+        if lk.mfa_setup_required(&user).await? {
+            return Err(AuthError::MfaSetupRequired.into());
+        }
+        Ok(SessionUser(user))
+    }
+}
+
+/// As [`SessionUser`], but also a staff user who must set up a second
+/// factor first (`mfa.required_for_staff`): for the routes that set one up,
+/// and the re-authentication they need.
+#[derive(Debug, Clone)]
+pub struct SetupUser(pub User);
+
+impl<S> FromRequestParts<S> for SetupUser
+where
+    S: Send + Sync,
+    Latchkey: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let lk = Latchkey::from_ref(state);
         let session = Session::from_request_parts(parts, state).await?;
         match lk.session_user(&session).await? {
-            Some(u) => Ok(SessionUser(u)),
+            Some(u) => Ok(SetupUser(u)),
             None => Err(ApiError::not_authenticated()),
         }
     }
@@ -318,6 +341,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match MaybeUser::from_request_parts(parts, state).await?.0 {
+            Some(u) if Latchkey::from_ref(state).mfa_setup_required(&u).await? => {
+                Err(AuthError::MfaSetupRequired.into())
+            }
             Some(u) => Ok(CurrentUser(u)),
             None => Err(ApiError::not_authenticated()),
         }

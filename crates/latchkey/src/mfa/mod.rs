@@ -1,10 +1,11 @@
-//! Second factors: time-based one-time passwords (RFC 6238, [`totp`]) and
-//! single-use recovery codes ([`recovery`]). The rules only: no storage and
-//! no HTTP. The login flow that asks for them, their store and their API
-//! build on these (issue 15, in progress).
+//! Second factors: time-based one-time passwords (RFC 6238, [`totp`]),
+//! single-use recovery codes ([`recovery`]) and WebAuthn credentials —
+//! passkeys and security keys ([`webauthn`]). The rules and the storage
+//! trait only: no HTTP. The flows are `state/mfa.rs` and `state/webauthn.rs`.
 
 pub mod recovery;
 pub mod totp;
+pub mod webauthn;
 
 use std::fmt;
 
@@ -42,6 +43,41 @@ impl fmt::Debug for TotpFactor {
     }
 }
 
+/// A registered WebAuthn credential (a passkey or a security key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebauthnCredential {
+    /// Ours: what the API names it by.
+    pub id: i64,
+    /// Whose.
+    pub user_id: i64,
+    /// The authenticator's credential id, base64url (unique).
+    pub credential_id: String,
+    /// The WebAuthn user handle it was registered under (a random UUID per
+    /// user, so an authenticator learns nothing about the account).
+    pub user_handle: String,
+    /// The user's name for it.
+    pub name: String,
+    /// The public key and flags, as webauthn-rs serialises a `Passkey`.
+    pub passkey: String,
+    /// The authenticator's signature counter last seen (0: it keeps none).
+    pub sign_count: u32,
+    /// When it was registered.
+    pub created_at: OffsetDateTime,
+    /// When it last proved a sign-in.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl fmt::Debug for WebauthnCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebauthnCredential")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("name", &self.name)
+            .field("sign_count", &self.sign_count)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Storage for second factors. Every implementation passes the same
 /// conformance suite (`latchkey::mfa_store_conformance!`, feature `testing`).
 #[async_trait::async_trait]
@@ -49,8 +85,9 @@ pub trait MfaStore: Send + Sync + fmt::Debug + 'static {
     /// The user's active TOTP factor, if any.
     async fn totp(&self, user_id: i64) -> Result<Option<TotpFactor>, StoreError>;
     /// Activates TOTP with a fresh set of recovery codes (their stored
-    /// forms), replacing older codes, in one write. `false`, writing
-    /// nothing, when a TOTP factor is active already.
+    /// forms), replacing older codes, in one write; with no codes given,
+    /// the user's codes stay as they are. `false`, writing nothing, when a
+    /// TOTP factor is active already.
     async fn enable_totp(
         &self,
         user_id: i64,
@@ -62,9 +99,36 @@ pub trait MfaStore: Send + Sync + fmt::Debug + 'static {
     /// later one already was: `false` then (the code is a replay, maybe by
     /// another instance a moment ago).
     async fn use_totp_step(&self, user_id: i64, step: u64, now: OffsetDateTime) -> Result<bool, StoreError>;
-    /// Removes every second factor of the user and their recovery codes;
-    /// `true` if there was one.
+    /// Removes every second factor of the user (TOTP and WebAuthn) and their
+    /// recovery codes; `true` if there was one.
     async fn reset(&self, user_id: i64) -> Result<bool, StoreError>;
+    /// Removes the user's TOTP factor only; `true` if there was one.
+    async fn disable_totp(&self, user_id: i64) -> Result<bool, StoreError>;
+    /// The user's WebAuthn credentials, oldest first.
+    async fn webauthn_credentials(&self, user_id: i64) -> Result<Vec<WebauthnCredential>, StoreError>;
+    /// The credential with this authenticator credential id, whoever's.
+    async fn webauthn_credential(&self, credential_id: &str) -> Result<Option<WebauthnCredential>, StoreError>;
+    /// Registers a credential (`id` is ignored and assigned); `None`,
+    /// writing nothing, when its credential id is registered already.
+    async fn add_webauthn_credential(
+        &self,
+        credential: &WebauthnCredential,
+    ) -> Result<Option<WebauthnCredential>, StoreError>;
+    /// Records a sign-in with credential `id`: the new counter and key
+    /// state, unless the counter does not move forward (when either is
+    /// non-zero): `false` then — a cloned authenticator, or the same
+    /// assertion twice at once.
+    async fn use_webauthn_credential(
+        &self,
+        id: i64,
+        sign_count: u32,
+        passkey: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Renames the user's credential `id`; `false` if they have none so named.
+    async fn rename_webauthn_credential(&self, user_id: i64, id: i64, name: &str) -> Result<bool, StoreError>;
+    /// Removes the user's credential `id`; `false` if they have none.
+    async fn delete_webauthn_credential(&self, user_id: i64, id: i64) -> Result<bool, StoreError>;
     /// How many unused recovery codes the user has.
     async fn recovery_codes_left(&self, user_id: i64) -> Result<u32, StoreError>;
     /// Marks the unused code with this stored form used; `false` when there

@@ -13,6 +13,7 @@ mod cache;
 mod cookie;
 mod email;
 mod limits;
+mod mfa;
 mod password;
 mod session;
 mod throttle;
@@ -28,6 +29,7 @@ pub use self::{
     cookie::{COOKIE_PATH, CookieSettings, RawCookie, SameSite},
     email::*,
     limits::*,
+    mfa::*,
     password::*,
     session::*,
     throttle::*,
@@ -151,6 +153,10 @@ pub struct Settings {
     pub email: EmailSettings,
     /// Links in mails and the password-reset limits.
     pub accounts: AccountsSettings,
+    /// The relying party of passkeys and security keys.
+    pub webauthn: WebauthnSettings,
+    /// Staff without a second factor must set one up before anything else.
+    pub mfa_required_for_staff: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -282,6 +288,10 @@ pub struct RawSettings {
     pub email: RawEmail,
     /// `[accounts]`.
     pub accounts: RawAccounts,
+    /// `[webauthn]`.
+    pub webauthn: RawWebauthn,
+    /// `[mfa]`.
+    pub mfa: RawMfa,
 }
 
 /// `[auth]` as read.
@@ -785,6 +795,24 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "Password-reset requests per client address (IPv6 by /64) per hour; then 429 throttled.",
     },
     SettingDoc {
+        key: "webauthn.rp_id",
+        kind: Kind::String,
+        default: DefaultValue::Text("the host of public_url; else localhost"),
+        doc: "The domain passkeys are bound to; it cannot change later without every passkey being registered again. Never an IP address. Pages on public_url and on the allowed_origins at or below this domain may use passkeys (without public_url, any port of localhost).",
+    },
+    SettingDoc {
+        key: "webauthn.rp_name",
+        kind: Kind::String,
+        default: DefaultValue::Str(WEBAUTHN_RP_NAME, ""),
+        doc: "The site's name as authenticators show it.",
+    },
+    SettingDoc {
+        key: "mfa.required_for_staff",
+        kind: Kind::Bool,
+        default: DefaultValue::Bool(MFA_REQUIRED_FOR_STAFF, "as Django"),
+        doc: "Staff without a second factor are sent to set one up: until they have, every other route (the admin's too) answers 403 mfa_setup_required.",
+    },
+    SettingDoc {
         key: "limits.request_timeout",
         kind: Kind::Integer,
         default: DefaultValue::Int(limits::REQUEST_TIMEOUT, ""),
@@ -897,6 +925,7 @@ impl RawSettings {
             _ => localhost(),
         };
         let accounts = self.accounts.validate(frontend_fallback)?;
+        let webauthn = self.webauthn.validate(public_url.as_ref(), &allowed_origins)?;
         let email = self.email.validate()?;
         let mut trusted_proxies = Vec::new();
         for p in &self.trusted_proxies {
@@ -936,6 +965,8 @@ impl RawSettings {
             password_policy: self.password.validate()?,
             email,
             accounts,
+            webauthn,
+            mfa_required_for_staff: self.mfa.required_for_staff.unwrap_or(MFA_REQUIRED_FOR_STAFF),
             reauthentication_window: match self.auth.reauthentication_window.unwrap_or(AUTH_REAUTHENTICATION_WINDOW) {
                 0 => {
                     return Err(SettingsError::invalid(

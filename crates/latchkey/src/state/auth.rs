@@ -121,31 +121,52 @@ impl Latchkey {
         remember: bool,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        if self.must_verify(user) {
-            // The password was right, so saying so reveals nothing; a new
-            // link goes out unless this address has asked too often.
-            match self.count_mail_request("verify", &user.email, client.ip).await {
-                Ok(()) => self.enqueue(crate::mail::Job::VerifyEmail { email: user.email.clone() }).await?,
-                Err(AuthError::RequestsThrottled(_)) => {}
-                Err(e) => return Err(e),
-            }
-            self.audit(
-                AuditEvent::new(self.clock().now(), "login_unverified")
-                    .username(&user.username)
-                    .user_id(user.id)
-                    .client(client.ip),
-            )
-            .await;
-            return Err(AuthError::EmailUnverified);
-        }
+        self.refuse_unverified(user, client).await?;
         let methods = self.mfa_methods(user.id).await?;
         if !methods.is_empty() {
             return Err(self.begin_second_factor(session, csrf, user, remember, methods, client).await);
         }
+        let detail = if remember { "persistent session" } else { "browser session" };
+        self.sign_in(session, csrf, user, remember, client, detail.to_owned()).await
+    }
+
+    /// [`AuthError::EmailUnverified`] when `user` must confirm their address
+    /// before signing in (`accounts.email_verification = mandatory`); a new
+    /// link goes out then, unless this address has asked too often.
+    pub(crate) async fn refuse_unverified(&self, user: &User, client: &ClientInfo) -> Result<(), AuthError> {
+        if !self.must_verify(user) {
+            return Ok(());
+        }
+        // The user proved who they are, so saying so reveals nothing.
+        match self.count_mail_request("verify", &user.email, client.ip).await {
+            Ok(()) => self.enqueue(crate::mail::Job::VerifyEmail { email: user.email.clone() }).await?,
+            Err(AuthError::RequestsThrottled(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.audit(
+            AuditEvent::new(self.clock().now(), "login_unverified")
+                .username(&user.username)
+                .user_id(user.id)
+                .client(client.ip),
+        )
+        .await;
+        Err(AuthError::EmailUnverified)
+    }
+
+    /// Signs `user` in on `session` once every factor is proved: a new
+    /// session key and CSRF secret, the last login, the audit event.
+    pub(crate) async fn sign_in(
+        &self,
+        session: &Session,
+        csrf: &CsrfToken,
+        user: &User,
+        remember: bool,
+        client: &ClientInfo,
+        detail: String,
+    ) -> Result<(), AuthError> {
         session.cycle_login(user.id, self.session_auth_hash(user), remember, client).await?;
         csrf.rotate();
         self.users().record_login(user.id, self.clock().now()).await?;
-        let detail = if remember { "persistent session" } else { "browser session" };
         self.audit(
             AuditEvent::new(self.clock().now(), "login")
                 .username(&user.username)

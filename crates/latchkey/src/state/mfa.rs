@@ -43,13 +43,25 @@ pub struct TotpSetup {
     pub otpauth_url: String,
 }
 
+/// What the second step of a sign-in offers as proof.
+#[derive(Debug, Clone)]
+pub enum SecondFactor {
+    /// A code: from the authenticator app, or a recovery code.
+    Code(String),
+    /// A WebAuthn assertion (`PublicKeyCredential.toJSON()`) answering the
+    /// options of `/api/mfa/webauthn/options/`.
+    Credential(Value),
+}
+
 /// How a second factor was proved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FactorUsed {
     /// A code from the authenticator app.
     Totp,
     /// A recovery code; how many are left.
     RecoveryCode(u32),
+    /// A passkey or security key, by its name.
+    Webauthn(String),
 }
 
 impl Latchkey {
@@ -66,11 +78,23 @@ impl Latchkey {
         let mut methods = Vec::new();
         if self.mfa().totp(user_id).await?.is_some() {
             methods.push("totp");
-            if self.mfa().recovery_codes_left(user_id).await? > 0 {
-                methods.push("recovery_code");
-            }
+        }
+        if !self.mfa().webauthn_credentials(user_id).await?.is_empty() {
+            methods.push("webauthn");
+        }
+        if !methods.is_empty() && self.mfa().recovery_codes_left(user_id).await? > 0 {
+            methods.push("recovery_code");
         }
         Ok(methods)
+    }
+
+    /// Whether `user` must set up a second factor before anything else
+    /// works: staff without one, when `mfa.required_for_staff` is on.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn mfa_setup_required(&self, user: &User) -> Result<bool, AuthError> {
+        Ok(self.settings().mfa_required_for_staff && user.is_staff && self.mfa_methods(user.id).await?.is_empty())
     }
 
     /// Starts (or shows again, for 10 minutes) the setup of an authenticator
@@ -134,7 +158,11 @@ impl Latchkey {
         let secret = self.pending_setup(session, now).await?.ok_or(AuthError::MfaSetupExpired)?;
         self.count_code_attempt(None, user).await.map_err(AuthError::RequestsThrottled)?;
         let step = secret.verify(code, now, None).map_err(|_| AuthError::InvalidCode)?;
-        let codes = recovery::generate_set();
+        // Recovery codes come with the first second factor; a passkey
+        // registered earlier brought them already.
+        let had_codes = self.mfa().recovery_codes_left(user.id).await? > 0
+            && !self.mfa().webauthn_credentials(user.id).await?.is_empty();
+        let codes = if had_codes { Vec::new() } else { recovery::generate_set() };
         let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key().stored_form(c)).collect();
         let sealed = self.secret_box().seal(secret.base32().as_bytes());
         if !self.mfa().enable_totp(user.id, &sealed, &stored, now).await? {
@@ -147,18 +175,20 @@ impl Latchkey {
         Ok(codes)
     }
 
-    /// Removes the user's second factors (and their recovery codes). Needs a
-    /// recent authentication.
+    /// Removes the user's authenticator app (the recovery codes too, unless
+    /// a passkey remains). Needs a recent authentication.
     ///
     /// # Errors
     /// [`AuthError::ReauthenticationRequired`], [`AuthError::MfaNotEnabled`],
     /// or a store failure.
     pub async fn totp_disable(&self, user: &User, session: &Session, client: &ClientInfo) -> Result<(), AuthError> {
         self.require_recent_authentication(session).await?;
-        if !self.mfa().reset(user.id).await? {
+        if !self.mfa().disable_totp(user.id).await? {
             return Err(AuthError::MfaNotEnabled);
         }
-        self.audit(self.mfa_event("mfa_disabled", user, client.ip).detail("by the user")).await;
+        self.drop_codes_without_factor(user).await?;
+        self.audit(self.mfa_event("mfa_disabled", user, client.ip).detail("authenticator app removed by the user"))
+            .await;
         Ok(())
     }
 
@@ -183,7 +213,7 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<Vec<String>, AuthError> {
         self.require_recent_authentication(session).await?;
-        if self.mfa().totp(user.id).await?.is_none() {
+        if self.mfa().totp(user.id).await?.is_none() && self.mfa().webauthn_credentials(user.id).await?.is_empty() {
             return Err(AuthError::MfaNotEnabled);
         }
         let codes = recovery::generate_set();
@@ -259,56 +289,80 @@ impl Latchkey {
         Ok(())
     }
 
+    /// The user whose sign-in waits in `session` for a second factor, if it
+    /// is still fresh (5 minutes), the user active and their password the
+    /// one that was entered. A stale pending state is removed.
+    pub(super) async fn pending_user(&self, session: &Session) -> Result<Option<User>, AuthError> {
+        let Some(pending) = session.get(PENDING).await? else { return Ok(None) };
+        let user = match pending["user"].as_i64() {
+            Some(id) => self.users().by_id(id).await?,
+            None => None,
+        };
+        let since = pending["since"].as_i64().and_then(|t| from_ts(t).ok());
+        let fresh = since.is_some_and(|s| self.clock().now() - s < PENDING_TTL);
+        match user {
+            Some(u)
+                if fresh
+                    && u.is_active
+                    && pending["hash"].as_str().is_some_and(|h| self.verify_session_auth_hash(h, &u)) =>
+            {
+                Ok(Some(u))
+            }
+            _ => {
+                session.remove(PENDING).await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// Completes the sign-in waiting in `session` with a code from the
-    /// authenticator app or a recovery code: the session moves to a new key
-    /// and is signed in, the CSRF secret changes. Returns the user and how.
+    /// authenticator app, a recovery code or a passkey: the session moves to
+    /// a new key and is signed in, the CSRF secret changes. Returns the user
+    /// and how.
     ///
     /// # Errors
-    /// [`AuthError::MfaNotPending`], [`AuthError::InvalidCode`],
+    /// [`AuthError::MfaNotPending`], [`AuthError::InvalidCode`] (for a
+    /// passkey too: [`AuthError::WebauthnFailed`]),
     /// [`AuthError::Throttled`] (also after the pending sign-in ended, while
     /// the count lasts), or a store failure.
     pub async fn complete_second_factor(
         &self,
         session: &Session,
         csrf: &CsrfToken,
-        code: &str,
+        proof: SecondFactor,
         client: &ClientInfo,
     ) -> Result<(User, FactorUsed), AuthError> {
         let now = self.clock().now();
         let Some(key) = session.key_hash().await? else { return Err(AuthError::MfaNotPending) };
         let pending = session.get(PENDING).await?.unwrap_or(Value::Null);
-        let user = match pending["user"].as_i64() {
+        let named = match pending["user"].as_i64() {
             Some(id) => self.users().by_id(id).await?,
             None => None,
         };
-        let Some(user) = user else {
+        let Some(named) = named else {
             // Refused without a pending sign-in, but still counted for this
             // browser, so the limit outlives the pending state.
             self.refuse_if_throttled(&key.0).await?;
             return Err(AuthError::MfaNotPending);
         };
-        self.count_code_attempt(Some(&key.0), &user).await.map_err(AuthError::Throttled)?;
-        let since = pending["since"].as_i64().and_then(|t| from_ts(t).ok());
-        let fresh = since.is_some_and(|s| now - s < PENDING_TTL);
-        let same_password = pending["hash"].as_str().is_some_and(|h| self.verify_session_auth_hash(h, &user));
-        if !fresh || !user.is_active || !same_password {
-            session.remove(PENDING).await?;
-            return Err(AuthError::MfaNotPending);
-        }
-        let used = match self.check_code(&user, code, now).await? {
-            Some(used) => used,
-            None => {
-                self.audit(self.mfa_event("mfa_failed", &user, client.ip)).await;
-                return Err(AuthError::InvalidCode);
-            }
+        self.count_code_attempt(Some(&key.0), &named).await.map_err(AuthError::Throttled)?;
+        let Some(user) = self.pending_user(session).await? else { return Err(AuthError::MfaNotPending) };
+        let (used, refusal) = match proof {
+            SecondFactor::Code(code) => (self.check_code(&user, &code, now).await?, AuthError::InvalidCode),
+            SecondFactor::Credential(c) => (
+                self.check_second_step_assertion(session, &user, c, client).await?.map(FactorUsed::Webauthn),
+                AuthError::WebauthnFailed,
+            ),
+        };
+        let Some(used) = used else {
+            self.audit(self.mfa_event("mfa_failed", &user, client.ip)).await;
+            return Err(refusal);
         };
         let remember = pending["remember"].as_bool().unwrap_or(true);
         session.remove(PENDING).await?;
-        session.cycle_login(user.id, self.session_auth_hash(&user), remember, client).await?;
-        csrf.rotate();
-        self.users().record_login(user.id, now).await?;
-        let how = match used {
+        let how = match &used {
             FactorUsed::Totp => "with an authenticator app".to_owned(),
+            FactorUsed::Webauthn(name) => format!("with passkey {name:?}"),
             FactorUsed::RecoveryCode(left) => {
                 self.audit(
                     self.mfa_event("recovery_code_used", &user, client.ip)
@@ -318,7 +372,7 @@ impl Latchkey {
                 format!("with a recovery code ({left} left)")
             }
         };
-        self.audit(self.mfa_event("login", &user, client.ip).detail(how)).await;
+        self.sign_in(session, csrf, &user, remember, client, how).await?;
         Ok((user, used))
     }
 

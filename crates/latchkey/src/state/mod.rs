@@ -11,12 +11,14 @@ mod mfa;
 mod outbox;
 mod recovery;
 mod signup;
+mod webauthn;
 
 pub use account::{Ended, SessionSummary};
 pub(crate) use admin::parse_name;
 pub use admin::{Acting, AdminError, AdminSession, AdminSessionId};
-pub use mfa::{FactorUsed, TotpSetup};
+pub use mfa::{FactorUsed, SecondFactor, TotpSetup};
 pub use signup::SignedUp;
+pub use webauthn::{OPTIONS_PER_CLIENT, Registered};
 
 use std::{fmt, sync::Arc};
 
@@ -49,6 +51,7 @@ struct Inner {
     mfa: Arc<dyn crate::mfa::MfaStore>,
     secret_box: crypto::SecretBox,
     recovery_key: crate::mfa::recovery::RecoveryCodeKey,
+    relying_party: Option<crate::mfa::webauthn::Webauthn>,
     transport: std::sync::RwLock<Arc<dyn MailTransport>>,
     outbox_wake: tokio::sync::Notify,
     hasher: PasswordHasher,
@@ -188,6 +191,7 @@ impl Latchkey {
         // after a key rotation).
         let secret_box = crypto::SecretBox::new(keys().map(|k| k.expose_secret().as_bytes()));
         let recovery_key = crate::mfa::recovery::RecoveryCodeKey::new(secret_key.expose_secret().as_bytes());
+        let relying_party = crate::mfa::webauthn::relying_party(&settings.webauthn);
         Ok(Self(Arc::new(Inner {
             settings,
             sessions,
@@ -199,6 +203,7 @@ impl Latchkey {
             mfa,
             secret_box,
             recovery_key,
+            relying_party,
             transport: std::sync::RwLock::new(transport),
             outbox_wake: tokio::sync::Notify::new(),
             hasher,
@@ -315,6 +320,11 @@ impl Latchkey {
     /// Keys stored recovery codes.
     pub(crate) fn recovery_key(&self) -> &crate::mfa::recovery::RecoveryCodeKey {
         &self.0.recovery_key
+    }
+
+    /// The WebAuthn relying party, if passkeys can work with these settings.
+    pub(crate) fn relying_party(&self) -> Option<&crate::mfa::webauthn::Webauthn> {
+        self.0.relying_party.as_ref()
     }
 
     /// The single-use keys.

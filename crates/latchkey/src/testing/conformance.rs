@@ -861,6 +861,85 @@ macro_rules! mfa_store_conformance {
                     assert!(m.use_recovery_code(a, "new-1", now()).await.unwrap());
                 })
             }
+
+            fn credential(user_id: i64, credential_id: &str) -> $crate::mfa::WebauthnCredential {
+                $crate::mfa::WebauthnCredential {
+                    id: 0,
+                    user_id,
+                    credential_id: credential_id.to_owned(),
+                    user_handle: format!("handle-{user_id}"),
+                    name: format!("key {credential_id}"),
+                    passkey: "{}".to_owned(),
+                    sign_count: 0,
+                    created_at: now(),
+                    last_used_at: None,
+                }
+            }
+
+            #[test]
+            fn webauthn_credentials_are_unique_listed_oldest_first_renamed_and_removed_per_user() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let (a, b) = users(&fx.0).await;
+                    let m = fx.0.mfa.clone();
+                    let first = m.add_webauthn_credential(&credential(a, "cred-1")).await.unwrap().unwrap();
+                    let mut later = credential(a, "cred-2");
+                    later.created_at = now() + Duration::seconds(5);
+                    let second = m.add_webauthn_credential(&later).await.unwrap().unwrap();
+                    assert_ne!(first.id, second.id);
+                    assert_eq!((first.user_handle.clone(), first.name.as_str(), first.created_at), (format!("handle-{a}"), "key cred-1", now()));
+                    assert!(m.add_webauthn_credential(&credential(b, "cred-1")).await.unwrap().is_none(), "a credential id is one account's");
+                    let list = m.webauthn_credentials(a).await.unwrap();
+                    assert_eq!(list.iter().map(|c| c.credential_id.as_str()).collect::<Vec<_>>(), ["cred-1", "cred-2"]);
+                    assert!(m.webauthn_credentials(b).await.unwrap().is_empty());
+                    assert_eq!(m.webauthn_credential("cred-2").await.unwrap().map(|c| c.id), Some(second.id));
+                    assert!(m.webauthn_credential("nope").await.unwrap().is_none());
+                    assert!(!m.rename_webauthn_credential(b, first.id, "stolen").await.unwrap(), "another user's");
+                    assert!(m.rename_webauthn_credential(a, first.id, "Laptop").await.unwrap());
+                    assert_eq!(m.webauthn_credential("cred-1").await.unwrap().unwrap().name, "Laptop");
+                    assert!(!m.delete_webauthn_credential(b, first.id).await.unwrap(), "another user's");
+                    assert!(m.delete_webauthn_credential(a, first.id).await.unwrap());
+                    assert!(!m.delete_webauthn_credential(a, first.id).await.unwrap());
+                    assert_eq!(m.webauthn_credentials(a).await.unwrap().len(), 1);
+                    // A reset takes every factor; disabling TOTP takes only TOTP.
+                    m.enable_totp(a, "s", &["code".to_owned()], now()).await.unwrap();
+                    assert!(m.disable_totp(a).await.unwrap());
+                    assert!(!m.disable_totp(a).await.unwrap());
+                    assert_eq!((m.webauthn_credentials(a).await.unwrap().len(), m.recovery_codes_left(a).await.unwrap()), (1, 1));
+                    assert!(m.reset(a).await.unwrap(), "a passkey is a factor");
+                    assert_eq!((m.webauthn_credentials(a).await.unwrap().len(), m.recovery_codes_left(a).await.unwrap()), (0, 0));
+                    assert!(!m.reset(a).await.unwrap());
+                })
+            }
+
+            #[test]
+            fn a_webauthn_counter_only_moves_forward_and_one_of_two_same_assertions_wins() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let (a, _) = users(&fx.0).await;
+                    let m = fx.0.mfa.clone();
+                    let counterless = m.add_webauthn_credential(&credential(a, "synced")).await.unwrap().unwrap();
+                    assert!(m.use_webauthn_credential(counterless.id, 0, "{\"v\":1}", now()).await.unwrap(), "no counter: always");
+                    assert!(m.use_webauthn_credential(counterless.id, 0, "{\"v\":2}", now()).await.unwrap());
+                    let c = m.webauthn_credential("synced").await.unwrap().unwrap();
+                    assert_eq!((c.passkey.as_str(), c.last_used_at), ("{\"v\":2}", Some(now())));
+                    let mut counted = credential(a, "hardware");
+                    counted.sign_count = 3;
+                    let k = m.add_webauthn_credential(&counted).await.unwrap().unwrap();
+                    assert_eq!(k.sign_count, 3);
+                    assert!(!m.use_webauthn_credential(k.id, 3, "{}", now()).await.unwrap(), "the same count again");
+                    assert!(!m.use_webauthn_credential(k.id, 2, "{}", now()).await.unwrap(), "backwards: a clone");
+                    assert!(!m.use_webauthn_credential(k.id, 0, "{}", now()).await.unwrap(), "a counter that vanished");
+                    assert!(m.use_webauthn_credential(k.id, 7, "{}", now()).await.unwrap());
+                    assert_eq!(m.webauthn_credential("hardware").await.unwrap().unwrap().sign_count, 7);
+                    let (x, y) = $crate::testing::join(
+                        m.use_webauthn_credential(k.id, 8, "{}", now()),
+                        m.use_webauthn_credential(k.id, 8, "{}", now()),
+                    ).await;
+                    assert_eq!([x.unwrap(), y.unwrap()].iter().filter(|w| **w).count(), 1, "one of two at once");
+                    assert!(!m.use_webauthn_credential(9999, 100, "{}", now()).await.unwrap(), "unknown");
+                })
+            }
         }
     )* };
 }

@@ -18,6 +18,8 @@ mod middleware;
 mod recovery;
 mod sessions;
 mod signup;
+mod softkey;
 mod store_conformance;
 mod throttle;
 mod upgrade;
+mod webauthn;

@@ -21,7 +21,7 @@ use crate::{
     csrf::CsrfToken,
     http::{
         ApiError,
-        extract::{Client, JsonObject, SessionUser, required_strings},
+        extract::{Client, JsonObject, SessionUser, SetupUser, required_strings},
     },
     password::RawPassword,
     session::{Session, SessionId},
@@ -132,7 +132,7 @@ async fn reauthenticate_view(
     session: Session,
     csrf: CsrfToken,
     Client(client): Client,
-    SessionUser(user): SessionUser,
+    SetupUser(user): SetupUser,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let [password] = required_strings(&body, ["password"])?;

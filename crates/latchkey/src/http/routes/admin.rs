@@ -306,8 +306,9 @@ fn admin_session_out(s: AdminSession) -> Result<Value, ApiError> {
 async fn user_factors_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
     let user = lk.admin_user(user_id(&id)?).await?;
     let totp = super::mfa::totp_json(&lk, &user).await?;
+    let webauthn = super::mfa::credentials_json(&lk, &user).await?;
     let left = lk.recovery_codes_left(&user).await?;
-    Ok(Json(json!({ "totp": totp, "recoveryCodesLeft": left })).into_response())
+    Ok(Json(json!({ "totp": totp, "webauthn": webauthn, "recoveryCodesLeft": left })).into_response())
 }
 
 async fn reset_factors_view(
@@ -317,7 +318,7 @@ async fn reset_factors_view(
 ) -> Result<Response, ApiError> {
     let who = staff.acting();
     let detail = if lk.admin_reset_factors(&who, user_id(&id)?).await? {
-        "The second factors are removed and every session of the user has ended: they sign in with their password and can set up a new app."
+        "The second factors are removed and every session of the user has ended: they sign in with their password and can set up new ones."
     } else {
         "The user had no second factor."
     };

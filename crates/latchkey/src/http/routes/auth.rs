@@ -151,6 +151,8 @@ async fn session_view(
         is_staff: Option<bool>,
         #[serde(rename = "isSuperuser", skip_serializing_if = "Option::is_none")]
         is_superuser: Option<bool>,
+        #[serde(rename = "mfaSetupRequired", skip_serializing_if = "Option::is_none")]
+        mfa_setup_required: Option<bool>,
         #[serde(rename = "signupOpen")]
         signup_open: bool,
         #[serde(rename = "emailVerification")]
@@ -172,6 +174,7 @@ async fn session_view(
                 authenticated_at,
                 is_staff: Some(user.is_active && user.is_staff),
                 is_superuser: Some(user.is_active && user.is_superuser),
+                mfa_setup_required: Some(lk.mfa_setup_required(&user).await?),
                 username: Some(user.username),
                 email: Some(user.email),
                 email_verified: Some(user.email_verified),
@@ -193,6 +196,7 @@ async fn session_view(
             email_verified: None,
             is_staff: None,
             is_superuser: None,
+            mfa_setup_required: None,
             signup_open,
             email_verification,
         })
@@ -207,6 +211,7 @@ pub(crate) fn rfc3339(at: time::OffsetDateTime) -> Result<String, ApiError> {
 
 async fn whoami_view(State(lk): State<Latchkey>, MaybeUser(user): MaybeUser) -> Result<Response, ApiError> {
     match user {
+        Some(u) if lk.mfa_setup_required(&u).await? => Err(crate::auth::AuthError::MfaSetupRequired.into()),
         Some(u) => {
             #[derive(serde::Serialize)]
             struct Answer {

@@ -32,7 +32,7 @@ pub const API_PATHS: &[&[&str]] =
 
 /// Prefixes under which one more segment names a resource
 /// (`/api/sessions/{id}/`, `/api/admin/users/{id}/`), by feature.
-pub const API_PREFIXES: &[&[&str]] = &[account::PREFIXES, admin::PREFIXES];
+pub const API_PREFIXES: &[&[&str]] = &[account::PREFIXES, admin::PREFIXES, mfa::PREFIXES];
 
 /// Whether `slashed` (a path ending in `/`) is one the routers serve.
 fn is_api_path(slashed: &str) -> bool {

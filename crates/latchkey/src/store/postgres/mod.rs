@@ -37,6 +37,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 5, name: "admin", sql: include_str!("../../../migrations/postgres/0005_admin.sql") },
     Migration { version: 6, name: "mfa", sql: include_str!("../../../migrations/postgres/0006_mfa.sql") },
+    Migration { version: 7, name: "webauthn", sql: include_str!("../../../migrations/postgres/0007_webauthn.sql") },
 ];
 
 /// User search: `lower(x) LIKE`, served by pg_trgm's indexes (migration 5).

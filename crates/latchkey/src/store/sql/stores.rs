@@ -466,6 +466,10 @@ macro_rules! sql_stores {
             }
         }
 
+        macro_rules! webauthn_columns {
+            () => { "id, user_id, credential_id, user_handle, name, passkey, sign_count, created_at, last_used_at" };
+        }
+
         #[async_trait::async_trait]
         impl $crate::mfa::MfaStore for $store {
             async fn totp(&self, user_id: i64) -> Result<Option<$crate::mfa::TotpFactor>, StoreError> {
@@ -506,7 +510,9 @@ macro_rules! sql_stores {
                 if added.rows_affected() == 0 {
                     return Ok(false);
                 }
-                insert_recovery_codes(&mut tx, user_id, recovery_codes, now).await?;
+                if !recovery_codes.is_empty() {
+                    insert_recovery_codes(&mut tx, user_id, recovery_codes, now).await?;
+                }
                 tx.commit().await?;
                 Ok(true)
             }
@@ -528,8 +534,95 @@ macro_rules! sql_stores {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM latchkey_mfa_recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
                 let r = sqlx::query("DELETE FROM latchkey_mfa_totp WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+                let w = sqlx::query("DELETE FROM latchkey_webauthn_credentials WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
                 tx.commit().await?;
+                Ok(r.rows_affected() + w.rows_affected() > 0)
+            }
+
+            async fn disable_totp(&self, user_id: i64) -> Result<bool, StoreError> {
+                let r = sqlx::query("DELETE FROM latchkey_mfa_totp WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
                 Ok(r.rows_affected() > 0)
+            }
+
+            async fn webauthn_credentials(&self, user_id: i64) -> Result<Vec<$crate::mfa::WebauthnCredential>, StoreError> {
+                let rows: Vec<WebauthnRow> = sqlx::query_as(concat!(
+                    "SELECT ", webauthn_columns!(), " FROM latchkey_webauthn_credentials WHERE user_id = $1 ORDER BY created_at, id"
+                ))
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(webauthn_credential).collect()
+            }
+
+            async fn webauthn_credential(&self, credential_id: &str) -> Result<Option<$crate::mfa::WebauthnCredential>, StoreError> {
+                let row: Option<WebauthnRow> = sqlx::query_as(concat!(
+                    "SELECT ", webauthn_columns!(), " FROM latchkey_webauthn_credentials WHERE credential_id = $1"
+                ))
+                .bind(credential_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(webauthn_credential).transpose()
+            }
+
+            async fn add_webauthn_credential(
+                &self,
+                c: &$crate::mfa::WebauthnCredential,
+            ) -> Result<Option<$crate::mfa::WebauthnCredential>, StoreError> {
+                let row: Option<WebauthnRow> = sqlx::query_as(concat!(
+                    "INSERT INTO latchkey_webauthn_credentials (user_id, credential_id, user_handle, name, passkey, sign_count, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (credential_id) DO NOTHING RETURNING ", webauthn_columns!()
+                ))
+                .bind(c.user_id)
+                .bind(&c.credential_id)
+                .bind(&c.user_handle)
+                .bind(&c.name)
+                .bind(&c.passkey)
+                .bind(i64::from(c.sign_count))
+                .bind(ts(c.created_at))
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(webauthn_credential).transpose()
+            }
+
+            async fn use_webauthn_credential(
+                &self,
+                id: i64,
+                sign_count: u32,
+                passkey: &str,
+                now: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                // One statement: of two requests with the same assertion (or
+                // a clone's), one moves the counter and the other finds it moved.
+                let r = sqlx::query(
+                    "UPDATE latchkey_webauthn_credentials SET sign_count = $2, passkey = $3, last_used_at = $4
+                     WHERE id = $1 AND (sign_count < $2 OR ($2 = 0 AND sign_count = 0))",
+                )
+                .bind(id)
+                .bind(i64::from(sign_count))
+                .bind(passkey)
+                .bind(ts(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn rename_webauthn_credential(&self, user_id: i64, id: i64, name: &str) -> Result<bool, StoreError> {
+                let r = sqlx::query("UPDATE latchkey_webauthn_credentials SET name = $3 WHERE id = $2 AND user_id = $1")
+                    .bind(user_id)
+                    .bind(id)
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn delete_webauthn_credential(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
+                let r = sqlx::query("DELETE FROM latchkey_webauthn_credentials WHERE id = $2 AND user_id = $1")
+                    .bind(user_id)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(r.rows_affected() == 1)
             }
 
             async fn recovery_codes_left(&self, user_id: i64) -> Result<u32, StoreError> {
@@ -565,6 +658,23 @@ macro_rules! sql_stores {
                 tx.commit().await?;
                 Ok(())
             }
+        }
+
+        type WebauthnRow = (i64, i64, String, String, String, String, i64, i64, Option<i64>);
+
+        fn webauthn_credential(r: WebauthnRow) -> Result<$crate::mfa::WebauthnCredential, StoreError> {
+            let (id, user_id, credential_id, user_handle, name, passkey, sign_count, created, used) = r;
+            Ok($crate::mfa::WebauthnCredential {
+                id,
+                user_id,
+                credential_id,
+                user_handle,
+                name,
+                passkey,
+                sign_count: u32::try_from(sign_count).unwrap_or(u32::MAX),
+                created_at: from_ts(created)?,
+                last_used_at: used.map(from_ts).transpose()?,
+            })
         }
 
         /// Replaces the user's recovery codes, inside the caller's transaction.

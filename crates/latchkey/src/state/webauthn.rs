@@ -1,0 +1,392 @@
+//! WebAuthn on the state: registering passkeys and security keys, listing,
+//! renaming and removing them, signing in with a passkey (both factors at
+//! once), and a passkey as the second step after a password.
+//!
+//! A ceremony's state (its challenge, and what it allows) lives server-side
+//! in the session, one per kind: new options replace it (one per browser),
+//! an answer takes it out whatever the outcome (single use), and it is
+//! refused 5 minutes after it began. Anonymous options calls are counted per
+//! client before anything is written, so they cannot flood the session
+//! store; they reveal nothing about accounts (discoverable credentials: the
+//! options name none).
+
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+
+use crate::{
+    Latchkey,
+    audit::AuditEvent,
+    auth::AuthError,
+    csrf::CsrfToken,
+    mfa::{
+        WebauthnCredential, recovery,
+        webauthn::{
+            CEREMONY_TTL, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
+            PublicKeyCredential, RegisterPublicKeyCredential, Uuid, Webauthn, creation_options, encode_credential_id,
+            new_user_handle, normalize_name, request_options,
+        },
+    },
+    session::{ClientInfo, Session},
+    store::from_ts,
+    throttle::{Throttled, client_key},
+    users::User,
+};
+
+/// The session key of a registration under way.
+const REGISTER: &str = "_webauthn_register";
+/// The session key of a passkey sign-in under way.
+const LOGIN: &str = "_webauthn_login";
+/// The session key of a passkey second step under way.
+pub(super) const SECOND_STEP: &str = "_webauthn_second_step";
+/// Anonymous options calls per client (IPv6 by /64) and throttle window:
+/// generous for people, small for a flood.
+pub const OPTIONS_PER_CLIENT: u32 = 300;
+
+/// A credential just registered.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// As stored.
+    pub credential: WebauthnCredential,
+    /// New recovery codes, when this is the user's first second factor
+    /// (shown this once).
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+impl Latchkey {
+    fn rp(&self) -> Result<&Webauthn, AuthError> {
+        self.relying_party().ok_or(AuthError::WebauthnUnavailable)
+    }
+
+    fn webauthn_event(&self, kind: &str, user: &User, client: &ClientInfo) -> AuditEvent {
+        AuditEvent::new(self.clock().now(), kind).username(&user.username).user_id(user.id).client(client.ip)
+    }
+
+    async fn save_ceremony(&self, session: &Session, key: &str, state: Value) -> Result<(), AuthError> {
+        session.insert(key, json!({ "state": state, "since": self.clock().now().unix_timestamp() })).await?;
+        Ok(())
+    }
+
+    /// The ceremony under `key`, taken out of the session (used once,
+    /// whatever happens next): its state and the extra members saved with it.
+    async fn take_ceremony<T: DeserializeOwned>(&self, session: &Session, key: &str) -> Result<(T, Value), AuthError> {
+        let saved = session.get(key).await?;
+        session.remove(key).await?;
+        let mut saved = saved.ok_or(AuthError::WebauthnNotStarted)?;
+        let since = saved["since"].as_i64().and_then(|t| from_ts(t).ok());
+        if since.is_none_or(|s| self.clock().now() - s >= CEREMONY_TTL) {
+            return Err(AuthError::WebauthnNotStarted);
+        }
+        let mut state = saved["state"].take();
+        let inner = serde_json::from_value(state["ceremony"].take()).map_err(|_| AuthError::WebauthnNotStarted)?;
+        Ok((inner, state))
+    }
+
+    /// Registration options for a new passkey or security key of `user`
+    /// (`PublicKeyCredentialCreationOptions` as JSON). Needs a recent
+    /// authentication; the user's credentials are excluded.
+    ///
+    /// # Errors
+    /// [`AuthError::WebauthnUnavailable`], [`AuthError::ReauthenticationRequired`],
+    /// or a store failure.
+    pub async fn webauthn_register_options(&self, user: &User, session: &Session) -> Result<Value, AuthError> {
+        let rp = self.rp()?;
+        self.require_recent_authentication(session).await?;
+        let existing = self.mfa().webauthn_credentials(user.id).await?;
+        // One handle per user, so a discoverable sign-in names the account
+        // whichever of its credentials is used.
+        let handle =
+            existing.first().and_then(|c| Uuid::parse_str(&c.user_handle).ok()).unwrap_or_else(new_user_handle);
+        let exclude = existing.iter().filter_map(|c| parse_passkey(c).map(|p| p.cred_id().clone())).collect();
+        let display = match format!("{} {}", user.first_name, user.last_name).trim() {
+            "" => user.username.clone(),
+            name => name.to_owned(),
+        };
+        let (ccr, state) = rp
+            .start_passkey_registration(handle, &user.username, &display, Some(exclude))
+            .map_err(|_| AuthError::WebauthnFailed)?;
+        let state = json!({ "ceremony": to_json(&state)?, "user": user.id, "handle": handle.to_string() });
+        self.save_ceremony(session, REGISTER, state).await?;
+        Ok(creation_options(&ccr))
+    }
+
+    /// Registers the credential the browser created from the options in
+    /// `session`, under `name`. The user's first second factor comes with a
+    /// set of recovery codes.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidName`], [`AuthError::WebauthnNotStarted`],
+    /// [`AuthError::WebauthnFailed`], [`AuthError::WebauthnCredentialExists`],
+    /// or a store failure.
+    pub async fn webauthn_register(
+        &self,
+        user: &User,
+        session: &Session,
+        name: &str,
+        credential: Value,
+        client: &ClientInfo,
+    ) -> Result<Registered, AuthError> {
+        let rp = self.rp()?;
+        let name = normalize_name(name).map_err(AuthError::InvalidName)?;
+        let (state, saved): (PasskeyRegistration, Value) = self.take_ceremony(session, REGISTER).await?;
+        if saved["user"].as_i64() != Some(user.id) {
+            return Err(AuthError::WebauthnNotStarted);
+        }
+        let reg: RegisterPublicKeyCredential =
+            serde_json::from_value(credential).map_err(|_| AuthError::WebauthnFailed)?;
+        // Known already (the options excluded it, but a browser may ignore that).
+        if self.mfa().webauthn_credential(&encode_credential_id(&reg.raw_id)).await?.is_some() {
+            return Err(AuthError::WebauthnCredentialExists);
+        }
+        let passkey = match rp.finish_passkey_registration(&reg, &state) {
+            Ok(p) => p,
+            Err(e) => {
+                self.audit(self.webauthn_event("webauthn_failed", user, client).detail(format!("registration: {e}")))
+                    .await;
+                return Err(AuthError::WebauthnFailed);
+            }
+        };
+        let had_factor = !self.mfa_methods(user.id).await?.is_empty();
+        let stored = to_json(&passkey)?;
+        let new = WebauthnCredential {
+            id: 0,
+            user_id: user.id,
+            credential_id: encode_credential_id(passkey.cred_id()),
+            user_handle: saved["handle"].as_str().unwrap_or_default().to_owned(),
+            name,
+            sign_count: stored["cred"]["counter"].as_u64().and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
+            passkey: stored.to_string(),
+            created_at: self.clock().now(),
+            last_used_at: None,
+        };
+        let credential = self.mfa().add_webauthn_credential(&new).await?.ok_or(AuthError::WebauthnCredentialExists)?;
+        let recovery_codes = if had_factor {
+            None
+        } else {
+            let codes = recovery::generate_set();
+            let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key().stored_form(c)).collect();
+            self.mfa().replace_recovery_codes(user.id, &stored, self.clock().now()).await?;
+            Some(codes)
+        };
+        self.audit(self.webauthn_event("mfa_enabled", user, client).detail(format!("passkey {:?}", credential.name)))
+            .await;
+        Ok(Registered { credential, recovery_codes })
+    }
+
+    /// The user's passkeys and security keys, oldest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn webauthn_credentials(&self, user: &User) -> Result<Vec<WebauthnCredential>, AuthError> {
+        Ok(self.mfa().webauthn_credentials(user.id).await?)
+    }
+
+    /// Renames one of the user's credentials.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidName`], [`AuthError::WebauthnCredentialNotFound`],
+    /// or a store failure.
+    pub async fn rename_webauthn_credential(&self, user: &User, id: i64, name: &str) -> Result<String, AuthError> {
+        let name = normalize_name(name).map_err(AuthError::InvalidName)?;
+        if !self.mfa().rename_webauthn_credential(user.id, id, &name).await? {
+            return Err(AuthError::WebauthnCredentialNotFound);
+        }
+        Ok(name)
+    }
+
+    /// Removes one of the user's credentials (needs a recent
+    /// authentication). The recovery codes go with the last second factor.
+    ///
+    /// # Errors
+    /// [`AuthError::ReauthenticationRequired`],
+    /// [`AuthError::WebauthnCredentialNotFound`], or a store failure.
+    pub async fn delete_webauthn_credential(
+        &self,
+        user: &User,
+        session: &Session,
+        id: i64,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        self.require_recent_authentication(session).await?;
+        let name = self.mfa().webauthn_credentials(user.id).await?.into_iter().find(|c| c.id == id).map(|c| c.name);
+        if !self.mfa().delete_webauthn_credential(user.id, id).await? {
+            return Err(AuthError::WebauthnCredentialNotFound);
+        }
+        self.drop_codes_without_factor(user).await?;
+        let detail = format!("passkey {:?} removed by the user", name.unwrap_or_default());
+        self.audit(self.webauthn_event("mfa_disabled", user, client).detail(detail)).await;
+        Ok(())
+    }
+
+    /// Recovery codes stand in for a factor: without any, they go too.
+    pub(super) async fn drop_codes_without_factor(&self, user: &User) -> Result<(), AuthError> {
+        if self.mfa().totp(user.id).await?.is_none() && self.mfa().webauthn_credentials(user.id).await?.is_empty() {
+            self.mfa().replace_recovery_codes(user.id, &[], self.clock().now()).await?;
+        }
+        Ok(())
+    }
+
+    /// Counts an anonymous options call of `client`; 429 past
+    /// [`OPTIONS_PER_CLIENT`] per throttle window.
+    async fn count_options_call(&self, client: &ClientInfo) -> Result<(), AuthError> {
+        let policy = &self.settings().throttle;
+        if !policy.enabled {
+            return Ok(());
+        }
+        let now = self.clock().now();
+        let key = format!("webauthn:ip:{}", client_key(client.ip));
+        let c = self.throttle().record_failure(&key, now, policy.window).await?;
+        if c.failures > OPTIONS_PER_CLIENT {
+            let retry_after = (c.window_start + policy.window - now).max(time::Duration::SECOND);
+            return Err(AuthError::RequestsThrottled(Throttled { scope: "client", retry_after }));
+        }
+        Ok(())
+    }
+
+    /// Options for signing in with a passkey, no username asked: the
+    /// browser offers the discoverable credentials it has for this site.
+    /// The ceremony is kept in this browser's session (a short anonymous
+    /// one when it has none).
+    ///
+    /// # Errors
+    /// [`AuthError::WebauthnUnavailable`], [`AuthError::RequestsThrottled`],
+    /// or a store failure.
+    pub async fn passkey_login_options(&self, session: &Session, client: &ClientInfo) -> Result<Value, AuthError> {
+        let rp = self.rp()?;
+        self.count_options_call(client).await?;
+        let (rcr, state) = rp.start_discoverable_authentication().map_err(|_| AuthError::WebauthnFailed)?;
+        if session.record().await?.is_none() {
+            session.cycle_anonymous(client, CEREMONY_TTL).await?;
+        }
+        self.save_ceremony(session, LOGIN, json!({ "ceremony": to_json(&state)? })).await?;
+        Ok(request_options(&rcr))
+    }
+
+    /// Signs in with the passkey assertion answering the options in
+    /// `session`: the credential names its account (its user handle must be
+    /// the one it was registered under), counts as both factors, and the
+    /// session moves to a new key and CSRF secret.
+    ///
+    /// # Errors
+    /// [`AuthError::WebauthnNotStarted`], [`AuthError::WebauthnFailed`] (also
+    /// for an unknown or inactive account's credential),
+    /// [`AuthError::EmailUnverified`], or a store failure.
+    pub async fn passkey_login(
+        &self,
+        session: &Session,
+        csrf: &CsrfToken,
+        credential: Value,
+        remember: bool,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
+        let rp = self.rp()?;
+        let (state, _): (DiscoverableAuthentication, Value) = self.take_ceremony(session, LOGIN).await?;
+        let assertion: PublicKeyCredential =
+            serde_json::from_value(credential).map_err(|_| AuthError::WebauthnFailed)?;
+        let (handle, raw_id) =
+            rp.identify_discoverable_authentication(&assertion).map_err(|_| AuthError::WebauthnFailed)?;
+        let stored = self.mfa().webauthn_credential(&encode_credential_id(raw_id)).await?;
+        let Some(stored) = stored.filter(|c| c.user_handle == handle.to_string()) else {
+            return Err(self.refuse_assertion(None, client, "unknown passkey").await);
+        };
+        let user = self.users().by_id(stored.user_id).await?.filter(|u| u.is_active);
+        let Some(user) = user else {
+            return Err(self.refuse_assertion(None, client, "passkey of an inactive account").await);
+        };
+        let Some(key) = parse_passkey(&stored) else {
+            return Err(self.refuse_assertion(Some(&user), client, "unreadable stored passkey").await);
+        };
+        let result = match rp.finish_discoverable_authentication_v2(&assertion, state, &key) {
+            Ok(r) => r,
+            Err(e) => return Err(self.refuse_assertion(Some(&user), client, &e.to_string()).await),
+        };
+        self.record_assertion(&user, &stored, key, &result, client).await?;
+        self.refuse_unverified(&user, client).await?;
+        self.sign_in(session, csrf, &user, remember, client, format!("with passkey {:?}", stored.name)).await?;
+        Ok(user)
+    }
+
+    /// Options for proving the second factor of the sign-in pending in
+    /// `session` with one of that user's passkeys or security keys.
+    ///
+    /// # Errors
+    /// [`AuthError::MfaNotPending`], [`AuthError::WebauthnUnavailable`], or
+    /// a store failure.
+    pub async fn webauthn_second_step_options(&self, session: &Session) -> Result<Value, AuthError> {
+        let rp = self.rp()?;
+        let user = self.pending_user(session).await?.ok_or(AuthError::MfaNotPending)?;
+        let keys: Vec<Passkey> =
+            self.mfa().webauthn_credentials(user.id).await?.iter().filter_map(parse_passkey).collect();
+        if keys.is_empty() {
+            return Err(AuthError::MfaNotEnabled);
+        }
+        let (rcr, state) = rp.start_passkey_authentication(&keys).map_err(|_| AuthError::WebauthnFailed)?;
+        self.save_ceremony(session, SECOND_STEP, json!({ "ceremony": to_json(&state)?, "user": user.id })).await?;
+        Ok(request_options(&rcr))
+    }
+
+    /// Whether `credential` (an assertion answering the options in
+    /// `session`) proves `user`'s second factor; records its use if so.
+    pub(super) async fn check_second_step_assertion(
+        &self,
+        session: &Session,
+        user: &User,
+        credential: Value,
+        client: &ClientInfo,
+    ) -> Result<Option<String>, AuthError> {
+        let rp = self.rp()?;
+        let (state, saved): (PasskeyAuthentication, Value) = self.take_ceremony(session, SECOND_STEP).await?;
+        if saved["user"].as_i64() != Some(user.id) {
+            return Err(AuthError::WebauthnNotStarted);
+        }
+        let Ok(assertion) = serde_json::from_value::<PublicKeyCredential>(credential) else { return Ok(None) };
+        let stored = self.mfa().webauthn_credential(&encode_credential_id(assertion.get_credential_id())).await?;
+        let Some(stored) = stored.filter(|c| c.user_id == user.id) else { return Ok(None) };
+        let Some(key) = parse_passkey(&stored) else { return Ok(None) };
+        match rp.finish_passkey_authentication(&assertion, &state) {
+            Ok(result) => {
+                self.record_assertion(user, &stored, key, &result, client).await?;
+                Ok(Some(stored.name))
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a second-step assertion did not verify");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stores the new counter of a verified assertion; refused when it did
+    /// not move forward (a cloned authenticator, or the same assertion twice).
+    async fn record_assertion(
+        &self,
+        user: &User,
+        stored: &WebauthnCredential,
+        mut key: Passkey,
+        result: &webauthn_rs::prelude::AuthenticationResult,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        key.update_credential(result);
+        let now = self.clock().now();
+        if !self.mfa().use_webauthn_credential(stored.id, result.counter(), &to_json(&key)?.to_string(), now).await? {
+            let why = format!("passkey {:?}: its signature counter did not move forward (a cloned key?)", stored.name);
+            return Err(self.refuse_assertion(Some(user), client, &why).await);
+        }
+        Ok(())
+    }
+
+    async fn refuse_assertion(&self, user: Option<&User>, client: &ClientInfo, why: &str) -> AuthError {
+        let mut event = AuditEvent::new(self.clock().now(), "webauthn_failed").client(client.ip).detail(why);
+        if let Some(u) = user {
+            event = event.username(&u.username).user_id(u.id);
+        }
+        self.audit(event).await;
+        AuthError::WebauthnFailed
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Value, AuthError> {
+    serde_json::to_value(value).map_err(|_| AuthError::WebauthnFailed)
+}
+
+fn parse_passkey(c: &WebauthnCredential) -> Option<Passkey> {
+    serde_json::from_str(&c.passkey).ok()
+}
