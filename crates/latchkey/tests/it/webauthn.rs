@@ -545,3 +545,24 @@ async fn passkeys_work_with_sessions_in_redis() {
     stores.sessions = std::sync::Arc::new(prefix.store().await);
     passkey_round_trip(TestApp::on(settings_for(Preset::CrossOrigin, |_| {}), stores)).await;
 }
+
+#[tokio::test]
+async fn staff_see_a_users_passkeys_and_a_reset_removes_them_with_the_sessions() {
+    let mut app = staff_app(Preset::SameOrigin, false).await;
+    app.login().await;
+    let mut key = SoftKey::new();
+    register(&mut app, &mut key, "Lost phone").await;
+    let user_id = app.lk.users().by_username(USER).await.unwrap().unwrap().id;
+    let mut staff = app.browser();
+    staff.login_as("staffer", PASSWORD).await;
+    let factors = staff.get(&format!("/api/admin/users/{user_id}/mfa/")).await.json();
+    assert_eq!(factors["webauthn"][0]["name"], "Lost phone", "{factors}");
+    assert_eq!((factors["totp"]["enabled"].as_bool(), factors["recoveryCodesLeft"].as_u64()), (Some(false), Some(10)));
+    let res = staff.unsafe_json(Method::DELETE, &format!("/api/admin/users/{user_id}/mfa/"), "").await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.json());
+    assert_eq!(whoami(&mut app).await, None, "the user's sessions ended");
+    let factors = staff.get(&format!("/api/admin/users/{user_id}/mfa/")).await.json();
+    assert_eq!((factors["webauthn"].clone(), factors["recoveryCodesLeft"].as_u64()), (json!([]), Some(0)));
+    assert_eq!(passkey_login(&mut app, &mut key).await.code(), "webauthn_failed", "the lost key signs nobody in");
+    assert_eq!(app.login_as(USER, PASSWORD).await.status, StatusCode::OK, "the password alone again");
+}
