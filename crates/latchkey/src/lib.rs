@@ -45,6 +45,8 @@ pub mod testing;
 pub mod throttle;
 pub mod users;
 
+#[cfg(feature = "webauthn")]
+pub use crate::state::{OPTIONS_PER_CLIENT, Registered};
 pub use crate::{
     clock::{Clock, MockClock, SystemClock},
     csrf::CsrfToken,
@@ -58,7 +60,7 @@ pub use crate::{
     settings::{Preset, Settings},
     state::{
         Acting, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread, Ended, FactorUsed,
-        Latchkey, OPTIONS_PER_CLIENT, Registered, SecondFactor, SessionSummary, SignedUp, Stores, TotpSetup,
+        Latchkey, SecondFactor, SessionSummary, SignedUp, Stores, TotpSetup,
     },
     users::{User, UserStore},
 };

@@ -5,6 +5,7 @@
 
 pub mod recovery;
 pub mod totp;
+#[cfg(feature = "webauthn")]
 pub mod webauthn;
 
 use std::fmt;
@@ -141,4 +142,39 @@ pub trait MfaStore: Send + Sync + fmt::Debug + 'static {
         recovery_codes: &[String],
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+}
+
+/// The longest name of a credential, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+/// A credential's name when none is given.
+pub const DEFAULT_NAME: &str = "Passkey";
+
+/// A name for a credential: trimmed, control characters refused, at most
+/// [`MAX_NAME_CHARS`]; empty becomes [`DEFAULT_NAME`].
+///
+/// # Errors
+/// What is wrong with it, in words.
+pub fn normalize_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.chars().any(char::is_control) {
+        return Err("A name cannot contain control characters.".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("A name has at most {MAX_NAME_CHARS} characters."));
+    }
+    Ok(if name.is_empty() { DEFAULT_NAME.to_owned() } else { name.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_bounded_and_default_to_passkey() {
+        assert_eq!(normalize_name("  Laptop  ").unwrap(), "Laptop");
+        assert_eq!(normalize_name("").unwrap(), DEFAULT_NAME);
+        assert!(normalize_name("a\u{0}b").is_err());
+        assert!(normalize_name(&"x".repeat(65)).is_err());
+        assert_eq!(normalize_name(&"é".repeat(64)).unwrap().chars().count(), 64);
+    }
 }

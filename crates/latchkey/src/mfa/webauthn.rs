@@ -16,11 +16,6 @@ use crate::settings::WebauthnSettings;
 
 /// How long a ceremony (its challenge) may take, from options to answer.
 pub const CEREMONY_TTL: time::Duration = time::Duration::minutes(5);
-/// The longest name of a credential, in characters.
-pub const MAX_NAME_CHARS: usize = 64;
-/// A credential's name when none is given.
-pub const DEFAULT_NAME: &str = "Passkey";
-
 /// The relying party of `settings`, or `None` when no origin may use it
 /// (an `rp_id` that neither `public_url` nor any allowed origin is on).
 pub fn relying_party(settings: &WebauthnSettings) -> Option<Webauthn> {
@@ -71,22 +66,6 @@ pub fn encode_credential_id(raw: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(raw)
 }
 
-/// A name for a credential: trimmed, control characters refused, at most
-/// [`MAX_NAME_CHARS`]; empty becomes [`DEFAULT_NAME`].
-///
-/// # Errors
-/// What is wrong with it, in words.
-pub fn normalize_name(raw: &str) -> Result<String, String> {
-    let name = raw.trim();
-    if name.chars().any(char::is_control) {
-        return Err("A name cannot contain control characters.".into());
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!("A name has at most {MAX_NAME_CHARS} characters."));
-    }
-    Ok(if name.is_empty() { DEFAULT_NAME.to_owned() } else { name.to_owned() })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,15 +95,6 @@ mod tests {
         let s = RawWebauthn { rp_id: Some("example.com".into()), rp_name: None }.validate(None, &[]).unwrap();
         assert!(relying_party(&s).is_none());
         assert!(relying_party(&settings(None, &[])).is_some(), "localhost, any port");
-    }
-
-    #[test]
-    fn names_are_trimmed_bounded_and_default_to_passkey() {
-        assert_eq!(normalize_name("  Laptop  ").unwrap(), "Laptop");
-        assert_eq!(normalize_name("").unwrap(), DEFAULT_NAME);
-        assert!(normalize_name("a\u{0}b").is_err());
-        assert!(normalize_name(&"x".repeat(65)).is_err());
-        assert_eq!(normalize_name(&"é".repeat(64)).unwrap().chars().count(), 64);
     }
 
     #[test]

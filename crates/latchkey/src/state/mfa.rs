@@ -223,6 +223,59 @@ impl Latchkey {
         Ok(codes)
     }
 
+    /// The user's passkeys and security keys, oldest first.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn webauthn_credentials(&self, user: &User) -> Result<Vec<crate::mfa::WebauthnCredential>, AuthError> {
+        Ok(self.mfa().webauthn_credentials(user.id).await?)
+    }
+
+    /// Renames one of the user's credentials.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidName`], [`AuthError::WebauthnCredentialNotFound`],
+    /// or a store failure.
+    pub async fn rename_webauthn_credential(&self, user: &User, id: i64, name: &str) -> Result<String, AuthError> {
+        let name = crate::mfa::normalize_name(name).map_err(AuthError::InvalidName)?;
+        if !self.mfa().rename_webauthn_credential(user.id, id, &name).await? {
+            return Err(AuthError::WebauthnCredentialNotFound);
+        }
+        Ok(name)
+    }
+
+    /// Removes one of the user's credentials (needs a recent
+    /// authentication). The recovery codes go with the last second factor.
+    ///
+    /// # Errors
+    /// [`AuthError::ReauthenticationRequired`],
+    /// [`AuthError::WebauthnCredentialNotFound`], or a store failure.
+    pub async fn delete_webauthn_credential(
+        &self,
+        user: &User,
+        session: &Session,
+        id: i64,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
+        self.require_recent_authentication(session).await?;
+        let name = self.mfa().webauthn_credentials(user.id).await?.into_iter().find(|c| c.id == id).map(|c| c.name);
+        if !self.mfa().delete_webauthn_credential(user.id, id).await? {
+            return Err(AuthError::WebauthnCredentialNotFound);
+        }
+        self.drop_codes_without_factor(user).await?;
+        let detail = format!("passkey {:?} removed by the user", name.unwrap_or_default());
+        self.audit(self.mfa_event("mfa_disabled", user, client.ip).detail(detail)).await;
+        Ok(())
+    }
+
+    /// Recovery codes stand in for a factor: without any, they go too.
+    pub(super) async fn drop_codes_without_factor(&self, user: &User) -> Result<(), AuthError> {
+        if self.mfa().totp(user.id).await?.is_none() && self.mfa().webauthn_credentials(user.id).await?.is_empty() {
+            self.mfa().replace_recovery_codes(user.id, &[], self.clock().now()).await?;
+        }
+        Ok(())
+    }
+
     /// The password of `user` was right and they have a second factor: the
     /// session moves to a new key, anonymous, holding the pending sign-in;
     /// the CSRF secret changes. Answers [`AuthError::MfaRequired`].
@@ -349,10 +402,13 @@ impl Latchkey {
         let Some(user) = self.pending_user(session).await? else { return Err(AuthError::MfaNotPending) };
         let (used, refusal) = match proof {
             SecondFactor::Code(code) => (self.check_code(&user, &code, now).await?, AuthError::InvalidCode),
+            #[cfg(feature = "webauthn")]
             SecondFactor::Credential(c) => (
                 self.check_second_step_assertion(session, &user, c, client).await?.map(FactorUsed::Webauthn),
                 AuthError::WebauthnFailed,
             ),
+            #[cfg(not(feature = "webauthn"))]
+            SecondFactor::Credential(_) => return Err(AuthError::WebauthnUnavailable),
         };
         let Some(used) = used else {
             self.audit(self.mfa_event("mfa_failed", &user, client.ip)).await;

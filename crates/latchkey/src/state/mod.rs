@@ -11,6 +11,7 @@ mod mfa;
 mod outbox;
 mod recovery;
 mod signup;
+#[cfg(feature = "webauthn")]
 mod webauthn;
 
 pub use account::{Ended, SessionSummary};
@@ -18,6 +19,7 @@ pub(crate) use admin::parse_name;
 pub use admin::{Acting, AdminError, AdminSession, AdminSessionId};
 pub use mfa::{FactorUsed, SecondFactor, TotpSetup};
 pub use signup::SignedUp;
+#[cfg(feature = "webauthn")]
 pub use webauthn::{OPTIONS_PER_CLIENT, Registered};
 
 use std::{fmt, sync::Arc};
@@ -51,6 +53,7 @@ struct Inner {
     mfa: Arc<dyn crate::mfa::MfaStore>,
     secret_box: crypto::SecretBox,
     recovery_key: crate::mfa::recovery::RecoveryCodeKey,
+    #[cfg(feature = "webauthn")]
     relying_party: Option<crate::mfa::webauthn::Webauthn>,
     transport: std::sync::RwLock<Arc<dyn MailTransport>>,
     outbox_wake: tokio::sync::Notify,
@@ -191,6 +194,7 @@ impl Latchkey {
         // after a key rotation).
         let secret_box = crypto::SecretBox::new(keys().map(|k| k.expose_secret().as_bytes()));
         let recovery_key = crate::mfa::recovery::RecoveryCodeKey::new(secret_key.expose_secret().as_bytes());
+        #[cfg(feature = "webauthn")]
         let relying_party = crate::mfa::webauthn::relying_party(&settings.webauthn);
         Ok(Self(Arc::new(Inner {
             settings,
@@ -203,6 +207,7 @@ impl Latchkey {
             mfa,
             secret_box,
             recovery_key,
+            #[cfg(feature = "webauthn")]
             relying_party,
             transport: std::sync::RwLock::new(transport),
             outbox_wake: tokio::sync::Notify::new(),
@@ -323,6 +328,7 @@ impl Latchkey {
     }
 
     /// The WebAuthn relying party, if passkeys can work with these settings.
+    #[cfg(feature = "webauthn")]
     pub(crate) fn relying_party(&self) -> Option<&crate::mfa::webauthn::Webauthn> {
         self.0.relying_party.as_ref()
     }

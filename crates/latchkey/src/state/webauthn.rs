@@ -19,11 +19,11 @@ use crate::{
     auth::AuthError,
     csrf::CsrfToken,
     mfa::{
-        WebauthnCredential, recovery,
+        WebauthnCredential, normalize_name, recovery,
         webauthn::{
             CEREMONY_TTL, DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
             PublicKeyCredential, RegisterPublicKeyCredential, Uuid, Webauthn, creation_options, encode_credential_id,
-            new_user_handle, normalize_name, request_options,
+            new_user_handle, request_options,
         },
     },
     session::{ClientInfo, Session},
@@ -170,59 +170,6 @@ impl Latchkey {
         self.audit(self.webauthn_event("mfa_enabled", user, client).detail(format!("passkey {:?}", credential.name)))
             .await;
         Ok(Registered { credential, recovery_codes })
-    }
-
-    /// The user's passkeys and security keys, oldest first.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn webauthn_credentials(&self, user: &User) -> Result<Vec<WebauthnCredential>, AuthError> {
-        Ok(self.mfa().webauthn_credentials(user.id).await?)
-    }
-
-    /// Renames one of the user's credentials.
-    ///
-    /// # Errors
-    /// [`AuthError::InvalidName`], [`AuthError::WebauthnCredentialNotFound`],
-    /// or a store failure.
-    pub async fn rename_webauthn_credential(&self, user: &User, id: i64, name: &str) -> Result<String, AuthError> {
-        let name = normalize_name(name).map_err(AuthError::InvalidName)?;
-        if !self.mfa().rename_webauthn_credential(user.id, id, &name).await? {
-            return Err(AuthError::WebauthnCredentialNotFound);
-        }
-        Ok(name)
-    }
-
-    /// Removes one of the user's credentials (needs a recent
-    /// authentication). The recovery codes go with the last second factor.
-    ///
-    /// # Errors
-    /// [`AuthError::ReauthenticationRequired`],
-    /// [`AuthError::WebauthnCredentialNotFound`], or a store failure.
-    pub async fn delete_webauthn_credential(
-        &self,
-        user: &User,
-        session: &Session,
-        id: i64,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
-        self.require_recent_authentication(session).await?;
-        let name = self.mfa().webauthn_credentials(user.id).await?.into_iter().find(|c| c.id == id).map(|c| c.name);
-        if !self.mfa().delete_webauthn_credential(user.id, id).await? {
-            return Err(AuthError::WebauthnCredentialNotFound);
-        }
-        self.drop_codes_without_factor(user).await?;
-        let detail = format!("passkey {:?} removed by the user", name.unwrap_or_default());
-        self.audit(self.webauthn_event("mfa_disabled", user, client).detail(detail)).await;
-        Ok(())
-    }
-
-    /// Recovery codes stand in for a factor: without any, they go too.
-    pub(super) async fn drop_codes_without_factor(&self, user: &User) -> Result<(), AuthError> {
-        if self.mfa().totp(user.id).await?.is_none() && self.mfa().webauthn_credentials(user.id).await?.is_empty() {
-            self.mfa().replace_recovery_codes(user.id, &[], self.clock().now()).await?;
-        }
-        Ok(())
     }
 
     /// Counts an anonymous options call of `client`; 429 past

@@ -178,6 +178,7 @@ fn signed_in(lk: &Latchkey, user: &User, answer: Value) -> Response {
 }
 
 /// The `credential` member: an object, as `PublicKeyCredential.toJSON()` gives.
+#[cfg(feature = "webauthn")]
 fn credential_field(body: &mut serde_json::Map<String, Value>) -> Result<Value, ApiError> {
     match body.remove("credential") {
         Some(c @ Value::Object(_)) => Ok(c),
@@ -190,10 +191,12 @@ fn credential_id(id: &str) -> Result<i64, ApiError> {
     id.parse().map_err(|_| crate::auth::AuthError::WebauthnCredentialNotFound.into())
 }
 
+#[cfg(feature = "webauthn")]
 async fn second_step_options_view(State(lk): State<Latchkey>, session: Session) -> Result<Response, ApiError> {
     Ok(Json(lk.webauthn_second_step_options(&session).await?).into_response())
 }
 
+#[cfg(feature = "webauthn")]
 async fn register_options_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -202,6 +205,7 @@ async fn register_options_view(
     Ok(Json(lk.webauthn_register_options(&user, &session).await?).into_response())
 }
 
+#[cfg(feature = "webauthn")]
 async fn register_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -257,6 +261,7 @@ async fn delete_credential_view(
     Ok(Json(json!({ "detail": "The passkey is removed." })).into_response())
 }
 
+#[cfg(feature = "webauthn")]
 async fn passkey_login_options_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -265,6 +270,7 @@ async fn passkey_login_options_view(
     Ok(Json(lk.passkey_login_options(&session, &client).await?).into_response())
 }
 
+#[cfg(feature = "webauthn")]
 async fn passkey_login_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -289,11 +295,24 @@ pub(crate) fn router() -> Router<Latchkey> {
         .route("/api/mfa/totp/", get(totp_setup_view).post(totp_activate_view).delete(totp_disable_view))
         .route("/api/mfa/recovery-codes/", get(recovery_codes_view).post(regenerate_codes_view))
         .route("/api/mfa/authenticate/", post(authenticate_view))
+        .route("/api/mfa/webauthn/credentials/", get(credentials_view))
+        .route("/api/mfa/webauthn/credentials/{id}/", patch(rename_credential_view).delete(delete_credential_view))
+        .merge(ceremonies())
+}
+
+/// The passkey ceremonies (feature `webauthn`).
+#[cfg(feature = "webauthn")]
+fn ceremonies() -> Router<Latchkey> {
+    Router::new()
         .route("/api/mfa/webauthn/options/", post(second_step_options_view))
         .route("/api/mfa/webauthn/register/options/", post(register_options_view))
         .route("/api/mfa/webauthn/register/", post(register_view))
-        .route("/api/mfa/webauthn/credentials/", get(credentials_view))
-        .route("/api/mfa/webauthn/credentials/{id}/", patch(rename_credential_view).delete(delete_credential_view))
         .route("/api/login/webauthn/options/", post(passkey_login_options_view))
         .route("/api/login/webauthn/", post(passkey_login_view))
+}
+
+/// Without the `webauthn` feature the ceremony paths are unknown (404).
+#[cfg(not(feature = "webauthn"))]
+fn ceremonies() -> Router<Latchkey> {
+    Router::new()
 }
