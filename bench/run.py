@@ -616,9 +616,52 @@ def session_check():
         f.write(f"| {time.strftime('%Y-%m-%d %H:%M')} | {commit} | {rps} | {p99} | {note} |\n")
 
 
+def forward_auth():
+    """Forward auth (`GET /api/auth/verify/`, what nginx's auth_request asks)
+    beside the authenticated session check it should stay within 20 % of:
+    the two alternate, BENCH_REPEAT times each (default 3), after a warm-up
+    of both; writes RESULTS-forward-auth.md."""
+    repeat = int(os.environ.get("BENCH_REPEAT", "3"))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    tmp = tempfile.mkdtemp(prefix="latchkey-bench-")
+    build_latchkey()
+    p, url, cookies, _ = serve_latchkey(tmp, "latchkey", f"sqlite://{tmp}/latchkey.sqlite3")
+    session, verify = [], []
+    try:
+        wrk(url, "/api/session/", cookies)
+        wrk(url, "/api/auth/verify/", cookies)
+        for _ in range(repeat):
+            session.append(wrk(url, "/api/session/", cookies))
+            verify.append(wrk(url, "/api/auth/verify/", cookies))
+    finally:
+        stop(p)
+    mean = lambda runs, k: sum(r[k] for r in runs) / len(runs)
+    ratio = mean(verify, "rps") / mean(session, "rps")
+    rows = [
+        "# Forward auth beside the session check",
+        "",
+        f"`python3 bench/run.py --forward-auth`, {time.strftime('%Y-%m-%d %H:%M')}, commit {commit}: SQLite, "
+        f"{SESSIONS:,} seeded sessions, wrk -c{CONNECTIONS}, {SECONDS} s per run, the two alternating after a warm-up of each. "
+        "Target: forward auth within 20 % of the authenticated session check.",
+        "",
+        "| request | requests/s per run | mean | p99 ms per run |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, runs in (("`GET /api/session/` (authenticated)", session), ("`GET /api/auth/verify/` (204)", verify)):
+        rps = " / ".join(f"{r['rps']:,.0f}" for r in runs)
+        p99 = " / ".join(f"{r['p99']:.2f}" for r in runs)
+        rows.append(f"| {name} | {rps} | {mean(runs, 'rps'):,.0f} | {p99} |")
+    rows += ["", f"Forward auth ÷ session check: **{ratio:.2f}×** ({'within' if ratio >= 0.8 else 'outside'} the 20 % target).", ""]
+    (BENCH / "RESULTS-forward-auth.md").write_text("\n".join(rows))
+    print("\n".join(rows))
+
+
 def main():
     if sys.argv[1:] == ["--session-check"]:
         session_check()
+        return
+    if sys.argv[1:] == ["--forward-auth"]:
+        forward_auth()
         return
     if sys.argv[1:] == ["--saturate"]:
         saturate_only()

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-router";
 
 import AccountPage from "./account/AccountPage";
@@ -7,6 +7,7 @@ import { ForgotPassword, ResetPassword } from "./account/PasswordReset";
 import { SignupPage, VerifyEmailPage } from "./account/Signup";
 import SignInForm, { loginErrorMessage } from "./account/SignInForm";
 import { useReauth } from "./account/reauth";
+import { returnPath } from "./account/returnPath";
 import { ApiClient } from "./api/client";
 
 type View =
@@ -24,6 +25,9 @@ export default function App({ api }: { api: ApiClient }) {
   const navigate = useNavigate();
 
   const { sensitive, dialog } = useReauth(api);
+  // A guarded page behind the proxy sent the browser here to sign in first.
+  const next = useMemo(() => returnPath(window.location.search, window.location.origin), []);
+
 
   const showSignedIn = useCallback(async () => {
     const s = await api.session();
@@ -34,6 +38,18 @@ export default function App({ api }: { api: ApiClient }) {
     const name = await api.whoami();
     setView(name ? { kind: "signedIn", username: name } : { kind: "anonymous" });
   }, [api]);
+
+  /** Signed in through the form: back to the guarded page, if one sent us here. */
+  const afterSignIn = useCallback(async () => {
+    if (next) {
+      const s = await api.session();
+      if (s.isAuthenticated && !s.mfaSetupRequired) {
+        window.location.assign(next);
+        return;
+      }
+    }
+    await showSignedIn();
+  }, [api, next, showSignedIn]);
 
   useEffect(() => {
     let cancelled = false;
@@ -121,7 +137,13 @@ export default function App({ api }: { api: ApiClient }) {
                 view.kind === "signedIn" ? (
                   <Home api={api} username={view.username} onSignedOut={signedOut} />
                 ) : (
-                  <LoginForm api={api} notice={view.notice} signupOpen={signupOpen} onSignedIn={showSignedIn} />
+                  <LoginForm
+                    api={api}
+                    notice={view.notice}
+                    next={next}
+                    signupOpen={signupOpen}
+                    onSignedIn={afterSignIn}
+                  />
                 )
               }
             />
@@ -169,11 +191,13 @@ export default function App({ api }: { api: ApiClient }) {
 function LoginForm({
   api,
   notice,
+  next,
   signupOpen,
   onSignedIn,
 }: {
   api: ApiClient;
   notice?: string;
+  next: string | null;
   signupOpen: boolean;
   onSignedIn: () => Promise<void>;
 }) {
@@ -184,6 +208,11 @@ function LoginForm({
         <div className="alert alert-info" role="status" data-testid="signed-out-notice">
           {notice}
         </div>
+      )}
+      {next && (
+        <p className="alert alert-secondary" role="status" data-testid="return-notice">
+          Sign in to continue to <code>{next}</code>.
+        </p>
       )}
       <SignInForm
         api={api}

@@ -161,6 +161,20 @@ pub enum Command {
         #[command(subcommand)]
         action: UsersAction,
     },
+    /// Bring a Django project's users over: usernames, addresses, names,
+    /// flags, dates and password hashes as they are (the first sign-in
+    /// re-hashes). Django's sessions do not come over.
+    ImportDjango {
+        /// Django's database: sqlite:///path/db.sqlite3 or postgres://…
+        #[arg(long = "from", value_name = "URL")]
+        from: String,
+        /// Say what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Overwrite users whose username exists already (default: skip them).
+        #[arg(long)]
+        update: bool,
+    },
     /// Second factors: remove a user's (a lost device).
     Mfa {
         /// What to do.

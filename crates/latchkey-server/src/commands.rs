@@ -292,6 +292,70 @@ pub async fn users_set(settings: Settings, username: String, changes: UserChange
     result
 }
 
+/// `latchkey import-django --from URL [--dry-run] [--update]`: every row is
+/// checked before anything is written (an unknown password format or a bad
+/// username stops it, naming the users); then one statement per user,
+/// through the cache, so running servers see an `--update` at once.
+pub async fn import_django(settings: Settings, from: String, dry_run: bool, update: bool) -> anyhow::Result<()> {
+    use latchkey::users::import::{ImportOutcome, check_rows};
+    let rows = latchkey::store::django::read_django_users(&from).await?;
+    let total = rows.len();
+    println!("{total} user(s) in Django's auth_user at {}.", latchkey::settings::redact_url(&from));
+    let users = match check_rows(rows) {
+        Ok(users) => users,
+        Err(refused) => {
+            for r in &refused {
+                eprintln!("  {}: {}", r.username, r.reason);
+            }
+            bail!("{} user(s) cannot be imported (above); nothing was written", refused.len());
+        }
+    };
+    let mut by_hasher: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for (_, hasher) in &users {
+        *by_hasher.entry(hasher).or_default() += 1;
+    }
+    let (lk, db) = open(settings).await?;
+    let result = async {
+        let (mut imported, mut updated, mut skipped) = (0usize, 0usize, 0usize);
+        let started = std::time::Instant::now();
+        let mut last_progress = started;
+        for (i, (user, _)) in users.iter().enumerate() {
+            if dry_run {
+                match lk.users().by_username(user.username.as_str()).await? {
+                    None => imported += 1,
+                    Some(_) if update => updated += 1,
+                    Some(_) => skipped += 1,
+                }
+            } else {
+                match lk.users().import(user, update).await? {
+                    ImportOutcome::Inserted(_) => imported += 1,
+                    ImportOutcome::Updated(_) => updated += 1,
+                    ImportOutcome::Skipped => skipped += 1,
+                }
+            }
+            if last_progress.elapsed() >= std::time::Duration::from_secs(2) {
+                eprintln!("  … {} of {total}", i + 1);
+                last_progress = std::time::Instant::now();
+            }
+        }
+        if !dry_run {
+            let detail = format!("from Django: {imported} imported, {updated} updated, {skipped} skipped");
+            lk.audit(AuditEvent::new(lk.clock().now(), "users_imported").actor("cli").detail(detail)).await;
+        }
+        let hashers: Vec<String> = by_hasher.iter().map(|(h, n)| format!("{h} {n}")).collect();
+        let verb = if dry_run { "would be: " } else { "" };
+        println!("{verb}imported {imported}, updated {updated}, skipped {skipped}");
+        println!("by hasher: {}", hashers.join(", "));
+        if dry_run {
+            println!("(dry run: nothing was written)");
+        }
+        Ok(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
 /// `latchkey mfa reset USERNAME`.
 pub async fn mfa_reset(settings: Settings, username: String) -> anyhow::Result<()> {
     let (lk, db) = open(settings).await?;

@@ -90,6 +90,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::users_set(settings, username, changes).await
         }
         Command::Mfa { action: MfaAction::Reset { username } } => commands::mfa_reset(settings, username).await,
+        Command::ImportDjango { from, dry_run, update } => {
+            commands::import_django(settings, from, dry_run, update).await
+        }
         Command::Sessions { action: SessionsAction::List { username, json } } => {
             commands::sessions_list(settings, username, json).await
         }

@@ -17,7 +17,31 @@ fn the_nginx_template_has_exactly_the_variables_the_tests_fill_in() {
         assert!(conf.contains(needle), "nginx.conf lacks {needle}");
     }
     let e2e = read("e2e/run.mjs");
-    assert!(e2e.contains("deploy/nginx/nginx.conf"), "the e2e suite must use the shipped nginx file");
+    assert!(
+        e2e.contains(r#"path.join(ROOT, "deploy/nginx", file)"#) && e2e.contains(r#"file = "nginx.conf""#),
+        "the e2e suite must use the shipped nginx file"
+    );
+}
+
+#[test]
+fn the_forward_auth_example_is_the_file_the_e2e_suite_runs_and_guards_its_upstream() {
+    let conf = read("deploy/nginx/forward-auth.conf");
+    let vars: std::collections::BTreeSet<&str> =
+        conf.match_indices("${").map(|(i, _)| &conf[i..i + conf[i..].find('}').unwrap() + 1]).collect();
+    assert_eq!(vars.into_iter().collect::<Vec<_>>(), ["${BACKEND}", "${FRONTEND}", "${LISTEN}", "${PROTECTED}"]);
+    for needle in [
+        "auth_request /_latchkey_verify;",
+        "proxy_pass http://latchkey_backend/api/auth/verify/;",
+        "proxy_pass_request_body off;",
+        "proxy_set_header X-Auth-Request-User $auth_user;",
+        "proxy_set_header Cookie \"\";",
+        "error_page 401 = @signin;",
+        "return 302 /?next=$request_uri;",
+    ] {
+        assert!(conf.contains(needle), "forward-auth.conf lacks {needle}");
+    }
+    let e2e = read("e2e/run.mjs");
+    assert!(e2e.contains(r#""forward-auth.conf""#), "the e2e suite must run the shipped example");
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod audit_flood;
 mod bad_input;
 mod cli;
 mod deploy;
+mod django;
 mod dos;
 mod faults;
 mod flow;

@@ -211,6 +211,20 @@ impl UserStore for Cached<dyn UserStore> {
         self.inner.list(query).await
     }
 
+    async fn import(
+        &self,
+        user: &crate::users::import::ImportedUser,
+        update: bool,
+    ) -> Result<crate::users::import::ImportOutcome, UserStoreError> {
+        let outcome = self.inner.import(user, update).await?;
+        // An overwritten user (flags, password) must not be served from any
+        // instance's copy a moment longer.
+        if let crate::users::import::ImportOutcome::Updated(u) = &outcome {
+            self.changed(u.id).await?;
+        }
+        Ok(outcome)
+    }
+
     async fn update(
         &self,
         id: i64,

@@ -24,6 +24,7 @@ use tokio::sync::{OnceCell, Semaphore};
 pub use self::policy::{PasswordPolicy, PasswordProblem};
 use crate::settings::HasherSettings;
 
+pub mod django;
 pub mod policy;
 
 /// A password as typed by a person. It is never logged: `Debug` redacts it,
@@ -146,14 +147,24 @@ impl PasswordHasher {
         .await?
     }
 
-    /// Checks `password` against a stored hash. With `None` (unknown user) or
-    /// an unparsable hash, it verifies against a dummy hash made with the
-    /// same parameters, so the work done, and the time taken, do not reveal
-    /// whether the account exists.
+    /// Checks `password` against a stored hash. With `None` (unknown user),
+    /// an unusable or an unparsable hash, it verifies against a dummy hash
+    /// made with the same parameters, so the work done, and the time taken,
+    /// do not reveal whether the account exists. A hash in one of Django's
+    /// formats (an imported user who has not signed in since) is verified in
+    /// that format ([`django`]).
     ///
     /// # Errors
     /// [`HashError::Busy`] when the queue is full.
     pub async fn verify(&self, password: &RawPassword, stored: Option<&str>) -> Result<bool, HashError> {
+        // A hash imported from Django (verified in its own format; the next
+        // successful sign-in re-hashes it, see `needs_rehash`).
+        if let Some(django) = stored.filter(|h| !h.starts_with('$')).and_then(django::DjangoHash::parse)
+            && django != django::DjangoHash::Unusable
+        {
+            let pw = password.clone();
+            return self.run(move |_| django.verify(pw.expose().as_bytes())).await;
+        }
         let (target, real) = match stored {
             Some(h) if h.starts_with("$argon2") => (h.to_owned(), true),
             _ => (self.dummy_hash().await?, false),
@@ -215,6 +226,21 @@ mod tests {
             max_queue,
         })
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_django_hash_verifies_on_the_pool_and_asks_to_be_replaced_an_unusable_one_costs_a_dummy_check() {
+        let h = hasher(2, 8);
+        let django = "pbkdf2_sha256$1000$6pKTeyle1lkroXvDHS5Z7F$XJIMaCDXJz9sdzJURW2dM/IU1p7XkJ0zZXBz+iEHfkQ=";
+        let right = RawPassword::new("correct horse ✓ battery");
+        assert!(h.verify(&right, Some(django)).await.unwrap());
+        assert!(!h.verify(&RawPassword::new("wrong"), Some(django)).await.unwrap());
+        assert!(h.needs_rehash(django), "moved to Argon2id at the next sign-in");
+        assert_eq!(h.invocations(), 2, "on the bounded pool, counted");
+        let before = h.invocations();
+        assert!(!h.verify(&right, Some("!gWS0usODbbwE39bdM8X3rapLfnA5UEBumu9zPgNo")).await.unwrap());
+        assert!(!h.verify(&right, Some("md5$salt$5f4dcc3b5aa765d61d8327deb882cf99")).await.unwrap());
+        assert_eq!(h.invocations(), before + 2, "unusable and unknown hashes cost a dummy check, as unknown users do");
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ mod redis;
 #[cfg(not(any(feature = "sqlite", feature = "postgres")))]
 compile_error!("latchkey needs a database backend: enable the `sqlite` or `postgres` feature");
 
+pub mod django;
 pub(crate) mod sql;
 #[cfg(feature = "sqlite")]
 mod sqlite;

@@ -349,6 +349,45 @@ macro_rules! user_store_conformance {
             }
 
             #[test]
+            fn an_imported_user_is_written_whole_skipped_when_present_or_overwritten_with_update() {
+                $crate::testing::block_on(async {
+                    use $crate::users::{Email, Username, import::{ImportOutcome, ImportedUser}};
+                    let fx = $make.await;
+                    let users = fx.0.clone();
+                    let imported = ImportedUser {
+                        username: Username::parse("ada").unwrap(),
+                        email: Email::parse("ada@example.com").unwrap(),
+                        first_name: "Ada".into(),
+                        last_name: "Lovelace".into(),
+                        password_hash: "pbkdf2_sha256$1000$salt$hash".into(),
+                        is_active: false,
+                        is_staff: true,
+                        is_superuser: true,
+                        last_login: Some(now() - Duration::days(3)),
+                        date_joined: now() - Duration::days(400),
+                    };
+                    let ImportOutcome::Inserted(u) = users.import(&imported, false).await.unwrap() else { panic!("inserted") };
+                    let read = users.by_username("ada").await.unwrap().unwrap();
+                    assert_eq!(read, u);
+                    assert_eq!(
+                        (read.email.as_str(), read.email_verified, read.first_name.as_str(), read.last_name.as_str(), read.password_hash.as_str()),
+                        ("ada@example.com", true, "Ada", "Lovelace", "pbkdf2_sha256$1000$salt$hash")
+                    );
+                    assert_eq!((read.is_active, read.is_staff, read.is_superuser), (false, true, true));
+                    assert_eq!((read.last_login, read.date_joined), (Some(now() - Duration::days(3)), now() - Duration::days(400)));
+                    // Again: left alone, or overwritten in place with `update`.
+                    let changed = ImportedUser { is_active: true, first_name: "Augusta".into(), ..imported.clone() };
+                    assert_eq!(users.import(&changed, false).await.unwrap(), ImportOutcome::Skipped);
+                    assert_eq!(users.by_id(u.id).await.unwrap().unwrap().first_name, "Ada", "skipped means untouched");
+                    let ImportOutcome::Updated(v) = users.import(&changed, true).await.unwrap() else { panic!("updated") };
+                    assert_eq!((v.id, v.first_name.as_str(), v.is_active), (u.id, "Augusta", true));
+                    assert_eq!(users.by_id(u.id).await.unwrap(), Some(v), "the next read sees it");
+                    let page = users.list(&$crate::users::admin::UserQuery::default()).await.unwrap();
+                    assert_eq!(page.results.iter().filter(|x| x.username == "ada").count(), 1, "never duplicated");
+                })
+            }
+
+            #[test]
             fn every_change_to_a_user_is_seen_by_the_next_read_even_after_a_read() {
                 $crate::testing::block_on(async {
                     let fx = $make.await;

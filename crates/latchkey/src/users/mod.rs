@@ -3,6 +3,7 @@
 //! users is in [`admin`].
 
 pub mod admin;
+pub mod import;
 
 use std::fmt;
 
@@ -207,6 +208,11 @@ pub trait UserStore: Send + Sync + fmt::Debug + 'static {
     /// superuser ([`UserUpdate::LastSuperuser`], checked atomically with
     /// the write).
     async fn update(&self, id: i64, changes: &UserChanges) -> Result<UserUpdate, UserStoreError>;
+    /// Writes a user imported from another system, all of its fields in one
+    /// statement: a new username is inserted; an existing one is left alone
+    /// ([`import::ImportOutcome::Skipped`]) or, with `update`, overwritten
+    /// (keeping its id, its address counted as verified).
+    async fn import(&self, user: &import::ImportedUser, update: bool) -> Result<import::ImportOutcome, UserStoreError>;
 }
 
 #[cfg(test)]

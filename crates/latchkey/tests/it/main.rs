@@ -11,6 +11,7 @@ mod audit;
 mod cache;
 mod cors;
 mod csrf;
+mod forward_auth;
 mod logs;
 mod mailer;
 mod mfa;

@@ -10,6 +10,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod forward_auth;
 pub mod health;
 pub mod mfa;
 pub mod recovery;
@@ -28,7 +29,7 @@ use crate::Latchkey;
 /// Every fixed `/api/` path the routers serve, by feature, each with its
 /// trailing slash (the trailing-slash redirect knows them).
 pub const API_PATHS: &[&[&str]] =
-    &[auth::PATHS, account::PATHS, recovery::PATHS, signup::PATHS, admin::PATHS, mfa::PATHS];
+    &[auth::PATHS, account::PATHS, recovery::PATHS, signup::PATHS, admin::PATHS, mfa::PATHS, forward_auth::PATHS];
 
 /// Prefixes under which one more segment names a resource
 /// (`/api/sessions/{id}/`, `/api/admin/users/{id}/`), by feature.
@@ -58,6 +59,8 @@ pub fn router(lk: Latchkey) -> Router {
         // untouched; a known path with a wrong method is CSRF-checked first,
         // as in Django (PUT without a token: 403, with one: 405).
         .route_layer(ApiLayer(lk.clone()))
+        // Outside the CSRF and session layer: it only reads, and writes no cookie.
+        .merge(forward_auth::router())
         .with_state(lk)
 }
 

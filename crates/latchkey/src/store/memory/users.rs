@@ -67,6 +67,44 @@ impl UserStore for MemoryUserStore {
         Ok(user)
     }
 
+    async fn import(
+        &self,
+        u: &crate::users::import::ImportedUser,
+        update: bool,
+    ) -> Result<crate::users::import::ImportOutcome, UserStoreError> {
+        use crate::users::import::ImportOutcome;
+        let mut users = lock(&self.users);
+        let existing = users.iter().position(|x| x.username == u.username.as_str());
+        if existing.is_some() && !update {
+            return Ok(ImportOutcome::Skipped);
+        }
+        let id = existing.map_or_else(|| users.last().map_or(1, |x| x.id + 1), |i| users[i].id);
+        let user = User {
+            id,
+            username: u.username.as_str().to_owned(),
+            email: u.email.as_str().to_owned(),
+            email_verified: true,
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            password_hash: u.password_hash.clone(),
+            is_active: u.is_active,
+            is_staff: u.is_staff,
+            is_superuser: u.is_superuser,
+            last_login: u.last_login,
+            date_joined: u.date_joined,
+        };
+        Ok(match existing {
+            Some(i) => {
+                users[i] = user.clone();
+                ImportOutcome::Updated(user)
+            }
+            None => {
+                users.push(user.clone());
+                ImportOutcome::Inserted(user)
+            }
+        })
+    }
+
     async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError> {
         Ok(self.update(id, |u| u.password_hash = hash.to_owned()))
     }

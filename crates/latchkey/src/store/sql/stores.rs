@@ -230,6 +230,59 @@ macro_rules! sql_stores {
                 Ok(user)
             }
 
+            async fn import(
+                &self,
+                u: &$crate::users::import::ImportedUser,
+                update: bool,
+            ) -> Result<$crate::users::import::ImportOutcome, UserStoreError> {
+                use $crate::users::import::ImportOutcome;
+                let mut tx = self.pool.begin().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO latchkey_users (username, email, email_verified, first_name, last_name, password,
+                                                 is_active, is_staff, is_superuser, last_login, date_joined)
+                     VALUES ($1, $2, TRUE, $3, $4, $5, $6, $7, $8, $9, $10)
+                     ON CONFLICT (username) DO NOTHING RETURNING *",
+                )
+                .bind(u.username.as_str())
+                .bind(u.email.as_str())
+                .bind(&u.first_name)
+                .bind(&u.last_name)
+                .bind(&u.password_hash)
+                .bind(u.is_active)
+                .bind(u.is_staff)
+                .bind(u.is_superuser)
+                .bind(u.last_login.map(ts))
+                .bind(ts(u.date_joined))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let outcome = match inserted {
+                    Some(row) => ImportOutcome::Inserted(rows::user(&row)?),
+                    None if !update => ImportOutcome::Skipped,
+                    None => {
+                        let row = sqlx::query(
+                            "UPDATE latchkey_users SET email = $2, email_verified = TRUE, first_name = $3, last_name = $4,
+                                 password = $5, is_active = $6, is_staff = $7, is_superuser = $8, last_login = $9, date_joined = $10
+                             WHERE username = $1 RETURNING *",
+                        )
+                        .bind(u.username.as_str())
+                        .bind(u.email.as_str())
+                        .bind(&u.first_name)
+                        .bind(&u.last_name)
+                        .bind(&u.password_hash)
+                        .bind(u.is_active)
+                        .bind(u.is_staff)
+                        .bind(u.is_superuser)
+                        .bind(u.last_login.map(ts))
+                        .bind(ts(u.date_joined))
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        ImportOutcome::Updated(rows::user(&row)?)
+                    }
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
             async fn set_password_hash(&self, id: i64, hash: &str) -> Result<bool, UserStoreError> {
                 let r = sqlx::query("UPDATE latchkey_users SET password = $1 WHERE id = $2")
                     .bind(hash)
