@@ -207,44 +207,6 @@ async fn serve_answers_a_login_over_http_and_stops_gracefully_on_sigterm() {
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
 }
 
-struct Served {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &std::path::Path) -> Served {
-    let mut child = latchkey(dir)
-        .args(["serve", "--preset", "same-origin", "--bind", "127.0.0.1:0"])
-        // Aggregated events (throttled logins) are written every second.
-        .env("LATCHKEY_AUDIT__FLUSH_INTERVAL", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = served_url(&mut child);
-    Served { child, url }
-}
-
-async fn http_login(c: &reqwest::Client, url: &str, user: &str, pw: &str) -> u16 {
-    let res = c.get(format!("{url}/api/csrf/")).send().await.unwrap();
-    let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
-    c.post(format!("{url}/api/login/"))
-        .header("x-csrftoken", t)
-        .json(&json!({"username": user, "password": pw}))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 #[tokio::test]
 async fn operators_can_list_events_reset_throttling_and_deactivate_users() {
     let dir = migrated();

@@ -6,13 +6,13 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
     sync::OnceLock,
 };
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::helpers::{latchkey, run, served_url};
+use crate::helpers::{http_login, latchkey, run, serve};
 
 const PASSWORD: &str = "django era passphrase ✓ 7";
 const HASHERS: [&str; 6] = ["pbkdf2_sha256", "pbkdf2_sha1", "argon2", "bcrypt_sha256", "bcrypt", "scrypt"];
@@ -55,38 +55,9 @@ fn django_users(url: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-struct Served(std::process::Child, String);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Served {
-    let mut child = latchkey(dir)
-        .args(["serve", "--preset", "same-origin", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = served_url(&mut child);
-    Served(child, url)
-}
-
 async fn login(url: &str, user: &str, password: &str) -> (u16, Value) {
     let c = reqwest::Client::builder().cookie_store(true).build().unwrap();
-    let res = c.get(format!("{url}/api/csrf/")).send().await.unwrap();
-    let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
-    let res = c
-        .post(format!("{url}/api/login/"))
-        .header("x-csrftoken", t)
-        .json(&json!({ "username": user, "password": password }))
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
+    let status = http_login(&c, url, user, password).await;
     let session: Value = c.get(format!("{url}/api/session/")).send().await.unwrap().json().await.unwrap();
     (status, session)
 }
@@ -136,7 +107,7 @@ async fn import_and_sign_in(from: &str, made: &[(String, String)]) {
 
     let s = serve(dir.path());
     for (user, hasher) in made {
-        let (status, session) = login(&s.1, user, PASSWORD).await;
+        let (status, session) = login(&s.url, user, PASSWORD).await;
         match user.as_str() {
             "nopassword" | "gone" => assert_eq!(status, 400, "{user} cannot sign in"),
             _ => {
@@ -144,11 +115,11 @@ async fn import_and_sign_in(from: &str, made: &[(String, String)]) {
                 assert_eq!(session["username"], user.as_str());
                 let hash = stored_hash(dir.path(), user).await;
                 assert!(hash.starts_with("$argon2id$"), "{user}: re-hashed to Argon2id at the first sign-in: {hash}");
-                assert_eq!(login(&s.1, user, "not the password").await.0, 400, "{user}: a wrong password");
+                assert_eq!(login(&s.url, user, "not the password").await.0, 400, "{user}: a wrong password");
             }
         }
     }
-    let (_, boss) = login(&s.1, "boss", PASSWORD).await;
+    let (_, boss) = login(&s.url, "boss", PASSWORD).await;
     assert_eq!((boss["isStaff"].as_bool(), boss["isSuperuser"].as_bool()), (Some(true), Some(true)));
     let (_, listed, _) = run(latchkey(dir.path()).args(["users", "list", "--search", "user_argon2", "--json"]));
     let row: Value = serde_json::from_str(listed.lines().next().unwrap_or_default()).unwrap();

@@ -181,3 +181,44 @@ pub fn db_path(dir: &Path) -> PathBuf {
 /// Held by the load tests (a flood, an attack) so they do not run at the
 /// same time: each measures the server under its own load only.
 pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A `latchkey serve` child on a free port, killed when dropped.
+pub struct Served {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `latchkey serve` (same-origin preset) in `dir`.
+pub fn serve(dir: &std::path::Path) -> Served {
+    let mut child = latchkey(dir)
+        .args(["serve", "--preset", "same-origin", "--bind", "127.0.0.1:0"])
+        // Aggregated events (throttled logins) are written every second.
+        .env("LATCHKEY_AUDIT__FLUSH_INTERVAL", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = served_url(&mut child);
+    Served { child, url }
+}
+
+/// A CSRF-protected `POST /api/login/` as a browser makes it; the status.
+pub async fn http_login(c: &reqwest::Client, url: &str, user: &str, pw: &str) -> u16 {
+    let res = c.get(format!("{url}/api/csrf/")).send().await.unwrap();
+    let t = res.headers()["x-csrftoken"].to_str().unwrap().to_owned();
+    c.post(format!("{url}/api/login/"))
+        .header("x-csrftoken", t)
+        .json(&serde_json::json!({"username": user, "password": pw}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}

@@ -345,27 +345,29 @@ impl Latchkey {
     /// The user whose sign-in waits in `session` for a second factor, if it
     /// is still fresh (5 minutes), the user active and their password the
     /// one that was entered. A stale pending state is removed.
+    #[cfg(feature = "webauthn")]
     pub(super) async fn pending_user(&self, session: &Session) -> Result<Option<User>, AuthError> {
         let Some(pending) = session.get(PENDING).await? else { return Ok(None) };
         let user = match pending["user"].as_i64() {
             Some(id) => self.users().by_id(id).await?,
             None => None,
         };
-        let since = pending["since"].as_i64().and_then(|t| from_ts(t).ok());
-        let fresh = since.is_some_and(|s| self.clock().now() - s < PENDING_TTL);
         match user {
-            Some(u)
-                if fresh
-                    && u.is_active
-                    && pending["hash"].as_str().is_some_and(|h| self.verify_session_auth_hash(h, &u)) =>
-            {
-                Ok(Some(u))
-            }
+            Some(u) if self.pending_holds(&pending, &u) => Ok(Some(u)),
             _ => {
                 session.remove(PENDING).await?;
                 Ok(None)
             }
         }
+    }
+
+    /// Whether the pending sign-in `pending` of `user` still holds: fresh,
+    /// the user active, and their password the one that was entered.
+    fn pending_holds(&self, pending: &Value, user: &User) -> bool {
+        let since = pending["since"].as_i64().and_then(|t| from_ts(t).ok());
+        since.is_some_and(|s| self.clock().now() - s < PENDING_TTL)
+            && user.is_active
+            && pending["hash"].as_str().is_some_and(|h| self.verify_session_auth_hash(h, user))
     }
 
     /// Completes the sign-in waiting in `session` with a code from the
@@ -399,7 +401,11 @@ impl Latchkey {
             return Err(AuthError::MfaNotPending);
         };
         self.count_code_attempt(Some(&key.0), &named).await.map_err(AuthError::Throttled)?;
-        let Some(user) = self.pending_user(session).await? else { return Err(AuthError::MfaNotPending) };
+        if !self.pending_holds(&pending, &named) {
+            session.remove(PENDING).await?;
+            return Err(AuthError::MfaNotPending);
+        }
+        let user = named;
         let (used, refusal) = match proof {
             SecondFactor::Code(code) => (self.check_code(&user, &code, now).await?, AuthError::InvalidCode),
             #[cfg(feature = "webauthn")]

@@ -37,7 +37,7 @@ const REGISTER: &str = "_webauthn_register";
 /// The session key of a passkey sign-in under way.
 const LOGIN: &str = "_webauthn_login";
 /// The session key of a passkey second step under way.
-pub(super) const SECOND_STEP: &str = "_webauthn_second_step";
+const SECOND_STEP: &str = "_webauthn_second_step";
 /// Anonymous options calls per client (IPv6 by /64) and throttle window:
 /// generous for people, small for a flood.
 pub const OPTIONS_PER_CLIENT: u32 = 300;

@@ -150,14 +150,13 @@ async fn authenticate_view(
     Client(client): Client,
     JsonObject(mut body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let proof = match body.remove("credential") {
-        Some(c @ Value::Object(_)) => SecondFactor::Credential(c),
-        Some(Value::Null) | None => {
+    let proof = match body.get("credential") {
+        None | Some(Value::Null) => {
             let [code] = required_strings(&body, ["code"])
                 .map_err(|_| ApiError::bad_request("missing_fields", "Please provide \"code\" or \"credential\"."))?;
             SecondFactor::Code(code)
         }
-        Some(_) => return Err(ApiError::bad_request("parse_error", "\"credential\" must be an object.")),
+        Some(_) => SecondFactor::Credential(credential_field(&mut body)?),
     };
     let (user, used) = lk.complete_second_factor(&session, &csrf, proof, &client).await?;
     let mut answer = json!({ "detail": "Successfully logged in.", "username": user.username });
@@ -178,7 +177,6 @@ fn signed_in(lk: &Latchkey, user: &User, answer: Value) -> Response {
 }
 
 /// The `credential` member: an object, as `PublicKeyCredential.toJSON()` gives.
-#[cfg(feature = "webauthn")]
 fn credential_field(body: &mut serde_json::Map<String, Value>) -> Result<Value, ApiError> {
     match body.remove("credential") {
         Some(c @ Value::Object(_)) => Ok(c),
