@@ -202,6 +202,12 @@ pub enum Command {
         #[arg(long)]
         deploy: bool,
     },
+    /// Print the API's OpenAPI 3.1 document (as GET /api/openapi.json serves it).
+    Openapi {
+        /// Same flags as serve (the preset and cookie names shape the document).
+        #[command(flatten)]
+        args: ServeArgs,
+    },
 }
 
 /// `latchkey users …`.

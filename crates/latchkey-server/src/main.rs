@@ -47,7 +47,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let flags = match &cli.command {
-        Command::Serve(a) | Command::Check { args: a, .. } => a.clone(),
+        Command::Serve(a) | Command::Check { args: a, .. } | Command::Openapi { args: a } => a.clone(),
         _ => ServeArgs::default(),
     };
     let config = config::load(cli.config.as_deref(), utf8_env(), &flags.overrides(cli.database.clone()))?;
@@ -101,6 +101,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Throttle { action: ThrottleAction::Reset { username, ip, all } } => {
             commands::throttle_reset(settings, username, ip, all).await
+        }
+        Command::Openapi { .. } => {
+            let doc = latchkey::http::openapi::document(&settings);
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
         }
         Command::Check { deploy, .. } => {
             print!("{}", commands::describe(&config));

@@ -3,21 +3,10 @@
 // topology: relative URLs, and the CSRF token from the X-CSRFToken header
 // of /api/csrf/ (the csrftoken cookie is HttpOnly outside embedded).
 
-import { ApiClient, createClient, SessionInfo } from "../api/client";
+import { ApiClient, createClient, Schemas } from "../api/client";
 
-export interface AdminUser {
-  id: number;
-  username: string;
-  email: string;
-  emailVerified: boolean;
-  firstName: string;
-  lastName: string;
-  isActive: boolean;
-  isStaff: boolean;
-  isSuperuser: boolean;
-  dateJoined: string;
-  lastLogin: string | null;
-}
+/** A user as the admin shows it. */
+export type AdminUser = Schemas["AdminUser"];
 
 /** A page of a list; `count` is an estimate when `countIsEstimate`. */
 export interface Page<T> {
@@ -26,28 +15,11 @@ export interface Page<T> {
   results: T[];
 }
 
-export interface AdminSession extends SessionInfo {
-  /** Whose: null when the account is gone. */
-  user: { id: number; username: string } | null;
-}
-
-export interface AdminEvent {
-  id: number;
-  at: string;
-  kind: string;
-  actor: string | null;
-  target: string | null;
-  clientIp: string | null;
-  detail: string;
-  count: number;
-}
-
+/** A session with whose it is (`user` null when the account is gone). */
+export type AdminSession = Schemas["AdminSession"];
+export type AdminEvent = Schemas["AdminEvent"];
 /** A user's second factors, as the admin sees them. */
-export interface AdminFactors {
-  totp: { enabled: boolean; createdAt?: string; lastUsedAt?: string | null };
-  webauthn: { id: number; name: string; createdAt: string; lastUsedAt: string | null }[];
-  recoveryCodesLeft: number;
-}
+export type AdminFactors = Schemas["AdminFactors"];
 
 export interface UserFilters {
   search?: string;
@@ -59,9 +31,7 @@ export interface UserFilters {
   pageSize?: number;
 }
 
-export type UserChanges = Partial<
-  Pick<AdminUser, "email" | "emailVerified" | "firstName" | "lastName" | "isActive" | "isStaff" | "isSuperuser">
->;
+export type UserChanges = Schemas["UserChangesRequest"];
 
 /** A query string from the set values of `params` ("" when none). */
 export function queryString(params: Record<string, string | number | boolean | undefined>): string {

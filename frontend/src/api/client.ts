@@ -8,6 +8,8 @@
 // a 403 CSRF failure (e.g. another tab logged in) is retried once with a
 // fresh token.
 
+import type { components } from "./schema";
+
 export type CsrfMode = "cookie" | "header";
 
 export interface ApiConfig {
@@ -24,10 +26,7 @@ export interface ApiConfig {
 }
 
 /** One reason behind a 400, e.g. a password validator's. */
-export interface FieldProblem {
-  code: string;
-  message: string;
-}
+export type FieldProblem = components["schemas"]["Problem"];
 
 /** An API failure, with the server's `detail` and machine-readable `code`. */
 export class ApiError extends Error {
@@ -55,64 +54,19 @@ export class ApiError extends Error {
   }
 }
 
-export interface SessionState {
-  isAuthenticated: boolean;
-  expiresAt?: string;
-  /** When the password was last entered in this session. */
-  authenticatedAt?: string;
-  /** The signed-in user. */
-  username?: string;
-  /** Whether the signed-in user may use the admin (active staff), and is a superuser. */
-  isStaff?: boolean;
-  isSuperuser?: boolean;
-  /** The signed-in user's address ("" when none) and whether it is confirmed. */
-  email?: string;
-  emailVerified?: boolean;
-  /** A staff user who must set up a second factor before anything else works. */
-  mfaSetupRequired?: boolean;
-  /** Whether anyone may sign up. */
-  signupOpen?: boolean;
-  /** "none", "optional" or "mandatory". */
-  emailVerification?: string;
-}
+/** The API's schemas, generated from the server's OpenAPI document (scripts/openapi-types). */
+export type Schemas = components["schemas"];
 
+/** `GET /api/session/`: signed in or not, who, and whether sign-up is open. */
+export type SessionState = Partial<Schemas["Session"]> & Pick<Schemas["Session"], "isAuthenticated">;
 /** One of the user's sessions, as `GET /api/sessions/` lists it. */
-export interface SessionInfo {
-  /** Opaque: used only to end it. */
-  id: string;
-  /** The session of this browser. */
-  current: boolean;
-  createdAt: string;
-  lastSeenAt: string;
-  expiresAt: string;
-  ip: string | null;
-  userAgent: string | null;
-  /** A persistent cookie rather than a browser-session one. */
-  remember: boolean;
-}
-
+export type SessionInfo = Schemas["SessionInfo"];
 /** A registered passkey or security key. */
-export interface PasskeyInfo {
-  id: number;
-  name: string;
-  createdAt: string;
-  lastUsedAt: string | null;
-}
-
+export type PasskeyInfo = Schemas["Passkey"];
 /** What the user has of second factors (`GET /api/mfa/`). */
-export interface MfaStatus {
-  methods: string[];
-  totp: { enabled: boolean; createdAt?: string; lastUsedAt?: string | null };
-  webauthn: PasskeyInfo[];
-  recoveryCodesLeft: number;
-}
-
+export type MfaStatus = Schemas["MfaStatus"];
 /** A TOTP setup in progress: the secret to type, the URL and its QR code. */
-export interface TotpSetup {
-  secret: string;
-  otpauthUrl: string;
-  qrSvg: string;
-}
+export type TotpSetup = Schemas["TotpSetup"];
 
 export interface ApiClient {
   session(): Promise<SessionState>;
@@ -174,7 +128,8 @@ async function errorFrom(res: Response): Promise<ApiError> {
   let errors: FieldProblem[] = [];
   let methods: string[] = [];
   try {
-    const body = (await res.json()) as { detail?: unknown; code?: unknown; errors?: unknown; methods?: unknown };
+    // Typed as the document says, checked as if it might not be (a proxy's page).
+    const body = (await res.json()) as Partial<Record<keyof Schemas["Error"], unknown>>;
     if (Array.isArray(body.methods)) methods = body.methods.filter((m): m is string => typeof m === "string");
     if (typeof body.detail === "string") detail = body.detail;
     if (typeof body.code === "string") code = body.code;
@@ -274,12 +229,12 @@ export function createClient(config: ApiConfig): ApiClient {
         throw err;
       }
       if (!res.ok) throw await errorFrom(res);
-      const body = (await res.json()) as { username?: string };
-      return typeof body.username === "string" ? body.username : null;
+      const body = (await res.json()) as Schemas["WhoAmI"];
+      return "username" in body && typeof body.username === "string" ? body.username : null;
     },
 
     async login(username, password) {
-      const res = await unsafe("/api/login/", { username, password });
+      const res = await unsafe("/api/login/", { username, password } satisfies Schemas["LoginRequest"]);
       if (!res.ok) throw await errorFrom(res);
       // The server rotated the CSRF secret: the old token is dead.
       cachedToken = null;
@@ -294,39 +249,39 @@ export function createClient(config: ApiConfig): ApiClient {
     async sessions() {
       const res = await send("/api/sessions/");
       if (!res.ok) throw await errorFrom(res);
-      return ((await res.json()) as { sessions: SessionInfo[] }).sessions;
+      return ((await res.json()) as Schemas["SessionList"]).sessions;
     },
 
     async endSession(id) {
       const res = await unsafe(`/api/sessions/${encodeURIComponent(id)}/`, undefined, "DELETE");
       if (!res.ok) throw await errorFrom(res);
-      if (((await res.json()) as { current?: boolean }).current) cachedToken = null;
+      if (((await res.json()) as Schemas["SessionEnded"]).current) cachedToken = null;
     },
 
     async revokeOtherSessions() {
       const res = await unsafe("/api/sessions/revoke-others/");
       if (!res.ok) throw await errorFrom(res);
-      return ((await res.json()) as { ended: number }).ended;
+      return ((await res.json()) as Schemas["Ended"]).ended;
     },
 
     async changePassword(currentPassword, newPassword) {
-      const res = await unsafe("/api/password/change/", { currentPassword, newPassword });
+      const res = await unsafe("/api/password/change/", { currentPassword, newPassword } satisfies Schemas["PasswordChange"]);
       if (!res.ok) throw await errorFrom(res);
       // The session moved to a new key and the CSRF secret rotated.
       cachedToken = null;
-      return ((await res.json()) as { ended: number }).ended;
+      return ((await res.json()) as Schemas["Ended"]).ended;
     },
 
     async reauthenticate(password) {
-      const res = await unsafe("/api/reauthenticate/", { password });
+      const res = await unsafe("/api/reauthenticate/", { password } satisfies Schemas["PasswordProof"]);
       if (!res.ok) throw await errorFrom(res);
       cachedToken = null;
     },
 
     async signup(username, email, password) {
-      const res = await unsafe("/api/signup/", { username, email, password });
+      const res = await unsafe("/api/signup/", { username, email, password } satisfies Schemas["SignupRequest"]);
       if (!res.ok) throw await errorFrom(res);
-      const body = (await res.json()) as { detail: string; username?: string };
+      const body = (await res.json()) as Schemas["SignedUpAnswer"];
       const signedIn = typeof body.username === "string";
       // Signed in: the server rotated the CSRF secret.
       if (signedIn) cachedToken = null;
@@ -334,30 +289,30 @@ export function createClient(config: ApiConfig): ApiClient {
     },
 
     async verifyEmail(key) {
-      const res = await unsafe("/api/email/verify/", { key });
+      const res = await unsafe("/api/email/verify/", { key } satisfies Schemas["KeyRequest"]);
       if (!res.ok) throw await errorFrom(res);
     },
 
     async changeEmail(email) {
-      const res = await unsafe("/api/email/change/", { email });
+      const res = await unsafe("/api/email/change/", { email } satisfies Schemas["EmailRequest"]);
       if (!res.ok) throw await errorFrom(res);
-      return ((await res.json()) as { detail: string }).detail;
+      return ((await res.json()) as Schemas["Detail"]).detail;
     },
 
     async resendVerification(email) {
-      const res = await unsafe("/api/email/verify/resend/", { email });
+      const res = await unsafe("/api/email/verify/resend/", { email } satisfies Schemas["ResendRequest"]);
       if (!res.ok) throw await errorFrom(res);
-      return ((await res.json()) as { detail: string }).detail;
+      return ((await res.json()) as Schemas["Detail"]).detail;
     },
 
     async requestPasswordReset(email) {
-      const res = await unsafe("/api/password/reset/", { email });
+      const res = await unsafe("/api/password/reset/", { email } satisfies Schemas["ResetRequest"]);
       if (!res.ok) throw await errorFrom(res);
-      return ((await res.json()) as { detail: string }).detail;
+      return ((await res.json()) as Schemas["Detail"]).detail;
     },
 
     async secondFactor(code) {
-      const res = await unsafe("/api/mfa/authenticate/", { code });
+      const res = await unsafe("/api/mfa/authenticate/", { code } satisfies Schemas["SecondStepRequest"]);
       if (!res.ok) throw await errorFrom(res);
       // Signed in: the session key and the CSRF secret changed.
       cachedToken = null;
@@ -383,7 +338,7 @@ export function createClient(config: ApiConfig): ApiClient {
     },
 
     async confirmPasswordReset(key, newPassword) {
-      const res = await unsafe("/api/password/reset/confirm/", { key, newPassword });
+      const res = await unsafe("/api/password/reset/confirm/", { key, newPassword } satisfies Schemas["ResetConfirm"]);
       if (!res.ok) throw await errorFrom(res);
     },
   };

@@ -197,8 +197,14 @@ impl Drop for Served {
 
 /// `latchkey serve` (same-origin preset) in `dir`.
 pub fn serve(dir: &std::path::Path) -> Served {
-    let mut child = latchkey(dir)
-        .args(["serve", "--preset", "same-origin", "--bind", "127.0.0.1:0"])
+    let mut cmd = latchkey(dir);
+    cmd.args(["serve", "--preset", "same-origin", "--bind", "127.0.0.1:0"]);
+    serve_with(cmd)
+}
+
+/// Runs `cmd` (a `latchkey serve …`) and waits for its address.
+pub fn serve_with(mut cmd: Command) -> Served {
+    let mut child = cmd
         // Aggregated events (throttled logins) are written every second.
         .env("LATCHKEY_AUDIT__FLUSH_INTERVAL", "1")
         .stdout(std::process::Stdio::piped())

@@ -16,5 +16,6 @@ mod flow;
 mod mail;
 mod pty;
 mod scale;
+mod schemathesis;
 mod spa;
 mod transport;

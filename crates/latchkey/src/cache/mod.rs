@@ -107,7 +107,7 @@ pub(crate) fn instance_tag() -> String {
 }
 
 /// Counters for benchmarks and health output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct CacheStats {
     /// Whether the cache is being read right now.
     pub active: bool,

@@ -2,8 +2,9 @@
 //! maps domain errors to status codes ([`error`]), the layers in their
 //! documented order ([`layers`]), the request context and Host allow-list
 //! ([`context`]), the HTTP halves of CSRF and sessions ([`csrf`],
-//! [`session`]), cookies ([`cookies`]), extractors ([`extract`]) and one
-//! router per feature ([`routes`]). No other module names an axum or http
+//! [`session`]), cookies ([`cookies`]), extractors ([`extract`]), one
+//! router per feature ([`routes`]) and the OpenAPI document built from
+//! them ([`openapi`]). No other module names an axum or http
 //! type.
 
 pub mod context;
@@ -12,6 +13,7 @@ pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod layers;
+pub mod openapi;
 pub mod routes;
 pub mod session;
 

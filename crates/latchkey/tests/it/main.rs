@@ -16,6 +16,7 @@ mod logs;
 mod mailer;
 mod mfa;
 mod middleware;
+mod openapi;
 mod recovery;
 mod sessions;
 mod signup;

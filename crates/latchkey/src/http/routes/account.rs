@@ -7,13 +7,13 @@
 //! HTTP Basic, where the rest preset accepts it, never reaches these.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
 };
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::rfc3339;
 use crate::{
@@ -22,10 +22,11 @@ use crate::{
     http::{
         ApiError,
         extract::{Client, JsonObject, SessionUser, SetupUser, required_strings},
+        openapi::{Detail, ErrorBody},
     },
     password::RawPassword,
     session::{Session, SessionId},
-    state::{Ended, SessionSummary},
+    state::SessionSummary,
 };
 
 /// The paths of this router, each with its trailing slash (the sessions'
@@ -42,17 +43,88 @@ pub const PATHS: &[&str] = &[
 /// session id): `/api/sessions/ID` redirects to `/api/sessions/ID/`.
 pub const PREFIXES: &[&str] = &["/api/sessions/"];
 
-#[derive(Serialize)]
+/// One of the user's sessions.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SessionInfo)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct SessionOut {
-    id: String,
+    /// Opaque: used only to end it.
+    pub(super) id: String,
+    /// The session of this browser.
     current: bool,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     last_seen_at: String,
+    #[schema(format = DateTime)]
     expires_at: String,
+    /// Where it was last used from.
     ip: Option<String>,
     user_agent: Option<String>,
+    /// A persistent cookie rather than a browser-session one.
     remember: bool,
+}
+
+/// The user's sessions.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SessionList {
+    /// Newest first.
+    sessions: Vec<SessionOut>,
+}
+
+/// A session ended.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SessionEnded {
+    detail: &'static str,
+    /// It was this browser's: it is signed out.
+    current: bool,
+}
+
+/// Sessions ended by an action.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Ended {
+    detail: String,
+    /// How many sessions ended.
+    ended: u64,
+}
+
+impl Ended {
+    pub(crate) fn json(detail: String, ended: u64) -> Json<Self> {
+        Json(Self { detail, ended })
+    }
+}
+
+/// The password confirmed.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Reauthenticated {
+    detail: &'static str,
+    #[schema(format = DateTime)]
+    authenticated_at: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct PasswordChange {
+    #[schema(format = Password)]
+    current_password: String,
+    #[schema(format = Password)]
+    new_password: String,
+}
+
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct PasswordProof {
+    #[schema(format = Password)]
+    password: String,
+}
+
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct EmailRequest {
+    /// An email address.
+    email: String,
 }
 
 impl SessionOut {
@@ -70,6 +142,10 @@ impl SessionOut {
     }
 }
 
+/// The signed-in user's sessions, newest first.
+#[utoipa::path(get, path = "/api/sessions/", tag = "account", security(("session" = [])),
+    responses((status = 200, description = "The sessions.", body = SessionList),
+        (status = 403, description = "`not_authenticated` or `mfa_setup_required`.", body = ErrorBody)))]
 async fn list_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -77,9 +153,15 @@ async fn list_view(
 ) -> Result<Response, ApiError> {
     let sessions = lk.list_sessions(&user, &session).await?;
     let sessions = sessions.into_iter().map(SessionOut::from).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({ "sessions": sessions })).into_response())
+    Ok(Json(SessionList { sessions }).into_response())
 }
 
+/// Ends one of the user's sessions (this browser's is a logout).
+#[utoipa::path(delete, path = "/api/sessions/{id}/", tag = "account", security(("session" = [])),
+    params(("id" = String, Path, description = "The session's id, as listed.")),
+    responses((status = 200, description = "Ended.", body = SessionEnded),
+        (status = 403, description = "`not_authenticated` or `mfa_setup_required`.", body = ErrorBody),
+        (status = 404, description = "`session_not_found`.", body = ErrorBody)))]
 async fn end_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -90,9 +172,13 @@ async fn end_view(
     // A malformed id is unknown like any other: one answer.
     let id = SessionId::parse(&id).ok_or(crate::auth::AuthError::SessionNotFound)?;
     let ended = lk.end_session(&user, &session, &id, &client).await?;
-    Ok(Json(json!({ "detail": "Session ended.", "current": ended == Ended::Current })).into_response())
+    Ok(Json(SessionEnded { detail: "Session ended.", current: ended == crate::state::Ended::Current }).into_response())
 }
 
+/// Ends every other session of the user.
+#[utoipa::path(post, path = "/api/sessions/revoke-others/", tag = "account", security(("session" = [])),
+    responses((status = 200, description = "How many ended.", body = Ended),
+        (status = 403, description = "`not_authenticated` or `mfa_setup_required`.", body = ErrorBody)))]
 async fn revoke_others_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -105,9 +191,15 @@ async fn revoke_others_view(
         1 => "1 other session ended.".to_owned(),
         n => format!("{n} other sessions ended."),
     };
-    Ok(Json(json!({ "detail": detail, "ended": ended })).into_response())
+    Ok(Ended::json(detail, ended).into_response())
 }
 
+/// Changes the password; every other session ends, this one gets new keys.
+#[utoipa::path(post, path = "/api/password/change/", tag = "account", security(("session" = [])), request_body = PasswordChange,
+    responses((status = 200, description = "Changed; how many other sessions ended.", body = Ended),
+        (status = 400, description = "`invalid_credentials` (the current password), `password_invalid` (with `errors`), `missing_fields`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated` or `mfa_setup_required`.", body = ErrorBody),
+        (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn change_password_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -124,9 +216,15 @@ async fn change_password_view(
         1 => "Password changed. Your 1 other session was signed out.".to_owned(),
         n => format!("Password changed. Your {n} other sessions were signed out."),
     };
-    Ok(Json(json!({ "detail": detail, "ended": ended })).into_response())
+    Ok(Ended::json(detail, ended).into_response())
 }
 
+/// Proves the password again, for actions that need a recent sign-in.
+#[utoipa::path(post, path = "/api/reauthenticate/", tag = "account", security(("session" = [])), request_body = PasswordProof,
+    responses((status = 200, description = "Confirmed.", body = Reauthenticated),
+        (status = 400, description = "`invalid_credentials`, `missing_fields`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`.", body = ErrorBody),
+        (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn reauthenticate_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -138,9 +236,15 @@ async fn reauthenticate_view(
     let [password] = required_strings(&body, ["password"])?;
     lk.reauthenticate(&user, &session, &csrf, &RawPassword::new(password), &client).await?;
     let at = session.read(|r| r.authenticated_at).await?.flatten().map(rfc3339).transpose()?;
-    Ok(Json(json!({ "detail": "Password confirmed.", "authenticatedAt": at })).into_response())
+    Ok(Json(Reauthenticated { detail: "Password confirmed.", authenticated_at: at }).into_response())
 }
 
+/// Asks to use a new address: the change happens when the link mailed there is opened.
+#[utoipa::path(post, path = "/api/email/change/", tag = "account", security(("session" = [])), request_body = EmailRequest,
+    responses((status = 200, description = "A link was sent to the new address.", body = Detail),
+        (status = 400, description = "`invalid_email`, `email_unchanged`, `email_taken`, `missing_fields`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn change_email_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -150,17 +254,16 @@ async fn change_email_view(
 ) -> Result<Response, ApiError> {
     let [email] = required_strings(&body, ["email"])?;
     lk.request_email_change(&user, &session, &email, &client).await?;
-    Ok(Json(json!({ "detail": "Check the new address: the change happens when you open the link we sent there." }))
-        .into_response())
+    Ok(Detail::json("Check the new address: the change happens when you open the link we sent there.").into_response())
 }
 
 /// The account routes (without layers: [`crate::http::router`] adds them).
-pub(crate) fn router() -> Router<Latchkey> {
-    Router::new()
-        .route("/api/sessions/", get(list_view))
-        .route("/api/sessions/revoke-others/", post(revoke_others_view))
-        .route("/api/sessions/{id}/", delete(end_view))
-        .route("/api/password/change/", post(change_password_view))
-        .route("/api/reauthenticate/", post(reauthenticate_view))
-        .route("/api/email/change/", post(change_email_view))
+pub(crate) fn router() -> OpenApiRouter<Latchkey> {
+    OpenApiRouter::new()
+        .routes(routes!(list_view))
+        .routes(routes!(revoke_others_view))
+        .routes(routes!(end_view))
+        .routes(routes!(change_password_view))
+        .routes(routes!(reauthenticate_view))
+        .routes(routes!(change_email_view))
 }

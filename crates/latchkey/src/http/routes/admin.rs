@@ -10,16 +10,21 @@
 //! `state/admin.rs` and `users::admin`.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{FromRequestParts, Path, RawQuery, State},
     http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{account::SessionOut, auth::rfc3339};
+use super::{
+    account::{Ended, SessionOut},
+    auth::rfc3339,
+    mfa::FactorsOut,
+};
 use crate::{
     Latchkey,
     audit::AuditEvent,
@@ -27,6 +32,7 @@ use crate::{
     http::{
         ApiError,
         extract::{Client, JsonObject, SessionUser, required_strings},
+        openapi::{Detail, ErrorBody},
     },
     page::{DEFAULT_PAGE_SIZE, PAGE_SIZES, Page, PageRequest},
     password::RawPassword,
@@ -71,9 +77,10 @@ impl FromRequestParts<Latchkey> for Staff {
 }
 
 /// A user as the admin shows it (never the password hash).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminUser)]
 #[serde(rename_all = "camelCase")]
-struct UserOut {
+pub(super) struct UserOut {
     id: i64,
     username: String,
     email: String,
@@ -83,8 +90,84 @@ struct UserOut {
     is_active: bool,
     is_staff: bool,
     is_superuser: bool,
+    #[schema(format = DateTime)]
     date_joined: String,
+    #[schema(format = DateTime)]
     last_login: Option<String>,
+}
+
+/// One page of a list (Django REST framework's shape).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PageOut<T: ToSchema> {
+    /// How many in all (an estimate above 10,000 when `countIsEstimate`).
+    count: u64,
+    count_is_estimate: bool,
+    results: Vec<T>,
+}
+
+/// A session in an admin list: as `/api/sessions/` shows it, with the id
+/// in the admin's form (`USER_ID.SESSION_ID`) and whose it is.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminSession)]
+pub(super) struct AdminSessionOut {
+    #[serde(flatten)]
+    session: SessionOut,
+    /// Whose it is; null when the user is gone.
+    user: Option<UserRef>,
+}
+
+/// A user named in a list.
+#[derive(Serialize, ToSchema)]
+pub(super) struct UserRef {
+    id: i64,
+    username: String,
+}
+
+/// A user's sessions.
+#[derive(Serialize, ToSchema)]
+pub(super) struct AdminSessionList {
+    sessions: Vec<AdminSessionOut>,
+}
+
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct CreateUserRequest {
+    username: String,
+    #[schema(format = Password)]
+    password: String,
+    #[schema(required = false)]
+    email: Option<String>,
+}
+
+/// The fields a PATCH may change; `id`, `username`, `dateJoined` and
+/// `lastLogin` are accepted and ignored, anything else is refused.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct UserChangesRequest {
+    #[schema(required = false, nullable = false)]
+    email: Option<String>,
+    #[schema(required = false, nullable = false)]
+    first_name: Option<String>,
+    #[schema(required = false, nullable = false)]
+    last_name: Option<String>,
+    #[schema(required = false, nullable = false)]
+    email_verified: Option<bool>,
+    #[schema(required = false, nullable = false)]
+    is_active: Option<bool>,
+    #[schema(required = false, nullable = false)]
+    is_staff: Option<bool>,
+    #[schema(required = false, nullable = false)]
+    is_superuser: Option<bool>,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct SetPasswordRequest {
+    #[schema(format = Password)]
+    new_password: String,
 }
 
 impl UserOut {
@@ -109,10 +192,12 @@ fn user_json(u: User) -> Result<Response, ApiError> {
     Ok(Json(UserOut::from(u)?).into_response())
 }
 
-fn page_json<T, U: Serialize>(page: Page<T>, f: impl Fn(T) -> Result<U, ApiError>) -> Result<Response, ApiError> {
+fn page_json<T, U: Serialize + ToSchema>(
+    page: Page<T>,
+    f: impl Fn(T) -> Result<U, ApiError>,
+) -> Result<Response, ApiError> {
     let results = page.results.into_iter().map(f).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({ "count": page.count, "countIsEstimate": page.count_is_estimate, "results": results }))
-        .into_response())
+    Ok(Json(PageOut { count: page.count, count_is_estimate: page.count_is_estimate, results }).into_response())
 }
 
 /// The query string's parameters; a parameter given twice is refused, as
@@ -169,6 +254,19 @@ fn invalid_param(name: &str, why: &str) -> ApiError {
     ApiError::bad_request("invalid_parameter", format!("\"{name}\" {why}.")).with_member("parameter", json!(name))
 }
 
+/// Users, searched, filtered, ordered and paged.
+#[utoipa::path(get, path = "/api/admin/users/", tag = "admin", security(("session" = [])),
+    params(
+        ("search" = Option<String>, Query, description = "In the username and the address; at most 100 characters."),
+        ("isActive" = Option<bool>, Query, description = "`true`/`1` or `false`/`0`."),
+        ("isStaff" = Option<bool>, Query),
+        ("isSuperuser" = Option<bool>, Query),
+        ("ordering" = Option<String>, Query, description = "`username`, `dateJoined`, `lastLogin`, each may start with `-`."),
+        ("page" = Option<u64>, Query, description = "From 1."),
+        ("pageSize" = Option<u32>, Query, description = "1 to 100, default 25.")),
+    responses((status = 200, description = "One page.", body = PageOut<UserOut>),
+        (status = 400, description = "`invalid_parameter`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `permission_denied` (not staff), `mfa_setup_required`.", body = ErrorBody)))]
 async fn list_users_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(raw)?;
     let search = p.get("search").map(str::to_owned);
@@ -192,6 +290,11 @@ async fn list_users_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): Ra
     page_json(lk.admin_list_users(&query).await?, UserOut::from)
 }
 
+/// Creates a user (staff who are superusers may later make them staff).
+#[utoipa::path(post, path = "/api/admin/users/", tag = "admin", security(("session" = [])), request_body = CreateUserRequest,
+    responses((status = 201, description = "Created.", body = UserOut),
+        (status = 400, description = "`invalid_username`, `username_taken`, `invalid_email`, `email_taken`, `password_invalid`, `missing_fields`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody)))]
 async fn create_user_view(
     State(lk): State<Latchkey>,
     staff: Staff,
@@ -213,6 +316,12 @@ fn user_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| crate::state::AdminError::UserNotFound.into())
 }
 
+/// One user.
+#[utoipa::path(get, path = "/api/admin/users/{id}/", tag = "admin", security(("session" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "The user.", body = UserOut),
+        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody),
+        (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn user_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
     user_json(lk.admin_user(user_id(&id)?).await?)
 }
@@ -257,6 +366,13 @@ fn parse_changes(body: &Map<String, Value>) -> Result<UserChanges, ApiError> {
     Ok(c)
 }
 
+/// Changes a user's fields (the rules of who may change what are in `users::admin`).
+#[utoipa::path(patch, path = "/api/admin/users/{id}/", tag = "admin", security(("session" = [])), request_body = UserChangesRequest,
+    params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "The user as changed.", body = UserOut),
+        (status = 400, description = "`invalid_field`, `unknown_field`, `invalid_email`, `parse_error`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn update_user_view(
     State(lk): State<Latchkey>,
     staff: Staff,
@@ -269,6 +385,13 @@ async fn update_user_view(
     user_json(lk.admin_update_user(&who, id, &changes).await?)
 }
 
+/// Sets a user's password; their sessions end.
+#[utoipa::path(post, path = "/api/admin/users/{id}/password/", tag = "admin", security(("session" = [])), request_body = SetPasswordRequest,
+    params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "Set; how many sessions ended.", body = Ended),
+        (status = 400, description = "`password_invalid`, `missing_fields`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn set_password_view(
     State(lk): State<Latchkey>,
     staff: Staff,
@@ -279,7 +402,7 @@ async fn set_password_view(
     let [password] = required_strings(&body, ["newPassword"])?;
     let who = staff.acting();
     let ended = lk.admin_set_password(&who, id, &RawPassword::new(password)).await?;
-    Ok(Json(json!({ "detail": ended_detail("Password set.", ended), "ended": ended })).into_response())
+    Ok(Ended::json(ended_detail("Password set.", ended), ended).into_response())
 }
 
 fn ended_detail(first: &str, ended: u64) -> String {
@@ -290,27 +413,30 @@ fn ended_detail(first: &str, ended: u64) -> String {
     }
 }
 
-/// A session in an admin list: as `/api/sessions/` shows it, with the id
-/// in the admin's form (`USER_ID.SESSION_ID`) and whose it is.
-fn admin_session_out(s: AdminSession) -> Result<Value, ApiError> {
+fn admin_session_out(s: AdminSession) -> Result<AdminSessionOut, ApiError> {
     let id = AdminSessionId { user_id: s.user_id, id: s.summary.id.clone() }.to_string();
-    let mut v = serde_json::to_value(SessionOut::from(s.summary)?).map_err(|e| ApiError::internal(e.to_string()))?;
-    v["id"] = json!(id);
-    v["user"] = match s.user {
-        Some((id, username)) => json!({ "id": id, "username": username }),
-        None => Value::Null,
-    };
-    Ok(v)
+    let mut session = SessionOut::from(s.summary)?;
+    session.id = id;
+    Ok(AdminSessionOut { session, user: s.user.map(|(id, username)| UserRef { id, username }) })
 }
 
+/// A user's second factors.
+#[utoipa::path(get, path = "/api/admin/users/{id}/mfa/", tag = "admin", security(("session" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "Their factors.", body = FactorsOut),
+        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody),
+        (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn user_factors_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
     let user = lk.admin_user(user_id(&id)?).await?;
-    let totp = super::mfa::totp_json(&lk, &user).await?;
-    let webauthn = super::mfa::credentials_json(&lk, &user).await?;
-    let left = lk.recovery_codes_left(&user).await?;
-    Ok(Json(json!({ "totp": totp, "webauthn": webauthn, "recoveryCodesLeft": left })).into_response())
+    Ok(Json(FactorsOut::of(&lk, &user).await?).into_response())
 }
 
+/// Removes a user's second factors and ends their sessions.
+#[utoipa::path(delete, path = "/api/admin/users/{id}/mfa/", tag = "admin", security(("session" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "Done.", body = Detail),
+        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn reset_factors_view(
     State(lk): State<Latchkey>,
     staff: Staff,
@@ -322,9 +448,15 @@ async fn reset_factors_view(
     } else {
         "The user had no second factor."
     };
-    Ok(Json(json!({ "detail": detail })).into_response())
+    Ok(Detail::json(detail).into_response())
 }
 
+/// A user's live sessions.
+#[utoipa::path(get, path = "/api/admin/users/{id}/sessions/", tag = "admin", security(("session" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "Their sessions.", body = AdminSessionList),
+        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody),
+        (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn user_sessions_view(
     State(lk): State<Latchkey>,
     staff: Staff,
@@ -332,8 +464,15 @@ async fn user_sessions_view(
 ) -> Result<Response, ApiError> {
     let sessions = lk.admin_user_sessions(user_id(&id)?, Some(&staff.session)).await?;
     let sessions = sessions.into_iter().map(admin_session_out).collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(json!({ "sessions": sessions })).into_response())
+    Ok(Json(AdminSessionList { sessions }).into_response())
 }
+
+/// Ends every session of a user.
+#[utoipa::path(delete, path = "/api/admin/users/{id}/sessions/", tag = "admin", security(("session" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "How many ended.", body = Ended),
+        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 
 async fn end_user_sessions_view(
     State(lk): State<Latchkey>,
@@ -343,8 +482,18 @@ async fn end_user_sessions_view(
     let id = user_id(&id)?;
     let who = staff.acting();
     let ended = lk.admin_end_user_sessions(&who, id).await?;
-    Ok(Json(json!({ "detail": ended_detail("Done.", ended), "ended": ended })).into_response())
+    Ok(Ended::json(ended_detail("Done.", ended), ended).into_response())
 }
+
+/// Every signed-in session by last activity, or one user's.
+#[utoipa::path(get, path = "/api/admin/sessions/", tag = "admin", security(("session" = [])),
+    params(
+        ("user" = Option<String>, Query, description = "A username: only their sessions."),
+        ("page" = Option<u64>, Query, description = "From 1."),
+        ("pageSize" = Option<u32>, Query, description = "1 to 100, default 25.")),
+    responses((status = 200, description = "One page.", body = PageOut<AdminSessionOut>),
+        (status = 400, description = "`invalid_parameter`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody)))]
 
 async fn live_sessions_view(
     State(lk): State<Latchkey>,
@@ -370,6 +519,12 @@ async fn live_sessions_view(
     page_json(page, admin_session_out)
 }
 
+/// Ends one session.
+#[utoipa::path(delete, path = "/api/admin/sessions/{id}/", tag = "admin", security(("session" = [])),
+    params(("id" = String, Path, description = "`USER_ID.SESSION_ID`, as listed.")),
+    responses((status = 200, description = "Ended.", body = Detail),
+        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 404, description = "`session_not_found`.", body = ErrorBody)))]
 async fn end_session_view(
     State(lk): State<Latchkey>,
     staff: Staff,
@@ -378,13 +533,16 @@ async fn end_session_view(
     let id = AdminSessionId::parse(&id).ok_or(AuthError::SessionNotFound)?;
     let who = staff.acting();
     lk.admin_end_session(&who, &id).await?;
-    Ok(Json(json!({ "detail": "Session ended." })).into_response())
+    Ok(Detail::json("Session ended.").into_response())
 }
 
-#[derive(Serialize)]
+/// An audit event.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminEvent)]
 #[serde(rename_all = "camelCase")]
-struct EventOut {
+pub(super) struct EventOut {
     id: i64,
+    #[schema(format = DateTime)]
     at: String,
     kind: String,
     actor: Option<String>,
@@ -410,6 +568,16 @@ impl EventOut {
     }
 }
 
+/// The audit trail, newest first.
+#[utoipa::path(get, path = "/api/admin/events/", tag = "admin", security(("session" = [])),
+    params(
+        ("user" = Option<String>, Query, description = "A username, as actor or target."),
+        ("kind" = Option<String>, Query, description = "An event kind, e.g. `login_failed`."),
+        ("page" = Option<u64>, Query, description = "From 1."),
+        ("pageSize" = Option<u32>, Query, description = "1 to 100, default 25.")),
+    responses((status = 200, description = "One page.", body = PageOut<EventOut>),
+        (status = 400, description = "`invalid_parameter`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody)))]
 async fn events_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(raw)?;
     let page = p.page()?;
@@ -417,14 +585,14 @@ async fn events_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): RawQue
 }
 
 /// The admin routes (without layers: [`crate::http::router`] adds them).
-pub(crate) fn router() -> Router<Latchkey> {
-    Router::new()
-        .route("/api/admin/users/", get(list_users_view).post(create_user_view))
-        .route("/api/admin/users/{id}/", get(user_view).patch(update_user_view))
-        .route("/api/admin/users/{id}/password/", post(set_password_view))
-        .route("/api/admin/users/{id}/mfa/", get(user_factors_view).delete(reset_factors_view))
-        .route("/api/admin/users/{id}/sessions/", get(user_sessions_view).delete(end_user_sessions_view))
-        .route("/api/admin/sessions/", get(live_sessions_view))
-        .route("/api/admin/sessions/{id}/", delete(end_session_view))
-        .route("/api/admin/events/", get(events_view))
+pub(crate) fn router() -> OpenApiRouter<Latchkey> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users_view, create_user_view))
+        .routes(routes!(user_view, update_user_view))
+        .routes(routes!(set_password_view))
+        .routes(routes!(user_factors_view, reset_factors_view))
+        .routes(routes!(user_sessions_view, end_user_sessions_view))
+        .routes(routes!(live_sessions_view))
+        .routes(routes!(end_session_view))
+        .routes(routes!(events_view))
 }

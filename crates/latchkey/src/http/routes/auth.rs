@@ -3,13 +3,13 @@
 //! its Django backend, with JSON errors where Django answers HTML or 500.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     Latchkey,
@@ -20,6 +20,7 @@ use crate::{
         context::RequestContext,
         cookies,
         extract::{Client, JsonObject, LoginBody, MaybeUser, parse_login_fields},
+        openapi::{Detail, ErrorBody},
     },
     origin::Origin,
     session::Session,
@@ -29,10 +30,26 @@ use crate::{
 /// The paths of this router, each with its trailing slash.
 pub const PATHS: &[&str] = &["/api/csrf/", "/api/login/", "/api/logout/", "/api/session/", "/api/whoami/"];
 
-fn detail(message: &'static str) -> Json<Value> {
-    Json(json!({ "detail": message }))
+/// The tutorial's login body.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes the body parse_login_fields reads")]
+pub(crate) struct LoginRequest {
+    username: String,
+    #[schema(format = Password)]
+    password: String,
+    /// A persistent cookie (default) or one that ends with the browser.
+    #[schema(required = false, default = true)]
+    remember: Option<bool>,
 }
 
+fn detail(message: &'static str) -> Json<Detail> {
+    Detail::json(message)
+}
+
+/// Sets the CSRF cookie and answers the token in a header.
+#[utoipa::path(get, path = "/api/csrf/", tag = "auth",
+    responses((status = 200, description = "The CSRF cookie is set; the token is also in the `X-CSRFToken` header (the only way to read it where the cookie is HttpOnly).",
+        body = Detail, headers(("X-CSRFToken" = String, description = "The CSRF token to send back in `X-CSRFToken`.")))))]
 async fn csrf_view(csrf: CsrfToken) -> Response {
     let token = csrf.get();
     let mut res = detail("CSRF cookie set").into_response();
@@ -40,6 +57,14 @@ async fn csrf_view(csrf: CsrfToken) -> Response {
     res
 }
 
+/// Signs in with a username and password (the tutorial's login).
+#[utoipa::path(post, path = "/api/login/", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in: a new session cookie and a new CSRF secret (read the token again).", body = Detail),
+        (status = 400, description = "`invalid_credentials`, `missing_credentials` or `parse_error`.", body = ErrorBody),
+        (status = 401, description = "`mfa_required`: the password was right; finish with `POST /api/mfa/authenticate/`.", body = ErrorBody),
+        (status = 403, description = "`csrf_failed`, or `email_unverified` (a new link was sent).", body = ErrorBody),
+        (status = 429, description = "`throttled`: too many failed attempts; see `Retry-After`.", body = ErrorBody)))]
 async fn login_view(
     State(lk): State<Latchkey>,
     Client(client): Client,
@@ -82,6 +107,13 @@ fn get_logout_allowed(lk: &Latchkey, ctx: &RequestContext, headers: &HeaderMap) 
     }
 }
 
+/// Signs out: the session ends and its cookie is removed. GET is accepted
+/// from this application's own pages only (the tutorial's clients use it).
+#[utoipa::path(method(get, post), path = "/api/logout/", tag = "auth", security(("session" = [])),
+    responses(
+        (status = 200, description = "Signed out.", body = Detail),
+        (status = 400, description = "`not_logged_in`.", body = ErrorBody),
+        (status = 403, description = "`csrf_failed` (POST), or `cross_site_logout` (GET from another site).", body = ErrorBody)))]
 async fn logout_view(
     State(lk): State<Latchkey>,
     method: Method,
@@ -125,6 +157,12 @@ async fn logout_view(
     Ok(detail("Successfully logged out.").into_response())
 }
 
+/// Whether this browser is signed in, as whom, and what the SPA needs to
+/// know about sign-up; sets the CSRF cookie.
+#[utoipa::path(get, path = "/api/session/", tag = "auth", security((), ("session" = [])),
+    responses(
+        (status = 200, description = "The session's state (`isAuthenticated`, and the user when signed in).", body = SessionAnswer),
+        (status = 403, description = "`not_authenticated` (rest preset, anonymous; with `signupOpen` and `emailVerification`), or `mfa_setup_required`.", body = ErrorBody)))]
 async fn session_view(
     State(lk): State<Latchkey>,
     csrf: CsrfToken,
@@ -132,32 +170,7 @@ async fn session_view(
     MaybeUser(user): MaybeUser,
 ) -> Result<Response, ApiError> {
     csrf.ensure_cookie();
-    // Typed answers rather than json!: no map is built on the hot path.
-    #[derive(serde::Serialize)]
-    struct Answer {
-        #[serde(rename = "isAuthenticated")]
-        is_authenticated: bool,
-        #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none")]
-        expires_at: Option<String>,
-        #[serde(rename = "authenticatedAt", skip_serializing_if = "Option::is_none")]
-        authenticated_at: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        username: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        email: Option<String>,
-        #[serde(rename = "emailVerified", skip_serializing_if = "Option::is_none")]
-        email_verified: Option<bool>,
-        #[serde(rename = "isStaff", skip_serializing_if = "Option::is_none")]
-        is_staff: Option<bool>,
-        #[serde(rename = "isSuperuser", skip_serializing_if = "Option::is_none")]
-        is_superuser: Option<bool>,
-        #[serde(rename = "mfaSetupRequired", skip_serializing_if = "Option::is_none")]
-        mfa_setup_required: Option<bool>,
-        #[serde(rename = "signupOpen")]
-        signup_open: bool,
-        #[serde(rename = "emailVerification")]
-        email_verification: &'static str,
-    }
+    type Answer = SessionAnswer;
     let accounts = &lk.settings().accounts;
     let (signup_open, email_verification) = (accounts.signup == Signup::Open, accounts.email_verification.as_str());
     match user {
@@ -204,32 +217,95 @@ async fn session_view(
     }
 }
 
+/// The answer of `GET /api/session/`. Typed rather than `json!`: no map is
+/// built on the hot path.
+#[derive(serde::Serialize, ToSchema)]
+#[schema(as = Session)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SessionAnswer {
+    /// Whether this browser is signed in.
+    is_authenticated: bool,
+    /// When the session ends unless renewed (RFC 3339); absent for HTTP Basic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false, format = DateTime)]
+    expires_at: Option<String>,
+    /// When the password (or a passkey) was last proved in this session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false, format = DateTime)]
+    authenticated_at: Option<String>,
+    /// The signed-in user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    username: Option<String>,
+    /// Their address ("" when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    email: Option<String>,
+    /// Whether that address is confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    email_verified: Option<bool>,
+    /// An active staff user (may use the admin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    is_staff: Option<bool>,
+    /// An active superuser.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    is_superuser: Option<bool>,
+    /// A staff user who must set up a second factor before anything else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    mfa_setup_required: Option<bool>,
+    /// Whether anyone may sign up.
+    signup_open: bool,
+    /// `none`, `optional` or `mandatory`.
+    email_verification: &'static str,
+}
+
+/// The answer of `GET /api/whoami/`: the signed-in user's name, or the
+/// tutorial's `{"isAuthenticated": false}`.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum WhoAmI {
+    /// Signed in.
+    User {
+        /// The user's name.
+        username: String,
+    },
+    /// Not signed in (every preset but rest, which answers 403).
+    Anonymous {
+        /// Always false.
+        #[serde(rename = "isAuthenticated")]
+        is_authenticated: bool,
+    },
+}
+
 /// A time as the API writes it: RFC 3339, UTC.
 pub(crate) fn rfc3339(at: time::OffsetDateTime) -> Result<String, ApiError> {
     at.format(&time::format_description::well_known::Rfc3339).map_err(ApiError::internal)
 }
 
+/// The signed-in user's name (the tutorial's whoami).
+#[utoipa::path(get, path = "/api/whoami/", tag = "auth", security((), ("session" = [])),
+    responses(
+        (status = 200, description = "`{\"username\"}` when signed in, else `{\"isAuthenticated\": false}`.", body = WhoAmI),
+        (status = 403, description = "`not_authenticated` (rest preset), or `mfa_setup_required`.", body = ErrorBody)))]
 async fn whoami_view(State(lk): State<Latchkey>, MaybeUser(user): MaybeUser) -> Result<Response, ApiError> {
     match user {
         Some(u) if lk.mfa_setup_required(&u).await? => Err(crate::auth::AuthError::MfaSetupRequired.into()),
-        Some(u) => {
-            #[derive(serde::Serialize)]
-            struct Answer {
-                username: String,
-            }
-            Ok(Json(Answer { username: u.username }).into_response())
-        }
+        Some(u) => Ok(Json(WhoAmI::User { username: u.username }).into_response()),
         None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
-        None => Ok(Json(json!({ "isAuthenticated": false })).into_response()),
+        None => Ok(Json(WhoAmI::Anonymous { is_authenticated: false }).into_response()),
     }
 }
 
 /// The tutorial's routes (without layers: [`crate::http::router`] adds them).
-pub(crate) fn router() -> Router<Latchkey> {
-    Router::new()
-        .route("/api/csrf/", get(csrf_view))
-        .route("/api/login/", post(login_view))
-        .route("/api/logout/", get(logout_view).post(logout_view))
-        .route("/api/session/", get(session_view))
-        .route("/api/whoami/", get(whoami_view))
+pub(crate) fn router() -> OpenApiRouter<Latchkey> {
+    OpenApiRouter::new()
+        .routes(routes!(csrf_view))
+        .routes(routes!(login_view))
+        .routes(routes!(logout_view))
+        .routes(routes!(session_view))
+        .routes(routes!(whoami_view))
 }

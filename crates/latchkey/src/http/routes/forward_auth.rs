@@ -10,23 +10,34 @@
 //! user through the same cache as every authenticated request.
 
 use axum::{
-    Router,
     extract::{RawQuery, State},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     Latchkey,
     auth::AuthError,
-    http::{ApiError, cookies},
+    http::{ApiError, cookies, openapi::ErrorBody},
     session::Session,
 };
 
 /// The paths of this router.
 pub const PATHS: &[&str] = &["/api/auth/verify/"];
 
+/// Who this browser is, for a reverse proxy's `auth_request`: never sets a
+/// cookie, never checks CSRF.
+#[utoipa::path(get, path = "/api/auth/verify/", tag = "forward auth", security(("session" = [])),
+    params(("staff" = Option<String>, Query, description = "`1` or `true`: only active staff pass (403 otherwise).")),
+    responses(
+        (status = 204, description = "Signed in.", headers(
+            ("X-Auth-Request-User" = String, description = "The username, percent-encoded beyond RFC 3986's unreserved characters."),
+            ("X-Auth-Request-Email" = String, description = "The address (\"\" when none), encoded alike."),
+            ("X-Auth-Request-Groups" = String, description = "`staff`, `superuser`, comma-separated (may be empty)."))),
+        (status = 400, description = "`invalid_parameter`: `staff` is not 1 or 0.", body = ErrorBody),
+        (status = 401, description = "`not_authenticated`: no valid session.", body = ErrorBody),
+        (status = 403, description = "`permission_denied` (`?staff=1`, not staff) or `mfa_setup_required`.", body = ErrorBody)))]
 async fn verify_view(
     State(lk): State<Latchkey>,
     headers: HeaderMap,
@@ -81,8 +92,8 @@ fn header_value(s: &str) -> HeaderValue {
 
 /// The forward-auth route, without the API's CSRF and session layer (see
 /// the module's documentation); [`crate::http::router`] adds the rest.
-pub(crate) fn router() -> Router<Latchkey> {
-    Router::new().route("/api/auth/verify/", get(verify_view))
+pub(crate) fn router() -> OpenApiRouter<Latchkey> {
+    OpenApiRouter::new().routes(routes!(verify_view))
 }
 
 #[cfg(test)]

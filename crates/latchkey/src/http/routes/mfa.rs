@@ -18,13 +18,15 @@
 //! `state/webauthn.rs`.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::header,
     response::{IntoResponse, Response},
-    routing::{get, patch, post},
 };
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::rfc3339;
 use crate::{
@@ -33,6 +35,7 @@ use crate::{
     http::{
         ApiError, cookies,
         extract::{Client, JsonObject, SessionUser, SetupUser, required_strings},
+        openapi::{Detail, ErrorBody},
     },
     mfa::{WebauthnCredential, totp::qr_svg},
     session::Session,
@@ -57,41 +60,219 @@ pub const PATHS: &[&str] = &[
 /// Prefixes under which one more segment names a credential.
 pub const PREFIXES: &[&str] = &["/api/mfa/webauthn/credentials/"];
 
+/// What the user has of second factors.
+#[derive(Serialize, ToSchema)]
+#[schema(as = MfaStatus)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StatusOut {
+    /// `totp`, `webauthn`, `recovery_code`: what the user can prove.
+    methods: Vec<&'static str>,
+    totp: TotpOut,
+    /// Passkeys and security keys, oldest first.
+    webauthn: Vec<CredentialOut>,
+    recovery_codes_left: u32,
+}
+
+/// An authenticator app, if set up.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TotpState)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TotpOut {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false, format = DateTime)]
+    created_at: Option<String>,
+    /// Absent when none is set up; null when it was never used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false, value_type = Option<String>, format = DateTime)]
+    last_used_at: Option<Option<String>>,
+}
+
+/// A passkey or security key.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Passkey)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CredentialOut {
+    id: i64,
+    name: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    last_used_at: Option<String>,
+}
+
+/// A user's second factors as the admin shows them.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminFactors)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct FactorsOut {
+    totp: TotpOut,
+    webauthn: Vec<CredentialOut>,
+    recovery_codes_left: u32,
+}
+
+impl FactorsOut {
+    pub(super) async fn of(lk: &Latchkey, user: &User) -> Result<Self, ApiError> {
+        Ok(Self {
+            totp: totp_out(lk, user).await?,
+            webauthn: credentials_out(lk, user).await?,
+            recovery_codes_left: lk.recovery_codes_left(user).await?,
+        })
+    }
+}
+
+/// A TOTP setup in progress.
+#[derive(Serialize, ToSchema)]
+#[schema(as = TotpSetup)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct TotpSetupOut {
+    /// The secret, base32, to type into an app that cannot scan.
+    secret: String,
+    otpauth_url: String,
+    /// The URL as a QR code (SVG).
+    qr_svg: String,
+}
+
+/// New recovery codes, shown this once.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CodesIssued {
+    detail: &'static str,
+    recovery_codes: Vec<String>,
+}
+
+/// How many recovery codes are left.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CodesLeft {
+    remaining: u32,
+}
+
+/// A sign-in completed.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SignedIn {
+    detail: &'static str,
+    username: String,
+    /// After a recovery code: how many are left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    recovery_codes_left: Option<u32>,
+}
+
+#[cfg(feature = "webauthn")]
+/// A passkey registered.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RegisteredOut {
+    detail: &'static str,
+    credential: CredentialOut,
+    /// With the user's first second factor: new recovery codes, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    recovery_codes: Option<Vec<String>>,
+}
+
+/// The user's passkeys.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CredentialList {
+    /// Oldest first.
+    results: Vec<CredentialOut>,
+}
+
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct CodeRequest {
+    /// The six digits the app shows.
+    code: String,
+}
+
+/// The second step: a code (authenticator app or recovery code) or a passkey's answer.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct SecondStepRequest {
+    /// Six digits from the app, or a recovery code.
+    #[schema(required = false)]
+    code: Option<String>,
+    /// `PublicKeyCredential.toJSON()` of an answer to `POST /api/mfa/webauthn/options/`.
+    #[schema(required = false)]
+    credential: Option<Object>,
+}
+
+#[cfg(feature = "webauthn")]
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct RegisterRequest {
+    /// `PublicKeyCredential.toJSON()` of `navigator.credentials.create()`.
+    credential: Object,
+    /// Trimmed, at most 64 characters; "Passkey" when empty.
+    #[schema(required = false)]
+    name: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct NameRequest {
+    /// Trimmed, 1 to 64 characters.
+    name: String,
+}
+
+#[cfg(feature = "webauthn")]
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct PasskeyLoginRequest {
+    /// `PublicKeyCredential.toJSON()` of `navigator.credentials.get()`.
+    credential: Object,
+    /// A persistent cookie (default) or one that ends with the browser.
+    #[schema(required = false, default = true)]
+    remember: Option<bool>,
+}
+
+/// A JSON object, as the browser's WebAuthn API gives or takes it.
+type Object = serde_json::Map<String, Value>;
+
+/// The signed-in user's second factors.
+#[utoipa::path(get, path = "/api/mfa/", tag = "mfa", security(("session" = [])),
+    responses((status = 200, description = "What the user has.", body = StatusOut),
+        (status = 403, description = "`not_authenticated`.", body = ErrorBody)))]
 async fn status_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser) -> Result<Response, ApiError> {
-    let totp = totp_json(&lk, &user).await?;
-    let left = lk.recovery_codes_left(&user).await?;
-    let webauthn = credentials_json(&lk, &user).await?;
+    let totp = totp_out(&lk, &user).await?;
+    let recovery_codes_left = lk.recovery_codes_left(&user).await?;
+    let webauthn = credentials_out(&lk, &user).await?;
     let methods = lk.mfa_methods(user.id).await?;
-    Ok(Json(json!({ "methods": methods, "totp": totp, "webauthn": webauthn, "recoveryCodesLeft": left }))
-        .into_response())
+    Ok(Json(StatusOut { methods, totp, webauthn, recovery_codes_left }).into_response())
 }
 
-fn credential_json(c: &WebauthnCredential) -> Result<Value, ApiError> {
-    Ok(json!({
-        "id": c.id,
-        "name": c.name,
-        "createdAt": rfc3339(c.created_at)?,
-        "lastUsedAt": c.last_used_at.map(rfc3339).transpose()?,
-    }))
-}
-
-/// A user's passkeys and security keys as the account page and the admin show them.
-pub(super) async fn credentials_json(lk: &Latchkey, user: &User) -> Result<Vec<Value>, ApiError> {
-    lk.webauthn_credentials(user).await?.iter().map(credential_json).collect()
-}
-
-/// A user's authenticator app as the account page and the admin show it.
-pub(super) async fn totp_json(lk: &Latchkey, user: &crate::users::User) -> Result<Value, ApiError> {
-    Ok(match lk.mfa().totp(user.id).await.map_err(crate::auth::AuthError::from)? {
-        Some(f) => json!({
-            "enabled": true,
-            "createdAt": rfc3339(f.created_at)?,
-            "lastUsedAt": f.last_used_at.map(rfc3339).transpose()?,
-        }),
-        None => json!({ "enabled": false }),
+fn credential_out(c: &WebauthnCredential) -> Result<CredentialOut, ApiError> {
+    Ok(CredentialOut {
+        id: c.id,
+        name: c.name.clone(),
+        created_at: rfc3339(c.created_at)?,
+        last_used_at: c.last_used_at.map(rfc3339).transpose()?,
     })
 }
 
+/// A user's passkeys and security keys as the account page and the admin show them.
+async fn credentials_out(lk: &Latchkey, user: &User) -> Result<Vec<CredentialOut>, ApiError> {
+    lk.webauthn_credentials(user).await?.iter().map(credential_out).collect()
+}
+
+/// A user's authenticator app as the account page and the admin show it.
+async fn totp_out(lk: &Latchkey, user: &User) -> Result<TotpOut, ApiError> {
+    Ok(match lk.mfa().totp(user.id).await.map_err(crate::auth::AuthError::from)? {
+        Some(f) => TotpOut {
+            enabled: true,
+            created_at: Some(rfc3339(f.created_at)?),
+            last_used_at: Some(f.last_used_at.map(rfc3339).transpose()?),
+        },
+        None => TotpOut { enabled: false, created_at: None, last_used_at: None },
+    })
+}
+
+/// Starts setting up an authenticator app: a new secret (kept 10 minutes in the session).
+#[utoipa::path(get, path = "/api/mfa/totp/", tag = "mfa", security(("session" = [])),
+    responses((status = 200, description = "The secret, its URL and QR code.", body = TotpSetupOut),
+        (status = 403, description = "`not_authenticated`, `reauthentication_required`.", body = ErrorBody),
+        (status = 409, description = "`mfa_already_enabled`.", body = ErrorBody)))]
 async fn totp_setup_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -99,8 +280,16 @@ async fn totp_setup_view(
 ) -> Result<Response, ApiError> {
     let setup = lk.totp_setup(&user, &session).await?;
     let svg = qr_svg(&setup.otpauth_url).ok_or_else(|| ApiError::internal("the otpauth URL does not fit a QR code"))?;
-    Ok(Json(json!({ "secret": setup.secret, "otpauthUrl": setup.otpauth_url, "qrSvg": svg })).into_response())
+    Ok(Json(TotpSetupOut { secret: setup.secret, otpauth_url: setup.otpauth_url, qr_svg: svg }).into_response())
 }
+
+/// Activates the app with a code it shows; the first factor brings recovery codes.
+#[utoipa::path(post, path = "/api/mfa/totp/", tag = "mfa", security(("session" = [])), request_body = CodeRequest,
+    responses((status = 200, description = "Active; recovery codes, shown this once.", body = CodesIssued),
+        (status = 400, description = "`invalid_code`, `mfa_setup_expired`, `missing_fields`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `reauthentication_required`.", body = ErrorBody),
+        (status = 409, description = "`mfa_already_enabled`.", body = ErrorBody),
+        (status = 429, description = "`throttled`.", body = ErrorBody)))]
 
 async fn totp_activate_view(
     State(lk): State<Latchkey>,
@@ -111,12 +300,18 @@ async fn totp_activate_view(
 ) -> Result<Response, ApiError> {
     let [code] = required_strings(&body, ["code"])?;
     let codes = lk.totp_activate(&user, &session, &code, &client).await?;
-    Ok(Json(json!({
-        "detail": "Your authenticator app is set up. Keep these recovery codes somewhere safe: each works once.",
-        "recoveryCodes": codes,
-    }))
+    Ok(Json(CodesIssued {
+        detail: "Your authenticator app is set up. Keep these recovery codes somewhere safe: each works once.",
+        recovery_codes: codes,
+    })
     .into_response())
 }
+
+/// Removes the authenticator app (and the recovery codes with the last factor).
+#[utoipa::path(delete, path = "/api/mfa/totp/", tag = "mfa", security(("session" = [])),
+    responses((status = 200, description = "Removed.", body = Detail),
+        (status = 403, description = "`not_authenticated`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 404, description = "`mfa_not_enabled`.", body = ErrorBody)))]
 
 async fn totp_disable_view(
     State(lk): State<Latchkey>,
@@ -125,12 +320,22 @@ async fn totp_disable_view(
     SessionUser(user): SessionUser,
 ) -> Result<Response, ApiError> {
     lk.totp_disable(&user, &session, &client).await?;
-    Ok(Json(json!({ "detail": "The authenticator app and the recovery codes are removed." })).into_response())
+    Ok(Detail::json("The authenticator app and the recovery codes are removed.").into_response())
 }
 
+/// How many recovery codes are left.
+#[utoipa::path(get, path = "/api/mfa/recovery-codes/", tag = "mfa", security(("session" = [])),
+    responses((status = 200, description = "The count.", body = CodesLeft),
+        (status = 403, description = "`not_authenticated`.", body = ErrorBody)))]
 async fn recovery_codes_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser) -> Result<Response, ApiError> {
-    Ok(Json(json!({ "remaining": lk.recovery_codes_left(&user).await? })).into_response())
+    Ok(Json(CodesLeft { remaining: lk.recovery_codes_left(&user).await? }).into_response())
 }
+
+/// A new set of recovery codes; the old ones stop working.
+#[utoipa::path(post, path = "/api/mfa/recovery-codes/", tag = "mfa", security(("session" = [])),
+    responses((status = 200, description = "The new codes, shown this once.", body = CodesIssued),
+        (status = 403, description = "`not_authenticated`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 404, description = "`mfa_not_enabled`: no second factor.", body = ErrorBody)))]
 
 async fn regenerate_codes_view(
     State(lk): State<Latchkey>,
@@ -139,9 +344,15 @@ async fn regenerate_codes_view(
     SessionUser(user): SessionUser,
 ) -> Result<Response, ApiError> {
     let codes = lk.regenerate_recovery_codes(&user, &session, &client).await?;
-    Ok(Json(json!({ "detail": "New recovery codes; the old ones no longer work.", "recoveryCodes": codes }))
+    Ok(Json(CodesIssued { detail: "New recovery codes; the old ones no longer work.", recovery_codes: codes })
         .into_response())
 }
+
+/// The second step of a sign-in: a code or a passkey after the password.
+#[utoipa::path(post, path = "/api/mfa/authenticate/", tag = "mfa", request_body = SecondStepRequest,
+    responses((status = 200, description = "Signed in: a new session cookie and CSRF secret.", body = SignedIn),
+        (status = 400, description = "`invalid_code`, `mfa_not_pending`, `webauthn_failed`, `webauthn_not_started`, `missing_fields`.", body = ErrorBody),
+        (status = 429, description = "`throttled`.", body = ErrorBody)))]
 
 async fn authenticate_view(
     State(lk): State<Latchkey>,
@@ -159,16 +370,18 @@ async fn authenticate_view(
         Some(_) => SecondFactor::Credential(credential_field(&mut body)?),
     };
     let (user, used) = lk.complete_second_factor(&session, &csrf, proof, &client).await?;
-    let mut answer = json!({ "detail": "Successfully logged in.", "username": user.username });
-    if let FactorUsed::RecoveryCode(left) = used {
-        answer["recoveryCodesLeft"] = json!(left);
-    }
+    let left = match used {
+        FactorUsed::RecoveryCode(left) => Some(left),
+        _ => None,
+    };
+    let answer =
+        SignedIn { detail: "Successfully logged in.", username: user.username.clone(), recovery_codes_left: left };
     Ok(signed_in(&lk, &user, answer))
 }
 
 /// A sign-in's answer: this browser is now a known device of the account,
 /// as after a password-only login.
-fn signed_in(lk: &Latchkey, user: &User, answer: Value) -> Response {
+fn signed_in(lk: &Latchkey, user: &User, answer: SignedIn) -> Response {
     let mut res = Json(answer).into_response();
     if let (Some(settings), Some(value)) = (&lk.settings().device_cookie, lk.device_cookie_for(user)) {
         res.headers_mut().append(header::SET_COOKIE, cookies::set(settings, &value, lk.clock().now()));
@@ -189,12 +402,22 @@ fn credential_id(id: &str) -> Result<i64, ApiError> {
     id.parse().map_err(|_| crate::auth::AuthError::WebauthnCredentialNotFound.into())
 }
 
+/// The passkey request of a pending sign-in's second step (the user's keys).
 #[cfg(feature = "webauthn")]
+#[utoipa::path(post, path = "/api/mfa/webauthn/options/", tag = "mfa",
+    responses((status = 200, description = "The `publicKey` member of `navigator.credentials.get()`'s options, for `PublicKeyCredential.parseRequestOptionsFromJSON`.", body = Object),
+        (status = 400, description = "`mfa_not_pending`.", body = ErrorBody),
+        (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody)))]
 async fn second_step_options_view(State(lk): State<Latchkey>, session: Session) -> Result<Response, ApiError> {
     Ok(Json(lk.webauthn_second_step_options(&session).await?).into_response())
 }
 
+/// The options of a new passkey (the user's keys excluded).
 #[cfg(feature = "webauthn")]
+#[utoipa::path(post, path = "/api/mfa/webauthn/register/options/", tag = "mfa", security(("session" = [])),
+    responses((status = 200, description = "The `publicKey` member of `navigator.credentials.create()`'s options, for `PublicKeyCredential.parseCreationOptionsFromJSON`.", body = Object),
+        (status = 403, description = "`not_authenticated`, `reauthentication_required`.", body = ErrorBody),
+        (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody)))]
 async fn register_options_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -203,7 +426,14 @@ async fn register_options_view(
     Ok(Json(lk.webauthn_register_options(&user, &session).await?).into_response())
 }
 
+/// Registers a passkey; the first factor brings recovery codes.
 #[cfg(feature = "webauthn")]
+#[utoipa::path(post, path = "/api/mfa/webauthn/register/", tag = "mfa", security(("session" = [])), request_body = RegisterRequest,
+    responses((status = 201, description = "Registered.", body = RegisteredOut),
+        (status = 400, description = "`webauthn_failed`, `webauthn_not_started`, `invalid_name`, `missing_fields`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `reauthentication_required`.", body = ErrorBody),
+        (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody),
+        (status = 409, description = "`webauthn_credential_exists`.", body = ErrorBody)))]
 async fn register_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -218,21 +448,34 @@ async fn register_view(
         Some(_) => return Err(ApiError::bad_request("parse_error", "\"name\" must be a string.")),
     };
     let registered = lk.webauthn_register(&user, &session, &name, credential, &client).await?;
-    let mut answer = json!({
-        "detail": "The passkey is registered.",
-        "credential": credential_json(&registered.credential)?,
-    });
-    if let Some(codes) = registered.recovery_codes {
-        answer["detail"] =
-            json!("The passkey is registered. Keep these recovery codes somewhere safe: each works once.");
-        answer["recoveryCodes"] = json!(codes);
-    }
+    let detail = match registered.recovery_codes {
+        Some(_) => "The passkey is registered. Keep these recovery codes somewhere safe: each works once.",
+        None => "The passkey is registered.",
+    };
+    let answer = RegisteredOut {
+        detail,
+        credential: credential_out(&registered.credential)?,
+        recovery_codes: registered.recovery_codes,
+    };
     Ok((http::StatusCode::CREATED, Json(answer)).into_response())
 }
 
+/// The user's passkeys and security keys.
+#[utoipa::path(get, path = "/api/mfa/webauthn/credentials/", tag = "mfa", security(("session" = [])),
+    responses((status = 200, description = "Oldest first.", body = CredentialList),
+        (status = 403, description = "`not_authenticated`.", body = ErrorBody)))]
+
 async fn credentials_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser) -> Result<Response, ApiError> {
-    Ok(Json(json!({ "results": credentials_json(&lk, &user).await? })).into_response())
+    Ok(Json(CredentialList { results: credentials_out(&lk, &user).await? }).into_response())
 }
+
+/// Renames a passkey.
+#[utoipa::path(patch, path = "/api/mfa/webauthn/credentials/{id}/", tag = "mfa", security(("session" = [])), request_body = NameRequest,
+    params(("id" = String, Path, description = "The passkey's id, as listed.")),
+    responses((status = 200, description = "Renamed.", body = CredentialOut),
+        (status = 400, description = "`invalid_name`, `missing_fields`.", body = ErrorBody),
+        (status = 403, description = "`not_authenticated`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 404, description = "`credential_not_found`.", body = ErrorBody)))]
 
 async fn rename_credential_view(
     State(lk): State<Latchkey>,
@@ -245,8 +488,15 @@ async fn rename_credential_view(
     lk.rename_webauthn_credential(&user, id, &name).await?;
     let renamed = lk.webauthn_credentials(&user).await?.into_iter().find(|c| c.id == id);
     let renamed = renamed.ok_or(crate::auth::AuthError::WebauthnCredentialNotFound)?;
-    Ok(Json(credential_json(&renamed)?).into_response())
+    Ok(Json(credential_out(&renamed)?).into_response())
 }
+
+/// Removes a passkey (the recovery codes go with the last factor).
+#[utoipa::path(delete, path = "/api/mfa/webauthn/credentials/{id}/", tag = "mfa", security(("session" = [])),
+    params(("id" = String, Path, description = "The passkey's id, as listed.")),
+    responses((status = 200, description = "Removed.", body = Detail),
+        (status = 403, description = "`not_authenticated`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 404, description = "`credential_not_found`.", body = ErrorBody)))]
 
 async fn delete_credential_view(
     State(lk): State<Latchkey>,
@@ -256,10 +506,15 @@ async fn delete_credential_view(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     lk.delete_webauthn_credential(&user, &session, credential_id(&id)?, &client).await?;
-    Ok(Json(json!({ "detail": "The passkey is removed." })).into_response())
+    Ok(Detail::json("The passkey is removed.").into_response())
 }
 
+/// The options of a passkey sign-in (no account named: the key says whose it is).
 #[cfg(feature = "webauthn")]
+#[utoipa::path(post, path = "/api/login/webauthn/options/", tag = "auth",
+    responses((status = 200, description = "The `publicKey` member of `navigator.credentials.get()`'s options.", body = Object),
+        (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody),
+        (status = 429, description = "`throttled`: too many ceremonies from this client.", body = ErrorBody)))]
 async fn passkey_login_options_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -268,7 +523,14 @@ async fn passkey_login_options_view(
     Ok(Json(lk.passkey_login_options(&session, &client).await?).into_response())
 }
 
+/// Signs in with a passkey: both factors at once.
 #[cfg(feature = "webauthn")]
+#[utoipa::path(post, path = "/api/login/webauthn/", tag = "auth", request_body = PasskeyLoginRequest,
+    responses((status = 200, description = "Signed in: a new session cookie and CSRF secret.", body = SignedIn),
+        (status = 400, description = "`webauthn_failed`, `webauthn_not_started`, `missing_fields`, `parse_error`.", body = ErrorBody),
+        (status = 403, description = "`email_unverified`.", body = ErrorBody),
+        (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody),
+        (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn passkey_login_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -283,34 +545,36 @@ async fn passkey_login_view(
         Some(_) => return Err(ApiError::bad_request("parse_error", "\"remember\" must be true or false.")),
     };
     let user = lk.passkey_login(&session, &csrf, credential, remember, &client).await?;
-    Ok(signed_in(&lk, &user, json!({ "detail": "Successfully logged in.", "username": user.username })))
+    let answer =
+        SignedIn { detail: "Successfully logged in.", username: user.username.clone(), recovery_codes_left: None };
+    Ok(signed_in(&lk, &user, answer))
 }
 
 /// The second-factor routes (without layers: [`crate::http::router`] adds them).
-pub(crate) fn router() -> Router<Latchkey> {
-    Router::new()
-        .route("/api/mfa/", get(status_view))
-        .route("/api/mfa/totp/", get(totp_setup_view).post(totp_activate_view).delete(totp_disable_view))
-        .route("/api/mfa/recovery-codes/", get(recovery_codes_view).post(regenerate_codes_view))
-        .route("/api/mfa/authenticate/", post(authenticate_view))
-        .route("/api/mfa/webauthn/credentials/", get(credentials_view))
-        .route("/api/mfa/webauthn/credentials/{id}/", patch(rename_credential_view).delete(delete_credential_view))
+pub(crate) fn router() -> OpenApiRouter<Latchkey> {
+    OpenApiRouter::new()
+        .routes(routes!(status_view))
+        .routes(routes!(totp_setup_view, totp_activate_view, totp_disable_view))
+        .routes(routes!(recovery_codes_view, regenerate_codes_view))
+        .routes(routes!(authenticate_view))
+        .routes(routes!(credentials_view))
+        .routes(routes!(rename_credential_view, delete_credential_view))
         .merge(ceremonies())
 }
 
 /// The passkey ceremonies (feature `webauthn`).
 #[cfg(feature = "webauthn")]
-fn ceremonies() -> Router<Latchkey> {
-    Router::new()
-        .route("/api/mfa/webauthn/options/", post(second_step_options_view))
-        .route("/api/mfa/webauthn/register/options/", post(register_options_view))
-        .route("/api/mfa/webauthn/register/", post(register_view))
-        .route("/api/login/webauthn/options/", post(passkey_login_options_view))
-        .route("/api/login/webauthn/", post(passkey_login_view))
+fn ceremonies() -> OpenApiRouter<Latchkey> {
+    OpenApiRouter::new()
+        .routes(routes!(second_step_options_view))
+        .routes(routes!(register_options_view))
+        .routes(routes!(register_view))
+        .routes(routes!(passkey_login_options_view))
+        .routes(routes!(passkey_login_view))
 }
 
 /// Without the `webauthn` feature the ceremony paths are unknown (404).
 #[cfg(not(feature = "webauthn"))]
-fn ceremonies() -> Router<Latchkey> {
-    Router::new()
+fn ceremonies() -> OpenApiRouter<Latchkey> {
+    OpenApiRouter::new()
 }

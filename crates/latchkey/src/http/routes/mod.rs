@@ -2,10 +2,14 @@
 //! tutorial's five endpoints), [`account`] (the user's sessions, password
 //! change, re-authentication), [`recovery`] (password reset by mail),
 //! [`signup`] (sign-up, email verification), [`admin`] (the staff API
-//! under `/api/admin/`), [`mfa`] (second factors) and [`health`] (probes
-//! for load balancers).
-//! A new feature adds a module here, merges its router in [`router`] and
-//! its paths in [`API_PATHS`].
+//! under `/api/admin/`), [`mfa`] (second factors), [`forward_auth`] (a
+//! proxy's `auth_request`), [`openapi`] (the document) and [`health`]
+//! (probes for load balancers).
+//! A new feature adds a module here, merges its router in `feature_routers`
+//! and its paths in [`API_PATHS`]. Every route is registered with
+//! [`utoipa_axum::routes!`] and a `#[utoipa::path]` on its handler, which
+//! puts it in the OpenAPI document ([`crate::http::openapi`]) as it is
+//! served; `tests/it/openapi.rs` fails for a route the document lacks.
 
 pub mod account;
 pub mod admin;
@@ -13,6 +17,7 @@ pub mod auth;
 pub mod forward_auth;
 pub mod health;
 pub mod mfa;
+pub mod openapi;
 pub mod recovery;
 pub mod signup;
 
@@ -22,14 +27,23 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http::{HeaderValue, Method, StatusCode, header};
+use utoipa_axum::router::OpenApiRouter;
 
 use super::{ApiError, layers::ApiLayer};
 use crate::Latchkey;
 
 /// Every fixed `/api/` path the routers serve, by feature, each with its
 /// trailing slash (the trailing-slash redirect knows them).
-pub const API_PATHS: &[&[&str]] =
-    &[auth::PATHS, account::PATHS, recovery::PATHS, signup::PATHS, admin::PATHS, mfa::PATHS, forward_auth::PATHS];
+pub const API_PATHS: &[&[&str]] = &[
+    auth::PATHS,
+    account::PATHS,
+    recovery::PATHS,
+    signup::PATHS,
+    admin::PATHS,
+    mfa::PATHS,
+    forward_auth::PATHS,
+    openapi::PATHS,
+];
 
 /// Prefixes under which one more segment names a resource
 /// (`/api/sessions/{id}/`, `/api/admin/users/{id}/`), by feature.
@@ -46,22 +60,33 @@ fn is_api_path(slashed: &str) -> bool {
         })
 }
 
-/// The `/api/` routes with the CSRF and session layer on them. Merge it into
-/// an application's router; [`crate::http::with_layers`] adds the outer layers.
-pub fn router(lk: Latchkey) -> Router {
-    auth::router()
+/// The feature routers: those behind the CSRF and session layer, and
+/// those outside it (they only read, and write no cookie).
+fn feature_routers() -> [OpenApiRouter<Latchkey>; 2] {
+    let layered = auth::router()
         .merge(account::router())
         .merge(recovery::router())
         .merge(signup::router())
         .merge(admin::router())
-        .merge(mfa::router())
-        // route_layer: unknown paths reach the fallback (slash redirect, 404)
-        // untouched; a known path with a wrong method is CSRF-checked first,
-        // as in Django (PUT without a token: 403, with one: 405).
-        .route_layer(ApiLayer(lk.clone()))
-        // Outside the CSRF and session layer: it only reads, and writes no cookie.
-        .merge(forward_auth::router())
-        .with_state(lk)
+        .merge(mfa::router());
+    [layered, forward_auth::router().merge(openapi::router())]
+}
+
+/// Every `/api/` route with its OpenAPI operation, without the layers (the
+/// document is built from it).
+pub(crate) fn api_routes() -> OpenApiRouter<Latchkey> {
+    let [layered, open] = feature_routers();
+    layered.merge(open)
+}
+
+/// The `/api/` routes with the CSRF and session layer on them. Merge it into
+/// an application's router; [`crate::http::with_layers`] adds the outer layers.
+pub fn router(lk: Latchkey) -> Router {
+    let [layered, open] = feature_routers();
+    // route_layer: unknown paths reach the fallback (slash redirect, 404)
+    // untouched; a known path with a wrong method is CSRF-checked first, as
+    // in Django (PUT without a token: 403, with one: 405).
+    Router::from(layered.route_layer(ApiLayer(lk.clone())).merge(open)).with_state(lk)
 }
 
 /// Fallback: a known path without its trailing slash redirects to the

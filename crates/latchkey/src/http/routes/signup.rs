@@ -3,12 +3,13 @@
 //! and `POST /api/email/verify/resend/` (always the same answer).
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     response::{IntoResponse, Response},
-    routing::post,
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     Latchkey,
@@ -16,6 +17,7 @@ use crate::{
     http::{
         ApiError,
         extract::{Client, JsonObject, MaybeUser, required_strings},
+        openapi::{Detail, ErrorBody},
     },
     password::RawPassword,
     session::Session,
@@ -30,6 +32,55 @@ pub const PATHS: &[&str] = &["/api/signup/", "/api/email/verify/", "/api/email/v
 /// taken address (which must not be told apart).
 pub const CHECK_YOUR_MAIL: &str = "Check your email to finish signing up.";
 
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct SignupRequest {
+    username: String,
+    /// Required when `accounts.email_verification` is not `none`.
+    email: String,
+    #[schema(format = Password)]
+    password: String,
+}
+
+/// A sign-up's answer.
+#[derive(Serialize, ToSchema)]
+pub(super) struct SignedUpAnswer {
+    detail: &'static str,
+    /// Present when the new user is signed in (no confirmation needed);
+    /// absent when they must open the mailed link first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    username: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct KeyRequest {
+    /// The key from the mailed link.
+    key: String,
+}
+
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "describes a body read field by field")]
+pub(super) struct ResendRequest {
+    /// The address to confirm.
+    email: String,
+}
+
+/// An address confirmed.
+#[derive(Serialize, ToSchema)]
+pub(super) struct Verified {
+    detail: &'static str,
+    /// The address, only for the browser signed in as its owner.
+    email: Option<String>,
+}
+
+/// Creates an account (404 while `accounts.signup` is closed).
+#[utoipa::path(post, path = "/api/signup/", tag = "signup", request_body = SignupRequest,
+    responses((status = 200, description = "Signed up: signed in (`username` present), or told to check their mail.", body = SignedUpAnswer),
+        (status = 400, description = "`invalid_username`, `username_taken`, `invalid_email`, `password_invalid` (with `errors`), `missing_fields`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: sign-up is closed.", body = ErrorBody),
+        (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn signup_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -44,12 +95,17 @@ async fn signup_view(
     let [username, email, password] = required_strings(&body, ["username", "email", "password"])?;
     match lk.signup(&session, &csrf, &username, &email, &RawPassword::new(password), &client).await? {
         SignedUp::SignedIn(user) => {
-            Ok(Json(json!({ "detail": "Welcome! You are signed in.", "username": user.username })).into_response())
+            Ok(Json(SignedUpAnswer { detail: "Welcome! You are signed in.", username: Some(user.username) })
+                .into_response())
         }
-        SignedUp::CheckYourMail => Ok(Json(json!({ "detail": CHECK_YOUR_MAIL })).into_response()),
+        SignedUp::CheckYourMail => Ok(Json(SignedUpAnswer { detail: CHECK_YOUR_MAIL, username: None }).into_response()),
     }
 }
 
+/// Confirms an address with the mailed key.
+#[utoipa::path(post, path = "/api/email/verify/", tag = "signup", request_body = KeyRequest,
+    responses((status = 200, description = "Confirmed.", body = Verified),
+        (status = 400, description = "`invalid_key`, `missing_fields`.", body = ErrorBody)))]
 async fn verify_view(
     State(lk): State<Latchkey>,
     MaybeUser(current): MaybeUser,
@@ -59,9 +115,14 @@ async fn verify_view(
     let user = lk.verify_email(&key).await?;
     // The address itself only for the browser signed in as its owner.
     let email = current.filter(|u| u.id == user.id).map(|_| user.email);
-    Ok(Json(json!({ "detail": "Your email address is confirmed.", "email": email })).into_response())
+    Ok(Json(Verified { detail: "Your email address is confirmed.", email }).into_response())
 }
 
+/// Mails a new confirmation link; the same answer whatever the address.
+#[utoipa::path(post, path = "/api/email/verify/resend/", tag = "signup", request_body = ResendRequest,
+    responses((status = 200, description = "The one answer.", body = Detail),
+        (status = 400, description = "`invalid_email`, `missing_fields`.", body = ErrorBody),
+        (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn resend_view(
     State(lk): State<Latchkey>,
     Client(client): Client,
@@ -69,13 +130,10 @@ async fn resend_view(
 ) -> Result<Response, ApiError> {
     let [email] = required_strings(&body, ["email"])?;
     lk.request_verification(&email, client.ip).await?;
-    Ok(Json(json!({ "detail": "If that address needs confirming, we have sent it a new link." })).into_response())
+    Ok(Detail::json("If that address needs confirming, we have sent it a new link.").into_response())
 }
 
 /// The sign-up and verification routes (without layers: [`crate::http::router`] adds them).
-pub(crate) fn router() -> Router<Latchkey> {
-    Router::new()
-        .route("/api/signup/", post(signup_view))
-        .route("/api/email/verify/", post(verify_view))
-        .route("/api/email/verify/resend/", post(resend_view))
+pub(crate) fn router() -> OpenApiRouter<Latchkey> {
+    OpenApiRouter::new().routes(routes!(signup_view)).routes(routes!(verify_view)).routes(routes!(resend_view))
 }

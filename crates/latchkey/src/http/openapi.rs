@@ -1,0 +1,227 @@
+//! The OpenAPI 3.1 document of the API (`GET /api/openapi.json`).
+//!
+//! Generated, not written: every route is registered through
+//! [`utoipa_axum::routes!`], which adds the handler to the router and its
+//! `#[utoipa::path]` operation to the document in one step, so a route
+//! cannot be served without being described. What is the same for every
+//! operation is added here once ([`document`]): the errors any request can
+//! meet (a refused `Host`, a CSRF failure on an unsafe method, a body too
+//! large or not JSON, a store that does not answer), the CSRF header and
+//! the cookies, named as the settings name them.
+
+use std::{borrow::Cow, sync::OnceLock};
+
+use axum::Json;
+use serde::Serialize;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{
+        Components, ContentBuilder, HttpMethod, Info, OpenApi, Ref, RefOr, ResponseBuilder,
+        path::Operation,
+        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
+    },
+};
+
+use crate::{http::routes::health, settings::Settings};
+
+/// `{"detail"}`: the answer of most actions, a sentence for people.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Detail {
+    /// What happened, in words.
+    pub detail: Cow<'static, str>,
+}
+
+impl Detail {
+    /// The JSON answer `{"detail": …}`.
+    pub fn json(detail: impl Into<Cow<'static, str>>) -> Json<Self> {
+        Json(Self { detail: detail.into() })
+    }
+}
+
+/// One reason behind a 400 (a password validator's).
+#[derive(Debug, ToSchema)]
+#[expect(dead_code, reason = "describes ApiError's body, which is built from a map")]
+pub(crate) struct Problem {
+    /// Django's validator code, e.g. `password_too_short`.
+    code: String,
+    /// Django's words.
+    message: String,
+}
+
+/// Every error: `detail` for people, `code` for programs, and for some
+/// codes one more member.
+#[derive(Debug, ToSchema)]
+#[schema(as = Error)]
+#[expect(dead_code, reason = "describes ApiError's body, which is built from a map")]
+pub(crate) struct ErrorBody {
+    /// What went wrong, in words (Django's or DRF's where they have them).
+    detail: String,
+    /// A stable word: `csrf_failed`, `invalid_credentials`, `throttled`, `mfa_required`, …
+    code: String,
+    /// `password_invalid`: each validator's objection.
+    #[schema(required = false, nullable = false)]
+    errors: Option<Vec<Problem>>,
+    /// `mfa_required`: the second factors the user can prove (`totp`, `webauthn`, `recovery_code`).
+    #[schema(required = false, nullable = false)]
+    methods: Option<Vec<String>>,
+    /// `invalid_field`, `unknown_field`, `invalid_email` (admin): the field at fault.
+    #[schema(required = false, nullable = false)]
+    field: Option<String>,
+    /// `invalid_parameter`: the query parameter at fault.
+    #[schema(required = false, nullable = false)]
+    parameter: Option<String>,
+    /// `not_authenticated` from `/api/session/` (rest preset): whether anyone may sign up.
+    #[serde(rename = "signupOpen")]
+    #[schema(required = false, nullable = false)]
+    signup_open: Option<bool>,
+    /// With `signupOpen`: `none`, `optional` or `mandatory`.
+    #[serde(rename = "emailVerification")]
+    #[schema(required = false, nullable = false)]
+    email_verification: Option<String>,
+}
+
+// The security schemes' names; operations name `session` in their
+// `#[utoipa::path]` (which takes only literals).
+const SESSION: &str = "session";
+const BASIC: &str = "basic";
+const CSRF_HEADER: &str = "csrfHeader";
+const CSRF_COOKIE: &str = "csrfCookie";
+
+/// The document's parts that do not depend on the settings, built once.
+fn base() -> &'static OpenApi {
+    static BASE: OnceLock<OpenApi> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let mut doc = super::routes::api_routes().into_openapi();
+        doc.merge(health::routes().into_openapi());
+        let components = doc.components.get_or_insert_with(Components::new);
+        for (name, schema) in
+            [("Error", <ErrorBody as PartialSchema>::schema()), ("Problem", <Problem as PartialSchema>::schema())]
+        {
+            components.schemas.insert(name.to_owned(), schema);
+        }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, op) in operations(item) {
+                add_common_responses(path, method, op);
+            }
+        }
+        doc
+    })
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> Vec<(HttpMethod, &mut Operation)> {
+    [
+        (HttpMethod::Get, &mut item.get),
+        (HttpMethod::Post, &mut item.post),
+        (HttpMethod::Put, &mut item.put),
+        (HttpMethod::Patch, &mut item.patch),
+        (HttpMethod::Delete, &mut item.delete),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.as_mut().map(|op| (m, op)))
+    .collect()
+}
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build())
+        .build()
+        .into()
+}
+
+/// The errors any operation of its kind can meet, where the operation does
+/// not already describe that status.
+fn add_common_responses(path: &str, method: HttpMethod, op: &mut Operation) {
+    let unsafe_method = !matches!(method, HttpMethod::Get | HttpMethod::Head);
+    let mut common = vec![(
+        "400",
+        "`disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, \
+         or a member of the wrong type) or `missing_fields`.",
+    )];
+    // Outside the API layer (no CSRF check, no body): forward auth, the
+    // document itself and the probes.
+    let api_layer = path.starts_with("/api/") && !matches!(path, "/api/auth/verify/" | "/api/openapi.json");
+    if unsafe_method && api_layer {
+        common.push((
+            "403",
+            "`csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not \
+             trusted (also `not_authenticated` where the operation needs a user).",
+        ));
+        common.push(("413", "`payload_too_large`: the body is larger than `max_body_bytes`."));
+        common.push(("415", "`unsupported_media_type`: the body is not `application/json`."));
+    }
+    common.push((
+        "503",
+        "`unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`.",
+    ));
+    for (status, description) in common {
+        op.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
+    }
+    if unsafe_method && api_layer {
+        // A CSRF token goes with every unsafe request, signed in or not.
+        let csrf = SecurityRequirement::new(CSRF_HEADER, Vec::<String>::new()).add(CSRF_COOKIE, Vec::<String>::new());
+        let reqs = op.security.get_or_insert_with(Vec::new);
+        if reqs.is_empty() {
+            reqs.push(csrf);
+        } else {
+            for req in reqs.iter_mut() {
+                *req =
+                    std::mem::take(req).add(CSRF_HEADER, Vec::<String>::new()).add(CSRF_COOKIE, Vec::<String>::new());
+            }
+        }
+    }
+}
+
+/// The whole document for these settings: the cookies and the CSRF header
+/// under the names this server uses.
+pub fn document(settings: &Settings) -> OpenApi {
+    let mut doc = base().clone();
+    let mut info = Info::new("Latchkey", env!("CARGO_PKG_VERSION"));
+    info.description = Some(format!(
+        "Session-cookie authentication for single-page apps, wire-compatible with the Django tutorial's \
+         `/api/csrf/`, `/api/login/`, `/api/logout/`, `/api/session/` and `/api/whoami/`. This server runs \
+         the `{preset}` preset.\n\n\
+         Signing in sets the HttpOnly `{session}` cookie. Every unsafe request (POST, PATCH, DELETE) carries \
+         the CSRF token in the `X-CSRFToken` header: read it from the `{csrf}` cookie (embedded preset) or \
+         from the `X-CSRFToken` header of `GET /api/csrf/` (every preset), and read it again after signing \
+         in, as the secret changes. Errors are `{{\"detail\", \"code\"}}`.",
+        preset = settings.preset,
+        session = settings.session.cookie.name,
+        csrf = settings.csrf.cookie.name,
+    ));
+    doc.info = info;
+    let components = doc.components.get_or_insert_with(Components::new);
+    let cookie = |name: &str, description: &str| {
+        let mut key = ApiKeyValue::new(name);
+        key.description = Some(description.to_owned());
+        RefOr::T(SecurityScheme::ApiKey(ApiKey::Cookie(key)))
+    };
+    components.security_schemes.insert(
+        SESSION.to_owned(),
+        cookie(&settings.session.cookie.name, "The session cookie (HttpOnly), set by signing in."),
+    );
+    components.security_schemes.insert(
+        CSRF_COOKIE.to_owned(),
+        cookie(&settings.csrf.cookie.name, "The CSRF cookie, set by `GET /api/csrf/` and `GET /api/session/`."),
+    );
+    let mut header = ApiKeyValue::new("X-CSRFToken");
+    header.description = Some("The CSRF token: the cookie's value, or the header `GET /api/csrf/` answers.".into());
+    components
+        .security_schemes
+        .insert(CSRF_HEADER.to_owned(), RefOr::T(SecurityScheme::ApiKey(ApiKey::Header(header))));
+    if settings.basic_auth() {
+        components.security_schemes.insert(
+            BASIC.to_owned(),
+            RefOr::T(SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "HTTP Basic (rest preset): a username and password on each request, accepted by \
+                         `/api/session/` and `/api/whoami/`.",
+                    ))
+                    .build(),
+            )),
+        );
+    }
+    doc
+}
