@@ -57,6 +57,7 @@ impl HttpBody for Tracked {
 #[derive(Debug)]
 pub struct App {
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     router: Router,
     latchkey: Latchkey,
     db: Backends,
@@ -96,12 +97,21 @@ impl App {
         let routes = routes.fallback(move |method, uri| crate::spa::fallback(spa.clone(), admin.clone(), method, uri));
         let router = latchkey::http::with_layers(routes, &latchkey);
         let listener = listen(bind).with_context(|| format!("cannot listen on {bind}"))?;
-        Ok(App { listener, router, latchkey, db, server })
+        let metrics = match server.metrics_bind {
+            Some(addr) => Some(listen(addr).with_context(|| format!("cannot listen on {addr} (metrics.bind)"))?),
+            None => None,
+        };
+        Ok(App { listener, metrics, router, latchkey, db, server })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// The metrics listener's address, when `metrics.bind` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|l| l.local_addr().expect("bound listener has an address"))
     }
 
     /// The shared state.
@@ -129,6 +139,7 @@ impl App {
         // its claims to run out, and another sender (or this one, restarted)
         // delivers.
         let outbox = self.latchkey.run_outbox();
+        let metrics = self.metrics.map(|l| tokio::spawn(serve_metrics(l, self.latchkey.clone())));
         let settings = self.server.clone();
         let table = Connections::new(
             settings.max_connections,
@@ -227,6 +238,9 @@ impl App {
         purge.abort();
         audit_flush.abort();
         outbox.abort();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         // What was counted since the last flush is written before the database closes.
         self.latchkey.flush_audit().await;
         if let Some(t) = cache_sync {
@@ -241,6 +255,25 @@ impl App {
 /// kernel leaves clients half-connected where the server cannot see them,
 /// let alone close them (tokio's default depth is 1,024; the kernel caps it
 /// at `net.core.somaxconn`).
+/// `GET /metrics` on the metrics listener, and nothing else. A private
+/// port: plain axum, one scrape at a time is all it sees.
+async fn serve_metrics(listener: TcpListener, lk: Latchkey) {
+    let router = Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let lk = lk.clone();
+            async move {
+                let text = lk.render_metrics().await;
+                let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+                ([(http::header::CONTENT_TYPE, content_type), (http::header::CACHE_CONTROL, "no-store")], text)
+            }
+        }),
+    );
+    if let Err(e) = axum::serve(listener, router).await {
+        tracing::error!(target: "latchkey::server", error = %e, "the metrics listener stopped");
+    }
+}
+
 fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;

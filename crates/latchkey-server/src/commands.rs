@@ -678,7 +678,12 @@ pub fn describe(config: &Config) -> String {
          links in mail:     {links}\n\
          admin:             {admin}\n\
          passkeys:          {passkeys}\n\
-         second factor:     {mfa}\n",
+         second factor:     {mfa}\n\
+         metrics:           {metrics}\n",
+        metrics = match config.server.metrics_bind {
+            Some(m) => format!("Prometheus text at http://{m}/metrics (metrics.bind; keep it private)"),
+            None => "off (set metrics.bind to serve /metrics on a port of its own)".to_owned(),
+        },
         admin = if crate::spa::embedded_admin_present() {
             "/admin/ (staff users only; built into this binary)"
         } else {
@@ -793,5 +798,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = app.local_addr();
     tracing::info!(target: "latchkey::server", %addr, %preset, "listening");
     println!("Latchkey ({preset} preset) listening on http://{addr}/  (Ctrl-C to stop)");
+    if let Some(m) = app.metrics_addr() {
+        tracing::info!(target: "latchkey::server", addr = %m, "metrics listening");
+        println!("Prometheus metrics on http://{m}/metrics");
+    }
     app.run(shutdown_signal()).await
 }

@@ -56,6 +56,12 @@ pub const SERVER_SETTINGS: &[SettingDoc] = &[
         doc: "Seconds a connection (HTTP/1.1 keep-alive or HTTP/2) may stay open with no request in flight; HTTP/2 peers are also pinged every half of this and dropped when they do not answer within limits.header_read_timeout.",
     },
     SettingDoc {
+        key: "metrics.bind",
+        kind: Kind::String,
+        default: DefaultValue::Text("unset (no metrics listener)"),
+        doc: "Address and port of a second listener that serves Prometheus metrics at /metrics (every name prefixed latchkey_); never the public port. Keep it private (a loopback or an internal address): it needs no credentials.",
+    },
+    SettingDoc {
         key: "spa.dir",
         kind: Kind::String,
         default: DefaultValue::Text("unset (the SPA embedded in the binary)"),
@@ -101,6 +107,8 @@ pub struct ServerSettings {
     pub max_connections_per_client: usize,
     /// Longest a connection stays open with no request in flight.
     pub keep_alive_timeout: Duration,
+    /// Where `/metrics` is served, if anywhere (never the public port).
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 impl Default for ServerSettings {
@@ -136,6 +144,13 @@ struct RawServerLimits {
     keep_alive_timeout: Option<u64>,
 }
 
+/// `[metrics]` as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawMetrics {
+    bind: Option<String>,
+}
+
 /// The server's keys as read.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -143,6 +158,7 @@ struct RawServer {
     bind: Option<String>,
     spa: RawSpa,
     limits: RawServerLimits,
+    metrics: RawMetrics,
 }
 
 impl RawServer {
@@ -151,8 +167,24 @@ impl RawServer {
         let bind: SocketAddr = bind_str.parse().map_err(|_| {
             SettingsError::invalid("bind", format!("{bind_str:?} is not an address such as 127.0.0.1:8000"))
         })?;
+        let metrics_bind = match self.metrics.bind.as_deref().filter(|b| !b.is_empty()) {
+            None => None,
+            Some(m) => {
+                let addr: SocketAddr = m.parse().map_err(|_| {
+                    SettingsError::invalid("metrics.bind", format!("{m:?} is not an address such as 127.0.0.1:9100"))
+                })?;
+                if addr.port() != 0 && addr.port() == bind.port() {
+                    return Err(SettingsError::invalid(
+                        "metrics.bind",
+                        format!("{m} is the public port ({bind}): metrics need a listener of their own"),
+                    ));
+                }
+                Some(addr)
+            }
+        };
         Ok(ServerSettings {
             bind,
+            metrics_bind,
             spa: SpaSettings {
                 dir: self.spa.dir.filter(|d| !d.is_empty()).map(std::path::PathBuf::from),
                 csp: self.spa.csp.filter(|c| c != "auto"),
@@ -178,7 +210,7 @@ impl RawServer {
 /// keys of `[limits]`.
 fn split_server(table: &mut Table) -> Table {
     let mut server = Table::new();
-    for key in ["bind", "spa"] {
+    for key in ["bind", "spa", "metrics"] {
         if let Some(v) = table.remove(key) {
             server.insert(key.into(), v);
         }
@@ -495,6 +527,20 @@ mod tests {
         assert_eq!((c.server.max_connections, c.server.spa.csp.clone()), (9, None));
         let err = load(Some(file("[spa]\ndirr = \"x\"\n").path()), env(&[]), &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("dirr"), "{err}");
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_never_on_the_public_port() {
+        let c = load(None, env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(c.server.metrics_bind, None);
+        let c = load(None, env(&[("LATCHKEY_METRICS__BIND", "127.0.0.1:9100")]), &Overrides::default()).unwrap();
+        assert_eq!(c.server.metrics_bind, Some("127.0.0.1:9100".parse().unwrap()));
+        let c = load(Some(file("[metrics]\nbind = \"10.0.0.5:9100\"\n").path()), env(&[]), &Overrides::default());
+        assert_eq!(c.unwrap().server.metrics_bind, Some("10.0.0.5:9100".parse().unwrap()));
+        for (value, says) in [("127.0.0.1:8000", "public port"), ("nine", "not an address")] {
+            let err = load(None, env(&[("LATCHKEY_METRICS__BIND", value)]), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("metrics.bind") && err.to_string().contains(says), "{err}");
+        }
     }
 
     #[test]

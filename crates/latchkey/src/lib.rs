@@ -6,10 +6,42 @@
 //! `/api/csrf/`, `/api/login/`, `/api/logout/`, `/api/session/` and
 //! `/api/whoami/` endpoints, in four deployment presets.
 //!
-//! Start with [`Latchkey`] (the shared state), [`http::build_router`] (the
-//! whole layered app) or [`http::router`] plus the extractors in
-//! [`http::extract`] to add Latchkey to an existing axum application (see
-//! `examples/`).
+//! Start with [`Latchkey`] (the shared state), [`http::app`] (Latchkey's
+//! routes and layers around your own routes), [`http::build_router`] (the
+//! API alone) or [`http::router`] plus the extractors in [`http::extract`]
+//! (see `examples/existing_app.rs`).
+//!
+//! ## Quick start
+//!
+//! Protect your own axum routes with the signed-in user, and serve
+//! Latchkey's `/api/` beside them:
+//!
+//! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use latchkey::{CurrentUser, Latchkey, http::ApiLayer, settings::RawSettings};
+//! use tower::ServiceExt;
+//!
+//! async fn me(CurrentUser(user): CurrentUser) -> String {
+//!     format!("signed in as {}", user.username)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Settings as a TOML file or LATCHKEY_* variables would give them.
+//! let settings = RawSettings { database_url: Some("sqlite::memory:".into()), ..Default::default() }.validate()?;
+//! let (latchkey, _backends) = Latchkey::open_migrated(settings).await?;
+//!
+//! // ApiLayer: CSRF on your unsafe methods, and the session CurrentUser reads.
+//! let mine = Router::new().route("/me/", get(me)).route_layer(ApiLayer(latchkey.clone())).with_state(latchkey.clone());
+//! let app = latchkey::http::app(mine, &latchkey); // serve it with axum::serve
+//!
+//! // Anonymous callers get a JSON 403; /api/csrf/, /api/login/, … are there.
+//! let get = |path: &str| http::Request::get(path).header("host", "localhost").body(Body::empty());
+//! assert_eq!(app.clone().oneshot(get("/me/")?).await?.status(), 403);
+//! assert_eq!(app.oneshot(get("/api/csrf/")?).await?.status(), 200);
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! The module map, the layer order and where new things go are in
 //! `docs/architecture.md`. In short: [`http`] is the only module that knows
@@ -32,6 +64,7 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod mailer;
+pub mod metrics;
 pub mod mfa;
 pub mod origin;
 pub mod page;

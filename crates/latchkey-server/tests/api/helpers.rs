@@ -188,6 +188,13 @@ pub struct Served {
     pub url: String,
 }
 
+impl Served {
+    /// Holds a child started elsewhere (killed when dropped).
+    pub fn from_child(child: std::process::Child, url: String) -> Self {
+        Self { child, url }
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();

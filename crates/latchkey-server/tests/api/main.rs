@@ -14,6 +14,7 @@ mod dos;
 mod faults;
 mod flow;
 mod mail;
+mod metrics;
 mod pty;
 mod scale;
 mod schemathesis;

@@ -87,6 +87,42 @@ impl std::fmt::Display for CsrfReason {
 }
 
 impl CsrfReason {
+    /// Every [`CsrfReason::label`].
+    pub const LABELS: [&'static str; 13] = [
+        "bad_origin",
+        "no_referer",
+        "malformed_referer",
+        "insecure_referer",
+        "bad_referer",
+        "no_cookie",
+        "cookie_length",
+        "cookie_characters",
+        "token_missing",
+        "token_length",
+        "token_characters",
+        "token_incorrect",
+        "fetch_metadata",
+    ];
+
+    /// A stable name for metrics: `bad_origin`, `token_missing`, ….
+    pub fn label(&self) -> &'static str {
+        match self {
+            CsrfReason::BadOrigin(_) => "bad_origin",
+            CsrfReason::NoReferer => "no_referer",
+            CsrfReason::MalformedReferer => "malformed_referer",
+            CsrfReason::InsecureReferer => "insecure_referer",
+            CsrfReason::BadReferer(_) => "bad_referer",
+            CsrfReason::NoCookie => "no_cookie",
+            CsrfReason::CookieLength => "cookie_length",
+            CsrfReason::CookieCharacters => "cookie_characters",
+            CsrfReason::TokenMissing => "token_missing",
+            CsrfReason::TokenLength => "token_length",
+            CsrfReason::TokenCharacters => "token_characters",
+            CsrfReason::TokenIncorrect => "token_incorrect",
+            CsrfReason::FetchMetadata(_) => "fetch_metadata",
+        }
+    }
+
     /// The machine-readable code: `cross_site_request` for the Fetch
     /// Metadata step (retrying with a fresh token cannot help), `csrf_failed`
     /// for Django's checks.
@@ -256,4 +292,30 @@ pub fn check(settings: &Settings, req: &RequestFacts<'_>, cookie: Option<&str>) 
         return Err(CsrfReason::TokenIncorrect);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CsrfReason;
+
+    #[test]
+    fn every_reason_has_its_own_metrics_label_from_the_declared_list() {
+        let all = [
+            CsrfReason::BadOrigin(String::new()),
+            CsrfReason::NoReferer,
+            CsrfReason::MalformedReferer,
+            CsrfReason::InsecureReferer,
+            CsrfReason::BadReferer(String::new()),
+            CsrfReason::NoCookie,
+            CsrfReason::CookieLength,
+            CsrfReason::CookieCharacters,
+            CsrfReason::TokenMissing,
+            CsrfReason::TokenLength,
+            CsrfReason::TokenCharacters,
+            CsrfReason::TokenIncorrect,
+            CsrfReason::FetchMetadata(String::new()),
+        ];
+        let labels: Vec<&str> = all.iter().map(CsrfReason::label).collect();
+        assert_eq!(labels, CsrfReason::LABELS);
+    }
 }

@@ -73,6 +73,7 @@ pub async fn csrf_begin(lk: &Latchkey, req: &mut Request) -> Result<CsrfToken, A
                 path = %req.uri().path(),
                 "CSRF rejection"
             );
+            lk.metrics().csrf_rejection(reason.label());
             let detail = format!("{} {}: {reason}", req.method(), req.uri().path());
             lk.audit(AuditEvent::new(lk.clock().now(), "csrf_rejected").client(ctx.client_ip).detail(detail)).await;
             return Err(refusal(&reason));

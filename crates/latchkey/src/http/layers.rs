@@ -4,7 +4,8 @@
 //! From the outside in:
 //!
 //! 1. **request log** — one structured line per request (method, path,
-//!    status, latency, request id), after everything else has answered;
+//!    status, latency, request id), after everything else has answered, and
+//!    the request's metrics (by route template: [`super::openapi::route_template`]);
 //! 2. **CORS** (cross-origin preset only) — outermost of the answering
 //!    layers, so redirects, 4xx and 5xx (panics included) carry CORS headers
 //!    and the SPA sees the `detail` instead of a network error;
@@ -147,20 +148,22 @@ fn hsts(lk: &Latchkey) -> Option<HeaderValue> {
 pub type ResponseFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// Layer of [`RequestLog`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestLogLayer;
+#[derive(Debug, Clone)]
+pub struct RequestLogLayer(pub Latchkey);
 
 impl<S> Layer<S> for RequestLogLayer {
     type Service = RequestLog<S>;
     fn layer(&self, inner: S) -> RequestLog<S> {
-        RequestLog { inner }
+        RequestLog { inner, lk: self.0.clone() }
     }
 }
 
-/// Step 1 of the module docs: the request id and one log line per request.
+/// Step 1 of the module docs: the request id, one log line per request and
+/// its metrics.
 #[derive(Debug, Clone)]
 pub struct RequestLog<S> {
     inner: S,
+    lk: Latchkey,
 }
 
 impl<S> Service<Request> for RequestLog<S>
@@ -180,9 +183,12 @@ where
         // The clone that was made ready is the one that is called (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let lk = self.lk.clone();
         Box::pin(async move {
             let start = Instant::now();
             let id = request_id(&req);
+            let route = super::openapi::route_template(req.uri().path());
+            let method = method_label(req.method());
             // Copy what only the log line needs, and only when it is written.
             let logged = tracing::enabled!(target: "latchkey::http", tracing::Level::INFO).then(|| {
                 let peer = req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
@@ -192,6 +198,8 @@ where
             if let Ok(v) = HeaderValue::from_str(&id) {
                 res.headers_mut().insert("x-request-id", v);
             }
+            let status = crate::metrics::Status(res.status().as_u16());
+            lk.metrics().request(crate::metrics::RequestLabels { route, method, status }, start.elapsed());
             let Some((method, path, peer)) = logged else {
                 return Ok(res);
             };
@@ -208,6 +216,20 @@ where
             );
             Ok(res)
         })
+    }
+}
+
+/// A method as a metric label: the ones the API knows, else `other`.
+fn method_label(m: &http::Method) -> &'static str {
+    match m.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
     }
 }
 
@@ -313,6 +335,15 @@ const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
     (HeaderName::from_static("cross-origin-opener-policy"), "same-origin"),
 ];
 
+/// The whole application around `routes`, an application's own routes:
+/// Latchkey's `/api/` routes merged in, the trailing-slash redirect and JSON
+/// 404 as the fallback, and every layer of [`with_layers`]. Put
+/// [`ApiLayer`] on `routes` (`.route_layer(ApiLayer(lk.clone()))`) for CSRF
+/// on their unsafe methods and the session their extractors read.
+pub fn app(routes: Router, lk: &Latchkey) -> Router {
+    with_layers(super::router(lk.clone()).merge(routes).fallback(super::append_slash_fallback), lk)
+}
+
 /// Wraps `routes` (which may contain the application's own routes merged
 /// with [`crate::http::router`]) in Latchkey's layers, in the order documented above.
 pub fn with_layers(routes: Router, lk: &Latchkey) -> Router {
@@ -328,16 +359,20 @@ pub fn with_layers(routes: Router, lk: &Latchkey) -> Router {
             .layer(DefaultBodyLimit::max(limit))
     };
     if lk.settings().cors_enabled() {
-        routes.layer(inner()).layer(cors_layer(lk)).layer(from_fn(strip_partial_cors)).layer(RequestLogLayer)
+        routes
+            .layer(inner())
+            .layer(cors_layer(lk))
+            .layer(from_fn(strip_partial_cors))
+            .layer(RequestLogLayer(lk.clone()))
     } else {
-        routes.layer(tower::ServiceBuilder::new().layer(RequestLogLayer).layer(inner()))
+        routes.layer(tower::ServiceBuilder::new().layer(RequestLogLayer(lk.clone())).layer(inner()))
     }
 }
 
 /// The complete Latchkey application: the API, the trailing-slash fallback
 /// and every layer.
 pub fn build_router(lk: &Latchkey) -> Router {
-    with_layers(super::router(lk.clone()).fallback(super::append_slash_fallback), lk)
+    app(Router::new(), lk)
 }
 
 /// Step 9: CSRF, then the session, then `Cache-Control: no-store` — what

@@ -19,6 +19,6 @@ pub mod session;
 
 pub use csrf::csrf_middleware;
 pub use error::ApiError;
-pub use layers::{build_router, with_layers};
+pub use layers::{ApiLayer, app, build_router, with_layers};
 pub use routes::{append_slash_fallback, router};
 pub use session::session_middleware;

@@ -172,6 +172,49 @@ fn add_common_responses(path: &str, method: HttpMethod, op: &mut Operation) {
     }
 }
 
+/// The route templates of the document: the fixed paths, and those with a
+/// `{parameter}` segment split into segments.
+struct Templates {
+    fixed: std::collections::HashMap<&'static str, &'static str>,
+    templated: Vec<(&'static str, Vec<&'static str>)>,
+}
+
+fn templates() -> &'static Templates {
+    static TEMPLATES: OnceLock<Templates> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        let mut t = Templates { fixed: Default::default(), templated: Vec::new() };
+        for path in base().paths.paths.keys() {
+            let path: &'static str = path.as_str();
+            if path.contains('{') {
+                t.templated.push((path, path.split('/').collect()));
+            } else {
+                t.fixed.insert(path, path);
+            }
+        }
+        t
+    })
+}
+
+/// The route template a request path falls under, as metrics label it: a
+/// documented path (`/api/sessions/{id}/`), `admin` for the admin's pages,
+/// `other` for any other `/api/` path, else `spa` (the SPA and its files).
+/// A fixed set, whatever the paths requested.
+pub fn route_template(path: &str) -> &'static str {
+    let t = templates();
+    if let Some(fixed) = t.fixed.get(path) {
+        return fixed;
+    }
+    if path.starts_with("/api/") {
+        let segments: Vec<&str> = path.split('/').collect();
+        let matches = |template: &[&str]| {
+            template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(t, s)| t == s || (t.starts_with('{') && !s.is_empty()))
+        };
+        return t.templated.iter().find(|(_, tpl)| matches(tpl)).map_or("other", |(p, _)| p);
+    }
+    if path == "/admin" || path.starts_with("/admin/") { "admin" } else { "spa" }
+}
+
 /// The whole document for these settings: the cookies and the CSRF header
 /// under the names this server uses.
 pub fn document(settings: &Settings) -> OpenApi {
@@ -224,4 +267,22 @@ pub fn document(settings: &Settings) -> OpenApi {
         );
     }
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_template;
+
+    #[test]
+    fn requests_are_labelled_by_their_route_template_from_a_fixed_set() {
+        assert_eq!(route_template("/api/login/"), "/api/login/");
+        assert_eq!(route_template("/api/sessions/abc123/"), "/api/sessions/{id}/");
+        assert_eq!(route_template("/api/admin/users/42/password/"), "/api/admin/users/{id}/password/");
+        assert_eq!(route_template("/api/sessions//"), "other");
+        assert_eq!(route_template("/api/nope/"), "other");
+        assert_eq!(route_template("/api/login"), "other");
+        assert_eq!(route_template("/admin/users/3"), "admin");
+        assert_eq!(route_template("/assets/index-abc.js"), "spa");
+        assert_eq!(route_template("/healthz"), "/healthz");
+    }
 }

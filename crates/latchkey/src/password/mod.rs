@@ -74,6 +74,8 @@ struct Inner {
     max_queue: usize,
     invocations: AtomicU64,
     dummy: OnceCell<String>,
+    // Where the wait for a slot is reported (the metrics), once set.
+    wait_observer: std::sync::OnceLock<prometheus_client::metrics::histogram::Histogram>,
 }
 
 /// Hashes and verifies passwords; cheap to clone.
@@ -109,6 +111,7 @@ impl PasswordHasher {
             max_queue: s.max_queue,
             invocations: AtomicU64::new(0),
             dummy: OnceCell::new(),
+            wait_observer: std::sync::OnceLock::new(),
         })))
     }
 
@@ -118,14 +121,29 @@ impl PasswordHasher {
         self.0.invocations.load(Ordering::Relaxed)
     }
 
+    /// Hashes waiting for a slot right now.
+    pub fn queued(&self) -> u64 {
+        self.0.waiting.load(Ordering::Relaxed) as u64
+    }
+
+    /// Reports each hash's wait for a slot, in seconds, to `histogram`
+    /// (the first call wins).
+    pub fn observe_waits(&self, histogram: prometheus_client::metrics::histogram::Histogram) {
+        let _ = self.0.wait_observer.set(histogram);
+    }
+
     async fn run<T: Send + 'static>(&self, f: impl FnOnce(Params) -> T + Send + 'static) -> Result<T, HashError> {
         let queued = self.0.waiting.fetch_add(1, Ordering::AcqRel);
         if queued >= self.0.max_queue && self.0.slots.available_permits() == 0 {
             self.0.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(HashError::Busy);
         }
+        let asked = std::time::Instant::now();
         let permit = self.0.slots.acquire().await;
         self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+        if let Some(h) = self.0.wait_observer.get() {
+            h.observe(asked.elapsed().as_secs_f64());
+        }
         let _permit = permit.map_err(|e| HashError::Internal(e.to_string()))?;
         self.0.invocations.fetch_add(1, Ordering::Relaxed);
         let params = self.0.params.clone();

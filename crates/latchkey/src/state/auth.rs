@@ -76,6 +76,25 @@ impl Latchkey {
         device_cookie: Option<&str>,
         via: &'static str,
     ) -> Result<User, AuthError> {
+        let result = self.check_password_throttled(username, password, client, device_cookie, via).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(AuthError::InvalidCredentials) => "failed",
+            Err(AuthError::Throttled(_)) => "throttled",
+            Err(_) => "error",
+        };
+        self.metrics().login(via, outcome);
+        result
+    }
+
+    async fn check_password_throttled(
+        &self,
+        username: &str,
+        password: &RawPassword,
+        client: Option<std::net::IpAddr>,
+        device_cookie: Option<&str>,
+        via: &'static str,
+    ) -> Result<User, AuthError> {
         let policy = &self.settings().throttle;
         let client_key = crate::throttle::client_key(client);
         let store = self.throttle().as_ref();

@@ -387,6 +387,31 @@ impl Latchkey {
         proof: SecondFactor,
         client: &ClientInfo,
     ) -> Result<(User, FactorUsed), AuthError> {
+        // Until it succeeds, a code may be the app's or a recovery code.
+        let tried = match &proof {
+            SecondFactor::Code(_) => "code",
+            SecondFactor::Credential(_) => "webauthn",
+        };
+        let result = self.prove_second_factor(session, csrf, proof, client).await;
+        let (method, outcome) = match &result {
+            Ok((_, FactorUsed::Totp)) => ("totp", "ok"),
+            Ok((_, FactorUsed::RecoveryCode(_))) => ("recovery_code", "ok"),
+            Ok((_, FactorUsed::Webauthn(_))) => ("webauthn", "ok"),
+            Err(AuthError::RequestsThrottled(_) | AuthError::Throttled(_)) => (tried, "throttled"),
+            Err(AuthError::InvalidCode | AuthError::WebauthnFailed) => (tried, "failed"),
+            Err(_) => (tried, "error"),
+        };
+        self.metrics().second_factor(method, outcome);
+        result
+    }
+
+    async fn prove_second_factor(
+        &self,
+        session: &Session,
+        csrf: &CsrfToken,
+        proof: SecondFactor,
+        client: &ClientInfo,
+    ) -> Result<(User, FactorUsed), AuthError> {
         let now = self.clock().now();
         let Some(key) = session.key_hash().await? else { return Err(AuthError::MfaNotPending) };
         let pending = session.get(PENDING).await?.unwrap_or(Value::Null);

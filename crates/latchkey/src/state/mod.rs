@@ -42,6 +42,9 @@ use crate::{
     users::UserStore,
 };
 
+/// The ways in a password (or a passkey) is checked, as metrics label them.
+const LOGIN_WAYS: [&str; 5] = ["password", "basic", "reauthenticate", "password_change", "passkey"];
+
 struct Inner {
     settings: Settings,
     sessions: Arc<dyn SessionStore>,
@@ -65,6 +68,7 @@ struct Inner {
     session_id_mac: crypto::SaltedHmac,
     reset_fingerprint_mac: crypto::SaltedHmac,
     aggregator: crate::audit::Aggregator,
+    metrics: crate::metrics::Metrics,
 }
 
 /// The connections behind a [`Latchkey`] opened with [`Latchkey::open`],
@@ -179,6 +183,9 @@ impl Latchkey {
         cache: Option<(Arc<AuthCache>, Arc<dyn CacheBus>)>,
     ) -> Result<Self, BuildError> {
         let hasher = PasswordHasher::new(&settings.password_hasher)?;
+        let metrics = crate::metrics::Metrics::new();
+        metrics.declare(&crate::csrf::CsrfReason::LABELS, &LOGIN_WAYS);
+        hasher.observe_waits(metrics.hash_wait().clone());
         let Stores { sessions, users, throttle, audit, keys: key_store, outbox, mfa } = stores;
         let transport = crate::mailer::transport_for(&settings.email).map_err(|e| BuildError::Mail(e.to_string()))?;
         // The keys themselves are not kept: only what is derived from them.
@@ -219,6 +226,7 @@ impl Latchkey {
             session_id_mac,
             reset_fingerprint_mac,
             aggregator: crate::audit::Aggregator::default(),
+            metrics,
         })))
     }
 
@@ -368,6 +376,23 @@ impl Latchkey {
     pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<(Self, Backends), BuildError> {
         let db = Database::connect(&settings.database_url, false).await?;
         db.check_migrated().await?;
+        Self::open_on(db, settings, clock).await
+    }
+
+    /// Like [`Latchkey::open`], creating the database (SQLite) and applying
+    /// the migrations first, as `latchkey migrate` does: for an application
+    /// that embeds Latchkey and has no separate deploy step, and for
+    /// `sqlite::memory:` in examples and tests. Uses the system clock.
+    ///
+    /// # Errors
+    /// As [`Latchkey::open`], and a failed migration.
+    pub async fn open_migrated(settings: Settings) -> Result<(Self, Backends), BuildError> {
+        let db = Database::connect(&settings.database_url, true).await?;
+        db.migrate().await?;
+        Self::open_on(db, settings, Arc::new(crate::clock::SystemClock)).await
+    }
+
+    async fn open_on(db: Database, settings: Settings, clock: Arc<dyn Clock>) -> Result<(Self, Backends), BuildError> {
         let key = match &settings.secret_key {
             Some(k) => k.clone(),
             None => SecretString::from(db.stored_secret_key().await?.ok_or(BuildError::NoSecretKey)?),
@@ -438,6 +463,44 @@ impl Latchkey {
     /// The password hasher.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.0.hasher
+    }
+
+    /// This instance's metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
+    }
+
+    /// The metrics in the Prometheus text format, with what is a state
+    /// rather than an event read now: the live sessions (a query, reused
+    /// for [`crate::metrics::ACTIVE_SESSIONS_TTL`]), the outbox's backlog,
+    /// the cache's counters and the hashing pool's queue. A store that does
+    /// not answer within two seconds leaves its gauge as it was.
+    pub async fn render_metrics(&self) -> String {
+        let wait = std::time::Duration::from_secs(2);
+        let now = std::time::Instant::now();
+        let active_sessions = match self.metrics().cached_active_sessions(now) {
+            Some(n) => Some(n),
+            None => {
+                // The count of a one-item page: exact up to 10,000, estimated beyond.
+                let first = crate::page::PageRequest::numbered(1, 1);
+                let n = match first {
+                    Some(page) => {
+                        let listed = tokio::time::timeout(wait, self.sessions().list_live(self.clock().now(), page));
+                        listed.await.ok().and_then(Result::ok).map(|p| p.count)
+                    }
+                    None => None,
+                };
+                if let Some(n) = n {
+                    self.metrics().saw_active_sessions(now, n);
+                }
+                n
+            }
+        };
+        let outbox_backlog = tokio::time::timeout(wait, self.outbox().backlog()).await.ok().and_then(Result::ok);
+        let cache = self.cache().map(|c| c.stats()).map(|s| (s.hits, s.misses, s.drops));
+        let snapshot =
+            crate::metrics::Snapshot { active_sessions, outbox_backlog, cache, hash_queue: self.hasher().queued() };
+        self.metrics().render(snapshot)
     }
 
     /// The clock.

@@ -225,6 +225,25 @@ impl Latchkey {
         remember: bool,
         client: &ClientInfo,
     ) -> Result<User, AuthError> {
+        let result = self.sign_in_with_passkey(session, csrf, credential, remember, client).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(AuthError::WebauthnFailed | AuthError::WebauthnNotStarted) => "failed",
+            Err(AuthError::RequestsThrottled(_)) => "throttled",
+            Err(_) => "error",
+        };
+        self.metrics().login("passkey", outcome);
+        result
+    }
+
+    async fn sign_in_with_passkey(
+        &self,
+        session: &Session,
+        csrf: &CsrfToken,
+        credential: Value,
+        remember: bool,
+        client: &ClientInfo,
+    ) -> Result<User, AuthError> {
         let rp = self.rp()?;
         let (state, _): (DiscoverableAuthentication, Value) = self.take_ceremony(session, LOGIN).await?;
         let assertion: PublicKeyCredential =

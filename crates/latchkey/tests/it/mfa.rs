@@ -349,3 +349,29 @@ async fn an_admin_resets_a_lost_device_which_ends_the_users_sessions_under_the_a
     let late = admin.unsafe_json(Method::DELETE, &format!("/api/admin/users/{id}/mfa/"), "{}").await;
     assert_eq!(late.code(), "reauthentication_required");
 }
+
+/// The value of one sample in `text` (`name{labels}`), 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn second_steps_are_counted_by_method_and_outcome() {
+    let mut app = TestApp::new(Preset::SameOrigin).await;
+    let (secret, codes) = with_totp(&mut app).await;
+    app.unsafe_json(Method::POST, "/api/logout/", "{}").await;
+    app.login_as(USER, PASSWORD).await;
+    assert_eq!(second_step(&mut app, "000000").await.code(), "invalid_code");
+    let code = secret.code_at(app.clock.now());
+    assert_eq!(second_step(&mut app, &code).await.status, StatusCode::OK);
+    app.unsafe_json(Method::POST, "/api/logout/", "{}").await;
+    app.login_as(USER, PASSWORD).await;
+    assert_eq!(second_step(&mut app, &codes[0]).await.status, StatusCode::OK);
+    let text = app.lk.render_metrics().await;
+    let series = |m: &str, o: &str| format!("latchkey_second_factor_total{{method=\"{m}\",outcome=\"{o}\"}}");
+    assert_eq!(sample(&text, &series("code", "failed")), 1.0, "{text}");
+    assert_eq!(sample(&text, &series("totp", "ok")), 1.0, "{text}");
+    assert_eq!(sample(&text, &series("recovery_code", "ok")), 1.0, "{text}");
+    // The password was right three times, each followed by a second step.
+    assert_eq!(sample(&text, "latchkey_logins_total{via=\"password\",outcome=\"ok\"}"), 3.0, "{text}");
+}

@@ -209,9 +209,15 @@ impl Params {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        for (i, (k, _)) in pairs.iter().enumerate() {
+        for (i, (k, v)) in pairs.iter().enumerate() {
             if pairs[..i].iter().any(|(seen, _)| seen == k) {
                 return Err(invalid_param(k, "was given more than once"));
+            }
+            // A NUL or another control character can name nothing, and
+            // databases refuse some of them (PostgreSQL text, SQLite FTS5):
+            // the client's mistake, not a store failure.
+            if v.chars().any(char::is_control) {
+                return Err(invalid_param(k, "must not contain control characters"));
             }
         }
         Ok(Self(pairs))
