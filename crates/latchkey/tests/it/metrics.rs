@@ -7,11 +7,6 @@ use latchkey::settings::Preset;
 
 use crate::helpers::*;
 
-/// The value of one sample in `text` (`name{labels}`), 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn logins_csrf_refusals_and_requests_are_counted_with_bounded_labels() {
     let mut app = TestApp::new(Preset::SameOrigin).await;

@@ -350,11 +350,6 @@ async fn an_admin_resets_a_lost_device_which_ends_the_users_sessions_under_the_a
     assert_eq!(late.code(), "reauthentication_required");
 }
 
-/// The value of one sample in `text` (`name{labels}`), 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn second_steps_are_counted_by_method_and_outcome() {
     let mut app = TestApp::new(Preset::SameOrigin).await;
