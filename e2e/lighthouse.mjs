@@ -32,6 +32,7 @@ const DEADLINE_MS = 5 * 60 * 1000;
 /** Every page, as whom. */
 const PAGES = [
   { name: "sign-in form", path: "/", signedIn: false },
+  { name: "sign-in after a provider refused (OpenID Connect)", path: "/?loginError=access_denied", signedIn: false },
   { name: "forgot password", path: "/forgot-password", signedIn: false },
   { name: "sign up", path: "/signup", signedIn: false },
   { name: "confirm email (from the mailed link)", path: "/verify-email?key=0123456789abcdefABCDEF0123456789", signedIn: false },
@@ -39,6 +40,7 @@ const PAGES = [
   { name: "admin sign-in", path: "/admin/", signedIn: false },
   { name: "signed-in home", path: "/", signedIn: true },
   { name: "account", path: "/account", signedIn: true },
+  { name: "account after linking failed (OpenID Connect)", path: "/account?linkError=identity_taken", signedIn: true },
   { name: "page not found", path: "/no-such-page", signedIn: true },
   { name: "admin users", path: "/admin/users", signedIn: true },
   { name: "admin user", path: "/admin/users/1", signedIn: true },
@@ -82,8 +84,19 @@ async function main() {
     const r = spawnSync(BIN, args, { env: { ...env, LATCHKEY_PASSWORD: PASSWORD }, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`latchkey ${args[0]}: ${r.stderr}`);
   }
+  // An OpenID Connect provider, so the sign-in page shows its button and the
+  // Account page its "Link" (nothing listens at the issuer: these audits
+  // never leave for it).
+  const config = path.join(OUT, "oidc.toml");
+  fs.writeFileSync(
+    config,
+    `public_url = "${base}"\n[[oidc.providers]]\nid = "corp"\nname = "Corp SSO"\nissuer = "http://127.0.0.1:9"\nclient_id = "latchkey"\nclient_secret = "unused"\n`,
+  );
   const log = fs.openSync(path.join(OUT, "server.log"), "a");
-  const server = spawn(BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${port}`], { env, stdio: ["ignore", log, log] });
+  const server = spawn(BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${port}`, "--config", config], {
+    env,
+    stdio: ["ignore", log, log],
+  });
   const strictLog = fs.openSync(path.join(OUT, "server-mfa-required.log"), "a");
   const strict = spawn(BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${strictPort}`], {
     env: { ...env, LATCHKEY_MFA__REQUIRED_FOR_STAFF: "true" },

@@ -40,6 +40,7 @@ const PASSKEY_PASSWORD = "passkey passphrase 8";
 const STAFF_MFA_USER = "mfa-staff";
 // Short, so the re-authentication prompt can be exercised without waiting minutes.
 const REAUTH_WINDOW_S = 3;
+const OIDC_LOGIN = "oidc-user";
 const DEADLINE_MS = 10 * 60 * 1000;
 
 const children = [];
@@ -956,9 +957,18 @@ async function passkeyScenario(ctx, t) {
     const credentials = async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials;
     const toSignIn = async () => {
       await p.goto(t.spa);
-      const form = await p.waitForSelector('[data-testid="login-form"], [data-testid="greeting"]');
-      if ((await form.getAttribute("data-testid")) === "greeting") {
+      const form = await p.waitForSelector(
+        '[data-testid="login-form"], [data-testid="greeting"], [data-testid="login-form-second-factor"]',
+      );
+      const shown = await form.getAttribute("data-testid");
+      if (shown === "greeting") {
         await p.click("text=Log out");
+        await p.waitForSelector('[data-testid="login-form"]');
+      }
+      // A sign-in still waiting for its second step (a refused code leaves it
+      // pending) is what a reload shows; start over with the password.
+      if (shown === "login-form-second-factor") {
+        await p.click("text=Start over");
         await p.waitForSelector('[data-testid="login-form"]');
       }
     };
@@ -1105,9 +1115,18 @@ async function mfaScenario(ctx, t) {
 
     const signInWith = async (code) => {
       await p.goto(t.spa);
-      const form = await p.waitForSelector('[data-testid="login-form"], [data-testid="greeting"]');
-      if ((await form.getAttribute("data-testid")) === "greeting") {
+      const form = await p.waitForSelector(
+        '[data-testid="login-form"], [data-testid="greeting"], [data-testid="login-form-second-factor"]',
+      );
+      const shown = await form.getAttribute("data-testid");
+      if (shown === "greeting") {
         await p.click("text=Log out");
+        await p.waitForSelector('[data-testid="login-form"]');
+      }
+      // A sign-in still waiting for its second step (a refused code leaves it
+      // pending) is what a reload shows; start over with the password.
+      if (shown === "login-form-second-factor") {
+        await p.click("text=Start over");
         await p.waitForSelector('[data-testid="login-form"]');
       }
       await p.fill("#username", MFA_USER);
@@ -1168,6 +1187,117 @@ async function mfaScenario(ctx, t) {
   } finally {
     await b.context.close();
     fs.rmSync(b.profile, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The test OpenID Connect provider (oidc-provider.mjs) on 127.0.0.1 (another
+ * site than the SPA's localhost, so the redirect back is cross-site), and a
+ * config file that makes it latchkey's provider `corp`.
+ */
+async function oidcProvider(publicUrl) {
+  const child = start("oidc-provider", "node", [
+    path.join(ROOT, "e2e/oidc-provider.mjs"),
+    "--redirect-uri",
+    `${publicUrl}/api/oidc/corp/callback/`,
+  ], { stdio: ["pipe", "pipe", "pipe"] });
+  const issuer = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("the OpenID Connect provider did not start")), 15000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /ready (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+  });
+  const config = path.join(ART, `oidc-${new URL(publicUrl).port}.toml`);
+  fs.writeFileSync(
+    config,
+    [
+      `public_url = "${publicUrl}"`,
+      "[[oidc.providers]]",
+      'id = "corp"',
+      'name = "Corp SSO"',
+      `issuer = "${issuer}"`,
+      'client_id = "latchkey"',
+      'client_secret = "latchkey-secret"',
+      "",
+    ].join("\n"),
+  );
+  return { issuer, config };
+}
+
+/** Sign-in with the provider's button in Chromium: cancel, sign in, the Account page, log out. */
+async function oidcScenario(t) {
+  const { context, profile } = await launch();
+  const page = await context.newPage();
+  const ctx = new Step(t.name);
+  ctx.page = page;
+  try {
+    await step(ctx, "OpenID Connect: the sign-in page offers the provider's button", async () => {
+      await page.goto(t.spa);
+      const button = await page.waitForSelector('[data-testid="login-form-oidc-corp"]');
+      const text = (await button.textContent()).trim();
+      assert(text === "Sign in with Corp SSO", `button text: ${text}`);
+    });
+
+    await step(ctx, "OpenID Connect: cancelling at the provider is explained on the sign-in page", async () => {
+      await page.click('[data-testid="login-form-oidc-corp"]');
+      await page.waitForSelector('input[name="login"]', { timeout: 15000 });
+      assert(page.url().startsWith(t.oidc.issuer), `at the provider: ${page.url()}`);
+      await page.click("text=[ Cancel ]");
+      const err = await page.waitForSelector('[data-testid="oidc-error"]', { timeout: 15000 });
+      const text = await err.textContent();
+      assert(text.includes("cancelled"), `error: ${text}`);
+      assert(!page.url().includes("loginError"), `the code left the address bar: ${page.url()}`);
+      assert((await page.$('[data-testid="greeting"]')) === null, "nobody signed in");
+    });
+
+    await step(ctx, "OpenID Connect: signing in at the provider lands signed in on the SPA", async () => {
+      await page.click('[data-testid="login-form-oidc-corp"]');
+      await page.waitForSelector('input[name="login"]', { timeout: 15000 });
+      await page.fill('input[name="login"]', OIDC_LOGIN);
+      await page.fill('input[name="password"]', "any password works here");
+      await page.click('button[type="submit"]');
+      // The consent screen, the first time.
+      const next = await page.waitForSelector('button:has-text("Continue"), [data-testid="greeting"]', { timeout: 15000 });
+      if ((await next.getAttribute("data-testid")) !== "greeting") await next.click();
+      await page.waitForSelector('[data-testid="greeting"]', { timeout: 15000 });
+      assert((await signedInAs(page)) === OIDC_LOGIN, "greeting names the provider's user");
+      assert(page.url().startsWith(t.spa), `landed on the SPA: ${page.url()}`);
+      const cookies = await context.cookies();
+      assert(!cookies.some((c) => c.name === "latchkey_oidc"), "the flow cookie is gone");
+    });
+
+    await step(ctx, "OpenID Connect: the Account page lists the linked provider", async () => {
+      await openAccount(page, t.spa);
+      const row = await page.waitForSelector('[data-testid="linked-identity"]');
+      const text = await row.textContent();
+      assert(text.includes("Corp SSO") && text.includes(`${OIDC_LOGIN}@example.com`), `row: ${text}`);
+    });
+
+    await step(ctx, "OpenID Connect: logging out returns to the sign-in form, and the button signs in again", async () => {
+      await page.goto(t.spa);
+      await page.waitForSelector('[data-testid="greeting"]');
+      await page.click('button:has-text("Log out")');
+      await page.waitForSelector('[data-testid="login-form"]');
+      await page.click('[data-testid="login-form-oidc-corp"]');
+      // The provider remembers the browser: straight back, signed in.
+      const at = await page.waitForSelector('input[name="login"], [data-testid="greeting"], button:has-text("Continue")', { timeout: 15000 });
+      if ((await at.getAttribute("name")) === "login") {
+        await page.fill('input[name="login"]', OIDC_LOGIN);
+        await page.fill('input[name="password"]', "any password works here");
+        await page.click('button[type="submit"]');
+      }
+      await page.waitForSelector('[data-testid="greeting"]', { timeout: 15000 });
+      assert((await signedInAs(page)) === OIDC_LOGIN, "signed in again as the same user");
+    });
+  } finally {
+    await context.close();
+    fs.rmSync(profile, { recursive: true, force: true });
   }
 }
 
@@ -1274,6 +1404,7 @@ async function scenario(t) {
     await mfaScenario(ctx, t);
     await passkeyScenario(ctx, t);
     if (t.forwardAuth) await forwardAuthScenario(ctx, t);
+    if (t.oidc) await oidcScenario(t);
 
     for (const [where, origin] of [
       ["cross-site page", t.crossSite],
@@ -1461,7 +1592,8 @@ const topologies = {
     const env = prepareDatabase("embedded");
     const [api, tut] = [await freePort(), await freePort()];
     const smtp = await withMail(env, `http://localhost:${api}`);
-    start("latchkey-embedded", BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${api}`], { env });
+    const oidc = await oidcProvider(`http://localhost:${api}`);
+    start("latchkey-embedded", BIN, ["serve", "--preset", "embedded", "--bind", `127.0.0.1:${api}`, "--config", oidc.config], { env });
     // The tutorial's page is served by a second instance from a folder (--spa-dir), same database.
     const tutDir = withTutorial(fs.mkdtempSync(path.join(ART, "tutorial-embedded-")), "", "cookie");
     fs.copyFileSync(path.join(tutDir, "tutorial.html"), path.join(tutDir, "index.html"));
@@ -1487,6 +1619,7 @@ const topologies = {
       tutorial: `http://localhost:${tut}/tutorial.html`,
       mfaRequired: { spa: `http://localhost:${strict}/`, admin: `http://localhost:${strict}/admin/` },
       embedded: true,
+      oidc,
       smtp,
       env,
       ...a,
@@ -1571,8 +1704,9 @@ const topologies = {
     const [api, spa, evil] = [await freePort(), await freePort(), await freePort()];
     const spaOrigin = `http://localhost:${spa}`;
     const smtp = await withMail(env, spaOrigin);
-    start("latchkey-cross-origin", BIN, ["serve", "--preset", "cross-origin", "--bind", `127.0.0.1:${api}`, "--allowed-origin", spaOrigin], { env });
     const apiOrigin = `http://localhost:${api}`;
+    const oidc = await oidcProvider(apiOrigin);
+    start("latchkey-cross-origin", BIN, ["serve", "--preset", "cross-origin", "--bind", `127.0.0.1:${api}`, "--allowed-origin", spaOrigin, "--config", oidc.config], { env });
     const dist = withTutorial(buildSpa("cross-origin", path.join(ART, "dist-cross-origin"), { VITE_API_BASE: apiOrigin }), apiOrigin, "header");
     const servers = [await staticServer(spa, dist), await staticServer(evil, null, attackPages(apiOrigin))];
     await waitFor(`http://127.0.0.1:${api}/api/csrf/`);
@@ -1583,6 +1717,7 @@ const topologies = {
       admin: `${apiOrigin}/admin/`,
       tutorial: `${spaOrigin}/tutorial.html`,
       disallowed: `http://127.0.0.1:${evil}`,
+      oidc,
       smtp,
       env,
       ...a,

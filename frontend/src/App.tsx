@@ -7,12 +7,13 @@ import { ForgotPassword, ResetPassword } from "./account/PasswordReset";
 import { SignupPage, VerifyEmailPage } from "./account/Signup";
 import SignInForm, { loginErrorMessage } from "./account/SignInForm";
 import { useReauth } from "./account/reauth";
+import { oidcErrorMessage, takeQueryParam } from "./account/oidc";
 import { returnPath } from "./account/returnPath";
-import { ApiClient } from "./api/client";
+import { ApiClient, OidcProvider } from "./api/client";
 
 type View =
   | { kind: "loading" }
-  | { kind: "anonymous"; notice?: string }
+  | { kind: "anonymous"; notice?: string; pending?: string[] }
   | { kind: "signedIn"; username: string }
   | { kind: "setupMfa"; username: string }
   | { kind: "broken"; message: string };
@@ -27,6 +28,11 @@ export default function App({ api }: { api: ApiClient }) {
   const { sensitive, dialog } = useReauth(api);
   // A guarded page behind the proxy sent the browser here to sign in first.
   const next = useMemo(() => returnPath(window.location.search, window.location.origin), []);
+  // A provider sent the browser back without signing it in: why, once.
+  const [providerError] = useState(() => {
+    const code = takeQueryParam("loginError");
+    return code ? oidcErrorMessage(code) : "";
+  });
 
 
   const showSignedIn = useCallback(async () => {
@@ -59,7 +65,7 @@ export default function App({ api }: { api: ApiClient }) {
         if (cancelled) return;
         setSignupOpen(s.signupOpen === true);
         if (s.isAuthenticated) await showSignedIn();
-        else setView({ kind: "anonymous" });
+        else setView({ kind: "anonymous", pending: s.mfaPending });
       } catch (e) {
         if (!cancelled) setView({ kind: "broken", message: loginErrorMessage(e) });
       }
@@ -140,6 +146,8 @@ export default function App({ api }: { api: ApiClient }) {
                   <LoginForm
                     api={api}
                     notice={view.notice}
+                    providerError={providerError}
+                    pending={view.pending}
                     next={next}
                     signupOpen={signupOpen}
                     onSignedIn={afterSignIn}
@@ -191,22 +199,43 @@ export default function App({ api }: { api: ApiClient }) {
 function LoginForm({
   api,
   notice,
+  providerError,
+  pending,
   next,
   signupOpen,
   onSignedIn,
 }: {
   api: ApiClient;
   notice?: string;
+  providerError: string;
+  pending?: string[];
   next: string | null;
   signupOpen: boolean;
   onSignedIn: () => Promise<void>;
 }) {
+  const [providers, setProviders] = useState<OidcProvider[]>([]);
+  useEffect(() => {
+    let cancelled = false;
+    // No buttons rather than a broken page when the list cannot be read.
+    api
+      .oidcProviders()
+      .then((p) => !cancelled && setProviders(p))
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+    };
+  }, [api]);
   return (
     <div style={{ maxWidth: 480 }}>
       <h1 className="h3 mb-4">Sign in</h1>
       {notice && (
         <div className="alert alert-info" role="status" data-testid="signed-out-notice">
           {notice}
+        </div>
+      )}
+      {providerError && (
+        <div className="alert alert-danger" role="alert" data-testid="oidc-error">
+          {providerError}
         </div>
       )}
       {next && (
@@ -222,6 +251,9 @@ function LoginForm({
         submit="Log in"
         submitting="Logging in…"
         aside={<Link to="/forgot-password">Forgot your password?</Link>}
+        providers={providers}
+        providerNext={next?.startsWith("/") ? next : undefined}
+        pendingMethods={pending}
         onSignedIn={onSignedIn}
       />
       {signupOpen && (

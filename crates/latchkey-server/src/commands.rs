@@ -679,7 +679,9 @@ pub fn describe(config: &Config) -> String {
          admin:             {admin}\n\
          passkeys:          {passkeys}\n\
          second factor:     {mfa}\n\
+         sign-in providers: {oidc}\n\
          metrics:           {metrics}\n",
+        oidc = describe_oidc(&s.public_url.as_ref().map(ToString::to_string).unwrap_or_default(), &s.oidc_providers),
         metrics = match config.server.metrics_bind {
             Some(m) => format!("Prometheus text at http://{m}/metrics (metrics.bind; keep it private)"),
             None => "off (set metrics.bind to serve /metrics on a port of its own)".to_owned(),
@@ -729,6 +731,29 @@ pub fn describe(config: &Config) -> String {
         c = s.password_hasher.max_concurrent,
         q = s.password_hasher.max_queue,
     )
+}
+
+/// The OpenID Connect providers, as `check` says them: each with the
+/// redirect URI to register there.
+fn describe_oidc(base: &str, providers: &[latchkey::settings::OidcProvider]) -> String {
+    if providers.is_empty() {
+        return "none (add [[oidc.providers]] tables; see docs/oidc.md)".to_owned();
+    }
+    providers
+        .iter()
+        .map(|p| {
+            format!(
+                "{} \"{}\" at {}{}, client {}, redirect URI {base}/api/oidc/{}/callback/",
+                p.id,
+                p.name,
+                p.issuer,
+                if p.plain_http { " (plain http: development only)" } else { "" },
+                p.client_id,
+                p.id
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n                   ")
 }
 
 /// Which pages may use passkeys, as `check` says it.

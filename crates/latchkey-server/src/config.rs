@@ -338,10 +338,15 @@ fn coerce(var: &str, kind: Kind, raw: &str) -> Result<Value, ConfigError> {
     })
 }
 
+/// Settings only the TOML file can give: a list of tables has no
+/// environment form.
+pub const FILE_ONLY: &[&str] = &["oidc.providers"];
+
 /// Merges the environment layer into `table`.
 ///
 /// # Errors
-/// Unknown `LATCHKEY_*` variables and values of the wrong kind.
+/// Unknown `LATCHKEY_*` variables, file-only settings and values of the
+/// wrong kind.
 pub fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
     let mut vars: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("LATCHKEY_")).collect();
     vars.sort();
@@ -352,6 +357,12 @@ pub fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, Strin
         }
         let key = name.to_ascii_lowercase().replace("__", ".");
         let doc = all_settings().find(|s| s.key == key).ok_or_else(|| ConfigError::UnknownEnv(var.clone()))?;
+        if FILE_ONLY.contains(&doc.key) {
+            return Err(ConfigError::BadEnv {
+                var,
+                cause: "providers are [[oidc.providers]] tables in the config file (see docs/oidc.md)".into(),
+            });
+        }
         insert(table, doc.key, coerce(&var, doc.kind, &value)?);
     }
     Ok(())
@@ -561,8 +572,13 @@ mod tests {
     }
 
     #[test]
-    fn every_documented_setting_can_be_set_from_the_environment() {
-        for doc in all_settings() {
+    fn every_documented_setting_can_be_set_from_the_environment_except_the_file_only_ones() {
+        for key in FILE_ONLY {
+            let var = format!("LATCHKEY_{}", key.replace('.', "__").to_ascii_uppercase());
+            let e = apply_env(&mut Table::new(), env(&[(&var, "x")])).unwrap_err();
+            assert!(e.to_string().contains("in the config file"), "{e}");
+        }
+        for doc in all_settings().filter(|d| !FILE_ONLY.contains(&d.key)) {
             let var = format!("LATCHKEY_{}", doc.key.replace('.', "__").to_ascii_uppercase());
             let mut t = Table::new();
             let value = match doc.kind {

@@ -251,6 +251,16 @@ pub fn deploy_checks(s: &Settings, stored_secret: Option<Option<&str>>) -> Vec<F
             ),
         );
     }
+    for p in s.oidc_providers.iter().filter(|p| p.plain_http) {
+        warn(
+            "latchkey.W016",
+            format!(
+                "oidc provider {:?} has a plain-http issuer {}: its tokens and keys travel unencrypted. Use the \
+                 provider's https:// issuer outside development.",
+                p.id, p.issuer
+            ),
+        );
+    }
     if matches!(s.preset, Preset::SameOrigin | Preset::Rest) && s.trusted_proxies.is_empty() {
         warn(
             "latchkey.W010",
@@ -291,6 +301,23 @@ mod tests {
         r.email.backend = Some("smtp".into());
         r.email.smtp_url = Some("smtps://mail.example.com".into());
         r
+    }
+
+    #[test]
+    fn a_plain_http_oidc_issuer_is_warned_about() {
+        let provider = |issuer: &str| crate::settings::RawOidcProvider {
+            id: "corp".into(),
+            issuer: issuer.into(),
+            client_id: "c".into(),
+            client_secret: "s".into(),
+            ..Default::default()
+        };
+        let mut r = prod();
+        r.oidc.providers = vec![provider("https://login.example.com")];
+        assert!(!ids(&deploy_checks(&r.clone().validate().unwrap(), None)).contains(&"latchkey.W016"));
+        r.oidc.providers = vec![provider("http://127.0.0.1:9000")];
+        let f = deploy_checks(&r.validate().unwrap(), None);
+        assert!(f.iter().any(|f| f.id == "latchkey.W016" && f.message.contains("\"corp\"")), "{f:?}");
     }
 
     #[test]

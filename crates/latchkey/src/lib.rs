@@ -61,11 +61,14 @@ pub mod csrf;
 pub mod deploy_check;
 pub(crate) mod error;
 pub mod http;
+#[cfg(feature = "oidc")]
+pub mod idp;
 pub mod keys;
 pub mod mail;
 pub mod mailer;
 pub mod metrics;
 pub mod mfa;
+pub mod oidc;
 pub mod origin;
 pub mod page;
 pub mod password;
@@ -92,8 +95,8 @@ pub use crate::{
     session::{Session, SessionStore},
     settings::{Preset, Settings},
     state::{
-        Acting, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread, Ended, FactorUsed,
-        Latchkey, SecondFactor, SessionSummary, SignedUp, Stores, TotpSetup,
+        Acting, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread, CallbackParams, Ended,
+        FactorUsed, Latchkey, OidcError, OidcStarted, SecondFactor, SessionSummary, SignedUp, Stores, TotpSetup,
     },
     users::{User, UserStore},
 };

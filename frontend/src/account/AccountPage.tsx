@@ -3,6 +3,7 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import { ApiClient, ApiError, FieldProblem, SessionInfo } from "../api/client";
 import { absoluteTime, describeUserAgent, relativeTime } from "./describe";
 import NewPasswordFields from "./NewPasswordFields";
+import LinkedAccounts from "./LinkedAccounts";
 import SecondFactor from "./SecondFactor";
 import { accountErrorMessage } from "./errors";
 import { CancelledError, useReauth } from "./reauth";
@@ -206,6 +207,8 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
       <EmailSection api={api} sensitive={sensitive} />
 
       <SecondFactor api={api} sensitive={sensitive} />
+
+      <LinkedAccounts api={api} sensitive={sensitive} />
 
       <ChangePassword api={api} username={username} onChanged={load} onSignedOut={checkSignedOut} />
 

@@ -1,6 +1,6 @@
 import { FormEvent, ReactNode, useState } from "react";
 
-import { ApiClient, ApiError } from "../api/client";
+import { ApiClient, ApiError, OidcProvider } from "../api/client";
 import { PasskeyPromptError, passkeysSupported, signWithPasskey } from "./passkeys";
 
 /** What a person should read for a failed login. */
@@ -35,19 +35,39 @@ type Props = {
   submitting: string;
   /** Beside the button (a "forgot your password?" link). */
   aside?: ReactNode;
+  /** OpenID Connect providers to offer a "Sign in with …" button for. */
+  providers?: OidcProvider[];
+  /** Where a provider's sign-in comes back to (a path on this site). */
+  providerNext?: string;
+  /** A sign-in that waits for its second factor (after a provider's redirect back): these methods. */
+  pendingMethods?: string[];
   onSignedIn: () => void | Promise<void>;
 };
 
 /** Username and password, the error in words, one submit: the site's and the admin's sign-in. */
-export default function SignInForm({ api, idPrefix, testId, errorTestId, submit, submitting, aside, onSignedIn }: Props) {
+export default function SignInForm({
+  api,
+  idPrefix,
+  testId,
+  errorTestId,
+  submit,
+  submitting,
+  aside,
+  providers = [],
+  providerNext,
+  pendingMethods,
+  onSignedIn,
+}: Props) {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   /** The password was right; a second factor is asked for. */
-  const [secondStep, setSecondStep] = useState(false);
+  const [secondStep, setSecondStep] = useState(pendingMethods !== undefined);
   /** The factors the second step accepts ("totp", "webauthn", "recovery_code"). */
-  const [methods, setMethods] = useState<string[]>([]);
+  const [methods, setMethods] = useState<string[]>(pendingMethods ?? []);
+  /** The first step was a provider's sign-in rather than the password. */
+  const [viaProvider, setViaProvider] = useState(pendingMethods !== undefined);
   const [code, setCode] = useState("");
   const canPasskey = passkeysSupported();
   const id = (name: string) => `${idPrefix}${name}`;
@@ -64,6 +84,7 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
       if (e instanceof ApiError && e.code === "mfa_required") {
         setPassword("");
         setMethods(e.methods);
+        setViaProvider(false);
         setSecondStep(true);
       } else {
         setError(loginErrorMessage(e));
@@ -108,7 +129,8 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
     return (
       <form onSubmit={onCode} data-testid={`${testId}-second-factor`} noValidate>
         <p>
-          Your password was right. Now prove it is you{ways.length ? ` with ${ways.join(" or ")}` : ""}.
+          {viaProvider ? "You are almost signed in." : "Your password was right."} Now prove it is you
+          {ways.length ? ` with ${ways.join(" or ")}` : ""}.
         </p>
         {passkey && (
           <div className="mb-3">
@@ -211,6 +233,20 @@ export default function SignInForm({ api, idPrefix, testId, errorTestId, submit,
         </button>
         {aside}
       </div>
+      {providers.length > 0 && (
+        <div className="mt-3 pt-3 border-top d-flex flex-wrap gap-2" data-testid={`${testId}-providers`}>
+          {providers.map((p) => (
+            <a
+              key={p.id}
+              className="btn btn-outline-dark"
+              href={api.oidcStartUrl(p.id, providerNext)}
+              data-testid={`${testId}-oidc-${p.id}`}
+            >
+              Sign in with {p.name}
+            </a>
+          ))}
+        </div>
+      )}
       {canPasskey && (
         <div className="mt-3 pt-3 border-top">
           <button

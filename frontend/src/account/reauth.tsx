@@ -5,7 +5,7 @@
 
 import { FormEvent, ReactNode, useEffect, useRef, useState } from "react";
 
-import { ApiClient, ApiError } from "../api/client";
+import { ApiClient, ApiError, OidcProvider } from "../api/client";
 import { accountErrorMessage } from "./errors";
 
 /** The user closed the password dialog: the action did not run. */
@@ -55,6 +55,19 @@ function ReauthDialog({ api, onDone, onCancel }: { api: ApiClient; onDone: () =>
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
+  // Accounts without a password prove it is them at their provider again.
+  const [providers, setProviders] = useState<OidcProvider[]>([]);
+
+  useEffect(() => {
+    let cancelled = false;
+    api
+      .oidcProviders()
+      .then((p) => !cancelled && setProviders(p))
+      .catch(() => undefined);
+    return () => {
+      cancelled = true;
+    };
+  }, [api]);
 
   useEffect(() => {
     input.current?.focus();
@@ -122,6 +135,18 @@ function ReauthDialog({ api, onDone, onCancel }: { api: ApiClient; onDone: () =>
                 <div id="reauth-error" className="invalid-feedback" role="alert" data-testid="reauth-error">
                   {error}
                 </div>
+              )}
+              {providers.length > 0 && (
+                <p className="mt-3 mb-0 small">
+                  No password here? Sign in again with{" "}
+                  {providers.map((p, i) => (
+                    <span key={p.id}>
+                      {i > 0 && " or "}
+                      <a href={api.oidcStartUrl(p.id, window.location.pathname)}>{p.name}</a>
+                    </span>
+                  ))}
+                  , then repeat the action.
+                </p>
               )}
             </div>
             <div className="modal-footer">

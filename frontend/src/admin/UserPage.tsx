@@ -1,7 +1,7 @@
 import { FormEvent, useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 
-import { AdminEvent, AdminFactors, AdminSession, AdminUser, UserChanges } from "./api";
+import { AdminEvent, AdminFactors, AdminIdentity, AdminSession, AdminUser, UserChanges } from "./api";
 import { adminErrorMessage, ConfirmDialog, describeUserAgent, useAdmin, When } from "./common";
 import { StatusBadges } from "./UsersPage";
 
@@ -21,6 +21,7 @@ export default function UserPage() {
   const [sessions, setSessions] = useState<AdminSession[]>([]);
   const [events, setEvents] = useState<AdminEvent[]>([]);
   const [factors, setFactors] = useState<AdminFactors | null>(null);
+  const [identities, setIdentities] = useState<AdminIdentity[] | null>(null);
   const [loadError, setLoadError] = useState("");
   const [notice, setNotice] = useState("");
   const [error, setError] = useState("");
@@ -33,14 +34,16 @@ export default function UserPage() {
     try {
       const u = await admin.user(id);
       setUser(u);
-      const [s, e, f] = await Promise.all([
+      const [s, e, f, i] = await Promise.all([
         admin.userSessions(id),
         admin.events({ user: u.username, pageSize: 10 }),
         admin.factors(id),
+        admin.identities(id),
       ]);
       setSessions(s);
       setEvents(e.results);
       setFactors(f);
+      setIdentities(i);
       setLoadError("");
     } catch (e) {
       if (!handleAuthFailure(e)) setLoadError(adminErrorMessage(e));
@@ -243,6 +246,27 @@ export default function UserPage() {
           <p data-testid="user-factors">None: the password alone signs them in.</p>
         ) : (
           <p>Loading…</p>
+        )}
+      </section>
+
+      <section className="mt-4" aria-labelledby="identities-title">
+        <h2 className="h5" id="identities-title">
+          Sign-in providers
+        </h2>
+        {identities === null ? (
+          <p>Loading…</p>
+        ) : identities.length === 0 ? (
+          <p data-testid="user-identities">None linked.</p>
+        ) : (
+          <ul data-testid="user-identities">
+            {identities.map((i) => (
+              <li key={i.id} data-testid="user-identity">
+                {i.providerName}
+                {i.email ? ` (${i.email})` : ""}, linked <When iso={i.createdAt} />, last used{" "}
+                <When iso={i.lastUsedAt ?? null} />.
+              </li>
+            ))}
+          </ul>
         )}
       </section>
 

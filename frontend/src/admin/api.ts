@@ -20,6 +20,8 @@ export type AdminSession = Schemas["AdminSession"];
 export type AdminEvent = Schemas["AdminEvent"];
 /** A user's second factors, as the admin sees them. */
 export type AdminFactors = Schemas["AdminFactors"];
+/** A user's account at an OpenID Connect provider. */
+export type AdminIdentity = Schemas["LinkedIdentity"];
 
 export interface UserFilters {
   search?: string;
@@ -50,6 +52,7 @@ export interface AdminApi {
   updateUser(id: number, changes: UserChanges): Promise<AdminUser>;
   setPassword(id: number, newPassword: string): Promise<{ detail: string; ended: number }>;
   factors(id: number): Promise<AdminFactors>;
+  identities(id: number): Promise<AdminIdentity[]>;
   resetFactors(id: number): Promise<{ detail: string }>;
   userSessions(id: number): Promise<AdminSession[]>;
   endUserSessions(id: number): Promise<{ detail: string; ended: number }>;
@@ -66,6 +69,8 @@ export function adminApi(api: ApiClient): AdminApi {
     updateUser: (id, changes) => api.request("PATCH", `/api/admin/users/${id}/`, changes),
     setPassword: (id, newPassword) => api.request("POST", `/api/admin/users/${id}/password/`, { newPassword }),
     factors: (id) => api.request("GET", `/api/admin/users/${id}/mfa/`),
+    identities: async (id) =>
+      (await api.request<Schemas["IdentityList"]>("GET", `/api/admin/users/${id}/identities/`)).identities,
     resetFactors: (id) => api.request("DELETE", `/api/admin/users/${id}/mfa/`),
     userSessions: async (id) =>
       (await api.request<{ sessions: AdminSession[] }>("GET", `/api/admin/users/${id}/sessions/`)).sessions,

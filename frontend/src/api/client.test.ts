@@ -325,3 +325,34 @@ describe("passkeys", () => {
     expect(calls.some((c) => c.url === "/api/login/webauthn/")).toBe(false);
   });
 });
+
+describe("OpenID Connect", () => {
+  it("builds the start URL on the API's origin with next encoded, and lists providers", async () => {
+    const { fetch, calls } = fakeFetch(() => json(200, { providers: [{ id: "corp", name: "Corp SSO" }] }));
+    const api = createClient({ baseUrl: "http://api.test", csrfMode: "header", credentials: "include", fetch });
+    expect(api.oidcStartUrl("corp")).toBe("http://api.test/api/oidc/corp/start/");
+    expect(api.oidcStartUrl("corp", "/account?tab=2")).toBe("http://api.test/api/oidc/corp/start/?next=%2Faccount%3Ftab%3D2");
+    expect(await api.oidcProviders()).toEqual([{ id: "corp", name: "Corp SSO" }]);
+    expect(calls[0].url).toBe("http://api.test/api/oidc/providers/");
+  });
+
+  it("links with a CSRF-protected POST and unlinks with a DELETE, throwing the server's code", async () => {
+    const { fetch, calls } = fakeFetch((url, init) => {
+      if (url.endsWith("/api/csrf/")) return json(200, {}, { "X-CSRFToken": "T" });
+      if (url.endsWith("/link/")) return json(200, { location: "https://idp.test/auth?x=1" });
+      if (init.method === "DELETE") {
+        return json(409, { detail: "Last way to sign in.", code: "last_sign_in_method" });
+      }
+      return json(200, { identities: [] });
+    });
+    const api = createClient({ baseUrl: "", csrfMode: "header", credentials: "same-origin", fetch });
+    expect(await api.linkIdentity("corp")).toBe("https://idp.test/auth?x=1");
+    const link = calls.find((c) => c.url === "/api/oidc/corp/link/")!;
+    expect([link.init.method, header(link, "X-CSRFToken")]).toEqual(["POST", "T"]);
+    const err = await api.unlinkIdentity(7).catch((e) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect([err.status, err.code]).toEqual([409, "last_sign_in_method"]);
+    expect(calls.at(-1)!.url).toBe("/api/oidc/identities/7/");
+    expect(await api.identities()).toEqual([]);
+  });
+});

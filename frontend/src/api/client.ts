@@ -67,6 +67,10 @@ export type PasskeyInfo = Schemas["Passkey"];
 export type MfaStatus = Schemas["MfaStatus"];
 /** A TOTP setup in progress: the secret to type, the URL and its QR code. */
 export type TotpSetup = Schemas["TotpSetup"];
+/** An OpenID Connect provider the sign-in page offers a button for. */
+export type OidcProvider = Schemas["OidcProvider"];
+/** An account at a provider linked to the user. */
+export type LinkedIdentity = Schemas["LinkedIdentity"];
 
 export interface ApiClient {
   session(): Promise<SessionState>;
@@ -104,6 +108,16 @@ export interface ApiClient {
   secondFactorPasskey(sign: (options: PublicKeyCredentialRequestOptionsJSON) => Promise<unknown>): Promise<void>;
   /** Signs in with a passkey, no username or password. */
   passkeyLogin(sign: (options: PublicKeyCredentialRequestOptionsJSON) => Promise<unknown>): Promise<void>;
+  /** The OpenID Connect providers to offer ("Sign in with …"); none when not configured. */
+  oidcProviders(): Promise<OidcProvider[]>;
+  /** Where to send the browser to sign in at `provider` (a navigation, not a fetch); `next` is a path on the SPA. */
+  oidcStartUrl(provider: string, next?: string): string;
+  /** The user's accounts at providers. */
+  identities(): Promise<LinkedIdentity[]>;
+  /** Starts linking an account at `provider` (needs a recent sign-in): resolves to where to send the browser. */
+  linkIdentity(provider: string): Promise<string>;
+  /** Unlinks one (needs a recent sign-in; refused for the last way to sign in). */
+  unlinkIdentity(id: number): Promise<void>;
   /** The token the next unsafe request will send (for diagnostics and tests). */
   csrfToken(refresh?: boolean): Promise<string>;
   /**
@@ -213,7 +227,12 @@ export function createClient(config: ApiConfig): ApiClient {
         const err = await errorFrom(res.clone());
         if (err.code === "not_authenticated") {
           const body = (await res.json().catch(() => ({}))) as Partial<SessionState>;
-          return { isAuthenticated: false, signupOpen: body.signupOpen, emailVerification: body.emailVerification };
+          return {
+            isAuthenticated: false,
+            signupOpen: body.signupOpen,
+            emailVerification: body.emailVerification,
+            mfaPending: body.mfaPending,
+          };
         }
         throw err;
       }
@@ -325,6 +344,34 @@ export function createClient(config: ApiConfig): ApiClient {
       res = await unsafe("/api/mfa/authenticate/", { credential });
       if (!res.ok) throw await errorFrom(res);
       cachedToken = null;
+    },
+
+    async oidcProviders() {
+      const res = await send("/api/oidc/providers/");
+      if (!res.ok) throw await errorFrom(res);
+      return ((await res.json()) as Schemas["ProviderList"]).providers;
+    },
+
+    oidcStartUrl(provider, next) {
+      const query = next ? `?next=${encodeURIComponent(next)}` : "";
+      return `${config.baseUrl}/api/oidc/${encodeURIComponent(provider)}/start/${query}`;
+    },
+
+    async identities() {
+      const res = await send("/api/oidc/identities/");
+      if (!res.ok) throw await errorFrom(res);
+      return ((await res.json()) as Schemas["IdentityList"]).identities;
+    },
+
+    async linkIdentity(provider) {
+      const res = await unsafe(`/api/oidc/${encodeURIComponent(provider)}/link/`);
+      if (!res.ok) throw await errorFrom(res);
+      return ((await res.json()) as Schemas["LinkStarted"]).location;
+    },
+
+    async unlinkIdentity(id) {
+      const res = await unsafe(`/api/oidc/identities/${id}/`, undefined, "DELETE");
+      if (!res.ok) throw await errorFrom(res);
     },
 
     async passkeyLogin(sign) {

@@ -91,6 +91,23 @@ export interface paths {
         patch: operations["update_user_view"];
         trace?: never;
     };
+    "/api/admin/users/{id}/identities/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user's accounts at OpenID Connect providers. */
+        get: operations["user_identities_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/users/{id}/mfa/": {
         parameters: {
             query?: never;
@@ -481,6 +498,121 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/oidc/identities/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The accounts at providers linked to the signed-in user. */
+        get: operations["identities_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oidc/identities/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlinks one of the user's provider accounts (a recent sign-in required);
+         *     refused when it is the account's last way to sign in.
+         */
+        delete: operations["unlink_view"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oidc/providers/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The providers users may sign in with. */
+        get: operations["providers_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oidc/{id}/callback/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider's redirect back (register `{public_url}/api/oidc/{id}/callback/`
+         *     at the provider). Signs the browser in, or sends it to the SPA with the
+         *     reason; the flow cookie is deleted either way.
+         */
+        get: operations["callback_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oidc/{id}/link/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts linking a provider account to the signed-in user (a recent
+         *     sign-in required): navigate to the answer's `location`.
+         */
+        post: operations["link_view"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/oidc/{id}/start/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Starts signing in at a provider: a redirect to its authorization
+         *     endpoint, with the flow cookie set.
+         */
+        get: operations["start_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -842,14 +974,44 @@ export interface components {
             field?: string;
             /** @description `mfa_required`: the second factors the user can prove (`totp`, `webauthn`, `recovery_code`). */
             methods?: string[];
+            /** @description With `signupOpen`: a sign-in waits for its second factor (these methods). */
+            mfaPending?: string[];
             /** @description `invalid_parameter`: the query parameter at fault. */
             parameter?: string;
             /** @description `not_authenticated` from `/api/session/` (rest preset): whether anyone may sign up. */
             signupOpen?: boolean;
         };
+        /** @description The user's linked identities. */
+        IdentityList: {
+            /** @description Oldest first. */
+            identities: components["schemas"]["LinkedIdentity"][];
+        };
         KeyRequest: {
             /** @description The key from the mailed link. */
             key: string;
+        };
+        /** @description Where to send the browser to link an account. */
+        LinkStarted: {
+            /** @description The provider's authorization URL: navigate to it (`window.location`). */
+            location: string;
+        };
+        /** @description A provider account linked to the user. */
+        LinkedIdentity: {
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The address the provider gave when linked. */
+            email: string;
+            /**
+             * Format: int64
+             * @description For unlinking.
+             */
+            id: number;
+            /** Format: date-time */
+            lastUsedAt?: string | null;
+            /** @description The provider's id. */
+            provider: string;
+            /** @description The provider's name (its id when it is no longer configured). */
+            providerName: string;
         };
         /** @description Liveness. */
         Liveness: {
@@ -879,6 +1041,13 @@ export interface components {
         };
         NameRequest: {
             /** @description Trimmed, 1 to 64 characters. */
+            name: string;
+        };
+        /** @description A provider the SPA shows a button for. */
+        OidcProvider: {
+            /** @description In the routes (`/api/oidc/{id}/start/`). */
+            id: string;
+            /** @description The button's text. */
             name: string;
         };
         /** @description The outbox's state. */
@@ -984,6 +1153,11 @@ export interface components {
             /** @description Django's words. */
             message: string;
         };
+        /** @description The configured providers. */
+        ProviderList: {
+            /** @description In the settings' order; empty when none is configured. */
+            providers: components["schemas"]["OidcProvider"][];
+        };
         /** @description Readiness: each dependency's state. */
         Readiness: {
             cache?: components["schemas"]["CacheStats"] | null;
@@ -1063,6 +1237,11 @@ export interface components {
             isStaff?: boolean;
             /** @description An active superuser. */
             isSuperuser?: boolean;
+            /**
+             * @description Not signed in, but a sign-in waits for its second factor (after a
+             *     password or a provider's redirect back): the methods it accepts.
+             */
+            mfaPending?: string[];
             /** @description A staff user who must set up a second factor before anything else. */
             mfaSetupRequired?: boolean;
             /** @description Whether anyone may sign up. */
@@ -1631,6 +1810,65 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: the body is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    user_identities_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Their linked accounts, oldest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityList"];
+                };
+            };
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_authenticated`, `permission_denied`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `user_not_found`. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3622,6 +3860,359 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: the body is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    identities_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The linked accounts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentityList"];
+                };
+            };
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_authenticated` or `mfa_setup_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    unlink_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The identity's id, as listed. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Detail"];
+                };
+            };
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_authenticated`, `reauthentication_required` or `mfa_setup_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `identity_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `last_sign_in_method`: no password, passkey or other linked account would be left. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: the body is larger than `max_body_bytes`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    providers_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The providers, for the sign-in buttons. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    callback_view: {
+        parameters: {
+            query?: {
+                /** @description The authorization code. */
+                code?: string;
+                /** @description The state sent at the start. */
+                state?: string;
+                /** @description The issuer (RFC 9207), checked when sent. */
+                iss?: string;
+                /** @description The provider's error, e.g. `access_denied`. */
+                error?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The provider's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in (a new session key and CSRF secret; or the second-factor step pending) to `next` on the SPA; linked, to `/account?linked={id}`; or refused, to `/?loginError=<code>` (`/account?linkError=<code>` when linking): `access_denied`, `provider_error`, `provider_unavailable`, `state_invalid`, `issuer_mismatch`, `token_invalid`, `account_inactive`, `link_required`, `signup_closed`, `email_required`, `email_unverified`, `identity_taken`, `link_invalid`. */
+            302: {
+                headers: {
+                    /** @description Where to go. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    link_view: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The provider's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The flow cookie is set; go to `location`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkStarted"];
+                };
+            };
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_authenticated`, `reauthentication_required` or `mfa_setup_required`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `provider_not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `payload_too_large`: the body is larger than `max_body_bytes`. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `provider_unavailable`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    start_view: {
+        parameters: {
+            query?: {
+                /** @description A path on the SPA to land on once signed in (one leading `/`; anything else is ignored). */
+                next?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The provider's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the provider's authorization endpoint (with `state`, `nonce` and a PKCE S256 challenge); or, when the start fails, to the SPA with `?loginError=provider_unavailable` or `throttled`. */
+            302: {
+                headers: {
+                    /** @description Where to go. */
+                    Location?: string;
+                    /** @description The flow cookie (HttpOnly, SameSite=Lax, 10 minutes). */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `provider_not_found`. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

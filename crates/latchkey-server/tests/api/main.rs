@@ -15,6 +15,7 @@ mod faults;
 mod flow;
 mod mail;
 mod metrics;
+mod oidc;
 mod pty;
 mod scale;
 mod schemathesis;

@@ -162,6 +162,33 @@ impl From<crate::state::AdminError> for ApiError {
     }
 }
 
+impl From<crate::state::OidcError> for ApiError {
+    fn from(e: crate::state::OidcError) -> Self {
+        use crate::state::OidcError;
+        match e {
+            OidcError::UnknownProvider => {
+                ApiError::new(StatusCode::NOT_FOUND, "provider_not_found", "No such provider.")
+            }
+            OidcError::IdentityNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "identity_not_found", "No such linked account.")
+            }
+            OidcError::LastSignInMethod => ApiError::new(
+                StatusCode::CONFLICT,
+                "last_sign_in_method",
+                "This is the only way to sign in to this account: set a password or add a passkey before unlinking it.",
+            ),
+            OidcError::Failed(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provider_unavailable",
+                "The sign-in provider cannot be reached right now. Try again in a moment.",
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("5")),
+            OidcError::Throttled(t) => crate::auth::AuthError::RequestsThrottled(t).into(),
+            OidcError::Auth(e) => e.into(),
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {

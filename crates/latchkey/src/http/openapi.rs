@@ -78,6 +78,10 @@ pub(crate) struct ErrorBody {
     #[serde(rename = "emailVerification")]
     #[schema(required = false, nullable = false)]
     email_verification: Option<String>,
+    /// With `signupOpen`: a sign-in waits for its second factor (these methods).
+    #[serde(rename = "mfaPending")]
+    #[schema(required = false, nullable = false)]
+    mfa_pending: Option<Vec<String>>,
 }
 
 // The security schemes' names; operations name `session` in their

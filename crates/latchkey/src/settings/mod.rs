@@ -14,6 +14,7 @@ mod cookie;
 mod email;
 mod limits;
 mod mfa;
+mod oidc;
 mod password;
 mod session;
 mod throttle;
@@ -30,6 +31,7 @@ pub use self::{
     email::*,
     limits::*,
     mfa::*,
+    oidc::*,
     password::*,
     session::*,
     throttle::*,
@@ -157,6 +159,8 @@ pub struct Settings {
     pub webauthn: WebauthnSettings,
     /// Staff without a second factor must set one up before anything else.
     pub mfa_required_for_staff: bool,
+    /// OpenID Connect providers users may sign in with (none by default).
+    pub oidc_providers: Vec<OidcProvider>,
 }
 
 impl fmt::Debug for Settings {
@@ -181,6 +185,7 @@ impl fmt::Debug for Settings {
             .field("throttle", &self.throttle)
             .field("email", &self.email)
             .field("accounts", &self.accounts)
+            .field("oidc_providers", &self.oidc_providers)
             .finish()
     }
 }
@@ -292,6 +297,8 @@ pub struct RawSettings {
     pub webauthn: RawWebauthn,
     /// `[mfa]`.
     pub mfa: RawMfa,
+    /// `[oidc]`.
+    pub oidc: RawOidc,
 }
 
 /// `[auth]` as read.
@@ -813,6 +820,12 @@ pub const SETTINGS: &[SettingDoc] = &[
         doc: "Staff without a second factor are sent to set one up: until they have, every other route (the admin's too) answers 403 mfa_setup_required.",
     },
     SettingDoc {
+        key: "oidc.providers",
+        kind: Kind::List,
+        default: DefaultValue::Text("none"),
+        doc: "OpenID Connect providers, as [[oidc.providers]] tables in the TOML file (not from the environment): id, name, issuer, client_id, client_secret, scopes (default openid email profile), auto_signup (default: follows accounts.signup), link_by_verified_email (default false). Needs public_url. See docs/oidc.md.",
+    },
+    SettingDoc {
         key: "limits.request_timeout",
         kind: Kind::Integer,
         default: DefaultValue::Int(limits::REQUEST_TIMEOUT, ""),
@@ -926,6 +939,7 @@ impl RawSettings {
         };
         let accounts = self.accounts.validate(frontend_fallback)?;
         let webauthn = self.webauthn.validate(public_url.as_ref(), &allowed_origins)?;
+        let oidc_providers = self.oidc.validate(public_url.as_ref())?;
         let email = self.email.validate()?;
         let mut trusted_proxies = Vec::new();
         for p in &self.trusted_proxies {
@@ -967,6 +981,7 @@ impl RawSettings {
             accounts,
             webauthn,
             mfa_required_for_staff: self.mfa.required_for_staff.unwrap_or(MFA_REQUIRED_FOR_STAFF),
+            oidc_providers,
             reauthentication_window: match self.auth.reauthentication_window.unwrap_or(AUTH_REAUTHENTICATION_WINDOW) {
                 0 => {
                     return Err(SettingsError::invalid(

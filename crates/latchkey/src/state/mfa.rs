@@ -345,7 +345,6 @@ impl Latchkey {
     /// The user whose sign-in waits in `session` for a second factor, if it
     /// is still fresh (5 minutes), the user active and their password the
     /// one that was entered. A stale pending state is removed.
-    #[cfg(feature = "webauthn")]
     pub(super) async fn pending_user(&self, session: &Session) -> Result<Option<User>, AuthError> {
         let Some(pending) = session.get(PENDING).await? else { return Ok(None) };
         let user = match pending["user"].as_i64() {
@@ -358,6 +357,19 @@ impl Latchkey {
                 session.remove(PENDING).await?;
                 Ok(None)
             }
+        }
+    }
+
+    /// The second factors the sign-in pending in `session` accepts, if one
+    /// is pending (after a password, or a provider's redirect back): the
+    /// SPA shows the second step when it loads.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn mfa_pending_methods(&self, session: &Session) -> Result<Option<Vec<&'static str>>, AuthError> {
+        match self.pending_user(session).await? {
+            Some(user) => Ok(Some(self.mfa_methods(user.id).await?)),
+            None => Ok(None),
         }
     }
 

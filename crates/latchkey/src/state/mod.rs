@@ -8,6 +8,7 @@ mod admin;
 mod auth;
 mod mailing;
 mod mfa;
+mod oidc;
 mod outbox;
 mod recovery;
 mod signup;
@@ -18,6 +19,7 @@ pub use account::{Ended, SessionSummary};
 pub(crate) use admin::parse_name;
 pub use admin::{Acting, AdminError, AdminSession, AdminSessionId};
 pub use mfa::{FactorUsed, SecondFactor, TotpSetup};
+pub use oidc::{CallbackParams, OidcError, OidcStarted};
 pub use signup::SignedUp;
 #[cfg(feature = "webauthn")]
 pub use webauthn::{OPTIONS_PER_CLIENT, Registered};
@@ -43,7 +45,7 @@ use crate::{
 };
 
 /// The ways in a password (or a passkey) is checked, as metrics label them.
-const LOGIN_WAYS: [&str; 5] = ["password", "basic", "reauthenticate", "password_change", "passkey"];
+const LOGIN_WAYS: [&str; 6] = ["password", "basic", "reauthenticate", "password_change", "passkey", "oidc"];
 
 struct Inner {
     settings: Settings,
@@ -54,6 +56,9 @@ struct Inner {
     keys: Arc<dyn KeyStore>,
     outbox: Arc<dyn OutboxStore>,
     mfa: Arc<dyn crate::mfa::MfaStore>,
+    identities: Arc<dyn crate::oidc::IdentityStore>,
+    #[cfg(feature = "oidc")]
+    idp: crate::idp::IdentityProviders,
     secret_box: crypto::SecretBox,
     recovery_key: crate::mfa::recovery::RecoveryCodeKey,
     #[cfg(feature = "webauthn")]
@@ -159,6 +164,9 @@ pub enum BuildError {
     /// The mail transport cannot be built.
     #[error("email: {0}")]
     Mail(String),
+    /// The OpenID Connect client cannot be built.
+    #[error("oidc: {0}")]
+    Oidc(String),
 }
 
 impl Latchkey {
@@ -186,7 +194,7 @@ impl Latchkey {
         let metrics = crate::metrics::Metrics::new();
         metrics.declare(&crate::csrf::CsrfReason::LABELS, &LOGIN_WAYS);
         hasher.observe_waits(metrics.hash_wait().clone());
-        let Stores { sessions, users, throttle, audit, keys: key_store, outbox, mfa } = stores;
+        let Stores { sessions, users, throttle, audit, keys: key_store, outbox, mfa, identities } = stores;
         let transport = crate::mailer::transport_for(&settings.email).map_err(|e| BuildError::Mail(e.to_string()))?;
         // The keys themselves are not kept: only what is derived from them.
         let keys = || std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter());
@@ -203,6 +211,9 @@ impl Latchkey {
         let recovery_key = crate::mfa::recovery::RecoveryCodeKey::new(secret_key.expose_secret().as_bytes());
         #[cfg(feature = "webauthn")]
         let relying_party = crate::mfa::webauthn::relying_party(&settings.webauthn);
+        #[cfg(feature = "oidc")]
+        let idp = crate::idp::IdentityProviders::new(&settings.oidc_providers)
+            .map_err(|e| BuildError::Oidc(e.to_string()))?;
         Ok(Self(Arc::new(Inner {
             settings,
             sessions,
@@ -212,6 +223,9 @@ impl Latchkey {
             keys: key_store,
             outbox,
             mfa,
+            identities,
+            #[cfg(feature = "oidc")]
+            idp,
             secret_box,
             recovery_key,
             #[cfg(feature = "webauthn")]
@@ -317,7 +331,19 @@ impl Latchkey {
             keys: self.0.keys.clone(),
             outbox: self.0.outbox.clone(),
             mfa: self.0.mfa.clone(),
+            identities: self.0.identities.clone(),
         }
+    }
+
+    /// The accounts at OpenID Connect providers linked to users.
+    pub fn identities(&self) -> &Arc<dyn crate::oidc::IdentityStore> {
+        &self.0.identities
+    }
+
+    /// The configured OpenID Connect providers' client.
+    #[cfg(feature = "oidc")]
+    pub(crate) fn idp(&self) -> &crate::idp::IdentityProviders {
+        &self.0.idp
     }
 
     /// The second factors.

@@ -56,6 +56,8 @@ pub struct Stores {
     pub outbox: Arc<dyn OutboxStore>,
     /// Second factors.
     pub mfa: Arc<dyn crate::mfa::MfaStore>,
+    /// Accounts at OpenID Connect providers linked to users.
+    pub identities: Arc<dyn crate::oidc::IdentityStore>,
 }
 
 impl Stores {
@@ -71,6 +73,7 @@ impl Stores {
             keys: mail.clone(),
             outbox: mail,
             mfa: Arc::new(memory::MemoryMfaStore::new()),
+            identities: Arc::new(memory::MemoryIdentityStore::default()),
         }
     }
 }
@@ -280,6 +283,7 @@ impl Database {
             keys: each_backend!(self, db => Arc::new(db.clone())),
             outbox: each_backend!(self, db => Arc::new(db.clone())),
             mfa: each_backend!(self, db => Arc::new(db.clone())),
+            identities: each_backend!(self, db => Arc::new(db.clone())),
         }
     }
 

@@ -982,3 +982,92 @@ macro_rules! mfa_store_conformance {
         }
     )* };
 }
+
+/// Every `IdentityStore` behaviour: one provider account, one user (also
+/// when two link it at once); lists per user, oldest first; unlinking only
+/// one's own; sign-ins recorded.
+#[macro_export]
+macro_rules! identity_store_conformance {
+    ($($backend:ident => $make:expr;)*) => { $(
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::testing::{time::Duration, now, new_user};
+            #[allow(unused_imports)]
+            use $crate::oidc::{IdentityStore, NewIdentity};
+
+            fn identity(user_id: i64, provider: &str, subject: &str) -> NewIdentity {
+                NewIdentity {
+                    user_id,
+                    provider: provider.to_owned(),
+                    issuer: "https://idp.example".to_owned(),
+                    subject: subject.to_owned(),
+                    email: format!("{subject}@example.com"),
+                }
+            }
+
+            #[test]
+            fn a_provider_account_links_to_one_user_and_is_found_by_provider_issuer_and_subject() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let a = fx.0.users.create(&new_user("idp-a"), now()).await.unwrap().id;
+                    let b = fx.0.users.create(&new_user("idp-b"), now()).await.unwrap().id;
+                    let s = fx.0.identities.clone();
+                    let first = s.link(&identity(a, "corp", "sub-1"), now()).await.unwrap().unwrap();
+                    assert_eq!((first.user_id, first.provider.as_str(), first.subject.as_str(), first.email.as_str()), (a, "corp", "sub-1", "sub-1@example.com"));
+                    assert_eq!((first.created_at, first.last_used_at), (now(), None));
+                    assert!(s.link(&identity(b, "corp", "sub-1"), now()).await.unwrap().is_none(), "one provider account, one user");
+                    assert!(s.link(&identity(a, "corp", "sub-1"), now()).await.unwrap().is_none(), "nor twice to the same");
+                    // Another provider, or another issuer, with the same subject is another account.
+                    let other = s.link(&identity(b, "google", "sub-1"), now()).await.unwrap().unwrap();
+                    let mut elsewhere = identity(b, "corp", "sub-1");
+                    elsewhere.issuer = "https://other.example".into();
+                    assert!(s.link(&elsewhere, now()).await.unwrap().is_some());
+                    assert_eq!(s.find("corp", "https://idp.example", "sub-1").await.unwrap().map(|i| i.user_id), Some(a));
+                    assert_eq!(s.find("google", "https://idp.example", "sub-1").await.unwrap().map(|i| i.id), Some(other.id));
+                    assert!(s.find("corp", "https://idp.example", "sub-2").await.unwrap().is_none());
+                    assert!(s.find("corp", "https://nope.example", "sub-1").await.unwrap().is_none());
+                })
+            }
+
+            #[test]
+            fn identities_are_listed_oldest_first_unlinked_only_by_their_user_and_record_their_use() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let a = fx.0.users.create(&new_user("idp-c"), now()).await.unwrap().id;
+                    let b = fx.0.users.create(&new_user("idp-d"), now()).await.unwrap().id;
+                    let s = fx.0.identities.clone();
+                    let later = s.link(&identity(a, "corp", "late"), now() + Duration::seconds(5)).await.unwrap().unwrap();
+                    let early = s.link(&identity(a, "google", "early"), now()).await.unwrap().unwrap();
+                    let list = s.list(a).await.unwrap();
+                    assert_eq!(list.iter().map(|i| i.id).collect::<Vec<_>>(), [early.id, later.id]);
+                    assert!(s.list(b).await.unwrap().is_empty());
+                    s.record_use(early.id, now() + Duration::seconds(9)).await.unwrap();
+                    assert_eq!(s.find("google", "https://idp.example", "early").await.unwrap().unwrap().last_used_at, Some(now() + Duration::seconds(9)));
+                    assert!(!s.unlink(b, early.id).await.unwrap(), "another user's");
+                    assert!(s.unlink(a, early.id).await.unwrap());
+                    assert!(!s.unlink(a, early.id).await.unwrap(), "gone");
+                    assert_eq!(s.list(a).await.unwrap().len(), 1);
+                    // Unlinked, the provider account may be linked again (to anyone).
+                    assert!(s.link(&identity(b, "google", "early"), now()).await.unwrap().is_some());
+                })
+            }
+
+            #[test]
+            fn of_two_links_of_one_provider_account_at_once_one_wins() {
+                $crate::testing::block_on(async {
+                    let fx = $make.await;
+                    let a = fx.0.users.create(&new_user("idp-e"), now()).await.unwrap().id;
+                    let b = fx.0.users.create(&new_user("idp-f"), now()).await.unwrap().id;
+                    let s = fx.0.identities.clone();
+                    let (x, y) = $crate::testing::join(
+                        s.link(&identity(a, "corp", "race"), now()),
+                        s.link(&identity(b, "corp", "race"), now()),
+                    ).await;
+                    assert_eq!([x.unwrap(), y.unwrap()].iter().filter(|w| w.is_some()).count(), 1);
+                })
+            }
+        }
+    )* };
+}

@@ -249,3 +249,14 @@ mod mfa {
         postgres => postgres();
     }
 }
+
+mod identities {
+    // The same fixtures as the mail stores': a whole `Stores` per backend.
+    use super::mail::{memory, postgres, sqlite_store};
+
+    latchkey::identity_store_conformance! {
+        memory => memory();
+        sqlite => sqlite_store();
+        postgres => postgres();
+    }
+}

@@ -457,6 +457,21 @@ async fn reset_factors_view(
     Ok(Detail::json(detail).into_response())
 }
 
+/// A user's accounts at OpenID Connect providers.
+#[utoipa::path(get, path = "/api/admin/users/{id}/identities/", tag = "admin", security(("session" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "Their linked accounts, oldest first.", body = super::oidc::IdentityList),
+        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody),
+        (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
+async fn user_identities_view(
+    State(lk): State<Latchkey>,
+    _: Staff,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let user = lk.admin_user(user_id(&id)?).await?;
+    Ok(Json(super::oidc::IdentityList::of(&lk, &user).await?).into_response())
+}
+
 /// A user's live sessions.
 #[utoipa::path(get, path = "/api/admin/users/{id}/sessions/", tag = "admin", security(("session" = [])),
     params(("id" = String, Path, description = "The user's id.")),
@@ -597,6 +612,7 @@ pub(crate) fn router() -> OpenApiRouter<Latchkey> {
         .routes(routes!(user_view, update_user_view))
         .routes(routes!(set_password_view))
         .routes(routes!(user_factors_view, reset_factors_view))
+        .routes(routes!(user_identities_view))
         .routes(routes!(user_sessions_view, end_user_sessions_view))
         .routes(routes!(live_sessions_view))
         .routes(routes!(end_session_view))

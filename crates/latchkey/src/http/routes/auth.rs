@@ -188,6 +188,7 @@ async fn session_view(
                 is_staff: Some(user.is_active && user.is_staff),
                 is_superuser: Some(user.is_active && user.is_superuser),
                 mfa_setup_required: Some(lk.mfa_setup_required(&user).await?),
+                mfa_pending: None,
                 username: Some(user.username),
                 email: Some(user.email),
                 email_verified: Some(user.email_verified),
@@ -197,9 +198,15 @@ async fn session_view(
             .into_response())
         }
         // DRF's 403, with what the SPA needs to offer sign-up.
-        None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()
-            .with_member("signupOpen", signup_open.into())
-            .with_member("emailVerification", email_verification.into())),
+        None if lk.settings().preset == Preset::Rest => {
+            let mut e = ApiError::not_authenticated()
+                .with_member("signupOpen", signup_open.into())
+                .with_member("emailVerification", email_verification.into());
+            if let Some(methods) = lk.mfa_pending_methods(&session).await? {
+                e = e.with_member("mfaPending", serde_json::json!(methods));
+            }
+            Err(e)
+        }
         None => Ok(Json(Answer {
             is_authenticated: false,
             expires_at: None,
@@ -210,6 +217,7 @@ async fn session_view(
             is_staff: None,
             is_superuser: None,
             mfa_setup_required: None,
+            mfa_pending: lk.mfa_pending_methods(&session).await?,
             signup_open,
             email_verification,
         })
@@ -257,6 +265,11 @@ pub(crate) struct SessionAnswer {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
     mfa_setup_required: Option<bool>,
+    /// Not signed in, but a sign-in waits for its second factor (after a
+    /// password or a provider's redirect back): the methods it accepts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    mfa_pending: Option<Vec<&'static str>>,
     /// Whether anyone may sign up.
     signup_open: bool,
     /// `none`, `optional` or `mandatory`.

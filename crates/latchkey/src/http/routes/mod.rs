@@ -2,7 +2,8 @@
 //! tutorial's five endpoints), [`account`] (the user's sessions, password
 //! change, re-authentication), [`recovery`] (password reset by mail),
 //! [`signup`] (sign-up, email verification), [`admin`] (the staff API
-//! under `/api/admin/`), [`mfa`] (second factors), [`forward_auth`] (a
+//! under `/api/admin/`), [`mfa`] (second factors), [`oidc`] (sign-in with
+//! OpenID Connect providers, linked accounts), [`forward_auth`] (a
 //! proxy's `auth_request`), [`openapi`] (the document) and [`health`]
 //! (probes for load balancers).
 //! A new feature adds a module here, merges its router in `feature_routers`
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod forward_auth;
 pub mod health;
 pub mod mfa;
+pub mod oidc;
 pub mod openapi;
 pub mod recovery;
 pub mod signup;
@@ -41,13 +43,14 @@ pub const API_PATHS: &[&[&str]] = &[
     signup::PATHS,
     admin::PATHS,
     mfa::PATHS,
+    oidc::PATHS,
     forward_auth::PATHS,
     openapi::PATHS,
 ];
 
 /// Prefixes under which one more segment names a resource
 /// (`/api/sessions/{id}/`, `/api/admin/users/{id}/`), by feature.
-pub const API_PREFIXES: &[&[&str]] = &[account::PREFIXES, admin::PREFIXES, mfa::PREFIXES];
+pub const API_PREFIXES: &[&[&str]] = &[account::PREFIXES, admin::PREFIXES, mfa::PREFIXES, oidc::PREFIXES];
 
 /// Whether `slashed` (a path ending in `/`) is one the routers serve.
 fn is_api_path(slashed: &str) -> bool {
@@ -68,7 +71,8 @@ fn feature_routers() -> [OpenApiRouter<Latchkey>; 2] {
         .merge(recovery::router())
         .merge(signup::router())
         .merge(admin::router())
-        .merge(mfa::router());
+        .merge(mfa::router())
+        .merge(oidc::router());
     [layered, forward_auth::router().merge(openapi::router())]
 }
 

@@ -1,12 +1,14 @@
 //! Stores in process memory: for tests, examples and single-process
 //! development. Lost on restart and not shared between instances.
 
+mod identities;
 mod mail;
 mod mfa;
 mod sessions;
 mod throttle;
 mod users;
 
+pub use identities::MemoryIdentityStore;
 pub use mail::MemoryMailStore;
 pub use mfa::MemoryMfaStore;
 pub use sessions::MemorySessionStore;

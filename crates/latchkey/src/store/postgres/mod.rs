@@ -38,6 +38,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "admin", sql: include_str!("../../../migrations/postgres/0005_admin.sql") },
     Migration { version: 6, name: "mfa", sql: include_str!("../../../migrations/postgres/0006_mfa.sql") },
     Migration { version: 7, name: "webauthn", sql: include_str!("../../../migrations/postgres/0007_webauthn.sql") },
+    Migration { version: 8, name: "oidc", sql: include_str!("../../../migrations/postgres/0008_oidc.sql") },
 ];
 
 /// User search: `lower(x) LIKE`, served by pg_trgm's indexes (migration 5).

@@ -44,6 +44,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "admin", sql: include_str!("../../../migrations/sqlite/0007_admin.sql") },
     Migration { version: 8, name: "mfa", sql: include_str!("../../../migrations/sqlite/0008_mfa.sql") },
     Migration { version: 9, name: "webauthn", sql: include_str!("../../../migrations/sqlite/0009_webauthn.sql") },
+    Migration { version: 10, name: "oidc", sql: include_str!("../../../migrations/sqlite/0010_oidc.sql") },
 ];
 
 /// User search: the FTS5 trigram table of migration 7.
