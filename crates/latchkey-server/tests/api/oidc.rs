@@ -192,6 +192,7 @@ async fn signing_in_at_the_provider_signs_the_browser_in_with_new_keys_and_lands
         let set_cookie = start.headers()["set-cookie"].to_str().unwrap().to_owned();
         assert!(set_cookie.starts_with("latchkey_oidc="), "{set_cookie}");
         assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("Max-Age=600"), "{set_cookie}");
+        assert!(set_cookie.contains("Path=/api/oidc/"), "sent to the OpenID Connect routes only: {set_cookie}");
         assert!(set_cookie.contains("SameSite=Lax") || set_cookie.contains("SameSite=None"), "{set_cookie}");
         let auth_url = Url::parse(&location(&start)).unwrap();
         let q: std::collections::HashMap<_, _> = auth_url.query_pairs().into_owned().collect();

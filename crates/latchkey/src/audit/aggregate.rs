@@ -15,7 +15,8 @@ use time::OffsetDateTime;
 use super::AuditEvent;
 
 /// The events that are aggregated.
-pub const AGGREGATED: &[&str] = &["csrf_rejected", "login_throttled", "cross_site_logout_refused"];
+pub const AGGREGATED: &[&str] =
+    &["csrf_rejected", "login_throttled", "cross_site_logout_refused", "oidc_callback_refused"];
 
 /// Distinct (event, client) pairs kept between flushes; beyond this, further
 /// clients are folded into one aggregate per event without an address, so

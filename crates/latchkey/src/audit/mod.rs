@@ -24,7 +24,8 @@ pub struct AuditEvent {
     /// What: `login`, `login_failed`, `login_throttled`, `logout`,
     /// `csrf_rejected`, `basic_auth_failed`, `password_changed`,
     /// `sessions_revoked`, `user_deactivated`, `user_activated`,
-    /// `cross_site_logout_refused`.
+    /// `cross_site_logout_refused`, `oidc_failed`, `oidc_callback_refused`,
+    /// `oidc_linked`, `oidc_unlinked`.
     pub event: String,
     /// The (submitted) username, if any: whose account it concerns.
     pub username: Option<String>,

@@ -108,17 +108,18 @@ impl Latchkey {
     }
 
     /// The flow cookie: HttpOnly, the session cookie's `Secure` and prefix,
-    /// [`crate::oidc::FLOW_TTL`], and SameSite=Lax (None where the session
+    /// [`crate::oidc::FLOW_TTL`], sent only to `/api/oidc/` (a `__Host-`
+    /// cookie must have `Path=/`), and SameSite=Lax (None where the session
     /// cookie is None): it must come back on the provider's cross-site
     /// redirect, which a Strict cookie would not.
     pub fn oidc_flow_cookie(&self) -> CookieSettings {
         let session = &self.settings().session.cookie;
-        let prefix = if session.name.starts_with("__Host-") { "__Host-" } else { "" };
+        let host_only = session.name.starts_with("__Host-");
         CookieSettings {
-            name: format!("{prefix}latchkey_oidc"),
+            name: format!("{}latchkey_oidc", if host_only { "__Host-" } else { "" }),
             age: Some(std::time::Duration::from_secs(600)),
             domain: None,
-            path: crate::settings::COOKIE_PATH.into(),
+            path: if host_only { crate::settings::COOKIE_PATH.into() } else { "/api/oidc/".into() },
             secure: session.secure,
             http_only: true,
             same_site: if session.same_site == SameSite::None { SameSite::None } else { SameSite::Lax },
@@ -197,7 +198,7 @@ impl Latchkey {
     ) -> Result<OidcStarted, OidcError> {
         let provider = self.oidc_provider(id).ok_or(OidcError::UnknownProvider)?;
         if link_user.is_none() {
-            self.count_oidc_start(client).await.map_err(OidcError::Throttled)?;
+            self.count_oidc_start(client).await?;
         }
         let next = next.and_then(crate::oidc::safe_next);
         let started = self.idp().authorize(provider, &self.oidc_redirect_uri(id), next, link_user.map(|u| u.id)).await;
@@ -231,21 +232,19 @@ impl Latchkey {
         Ok(OidcStarted { location: authorization.url, flow_key: key.expose().to_owned() })
     }
 
-    async fn count_oidc_start(&self, client: &ClientInfo) -> Result<(), Throttled> {
+    /// Counts an anonymous start of `client`; [`OidcError::Throttled`] past
+    /// [`STARTS_PER_CLIENT`] per throttle window (a store failure stays one).
+    async fn count_oidc_start(&self, client: &ClientInfo) -> Result<(), OidcError> {
         let policy = &self.settings().throttle;
         if !policy.enabled {
             return Ok(());
         }
         let now = self.clock().now();
         let key = format!("oidc:ip:{}", client_key(client.ip));
-        let c = self
-            .throttle()
-            .record_failure(&key, now, policy.window)
-            .await
-            .map_err(|_| Throttled { scope: "client", retry_after: time::Duration::SECOND })?;
+        let c = self.throttle().record_failure(&key, now, policy.window).await?;
         if c.failures > STARTS_PER_CLIENT {
             let retry_after = (c.window_start + policy.window - now).max(time::Duration::SECOND);
-            return Err(Throttled { scope: "client", retry_after });
+            return Err(OidcError::Throttled(Throttled { scope: "client", retry_after }));
         }
         Ok(())
     }
@@ -283,8 +282,11 @@ impl Latchkey {
         let (location, outcome) = match result {
             Ok(location) => (location, "ok"),
             Err(Refusal::Failed(failure, why)) => {
-                self.audit(self.oidc_event("oidc_failed", client, None).detail(format!("{id}: {failure}: {why}")))
-                    .await;
+                // A callback that matches no started sign-in costs an
+                // attacker nothing (no start, so no throttle): counted per
+                // client and written as one row a flush, like CSRF refusals.
+                let event = if failure == Failure::StateInvalid { "oidc_callback_refused" } else { "oidc_failed" };
+                self.audit(self.oidc_event(event, client, None).detail(format!("{id}: {failure}: {why}"))).await;
                 let page = if linking { "/account?linkError=" } else { "/?loginError=" };
                 (self.on_frontend(&format!("{page}{}", failure.code())), "failed")
             }

@@ -64,3 +64,22 @@ async fn unauthenticated_rejections_are_written_as_one_counted_row_at_the_flush(
     app.login().await;
     assert!(app.lk.audit_store().list(1, None).await.unwrap()[0].event == "login", "successes are written at once");
 }
+
+#[tokio::test]
+async fn openid_connect_callbacks_that_match_no_started_sign_in_are_aggregated_not_written_one_by_one() {
+    let mut app = TestApp::new(Preset::Embedded).await;
+    for i in 0..50 {
+        let path = format!("/api/oidc/corp/callback/?code=c{i}&state=s{i}");
+        let res = app.send(Method::GET, &path, &[], None).await;
+        assert_eq!(res.status, StatusCode::FOUND);
+        assert_eq!(res.headers["location"], "http://localhost/?loginError=state_invalid");
+    }
+    assert!(
+        app.lk.audit_store().list(100, None).await.unwrap().iter().all(|e| !e.event.starts_with("oidc")),
+        "nothing is written per refused callback"
+    );
+    assert_eq!(app.lk.flush_audit().await, 1);
+    let events = app.lk.audit_store().list(100, None).await.unwrap();
+    let refused: Vec<_> = events.iter().filter(|e| e.event == "oidc_callback_refused").collect();
+    assert_eq!((refused.len(), refused[0].count), (1, 50), "{refused:?}");
+}
