@@ -213,7 +213,16 @@ impl IdentityProviders {
             return Err(IdpError::Unavailable("discovery failed moments ago".into()));
         }
         let issuer = IssuerUrl::new(p.issuer.clone()).map_err(|e| IdpError::Unavailable(e.to_string()))?;
-        match Metadata::discover_async(issuer, &self.http).await {
+        let discovered =
+            Metadata::discover_async(issuer, &self.http).await.map_err(|e| error_chain(&e)).and_then(|m| {
+                // An https issuer whose document sends codes or secrets over
+                // plain http is refused, not used.
+                match insecure_endpoint(&m, p.plain_http) {
+                    Some(url) => Err(format!("the discovery document names a plain-http endpoint {url}")),
+                    None => Ok(m),
+                }
+            });
+        match discovered {
             Ok(metadata) => {
                 let d = Arc::new(Discovered { metadata, at: Instant::now() });
                 cache.discovered = Some(d.clone());
@@ -225,7 +234,7 @@ impl IdentityProviders {
                 // A stale discovery beats none while the provider is down.
                 match &cache.discovered {
                     Some(d) if !refresh => Ok(d.clone()),
-                    _ => Err(IdpError::Unavailable(format!("discovery of {}: {}", p.issuer, error_chain(&e)))),
+                    _ => Err(IdpError::Unavailable(format!("discovery of {}: {e}", p.issuer))),
                 }
             }
         }
@@ -368,6 +377,21 @@ impl IdentityProviders {
     }
 }
 
+/// The first endpoint of `m` that is not https, unless the issuer itself
+/// is plain http (a loopback provider in development).
+fn insecure_endpoint(m: &Metadata, plain_http_issuer: bool) -> Option<String> {
+    if plain_http_issuer {
+        return None;
+    }
+    let urls = [
+        Some(m.authorization_endpoint().as_str()),
+        m.token_endpoint().map(|u| u.as_str()),
+        Some(m.jwks_uri().as_str()),
+        m.userinfo_endpoint().map(|u| u.as_str()),
+    ];
+    urls.into_iter().flatten().find(|u| !u.starts_with("https://")).map(str::to_owned)
+}
+
 /// An error and its sources, one line.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
@@ -378,4 +402,39 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(token: &str) -> Metadata {
+        serde_json::from_value(serde_json::json!({
+            "issuer": "https://login.example.com",
+            "authorization_endpoint": "https://login.example.com/auth",
+            "token_endpoint": token,
+            "jwks_uri": "https://login.example.com/jwks",
+            "userinfo_endpoint": "https://login.example.com/me",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "authorization_response_iss_parameter_supported": true,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_https_issuer_may_not_send_codes_or_secrets_to_a_plain_http_endpoint() {
+        assert_eq!(insecure_endpoint(&metadata("https://login.example.com/token"), false), None);
+        assert_eq!(
+            insecure_endpoint(&metadata("http://login.example.com/token"), false).as_deref(),
+            Some("http://login.example.com/token")
+        );
+        assert_eq!(insecure_endpoint(&metadata("http://127.0.0.1:9/token"), true), None, "a loopback dev issuer");
+        assert_eq!(
+            metadata("https://x/token").additional_metadata().authorization_response_iss_parameter_supported,
+            Some(true),
+            "RFC 9207's flag is read from discovery"
+        );
+    }
 }
