@@ -9,7 +9,8 @@ import SignInForm, { loginErrorMessage } from "./account/SignInForm";
 import { useReauth } from "./account/reauth";
 import { oidcErrorMessage, takeQueryParam } from "./account/oidc";
 import { returnPath } from "./account/returnPath";
-import { ApiClient, OidcProvider } from "./api/client";
+import { useOidcProviders } from "./account/useOidcProviders";
+import { ApiClient } from "./api/client";
 
 type View =
   | { kind: "loading" }
@@ -213,18 +214,7 @@ function LoginForm({
   signupOpen: boolean;
   onSignedIn: () => Promise<void>;
 }) {
-  const [providers, setProviders] = useState<OidcProvider[]>([]);
-  useEffect(() => {
-    let cancelled = false;
-    // No buttons rather than a broken page when the list cannot be read.
-    api
-      .oidcProviders()
-      .then((p) => !cancelled && setProviders(p))
-      .catch(() => undefined);
-    return () => {
-      cancelled = true;
-    };
-  }, [api]);
+  const providers = useOidcProviders(api);
   return (
     <div style={{ maxWidth: 480 }}>
       <h1 className="h3 mb-4">Sign in</h1>

@@ -5,8 +5,9 @@
 
 import { FormEvent, ReactNode, useEffect, useRef, useState } from "react";
 
-import { ApiClient, ApiError, OidcProvider } from "../api/client";
+import { ApiClient, ApiError } from "../api/client";
 import { accountErrorMessage } from "./errors";
+import { useOidcProviders } from "./useOidcProviders";
 
 /** The user closed the password dialog: the action did not run. */
 export class CancelledError extends Error {
@@ -56,18 +57,7 @@ function ReauthDialog({ api, onDone, onCancel }: { api: ApiClient; onDone: () =>
   const [busy, setBusy] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   // Accounts without a password prove it is them at their provider again.
-  const [providers, setProviders] = useState<OidcProvider[]>([]);
-
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .oidcProviders()
-      .then((p) => !cancelled && setProviders(p))
-      .catch(() => undefined);
-    return () => {
-      cancelled = true;
-    };
-  }, [api]);
+  const providers = useOidcProviders(api);
 
   useEffect(() => {
     input.current?.focus();

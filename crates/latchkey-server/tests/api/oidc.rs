@@ -216,7 +216,7 @@ async fn signing_in_at_the_provider_signs_the_browser_in_with_new_keys_and_lands
         assert_eq!((s["email"].clone(), s["emailVerified"].clone()), (json!("alice@example.com"), json!(true)));
         assert!(s["authenticatedAt"].is_string(), "counts as a recent authentication: {s}");
         assert_ne!(csrf(&c, &server).await, token_before, "a new CSRF secret");
-        let ids: Value = c.get(server.url("/api/oidc/identities/")).send().await.unwrap().json().await.unwrap();
+        let ids = identities(&c, &server).await;
         assert_eq!(ids["identities"][0]["provider"], "test");
         assert_eq!(ids["identities"][0]["providerName"], "Test IdP");
         assert_eq!(ids["identities"][0]["email"], "alice@example.com");
@@ -224,7 +224,7 @@ async fn signing_in_at_the_provider_signs_the_browser_in_with_new_keys_and_lands
         let c2 = browser();
         sign_in(&c2, &server, "alice", "/").await;
         assert_eq!(session(&c2, &server).await["username"], "alice");
-        let ids: Value = c2.get(server.url("/api/oidc/identities/")).send().await.unwrap().json().await.unwrap();
+        let ids = identities(&c2, &server).await;
         assert_eq!(ids["identities"].as_array().unwrap().len(), 1);
         assert!(ids["identities"][0]["lastUsedAt"].is_string());
     }
@@ -417,19 +417,34 @@ async fn server_latchkey(server: &TestServer) -> latchkey::Latchkey {
     lk
 }
 
+/// The browser's linked identities.
+async fn identities(c: &Client, server: &TestServer) -> Value {
+    c.get(server.url("/api/oidc/identities/")).send().await.unwrap().json().await.unwrap()
+}
+
+/// `POST /api/oidc/test/link/` with `token`; where the answer sends the browser.
+async fn start_link(c: &Client, server: &TestServer, token: &str) -> String {
+    let res = c.post(server.url("/api/oidc/test/link/")).header("x-csrftoken", token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.json::<Value>().await.unwrap()["location"].as_str().unwrap().to_owned()
+}
+
+/// `DELETE /api/oidc/identities/{id}/` with `token`.
+async fn unlink(c: &Client, server: &TestServer, token: &str, id: i64) -> reqwest::Response {
+    c.delete(server.url(&format!("/api/oidc/identities/{id}/"))).header("x-csrftoken", token).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn linking_from_the_account_page_then_signing_in_with_it_and_unlinking() {
     let (_p, server) = setup(Preset::Embedded, |_, _| {}).await;
     let c = browser();
     assert_eq!(http_login(&c, &server.url(""), USER, PASSWORD).await, 200);
     let token = csrf(&c, &server).await;
-    let res = c.post(server.url("/api/oidc/test/link/")).header("x-csrftoken", &token).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let location = res.json::<Value>().await.unwrap()["location"].as_str().unwrap().to_owned();
+    let location = start_link(&c, &server, &token).await;
     let callback = through_provider(&c, &server, &location, "grace").await;
     assert_eq!(finish(&c, &callback).await, server.url("/account?linked=test"));
     assert_eq!(session(&c, &server).await["username"], USER, "still the same user");
-    let ids: Value = c.get(server.url("/api/oidc/identities/")).send().await.unwrap().json().await.unwrap();
+    let ids = identities(&c, &server).await;
     assert_eq!(ids["identities"][0]["email"], "grace@example.com");
     let id = ids["identities"][0]["id"].as_i64().unwrap();
 
@@ -444,33 +459,21 @@ async fn linking_from_the_account_page_then_signing_in_with_it_and_unlinking() {
     let h = browser();
     assert_eq!(http_login(&h, &server.url(""), "heidi", PASSWORD).await, 200);
     let t = csrf(&h, &server).await;
-    let res = h.post(server.url("/api/oidc/test/link/")).header("x-csrftoken", &t).send().await.unwrap();
-    let location = res.json::<Value>().await.unwrap()["location"].as_str().unwrap().to_owned();
+    let location = start_link(&h, &server, &t).await;
     let callback = through_provider(&h, &server, &location, "grace").await;
     assert_eq!(finish(&h, &callback).await, server.url("/account?linkError=identity_taken"));
-    let res =
-        h.delete(server.url(&format!("/api/oidc/identities/{id}/"))).header("x-csrftoken", &t).send().await.unwrap();
+    let res = unlink(&h, &server, &t, id).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
     // Linking without a token is a CSRF failure; unlinking works once.
     let res = c.post(server.url("/api/oidc/test/link/")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let token = csrf(&c, &server).await;
-    let res = c
-        .delete(server.url(&format!("/api/oidc/identities/{id}/")))
-        .header("x-csrftoken", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = unlink(&c, &server, &token, id).await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res = c
-        .delete(server.url(&format!("/api/oidc/identities/{id}/")))
-        .header("x-csrftoken", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = unlink(&c, &server, &token, id).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let ids: Value = c.get(server.url("/api/oidc/identities/")).send().await.unwrap().json().await.unwrap();
+    let ids = identities(&c, &server).await;
     assert_eq!(ids["identities"], json!([]));
 }
 
@@ -480,27 +483,17 @@ async fn linking_needs_a_recent_sign_in_and_the_last_way_to_sign_in_cannot_be_un
     let c = browser();
     sign_in(&c, &server, "ivan", "/").await;
     let token = csrf(&c, &server).await;
-    let ids: Value = c.get(server.url("/api/oidc/identities/")).send().await.unwrap().json().await.unwrap();
+    let ids = identities(&c, &server).await;
     let id = ids["identities"][0]["id"].as_i64().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let res = c.post(server.url("/api/oidc/test/link/")).header("x-csrftoken", &token).send().await.unwrap();
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "reauthentication_required");
-    let res = c
-        .delete(server.url(&format!("/api/oidc/identities/{id}/")))
-        .header("x-csrftoken", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = unlink(&c, &server, &token, id).await;
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "reauthentication_required");
     // Signing in at the provider again is a fresh authentication.
     sign_in(&c, &server, "ivan", "/").await;
     let token = csrf(&c, &server).await;
-    let res = c
-        .delete(server.url(&format!("/api/oidc/identities/{id}/")))
-        .header("x-csrftoken", &token)
-        .send()
-        .await
-        .unwrap();
+    let res = unlink(&c, &server, &token, id).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "last_sign_in_method");
 }

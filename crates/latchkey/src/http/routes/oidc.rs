@@ -188,14 +188,17 @@ async fn start_view(
 ) -> Result<Response, ApiError> {
     let next = query_pairs(query.as_deref()).find(|(k, _)| k == "next").map(|(_, v)| v);
     match lk.oidc_start(&id, next.as_deref(), None, &client).await {
-        Ok(started) => {
-            let cookie = cookies::set(&lk.oidc_flow_cookie(), &started.flow_key, lk.clock().now());
-            Ok(redirect(&started.location, Some(cookie)))
-        }
+        Ok(started) => Ok(redirect(&started.location, Some(flow_cookie(&lk, &started)))),
         Err(OidcError::Failed(f)) => Ok(redirect(&login_error(&lk, f), None)),
         Err(OidcError::Throttled(_)) => Ok(redirect(&login_error(&lk, Failure::Throttled), None)),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The `Set-Cookie` that keeps a started flow's key in the browser.
+#[cfg(feature = "oidc")]
+fn flow_cookie(lk: &Latchkey, started: &crate::state::OidcStarted) -> HeaderValue {
+    cookies::set(&lk.oidc_flow_cookie(), &started.flow_key, lk.clock().now())
 }
 
 #[cfg(feature = "oidc")]
@@ -262,9 +265,9 @@ async fn link_view(
     lk.oidc_provider(&id).ok_or(OidcError::UnknownProvider)?;
     lk.require_recent_authentication(&session).await?;
     let started = lk.oidc_start(&id, None, Some(&user), &client).await?;
+    let cookie = flow_cookie(&lk, &started);
     let mut res = Json(LinkStarted { location: started.location }).into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, cookies::set(&lk.oidc_flow_cookie(), &started.flow_key, lk.clock().now()));
+    res.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(res)
 }
 
