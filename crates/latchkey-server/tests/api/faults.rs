@@ -21,8 +21,9 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// `latchkey serve` on a fixed port; waits until it listens.
-fn serve(dir: &std::path::Path, port: u16, extra: &[&str], env: &[(&str, &str)]) -> Child {
+/// `latchkey serve` on `port` (0: one the system picks, so no other process
+/// can take it first); waits until it listens and says on which port.
+fn serve(dir: &std::path::Path, port: u16, extra: &[&str], env: &[(&str, &str)]) -> (Child, u16) {
     let mut cmd = latchkey(dir);
     cmd.args(["serve", "--preset", "same-origin", "--bind", &format!("127.0.0.1:{port}")]).args(extra);
     for (k, v) in env {
@@ -32,7 +33,12 @@ fn serve(dir: &std::path::Path, port: u16, extra: &[&str], env: &[(&str, &str)])
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.contains("listening"), "server did not start: {line:?}");
-    child
+    let port = line
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (child, port)
 }
 
 fn nginx(listen: u16, b1: u16, b2: u16) -> (Child, tempfile::TempDir) {
@@ -127,7 +133,6 @@ async fn behind_nginx(redis_prefix: Option<&str>) {
             .env("LATCHKEY_PASSWORD", PASSWORD))
         .0
     );
-    let (pa, pb, pn) = (free_port(), free_port(), free_port());
     let redis_url = latchkey::testing::redis_url();
     let mut flags = vec!["--database", pg.url.as_str(), "--trusted-proxy", "127.0.0.1"];
     if redis_prefix.is_some() {
@@ -135,7 +140,9 @@ async fn behind_nginx(redis_prefix: Option<&str>) {
     }
     let env: Vec<(&str, &str)> = redis_prefix.map(|p| vec![("LATCHKEY_SESSION_STORE_PREFIX", p)]).unwrap_or_default();
     let (flags, env) = (flags.as_slice(), env.as_slice());
-    let mut procs = Killer(vec![serve(dir.path(), pa, flags, env), serve(dir.path(), pb, flags, env)]);
+    let ((a, pa), (b, pb)) = (serve(dir.path(), 0, flags, env), serve(dir.path(), 0, flags, env));
+    let mut procs = Killer(vec![a, b]);
+    let pn = free_port();
     let (nginx_child, _nginx_dir) = nginx(pn, pa, pb);
     procs.0.push(nginx_child);
     let base = format!("http://127.0.0.1:{pn}");
@@ -181,7 +188,7 @@ async fn behind_nginx(redis_prefix: Option<&str>) {
     assert!(failures <= 8, "{failures} of {} requests failed; at most the 8 in flight may", results.len());
 
     // The killed instance restarts and takes traffic again; the session still holds.
-    procs.0[0] = serve(dir.path(), pa, flags, env);
+    procs.0[0] = serve(dir.path(), pa, flags, env).0;
     let back = Instant::now() + Duration::from_secs(15);
     loop {
         let res = c.get(format!("{base}/api/whoami/")).send().await.unwrap();
@@ -244,9 +251,9 @@ async fn sqlite_keeps_every_acknowledged_session_and_user_through_kill_9() {
             .env("LATCHKEY_PASSWORD", PASSWORD))
         .0
     );
-    let port = free_port();
     let env = [("LATCHKEY_THROTTLE__PER_IP", "1000000")];
-    let mut server = Killer(vec![serve(dir.path(), port, &[], &env)]);
+    let (child, port) = serve(dir.path(), 0, &[], &env);
+    let mut server = Killer(vec![child]);
     let base = format!("http://127.0.0.1:{port}");
 
     let sessions: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -317,7 +324,7 @@ async fn sqlite_keeps_every_acknowledged_session_and_user_through_kill_9() {
         users.len()
     );
 
-    server.0[0] = serve(dir.path(), port, &[], &env);
+    server.0[0] = serve(dir.path(), port, &[], &env).0;
     let c = reqwest::Client::new();
     for cookie in &sessions {
         let v: Value =

@@ -51,34 +51,46 @@ fn start_provider(redirect_uris: &[String]) -> Provider {
     Provider { child, issuer }
 }
 
-/// A provider and a server whose provider `test` is it (the server on a
-/// port chosen first: the redirect URI is registered at the provider).
-async fn setup(preset: Preset, tweak: impl FnOnce(&mut RawSettings, &mut RawOidcProvider)) -> (Provider, TestServer) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let public = format!("http://127.0.0.1:{port}");
-    let provider = start_provider(&[format!("{public}/api/oidc/test/callback/")]);
-    let issuer = provider.issuer.clone();
-    let server = try_spawn_server(
-        preset,
-        |raw| {
-            raw.public_url = Some(public.clone());
-            let mut p = RawOidcProvider {
-                id: "test".into(),
-                name: Some("Test IdP".into()),
-                issuer,
-                client_id: "latchkey".into(),
-                client_secret: "latchkey-secret".into(),
-                ..Default::default()
-            };
-            raw.accounts.signup = Some("open".into());
-            tweak(raw, &mut p);
-            raw.oidc.providers = vec![p];
-        },
-        |s| s.bind = format!("127.0.0.1:{port}").parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    (provider, server)
+/// A provider and a server whose provider `test` is it. The server's port
+/// is chosen first (the redirect URI is registered at the provider) and is
+/// free only until someone else binds it: while the provider starts, another
+/// test's connection may take it, so a taken port means another try.
+async fn setup(preset: Preset, tweak: impl Fn(&mut RawSettings, &mut RawOidcProvider)) -> (Provider, TestServer) {
+    for attempt in 1.. {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let public = format!("http://127.0.0.1:{port}");
+        let provider = start_provider(&[format!("{public}/api/oidc/test/callback/")]);
+        let issuer = provider.issuer.clone();
+        let spawned = try_spawn_server(
+            preset,
+            |raw| {
+                raw.public_url = Some(public.clone());
+                let mut p = RawOidcProvider {
+                    id: "test".into(),
+                    name: Some("Test IdP".into()),
+                    issuer,
+                    client_id: "latchkey".into(),
+                    client_secret: "latchkey-secret".into(),
+                    ..Default::default()
+                };
+                raw.accounts.signup = Some("open".into());
+                tweak(raw, &mut p);
+                raw.oidc.providers = vec![p];
+            },
+            |s| s.bind = format!("127.0.0.1:{port}").parse().unwrap(),
+        )
+        .await;
+        match spawned {
+            Ok(server) => return (provider, server),
+            Err(e) if attempt < 5 && port_taken(&e) => continue,
+            Err(e) => panic!("the server did not start: {e:?}"),
+        }
+    }
+    unreachable!()
+}
+
+fn port_taken(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::AddrInUse))
 }
 
 /// A browser: its own cookies, redirects followed by hand.
