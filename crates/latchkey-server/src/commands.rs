@@ -743,12 +743,16 @@ fn describe_oidc(base: &str, providers: &[latchkey::settings::OidcProvider]) -> 
         .iter()
         .map(|p| {
             format!(
-                "{} \"{}\" at {}{}, client {}, redirect URI {base}/api/oidc/{}/callback/",
+                "{} \"{}\" at {}{}, client {} (secret {}), redirect URI {base}/api/oidc/{}/callback/",
                 p.id,
                 p.name,
                 p.issuer,
                 if p.plain_http { " (plain http: development only)" } else { "" },
                 p.client_id,
+                match &p.client_secret_file {
+                    Some(f) => format!("from {}", f.display()),
+                    None => "in the config file".to_owned(),
+                },
                 p.id
             )
         })

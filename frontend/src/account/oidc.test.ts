@@ -7,6 +7,7 @@ describe("oidcErrorMessage", () => {
     const codes = [
       "access_denied",
       "provider_error",
+      "provider_misconfigured",
       "provider_unavailable",
       "state_invalid",
       "issuer_mismatch",

@@ -9,6 +9,8 @@ export function oidcErrorMessage(code: string, provider = "the provider"): strin
       return `Sign-in at ${provider} was cancelled. You can try again, or sign in another way.`;
     case "provider_error":
       return `${provider} could not sign you in. Please try again.`;
+    case "provider_misconfigured":
+      return `Signing in with ${provider} is not set up correctly on this site, so it cannot work right now. The site's administrators can see why in its log. Please sign in another way.`;
     case "provider_unavailable":
       return `${provider} cannot be reached right now. Please try again in a moment, or sign in another way.`;
     case "state_invalid":

@@ -4070,7 +4070,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Signed in (a new session key and CSRF secret; or the second-factor step pending) to `next` on the SPA; linked, to `/account?linked={id}`; or refused, to `/?loginError=<code>` (`/account?linkError=<code>` when linking): `access_denied`, `provider_error`, `provider_unavailable`, `state_invalid`, `issuer_mismatch`, `token_invalid`, `account_inactive`, `link_required`, `signup_closed`, `email_required`, `email_unverified`, `identity_taken`, `link_invalid`. */
+            /** @description Signed in (a new session key and CSRF secret; or the second-factor step pending) to `next` on the SPA; linked, to `/account?linked={id}`; or refused, to `/?loginError=<code>` (`/account?linkError=<code>` when linking): `access_denied`, `provider_error`, `provider_misconfigured`, `provider_unavailable`, `state_invalid`, `issuer_mismatch`, `token_invalid`, `account_inactive`, `link_required`, `signup_closed`, `email_required`, `email_unverified`, `identity_taken`, `link_invalid`. */
             302: {
                 headers: {
                     /** @description Where to go. */

@@ -161,6 +161,68 @@ fn config_file_env_and_flags_layer_in_that_order() {
 }
 
 #[test]
+fn check_lists_the_sign_in_providers_with_their_redirect_uris_and_never_their_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("corp.secret"), "s3cret-from-a-file\n").unwrap();
+    std::fs::write(
+        dir.path().join("latchkey.toml"),
+        r#"public_url = "https://app.example.com"
+
+[[oidc.providers]]
+id = "corp"
+name = "Corp SSO"
+issuer = "https://login.example.com/realms/staff/"
+client_id = "latchkey"
+client_secret_file = "corp.secret"
+
+[[oidc.providers]]
+id = "dev"
+issuer = "http://127.0.0.1:9000"
+client_id = "local"
+client_secret = "inline-s3cret"
+"#,
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        let mut cmd = latchkey(dir.path());
+        cmd.args(["--config", "latchkey.toml", "check"]).args(extra);
+        cmd
+    };
+    let (ok, out, err) = run(&mut check(&[]));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(
+            "sign-in providers: corp \"Corp SSO\" at https://login.example.com/realms/staff, client latchkey \
+             (secret from corp.secret), redirect URI https://app.example.com/api/oidc/corp/callback/"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "dev \"dev\" at http://127.0.0.1:9000 (plain http: development only), client local \
+             (secret in the config file), redirect URI https://app.example.com/api/oidc/dev/callback/"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("s3cret") && !err.contains("s3cret"), "{out}\n{err}");
+
+    // Only the plain-http issuer is warned about at deployment.
+    let (_, out, err) = run(&mut check(&["--deploy"]));
+    assert_eq!(out.matches("latchkey.W016").count(), 1, "{out}");
+    assert!(out.contains("\"dev\""), "{out}");
+    assert!(!out.contains("s3cret") && !err.contains("s3cret"), "{out}\n{err}");
+
+    // A list of tables has no environment form: said, not ignored.
+    let (ok, _, err) = run(check(&[]).env("LATCHKEY_OIDC__PROVIDERS", "corp"));
+    assert!(!ok && err.contains("LATCHKEY_OIDC__PROVIDERS") && err.contains("config file"), "{err}");
+
+    // A secret file that is gone stops the server from starting, by name.
+    std::fs::remove_file(dir.path().join("corp.secret")).unwrap();
+    let (ok, _, err) = run(&mut check(&[]));
+    assert!(!ok && err.contains("oidc.providers[0].client_secret_file") && err.contains("corp.secret"), "{err}");
+}
+
+#[test]
 fn serve_refuses_an_unmigrated_database() {
     let dir = tempfile::tempdir().unwrap();
     let (ok, _, err) = run(latchkey(dir.path()).args(["serve", "--bind", "127.0.0.1:0"]));

@@ -188,10 +188,16 @@ async fn the_providers_are_listed_for_the_buttons_and_an_unknown_one_is_404() {
 
 #[tokio::test]
 async fn signing_in_at_the_provider_signs_the_browser_in_with_new_keys_and_lands_on_next() {
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("test.secret");
+    std::fs::write(&secret_file, "latchkey-secret\n").unwrap();
     for preset in [Preset::Embedded, Preset::CrossOrigin] {
-        let (_p, server) = setup(preset, |raw, _| {
+        let (_p, server) = setup(preset, |raw, p| {
             if preset == Preset::CrossOrigin {
                 raw.accounts.frontend_url = Some("http://localhost:5173".into());
+                // The secret from a file this time: the provider accepts the one read.
+                p.client_secret = String::new();
+                p.client_secret_file = Some(secret_file.clone());
             }
         })
         .await;
@@ -310,6 +316,15 @@ async fn a_state_that_differs_or_an_iss_of_another_issuer_is_refused() {
         // The flow is spent: the genuine callback no longer works either.
         assert_eq!(finish(&c, &callback).await, server.url("/?loginError=state_invalid"));
     }
+}
+
+#[tokio::test]
+async fn a_client_secret_the_provider_refuses_is_reported_as_a_setup_problem_and_signs_nobody_in() {
+    let (_p, server) = setup(Preset::Embedded, |_, p| p.client_secret = "not-the-registered-secret".into()).await;
+    let c = browser();
+    let callback = through_provider(&c, &server, &server.url("/api/oidc/test/start/"), "alice").await;
+    assert_eq!(finish(&c, &callback).await, server.url("/?loginError=provider_misconfigured"));
+    assert_eq!(session(&c, &server).await["isAuthenticated"], false);
 }
 
 #[tokio::test]
@@ -587,4 +602,18 @@ async fn a_provider_that_is_down_sends_the_browser_back_with_the_reason() {
     let res = c.get(server.url("/api/oidc/test/start/")).send().await.unwrap();
     assert_eq!(location(&res), server.url("/?loginError=provider_unavailable"));
     assert!(res.headers().get("set-cookie").is_none(), "no flow is kept for a start that failed");
+}
+
+#[test]
+fn every_failure_code_is_said_in_words_by_the_spa_and_explained_in_the_docs() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
+    let (words, words_test, docs) =
+        (read("frontend/src/account/oidc.ts"), read("frontend/src/account/oidc.test.ts"), read("docs/oidc.md"));
+    for failure in latchkey::oidc::Failure::ALL {
+        let code = failure.code();
+        assert!(words.contains(&format!("case \"{code}\":")), "the SPA has no words for {code}");
+        assert!(words_test.contains(&format!("\"{code}\"")), "oidc.test.ts does not check {code}");
+        assert!(docs.contains(&format!("| `{code}` |")), "docs/oidc.md does not explain {code}");
+    }
 }

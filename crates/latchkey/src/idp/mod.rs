@@ -23,8 +23,8 @@ use openidconnect::{
     RedirectUrl, Scope, TokenResponse,
     core::{
         CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
-        CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-        CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+        CoreErrorResponseType, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+        CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
     },
 };
 use secrecy::ExposeSecret;
@@ -86,6 +86,11 @@ pub enum IdpError {
     /// The code exchange was refused or the ID token is invalid.
     #[error("{0}")]
     Token(String),
+    /// The token endpoint refused this site's client (`invalid_client`,
+    /// `unauthorized_client`): the settings and the provider's registration
+    /// disagree, and no retry helps until an operator mends them.
+    #[error("{0}")]
+    Client(String),
     /// The `iss` response parameter names another issuer, or is missing
     /// where the provider promised it.
     #[error("{0}")]
@@ -303,6 +308,7 @@ impl IdentityProviders {
     ///
     /// # Errors
     /// [`IdpError::Token`] for a refused exchange or an invalid token,
+    /// [`IdpError::Client`] when the provider refuses this site's client,
     /// [`IdpError::Unavailable`] when the provider cannot be reached.
     pub async fn exchange(
         &self,
@@ -321,6 +327,15 @@ impl IdentityProviders {
             .await
             .map_err(|e| match e {
                 openidconnect::RequestTokenError::Request(e) => IdpError::Unavailable(format!("token endpoint: {e}")),
+                openidconnect::RequestTokenError::ServerResponse(r)
+                    if matches!(r.error(), CoreErrorResponseType::InvalidClient | CoreErrorResponseType::UnauthorizedClient) =>
+                {
+                    IdpError::Client(format!(
+                        "the token endpoint refused the client {:?} ({}): check client_id and client_secret against the provider's registration",
+                        p.client_id,
+                        r.error()
+                    ))
+                }
                 e => IdpError::Token(format!("code exchange refused: {}", error_chain(&e))),
             })?;
         let token = response.id_token().ok_or_else(|| IdpError::Token("the answer has no ID token".into()))?;

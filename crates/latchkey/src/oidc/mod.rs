@@ -126,6 +126,10 @@ pub enum Failure {
     AccessDenied,
     /// The provider answered another error.
     ProviderError,
+    /// The provider refused this site's client (a wrong secret, an
+    /// unregistered scope or grant): only an operator can mend it, and the
+    /// server's log says how.
+    ProviderMisconfigured,
     /// Discovery, the token endpoint or the keys could not be reached.
     ProviderUnavailable,
     /// No started sign-in in this browser matches (unknown, used, expired,
@@ -156,9 +160,10 @@ pub enum Failure {
 
 impl Failure {
     /// Every code, for the SPA's words and the documentation.
-    pub const ALL: [Failure; 14] = [
+    pub const ALL: [Failure; 15] = [
         Failure::AccessDenied,
         Failure::ProviderError,
+        Failure::ProviderMisconfigured,
         Failure::ProviderUnavailable,
         Failure::StateInvalid,
         Failure::IssuerMismatch,
@@ -178,6 +183,7 @@ impl Failure {
         match self {
             Failure::AccessDenied => "access_denied",
             Failure::ProviderError => "provider_error",
+            Failure::ProviderMisconfigured => "provider_misconfigured",
             Failure::ProviderUnavailable => "provider_unavailable",
             Failure::StateInvalid => "state_invalid",
             Failure::IssuerMismatch => "issuer_mismatch",

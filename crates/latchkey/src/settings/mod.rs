@@ -823,7 +823,7 @@ pub const SETTINGS: &[SettingDoc] = &[
         key: "oidc.providers",
         kind: Kind::List,
         default: DefaultValue::Text("none"),
-        doc: "OpenID Connect providers, as [[oidc.providers]] tables in the TOML file (not from the environment): id, name, issuer, client_id, client_secret, scopes (default openid email profile), auto_signup (default: follows accounts.signup), link_by_verified_email (default false). Needs public_url. See docs/oidc.md.",
+        doc: "OpenID Connect providers, as [[oidc.providers]] tables in the TOML file (not from the environment): id, name, issuer, client_id, client_secret or client_secret_file (a file holding it), scopes (default openid email profile), auto_signup (default: follows accounts.signup), link_by_verified_email (default false). Needs public_url. See docs/oidc.md.",
     },
     SettingDoc {
         key: "limits.request_timeout",

@@ -1,7 +1,7 @@
 //! `[[oidc.providers]]`: the OpenID Connect providers users may sign in
 //! with (company SSO, Google-like identity providers).
 
-use std::fmt;
+use std::{fmt, path::PathBuf};
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -29,6 +29,8 @@ pub struct OidcProvider {
     pub client_id: String,
     /// The client secret (client_secret_basic). Never printed.
     pub client_secret: SecretString,
+    /// Where the secret was read from, when not from the config file itself.
+    pub client_secret_file: Option<PathBuf>,
     /// Asked for at the provider; always includes `openid`.
     pub scopes: Vec<String>,
     /// Create an account for an unknown identity (when no local account has
@@ -48,6 +50,7 @@ impl fmt::Debug for OidcProvider {
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
+            .field("client_secret_file", &self.client_secret_file)
             .field("scopes", &self.scopes)
             .field("auto_signup", &self.auto_signup)
             .field("link_by_verified_email", &self.link_by_verified_email)
@@ -77,6 +80,9 @@ pub struct RawOidcProvider {
     pub client_id: String,
     /// See [`OidcProvider::client_secret`].
     pub client_secret: String,
+    /// A file holding the secret instead (systemd credentials, Docker and
+    /// Kubernetes secrets); relative to the working directory.
+    pub client_secret_file: Option<PathBuf>,
     /// See [`OidcProvider::scopes`].
     pub scopes: Option<Vec<String>>,
     /// See [`OidcProvider::auto_signup`].
@@ -94,6 +100,20 @@ impl fmt::Debug for RawOidcProvider {
 fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h == "localhost" || h.ends_with(".localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The secret in `path`: the whole file but its trailing line break (files
+/// written by `echo` or editors end in one; a secret never does).
+fn read_secret_file(path: &std::path::Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
+    let secret = text.trim_end_matches(['\n', '\r']);
+    if secret.trim().is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    if secret.contains(['\n', '\r']) {
+        return Err(format!("{} holds more than one line; it must hold the secret only", path.display()));
+    }
+    Ok(secret.to_owned())
 }
 
 impl RawOidc {
@@ -145,9 +165,20 @@ impl RawOidc {
             if p.client_id.trim().is_empty() {
                 return Err(bad("client_id", "is required (the id the provider gave this site)".into()));
             }
-            if p.client_secret.is_empty() {
-                return Err(bad("client_secret", "is required (sent with client_secret_basic)".into()));
-            }
+            let client_secret = match (p.client_secret.is_empty(), &p.client_secret_file) {
+                (true, None) => {
+                    return Err(bad(
+                        "client_secret",
+                        "is required (sent with client_secret_basic), or client_secret_file naming a file that holds it"
+                            .into(),
+                    ));
+                }
+                (false, Some(_)) => {
+                    return Err(bad("client_secret_file", "and client_secret are both set; keep one".into()));
+                }
+                (false, None) => p.client_secret,
+                (true, Some(path)) => read_secret_file(path).map_err(|m| bad("client_secret_file", m))?,
+            };
             let scopes = match p.scopes {
                 Some(s) => s.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect::<Vec<_>>(),
                 None => OIDC_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
@@ -164,7 +195,8 @@ impl RawOidc {
                 name,
                 issuer,
                 client_id: p.client_id.trim().to_owned(),
-                client_secret: SecretString::from(p.client_secret),
+                client_secret: SecretString::from(client_secret),
+                client_secret_file: p.client_secret_file,
                 scopes,
                 auto_signup: p.auto_signup,
                 link_by_verified_email: p.link_by_verified_email.unwrap_or(OIDC_LINK_BY_VERIFIED_EMAIL),
@@ -237,6 +269,33 @@ mod tests {
         let mut p = provider("a", "https://a.example");
         p.client_secret = String::new();
         assert_eq!(validate(vec![p]).unwrap_err().key, "oidc.providers[0].client_secret");
+    }
+
+    #[test]
+    fn the_secret_may_come_from_a_file_and_exactly_one_source_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "fr0m-a-file\n").unwrap();
+        let mut p = provider("a", "https://a.example");
+        p.client_secret = String::new();
+        p.client_secret_file = Some(path.clone());
+        let v = validate(vec![p.clone()]).unwrap().remove(0);
+        assert_eq!(v.client_secret.expose_secret(), "fr0m-a-file");
+        assert_eq!(v.client_secret_file.as_deref(), Some(path.as_path()));
+        assert!(!format!("{v:?}").contains("fr0m-a-file"));
+
+        let mut both = p.clone();
+        both.client_secret = "inline".into();
+        assert_eq!(validate(vec![both]).unwrap_err().key, "oidc.providers[0].client_secret_file");
+        for (content, words) in [("\n", "is empty"), ("two\nlines\n", "more than one line")] {
+            std::fs::write(&path, content).unwrap();
+            let e = validate(vec![p.clone()]).unwrap_err();
+            assert_eq!(e.key, "oidc.providers[0].client_secret_file");
+            assert!(e.message.contains(words), "{e:?}");
+        }
+        p.client_secret_file = Some(dir.path().join("missing"));
+        let e = validate(vec![p]).unwrap_err();
+        assert!(e.message.contains("missing") && e.message.contains("cannot be read"), "{e:?}");
     }
 
     #[test]

@@ -285,6 +285,12 @@ impl Latchkey {
                 // A callback that matches no started sign-in costs an
                 // attacker nothing (no start, so no throttle): counted per
                 // client and written as one row a flush, like CSRF refusals.
+                if failure == Failure::ProviderMisconfigured {
+                    // Every sign-in with this provider fails until the
+                    // settings are mended: the operator must hear of it.
+                    tracing::error!(target: "latchkey::oidc", provider = id, reason = %why,
+                        "sign-in with this provider cannot work: its settings and its registration at the provider disagree (docs/oidc.md)");
+                }
                 let event = if failure == Failure::StateInvalid { "oidc_callback_refused" } else { "oidc_failed" };
                 self.audit(self.oidc_event(event, client, None).detail(format!("{id}: {failure}: {why}"))).await;
                 let page = if linking { "/account?linkError=" } else { "/?loginError=" };
@@ -321,7 +327,14 @@ impl Latchkey {
         let provider = self.oidc_provider(id).ok_or_else(|| fail(Failure::StateInvalid, "provider removed"))?;
         if let Some(error) = &params.error {
             let described: String = params.error_description.as_deref().unwrap_or("").chars().take(200).collect();
-            let failure = if error == "access_denied" { Failure::AccessDenied } else { Failure::ProviderError };
+            let failure = match error.as_str() {
+                "access_denied" => Failure::AccessDenied,
+                // Errors about this site's registration, not about the user.
+                "unauthorized_client" | "invalid_client" | "invalid_scope" | "unsupported_response_type" => {
+                    Failure::ProviderMisconfigured
+                }
+                _ => Failure::ProviderError,
+            };
             let error: String = error.chars().take(64).collect();
             return Err(Refusal::Failed(failure, format!("the provider answered {error:?} {described:?}")));
         }
@@ -527,6 +540,7 @@ fn idp_refusal(e: crate::idp::IdpError) -> Refusal {
     match e {
         crate::idp::IdpError::Unavailable(why) => Refusal::Failed(Failure::ProviderUnavailable, why),
         crate::idp::IdpError::Token(why) => Refusal::Failed(Failure::TokenInvalid, why),
+        crate::idp::IdpError::Client(why) => Refusal::Failed(Failure::ProviderMisconfigured, why),
         crate::idp::IdpError::IssuerMismatch(why) => Refusal::Failed(Failure::IssuerMismatch, why),
     }
 }

@@ -216,7 +216,7 @@ fn login_error(lk: &Latchkey, f: Failure) -> String {
         ("state" = Option<String>, Query, description = "The state sent at the start."),
         ("iss" = Option<String>, Query, description = "The issuer (RFC 9207), checked when sent."),
         ("error" = Option<String>, Query, description = "The provider's error, e.g. `access_denied`.")),
-    responses((status = 302, description = "Signed in (a new session key and CSRF secret; or the second-factor step pending) to `next` on the SPA; linked, to `/account?linked={id}`; or refused, to `/?loginError=<code>` (`/account?linkError=<code>` when linking): `access_denied`, `provider_error`, `provider_unavailable`, `state_invalid`, `issuer_mismatch`, `token_invalid`, `account_inactive`, `link_required`, `signup_closed`, `email_required`, `email_unverified`, `identity_taken`, `link_invalid`.",
+    responses((status = 302, description = "Signed in (a new session key and CSRF secret; or the second-factor step pending) to `next` on the SPA; linked, to `/account?linked={id}`; or refused, to `/?loginError=<code>` (`/account?linkError=<code>` when linking): `access_denied`, `provider_error`, `provider_misconfigured`, `provider_unavailable`, `state_invalid`, `issuer_mismatch`, `token_invalid`, `account_inactive`, `link_required`, `signup_closed`, `email_required`, `email_unverified`, `identity_taken`, `link_invalid`.",
         headers(("Location" = String, description = "Where to go.")))))]
 async fn callback_view(
     State(lk): State<Latchkey>,
