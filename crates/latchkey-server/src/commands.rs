@@ -196,7 +196,16 @@ pub async fn createsuperuser(
         let hash = lk.hasher().hash(&password).await?;
         // An address an operator sets counts as verified.
         let email_verified = !email.as_str().is_empty();
-        let user = NewUser { username, email, email_verified, password_hash: hash, is_staff: true, is_superuser: true };
+        let user = NewUser {
+            username,
+            email,
+            email_verified,
+            first_name: String::new(),
+            last_name: String::new(),
+            password_hash: hash,
+            is_staff: true,
+            is_superuser: true,
+        };
         match lk.users().create(&user, lk.clock().now()).await {
             Ok(_) => {
                 println!("Superuser created successfully.");

@@ -52,6 +52,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 email: Email::default(),
                 email_verified: false,
                 password_hash: hash,
+                first_name: String::new(),
+                last_name: String::new(),
                 is_staff: false,
                 is_superuser: false,
             };

@@ -386,7 +386,7 @@ async fn an_id_token_with_a_wrong_audience_nonce_issuer_or_key_is_refused() {
 }
 
 #[tokio::test]
-async fn with_auto_signup_off_an_unknown_identity_is_refused_and_on_it_gets_a_unique_username() {
+async fn with_auto_signup_off_an_unknown_identity_is_refused_and_on_it_gets_a_unique_username_and_its_names() {
     let (_p, server) = setup(Preset::Embedded, |_, p| p.auto_signup = Some(false)).await;
     let c = browser();
     assert_eq!(sign_in(&c, &server, "erin", "/").await, server.url("/?loginError=signup_closed"));
@@ -402,6 +402,10 @@ async fn with_auto_signup_off_an_unknown_identity_is_refused_and_on_it_gets_a_un
     sign_in(&c, &server, USER, "/").await;
     let s = session(&c, &server).await;
     assert_eq!(s["username"], format!("{USER}2"), "{s}");
+    // The provider's given_name and family_name become the account's names.
+    let lk = server_latchkey(&server).await;
+    let created = lk.users().by_username(&format!("{USER}2")).await.unwrap().unwrap();
+    assert_eq!((created.first_name.as_str(), created.last_name.as_str()), (USER, "Tester"));
     // No password: the password form cannot sign in as it.
     let d = browser();
     assert_eq!(http_login(&d, &server.url(""), &format!("{USER}2"), "").await, 400);

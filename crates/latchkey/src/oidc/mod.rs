@@ -233,9 +233,34 @@ pub fn base_username(preferred: Option<&str>, email: Option<&str>) -> String {
         .unwrap_or_else(|| "user".to_owned())
 }
 
+/// A provider's `given_name` or `family_name` as the account keeps it:
+/// trimmed, control characters dropped, at most `max_chars` (the limit the
+/// admin's form enforces); empty when absent.
+pub fn profile_name(raw: Option<&str>, max_chars: usize) -> String {
+    raw.unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(max_chars)
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_from_a_provider_are_kept_clean_and_within_the_admins_limit() {
+        assert_eq!(profile_name(Some("  Zoë  "), 150), "Zoë");
+        assert_eq!(profile_name(Some("Ada\u{0}\nLovelace"), 150), "AdaLovelace");
+        assert_eq!(profile_name(None, 150), "");
+        assert_eq!(profile_name(Some(&"é".repeat(400)), 150).chars().count(), 150);
+        assert_eq!(profile_name(Some("Ada Lovelace"), 4), "Ada", "no space left at the cut");
+    }
 
     #[test]
     fn only_paths_on_our_own_origin_are_kept_as_next() {

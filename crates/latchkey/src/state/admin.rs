@@ -243,6 +243,8 @@ impl Latchkey {
             email_verified: !email.as_str().is_empty(),
             email,
             password_hash,
+            first_name: String::new(),
+            last_name: String::new(),
             is_staff: false,
             is_superuser: false,
         };

@@ -25,11 +25,11 @@ use crate::{
 use crate::{
     crypto::constant_time_eq,
     csrf::CsrfToken,
-    oidc::{FLOW_TTL, Flow, NewIdentity, STARTS_PER_CLIENT, VerifiedClaims, base_username},
+    oidc::{FLOW_TTL, Flow, NewIdentity, STARTS_PER_CLIENT, VerifiedClaims, base_username, profile_name},
     session::{SessionKey, SessionRecord},
     settings::Signup,
     throttle::{Throttled, client_key},
-    users::{Email, NewUser, UserStoreError, Username},
+    users::{Email, NewUser, UserStoreError, Username, admin::MAX_NAME_CHARS},
 };
 
 /// The session-store data key of a flow record.
@@ -480,6 +480,8 @@ impl Latchkey {
                 username,
                 email: email.clone(),
                 email_verified: claims.email_verified && !email.as_str().is_empty(),
+                first_name: profile_name(claims.given_name.as_deref(), MAX_NAME_CHARS),
+                last_name: profile_name(claims.family_name.as_deref(), MAX_NAME_CHARS),
                 password_hash: password_hash.clone(),
                 is_staff: false,
                 is_superuser: false,

@@ -225,6 +225,8 @@ impl Latchkey {
             email,
             email_verified: false,
             password_hash: hash,
+            first_name: String::new(),
+            last_name: String::new(),
             is_staff: false,
             is_superuser: false,
         };

@@ -337,8 +337,11 @@ macro_rules! user_store_conformance {
                 $crate::testing::block_on(async {
                     let fx = $make.await;
                     let users = fx.0.clone();
-                    let u = users.create(&new_user("Demo"), now()).await.unwrap();
+                    let mut new = new_user("Demo");
+                    (new.first_name, new.last_name) = ("Zoë".into(), "Ångström".into());
+                    let u = users.create(&new, now()).await.unwrap();
                     assert_eq!((u.username.as_str(), u.email.as_str(), u.is_active, u.is_staff, u.is_superuser), ("Demo", "x@example.com", true, true, false));
+                    assert_eq!((u.first_name.as_str(), u.last_name.as_str()), ("Zoë", "Ångström"));
                     assert_eq!((u.date_joined, u.last_login), (now(), None));
                     assert_eq!(users.by_id(u.id).await.unwrap(), Some(u.clone()));
                     assert_eq!(users.by_username("Demo").await.unwrap(), Some(u.clone()));
@@ -434,6 +437,8 @@ macro_rules! user_store_conformance {
                         email: Email::parse(email).unwrap(),
                         email_verified: true,
                         password_hash: "$argon2id$hash".into(),
+                        first_name: String::new(),
+                        last_name: String::new(),
                         is_staff: staff,
                         is_superuser: superuser,
                     };

@@ -101,6 +101,8 @@ pub async fn create_user_with_email(lk: &Latchkey, name: &str, password: &str, e
         email: Email::parse(email).expect("a valid test address"),
         email_verified: !email.is_empty(),
         password_hash: hash,
+        first_name: String::new(),
+        last_name: String::new(),
         is_staff: false,
         is_superuser: false,
     };
@@ -144,6 +146,8 @@ pub fn new_user(name: &str) -> NewUser {
         email: Email::parse("x@example.com").expect("a valid address"),
         email_verified: true,
         password_hash: "$argon2id$hash".into(),
+        first_name: String::new(),
+        last_name: String::new(),
         is_staff: true,
         is_superuser: false,
     }

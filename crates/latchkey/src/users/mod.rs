@@ -139,6 +139,10 @@ pub struct NewUser {
     pub email: Email,
     /// Whether the address counts as verified (operators' addresses do).
     pub email_verified: bool,
+    /// Given name, possibly empty (from an identity provider's `given_name`).
+    pub first_name: String,
+    /// Family name, possibly empty.
+    pub last_name: String,
     /// Already-hashed password (PHC string).
     pub password_hash: String,
     /// Staff flag.

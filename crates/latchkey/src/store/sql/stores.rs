@@ -29,8 +29,9 @@ macro_rules! sql_stores {
         // (a user with its first job, a key with its mail), written once.
         async fn insert_user(c: &mut Conn, u: &NewUser, now: OffsetDateTime) -> Result<User, UserStoreError> {
             let row = sqlx::query(
-                "INSERT INTO latchkey_users (username, email, password, is_active, is_staff, is_superuser, date_joined, email_verified)
-                 VALUES ($1, $2, $3, TRUE, $4, $5, $6, $7) RETURNING *",
+                "INSERT INTO latchkey_users (username, email, password, is_active, is_staff, is_superuser, date_joined, email_verified,
+                                             first_name, last_name)
+                 VALUES ($1, $2, $3, TRUE, $4, $5, $6, $7, $8, $9) RETURNING *",
             )
             .bind(u.username.as_str())
             .bind(u.email.as_str())
@@ -39,6 +40,8 @@ macro_rules! sql_stores {
             .bind(u.is_superuser)
             .bind(ts(now))
             .bind(u.email_verified)
+            .bind(&u.first_name)
+            .bind(&u.last_name)
             .fetch_one(c)
             .await?;
             rows::user(&row)
