@@ -201,6 +201,11 @@ pub enum Command {
         /// Also report settings that are unsafe in production (non-zero exit on errors).
         #[arg(long)]
         deploy: bool,
+        /// Also reach each sign-in provider: its discovery and keys, and
+        /// whether its token endpoint accepts this site's client id and
+        /// secret (non-zero exit when one cannot be used).
+        #[arg(long)]
+        providers: bool,
     },
     /// Print the API's OpenAPI 3.1 document (as GET /api/openapi.json serves it).
     Openapi {

@@ -787,6 +787,46 @@ fn describe_passkeys(w: &latchkey::settings::WebauthnSettings) -> String {
     out
 }
 
+/// `latchkey check --providers`: reaches each sign-in provider as a sign-in
+/// would (discovery, keys, the token endpoint with this site's credentials)
+/// and prints what it found; fails when any provider cannot be used.
+pub async fn check_providers(settings: &Settings) -> anyhow::Result<()> {
+    let providers = &settings.oidc_providers;
+    if providers.is_empty() {
+        println!("sign-in providers: none to reach");
+        return Ok(());
+    }
+    let idp = latchkey::idp::IdentityProviders::new(providers)?;
+    let base = settings.public_url.as_ref().map(ToString::to_string).unwrap_or_default();
+    println!("reaching the sign-in providers:");
+    let mut failed = 0;
+    for p in providers {
+        match idp.probe(p, &format!("{base}/api/oidc/{}/callback/", p.id)).await {
+            Ok(found) => println!(
+                "  {}: discovery at {} ({} signing key{}{}); {}",
+                p.id,
+                found.issuer,
+                found.keys,
+                if found.keys == 1 { "" } else { "s" },
+                if found.sends_iss { ", sends iss" } else { "" },
+                match found.credentials {
+                    latchkey::idp::Credentials::Accepted => "client id and secret accepted".to_owned(),
+                    latchkey::idp::Credentials::Unconfirmed(why) =>
+                        format!("client id and secret not confirmed: {why}"),
+                }
+            ),
+            Err(e) => {
+                failed += 1;
+                println!("  {}: FAILED: {e}", p.id);
+            }
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} sign-in providers cannot be used (see above)", providers.len());
+    }
+    Ok(())
+}
+
 /// `latchkey check --deploy`: prints the findings; fails when any is an error.
 pub async fn check_deploy(settings: &Settings) -> anyhow::Result<()> {
     use latchkey::deploy_check::{Level, deploy_checks};

@@ -107,9 +107,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
-        Command::Check { deploy, .. } => {
+        Command::Check { deploy, providers, .. } => {
             print!("{}", commands::describe(&config));
-            if deploy { commands::check_deploy(&settings).await } else { Ok(()) }
+            // Both run when both are asked for; each prints its findings.
+            let reached = if providers { commands::check_providers(&settings).await } else { Ok(()) };
+            let deployable = if deploy { commands::check_deploy(&settings).await } else { Ok(()) };
+            reached.and(deployable)
         }
     }
 }

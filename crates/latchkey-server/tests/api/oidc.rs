@@ -14,7 +14,7 @@ use latchkey::settings::{Preset, RawOidcProvider, RawSettings};
 use reqwest::{Client, StatusCode, Url, redirect::Policy};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestServer, USER, http_login, try_spawn_server};
+use crate::helpers::{PASSWORD, TestServer, USER, http_login, latchkey, run, try_spawn_server};
 
 /// The provider process, stopped when dropped.
 struct Provider {
@@ -620,4 +620,42 @@ fn every_failure_code_is_said_in_words_by_the_spa_and_explained_in_the_docs() {
         assert!(words_test.contains(&format!("\"{code}\"")), "oidc.test.ts does not check {code}");
         assert!(docs.contains(&format!("| `{code}` |")), "docs/oidc.md does not explain {code}");
     }
+}
+
+#[test]
+fn check_providers_reaches_each_provider_and_names_those_that_cannot_be_used() {
+    let provider = start_provider(&["https://app.example.com/api/oidc/good/callback/".into()]);
+    let dir = tempfile::tempdir().unwrap();
+    let configure = |providers: &[(&str, &str, &str)]| {
+        let mut toml = "public_url = \"https://app.example.com\"\n".to_owned();
+        for (id, issuer, secret) in providers {
+            toml += &format!(
+                "[[oidc.providers]]\nid = \"{id}\"\nissuer = \"{issuer}\"\nclient_id = \"latchkey\"\nclient_secret = \"{secret}\"\n"
+            );
+        }
+        std::fs::write(dir.path().join("latchkey.toml"), toml).unwrap();
+    };
+    let check = || run(latchkey(dir.path()).args(["--config", "latchkey.toml", "check", "--providers"]));
+
+    configure(&[("good", &provider.issuer, "latchkey-secret")]);
+    let (ok, out, err) = check();
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains(&format!("  good: discovery at {} (", provider.issuer)), "{out}");
+    assert!(out.contains("signing key, sends iss); client id and secret accepted"), "{out}");
+
+    configure(&[
+        ("good", &provider.issuer, "latchkey-secret"),
+        ("wrong", &provider.issuer, "not-the-registered-secret"),
+        ("down", "http://127.0.0.1:9", "s"),
+    ]);
+    let (ok, out, err) = check();
+    assert!(!ok, "{out}");
+    assert!(out.contains("  good: discovery at"), "{out}");
+    assert!(
+        out.contains("  wrong: FAILED: the token endpoint refused the client \"latchkey\" (invalid_client)"),
+        "{out}"
+    );
+    assert!(out.contains("  down: FAILED: provider unavailable: discovery of http://127.0.0.1:9"), "{out}");
+    assert!(err.contains("2 of 3 sign-in providers cannot be used"), "{err}");
+    assert!(!out.contains("latchkey-secret") && !out.contains("not-the-registered"), "no secret printed: {out}");
 }

@@ -164,6 +164,28 @@ impl std::fmt::Debug for IdentityProviders {
     }
 }
 
+/// What [`IdentityProviders::probe`] found at a provider.
+#[derive(Debug)]
+pub struct Probe {
+    /// The issuer its discovery document names.
+    pub issuer: String,
+    /// How many keys its key set publishes.
+    pub keys: usize,
+    /// Whether it sends `iss` on the way back (RFC 9207).
+    pub sends_iss: bool,
+    /// What its token endpoint made of this site's credentials.
+    pub credentials: Credentials,
+}
+
+/// What a token endpoint made of a client's credentials.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// Accepted (the made-up code was refused as `invalid_grant`).
+    Accepted,
+    /// The answer did not say (another error, as given).
+    Unconfirmed(String),
+}
+
 /// A started sign-in: where to send the browser, and what to keep until
 /// the callback.
 #[derive(Debug)]
@@ -255,6 +277,45 @@ impl IdentityProviders {
         .set_redirect_uri(redirect))
     }
 
+    /// Reaches `p` as an operator's check: discovery and the keys read
+    /// afresh, then a token request with a made-up code. Clients are
+    /// authenticated before the code is looked at (RFC 6749, 5.2), so
+    /// `invalid_grant` means this site's credentials were accepted; no user
+    /// and no real code are involved.
+    ///
+    /// # Errors
+    /// [`IdpError::Unavailable`] (discovery, the keys or the token endpoint),
+    /// or [`IdpError::Client`] when the credentials are refused.
+    pub async fn probe(&self, p: &OidcProvider, redirect_uri: &str) -> Result<Probe, IdpError> {
+        let d = self.discover(p, false).await?;
+        let client = Self::client(p, &d, redirect_uri)?;
+        let (_, verifier) = PkceCodeChallenge::new_random_sha256();
+        let answer = client
+            .exchange_code(AuthorizationCode::new(format!("latchkey-check-{}", random_string(32, CSRF_CHARS))))
+            .map_err(|e| IdpError::Unavailable(e.to_string()))?
+            .set_pkce_verifier(verifier)
+            .request_async(&self.http)
+            .await;
+        let credentials = match answer {
+            Err(openidconnect::RequestTokenError::ServerResponse(r))
+                if *r.error() == CoreErrorResponseType::InvalidGrant =>
+            {
+                Credentials::Accepted
+            }
+            Err(e) => match token_error(p, e) {
+                IdpError::Token(why) => Credentials::Unconfirmed(why),
+                e => return Err(e),
+            },
+            Ok(_) => Credentials::Unconfirmed("the token endpoint accepted a made-up code".into()),
+        };
+        Ok(Probe {
+            issuer: d.metadata.issuer().to_string(),
+            keys: d.metadata.jwks().keys().len(),
+            sends_iss: d.metadata.additional_metadata().authorization_response_iss_parameter_supported == Some(true),
+            credentials,
+        })
+    }
+
     /// Starts a sign-in at `p`: the authorization URL (code flow, PKCE S256,
     /// a fresh `state` and `nonce`) and the flow to keep.
     ///
@@ -325,19 +386,7 @@ impl IdentityProviders {
             .set_pkce_verifier(PkceCodeVerifier::new(flow.verifier.clone()))
             .request_async(&self.http)
             .await
-            .map_err(|e| match e {
-                openidconnect::RequestTokenError::Request(e) => IdpError::Unavailable(format!("token endpoint: {e}")),
-                openidconnect::RequestTokenError::ServerResponse(r)
-                    if matches!(r.error(), CoreErrorResponseType::InvalidClient | CoreErrorResponseType::UnauthorizedClient) =>
-                {
-                    IdpError::Client(format!(
-                        "the token endpoint refused the client {:?} ({}): check client_id and client_secret against the provider's registration",
-                        p.client_id,
-                        r.error()
-                    ))
-                }
-                e => IdpError::Token(format!("code exchange refused: {}", error_chain(&e))),
-            })?;
+            .map_err(|e| token_error(p, e))?;
         let token = response.id_token().ok_or_else(|| IdpError::Token("the answer has no ID token".into()))?;
         let nonce = Nonce::new(flow.nonce.clone());
         let claims = match token.claims(&client.id_token_verifier(), &nonce) {
@@ -408,6 +457,30 @@ fn insecure_endpoint(m: &Metadata, plain_http_issuer: bool) -> Option<String> {
 }
 
 /// An error and its sources, one line.
+type TokenRequestError =
+    openidconnect::RequestTokenError<TransportError, openidconnect::StandardErrorResponse<CoreErrorResponseType>>;
+
+/// A refused code exchange, sorted: the provider unreachable, this site's
+/// client refused (only an operator can mend that), or the code or token.
+fn token_error(p: &OidcProvider, e: TokenRequestError) -> IdpError {
+    match e {
+        openidconnect::RequestTokenError::Request(e) => IdpError::Unavailable(format!("token endpoint: {e}")),
+        openidconnect::RequestTokenError::ServerResponse(r)
+            if matches!(
+                r.error(),
+                CoreErrorResponseType::InvalidClient | CoreErrorResponseType::UnauthorizedClient
+            ) =>
+        {
+            IdpError::Client(format!(
+                "the token endpoint refused the client {:?} ({}): check client_id and client_secret against the provider's registration",
+                p.client_id,
+                r.error()
+            ))
+        }
+        e => IdpError::Token(format!("code exchange refused: {}", error_chain(&e))),
+    }
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
