@@ -201,9 +201,10 @@ pub enum Command {
         /// Also report settings that are unsafe in production (non-zero exit on errors).
         #[arg(long)]
         deploy: bool,
-        /// Also reach each sign-in provider: its discovery and keys, and
-        /// whether its token endpoint accepts this site's client id and
-        /// secret (non-zero exit when one cannot be used).
+        /// Also reach each sign-in provider: its discovery and keys, whether
+        /// its token endpoint accepts this site's client id and secret, and
+        /// whether it accepts the redirect URI (non-zero exit when one
+        /// cannot be used).
         #[arg(long)]
         providers: bool,
     },

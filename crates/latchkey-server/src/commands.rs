@@ -801,20 +801,29 @@ pub async fn check_providers(settings: &Settings) -> anyhow::Result<()> {
     println!("reaching the sign-in providers:");
     let mut failed = 0;
     for p in providers {
-        match idp.probe(p, &format!("{base}/api/oidc/{}/callback/", p.id)).await {
-            Ok(found) => println!(
-                "  {}: discovery at {} ({} signing key{}{}); {}",
-                p.id,
-                found.issuer,
-                found.keys,
-                if found.keys == 1 { "" } else { "s" },
-                if found.sends_iss { ", sends iss" } else { "" },
-                match found.credentials {
-                    latchkey::idp::Credentials::Accepted => "client id and secret accepted".to_owned(),
-                    latchkey::idp::Credentials::Unconfirmed(why) =>
-                        format!("client id and secret not confirmed: {why}"),
+        let redirect = format!("{base}/api/oidc/{}/callback/", p.id);
+        match idp.probe(p, &redirect).await {
+            Ok(found) => {
+                let say = |what: &str, v: &latchkey::idp::Verdict| match v {
+                    latchkey::idp::Verdict::Accepted => format!("{what} accepted"),
+                    latchkey::idp::Verdict::Refused(why) => format!("{what} REFUSED: {why}"),
+                    latchkey::idp::Verdict::Unconfirmed(why) => format!("{what} not confirmed: {why}"),
+                };
+                if !found.usable() {
+                    failed += 1;
                 }
-            ),
+                println!(
+                    "  {}: {}discovery at {} ({} signing key{}{}); {}; {}",
+                    p.id,
+                    if found.usable() { "" } else { "FAILED: " },
+                    found.issuer,
+                    found.keys,
+                    if found.keys == 1 { "" } else { "s" },
+                    if found.sends_iss { ", sends iss" } else { "" },
+                    say("client id and secret", &found.credentials),
+                    say("redirect URI", &found.authorization),
+                );
+            }
             Err(e) => {
                 failed += 1;
                 println!("  {}: FAILED: {e}", p.id);

@@ -641,8 +641,10 @@ fn check_providers_reaches_each_provider_and_names_those_that_cannot_be_used() {
     let (ok, out, err) = check();
     assert!(ok, "{out}\n{err}");
     assert!(out.contains(&format!("  good: discovery at {} (", provider.issuer)), "{out}");
-    assert!(out.contains("signing key, sends iss); client id and secret accepted"), "{out}");
+    assert!(out.contains("signing key, sends iss); client id and secret accepted; redirect URI accepted"), "{out}");
 
+    // "wrong" has a secret the provider does not know, and a redirect URI
+    // (its id is in it) the provider never registered; "down" is not there.
     configure(&[
         ("good", &provider.issuer, "latchkey-secret"),
         ("wrong", &provider.issuer, "not-the-registered-secret"),
@@ -651,9 +653,19 @@ fn check_providers_reaches_each_provider_and_names_those_that_cannot_be_used() {
     let (ok, out, err) = check();
     assert!(!ok, "{out}");
     assert!(out.contains("  good: discovery at"), "{out}");
+    let wrong = out.lines().find(|l| l.starts_with("  wrong: ")).unwrap_or_else(|| panic!("{out}"));
+    assert!(wrong.starts_with("  wrong: FAILED: discovery at"), "{wrong}");
     assert!(
-        out.contains("  wrong: FAILED: the token endpoint refused the client \"latchkey\" (invalid_client)"),
-        "{out}"
+        wrong.contains(
+            "client id and secret REFUSED: the token endpoint refused the client \"latchkey\" (invalid_client)"
+        ),
+        "{wrong}"
+    );
+    assert!(
+        wrong.contains(
+            "redirect URI REFUSED: the authorization endpoint refused it (HTTP 400): is https://app.example.com/api/oidc/wrong/callback/ registered"
+        ),
+        "{wrong}"
     );
     assert!(out.contains("  down: FAILED: provider unavailable: discovery of http://127.0.0.1:9"), "{out}");
     assert!(err.contains("2 of 3 sign-in providers cannot be used"), "{err}");

@@ -173,16 +173,29 @@ pub struct Probe {
     pub keys: usize,
     /// Whether it sends `iss` on the way back (RFC 9207).
     pub sends_iss: bool,
-    /// What its token endpoint made of this site's credentials.
-    pub credentials: Credentials,
+    /// What its token endpoint made of this site's client id and secret.
+    pub credentials: Verdict,
+    /// What its authorization endpoint made of this site's client id and
+    /// redirect URI.
+    pub authorization: Verdict,
 }
 
-/// What a token endpoint made of a client's credentials.
+impl Probe {
+    /// Whether sign-in with this provider can work, as far as a probe tells.
+    pub fn usable(&self) -> bool {
+        !matches!(self.credentials, Verdict::Refused(_)) && !matches!(self.authorization, Verdict::Refused(_))
+    }
+}
+
+/// What an endpoint made of this site's registration.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Credentials {
-    /// Accepted (the made-up code was refused as `invalid_grant`).
+pub enum Verdict {
+    /// Accepted.
     Accepted,
-    /// The answer did not say (another error, as given).
+    /// Refused, and why: sign-in cannot work until the settings or the
+    /// registration are mended.
+    Refused(String),
+    /// The answer did not say (as given).
     Unconfirmed(String),
 }
 
@@ -277,15 +290,21 @@ impl IdentityProviders {
         .set_redirect_uri(redirect))
     }
 
-    /// Reaches `p` as an operator's check: discovery and the keys read
-    /// afresh, then a token request with a made-up code. Clients are
-    /// authenticated before the code is looked at (RFC 6749, 5.2), so
-    /// `invalid_grant` means this site's credentials were accepted; no user
-    /// and no real code are involved.
+    /// Reaches `p` as an operator's check, as a sign-in would: discovery and
+    /// the keys (read afresh by a new instance, as `latchkey check` makes;
+    /// from the cache while fresh otherwise); a token request with a
+    /// made-up code, which tells whether the client id and secret are
+    /// accepted, since clients are authenticated before the code is looked
+    /// at (RFC 6749, 5.2: `invalid_grant` then, else `invalid_client`); and
+    /// an authorization request, which providers answer with an error page
+    /// of their own (4xx) when the client or its redirect URI is not
+    /// registered, and with a redirect to their login when it is (a page
+    /// with 200 says too little: some show their login so, some an error).
+    /// No user and no real code are involved.
     ///
     /// # Errors
-    /// [`IdpError::Unavailable`] (discovery, the keys or the token endpoint),
-    /// or [`IdpError::Client`] when the credentials are refused.
+    /// [`IdpError::Unavailable`] when discovery, the keys or an endpoint
+    /// cannot be reached.
     pub async fn probe(&self, p: &OidcProvider, redirect_uri: &str) -> Result<Probe, IdpError> {
         let d = self.discover(p, false).await?;
         let client = Self::client(p, &d, redirect_uri)?;
@@ -300,20 +319,37 @@ impl IdentityProviders {
             Err(openidconnect::RequestTokenError::ServerResponse(r))
                 if *r.error() == CoreErrorResponseType::InvalidGrant =>
             {
-                Credentials::Accepted
+                Verdict::Accepted
             }
             Err(e) => match token_error(p, e) {
-                IdpError::Token(why) => Credentials::Unconfirmed(why),
+                IdpError::Token(why) => Verdict::Unconfirmed(why),
+                IdpError::Client(why) => Verdict::Refused(why),
                 e => return Err(e),
             },
-            Ok(_) => Credentials::Unconfirmed("the token endpoint accepted a made-up code".into()),
+            Ok(_) => Verdict::Unconfirmed("the token endpoint accepted a made-up code".into()),
         };
+        let authorization = self.probe_authorization(p, redirect_uri).await?;
         Ok(Probe {
             issuer: d.metadata.issuer().to_string(),
             keys: d.metadata.jwks().keys().len(),
             sends_iss: d.metadata.additional_metadata().authorization_response_iss_parameter_supported == Some(true),
             credentials,
+            authorization,
         })
+    }
+
+    async fn probe_authorization(&self, p: &OidcProvider, redirect_uri: &str) -> Result<Verdict, IdpError> {
+        let url = self.authorize(p, redirect_uri, None, None).await?.url;
+        let request = http::Request::get(url.as_str())
+            .body(Vec::new())
+            .map_err(|e| IdpError::Unavailable(format!("authorization endpoint: {e}")))?;
+        let res = match tokio::time::timeout(REQUEST_TIMEOUT, self.http.send(request)).await {
+            Ok(Ok(res)) => res,
+            Ok(Err(e)) => return Err(IdpError::Unavailable(format!("authorization endpoint: {e}"))),
+            Err(_) => return Err(IdpError::Unavailable("authorization endpoint: no answer in time".into())),
+        };
+        let location = res.headers().get(http::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+        Ok(authorization_verdict(res.status(), location, redirect_uri, &p.client_id))
     }
 
     /// Starts a sign-in at `p`: the authorization URL (code flow, PKCE S256,
@@ -456,7 +492,38 @@ fn insecure_endpoint(m: &Metadata, plain_http_issuer: bool) -> Option<String> {
     urls.into_iter().flatten().find(|u| !u.starts_with("https://")).map(str::to_owned)
 }
 
-/// An error and its sources, one line.
+/// What an authorization endpoint's answer to a probe says about the
+/// client and its redirect URI.
+fn authorization_verdict(status: http::StatusCode, location: &str, redirect_uri: &str, client_id: &str) -> Verdict {
+    // A redirect back to us carries the provider's error, if any
+    // (invalid_scope, unauthorized_client…); elsewhere, its login.
+    if status.is_redirection() && location.starts_with(redirect_uri) {
+        let error = openidconnect::url::Url::parse(location)
+            .ok()
+            .and_then(|u| u.query_pairs().find(|(k, _)| k == "error").map(|(_, v)| v.into_owned()));
+        return match error {
+            Some(e) => Verdict::Refused(format!("the authorization endpoint answered {e:?}")),
+            None => Verdict::Accepted,
+        };
+    }
+    if status.is_client_error() {
+        Verdict::Refused(format!(
+            "the authorization endpoint refused it (HTTP {}): is {redirect_uri} registered for the client {client_id:?}?",
+            status.as_u16()
+        ))
+    } else if status.is_redirection() {
+        Verdict::Accepted
+    } else if status.is_success() {
+        // Most providers show their login this way; a few show errors so.
+        Verdict::Unconfirmed(format!(
+            "the authorization endpoint answered with a page (HTTP {}), its login or an error of its own",
+            status.as_u16()
+        ))
+    } else {
+        Verdict::Unconfirmed(format!("the authorization endpoint answered HTTP {}", status.as_u16()))
+    }
+}
+
 type TokenRequestError =
     openidconnect::RequestTokenError<TransportError, openidconnect::StandardErrorResponse<CoreErrorResponseType>>;
 
@@ -481,6 +548,7 @@ fn token_error(p: &OidcProvider, e: TokenRequestError) -> IdpError {
     }
 }
 
+/// An error and its sources, one line.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -495,6 +563,26 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_probe_reads_the_authorization_endpoints_answer_as_providers_give_it() {
+        let ours = "https://app.example.com/api/oidc/corp/callback/";
+        let verdict = |status: u16, location: &str| {
+            authorization_verdict(http::StatusCode::from_u16(status).unwrap(), location, ours, "latchkey")
+        };
+        assert_eq!(verdict(302, "https://login.example.com/interaction/abc"), Verdict::Accepted);
+        assert_eq!(
+            verdict(303, &format!("{ours}?code=x&state=y")),
+            Verdict::Accepted,
+            "an existing login at the provider"
+        );
+        let back = verdict(302, &format!("{ours}?error=invalid_scope&state=y"));
+        assert_eq!(back, Verdict::Refused("the authorization endpoint answered \"invalid_scope\"".into()));
+        let Verdict::Refused(why) = verdict(400, "") else { panic!("a 400 is a refusal") };
+        assert!(why.contains("HTTP 400") && why.contains(ours) && why.contains("\"latchkey\""), "{why}");
+        assert!(matches!(verdict(200, ""), Verdict::Unconfirmed(_)), "a page says too little");
+        assert!(matches!(verdict(500, ""), Verdict::Unconfirmed(_)));
+    }
 
     fn metadata(token: &str) -> Metadata {
         serde_json::from_value(serde_json::json!({
