@@ -690,7 +690,7 @@ pub fn describe(config: &Config) -> String {
          second factor:     {mfa}\n\
          sign-in providers: {oidc}\n\
          metrics:           {metrics}\n",
-        oidc = describe_oidc(&s.public_url.as_ref().map(ToString::to_string).unwrap_or_default(), &s.oidc_providers),
+        oidc = describe_oidc(s),
         metrics = match config.server.metrics_bind {
             Some(m) => format!("Prometheus text at http://{m}/metrics (metrics.bind; keep it private)"),
             None => "off (set metrics.bind to serve /metrics on a port of its own)".to_owned(),
@@ -744,7 +744,8 @@ pub fn describe(config: &Config) -> String {
 
 /// The OpenID Connect providers, as `check` says them: each with the
 /// redirect URI to register there.
-fn describe_oidc(base: &str, providers: &[latchkey::settings::OidcProvider]) -> String {
+fn describe_oidc(s: &Settings) -> String {
+    let providers = &s.oidc_providers;
     if providers.is_empty() {
         return "none (add [[oidc.providers]] tables; see docs/oidc.md)".to_owned();
     }
@@ -752,7 +753,7 @@ fn describe_oidc(base: &str, providers: &[latchkey::settings::OidcProvider]) -> 
         .iter()
         .map(|p| {
             format!(
-                "{} \"{}\" at {}{}, client {} (secret {}), redirect URI {base}/api/oidc/{}/callback/",
+                "{} \"{}\" at {}{}, client {} (secret {}), redirect URI {}",
                 p.id,
                 p.name,
                 p.issuer,
@@ -762,7 +763,7 @@ fn describe_oidc(base: &str, providers: &[latchkey::settings::OidcProvider]) -> 
                     Some(f) => format!("from {}", f.display()),
                     None => "in the config file".to_owned(),
                 },
-                p.id
+                s.oidc_redirect_uri(&p.id)
             )
         })
         .collect::<Vec<_>>()
@@ -797,12 +798,10 @@ pub async fn check_providers(settings: &Settings) -> anyhow::Result<()> {
         return Ok(());
     }
     let idp = latchkey::idp::IdentityProviders::new(providers)?;
-    let base = settings.public_url.as_ref().map(ToString::to_string).unwrap_or_default();
     println!("reaching the sign-in providers:");
     let mut failed = 0;
     for p in providers {
-        let redirect = format!("{base}/api/oidc/{}/callback/", p.id);
-        match idp.probe(p, &redirect).await {
+        match idp.probe(p, &settings.oidc_redirect_uri(&p.id)).await {
             Ok(found) => {
                 let say = |what: &str, v: &latchkey::idp::Verdict| match v {
                     latchkey::idp::Verdict::Accepted => format!("{what} accepted"),

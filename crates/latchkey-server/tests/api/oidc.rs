@@ -56,7 +56,9 @@ fn start_provider(redirect_uris: &[String]) -> Provider {
 /// free only until someone else binds it: while the provider starts, another
 /// test's connection may take it, so a taken port means another try.
 async fn setup(preset: Preset, tweak: impl Fn(&mut RawSettings, &mut RawOidcProvider)) -> (Provider, TestServer) {
-    for attempt in 1.. {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let public = format!("http://127.0.0.1:{port}");
         let provider = start_provider(&[format!("{public}/api/oidc/test/callback/")]);
@@ -86,7 +88,6 @@ async fn setup(preset: Preset, tweak: impl Fn(&mut RawSettings, &mut RawOidcProv
             Err(e) => panic!("the server did not start: {e:?}"),
         }
     }
-    unreachable!()
 }
 
 fn port_taken(e: &anyhow::Error) -> bool {

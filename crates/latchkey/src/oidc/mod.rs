@@ -237,16 +237,8 @@ pub fn base_username(preferred: Option<&str>, email: Option<&str>) -> String {
 /// trimmed, control characters dropped, at most `max_chars` (the limit the
 /// admin's form enforces); empty when absent.
 pub fn profile_name(raw: Option<&str>, max_chars: usize) -> String {
-    raw.unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .trim()
-        .chars()
-        .take(max_chars)
-        .collect::<String>()
-        .trim_end()
-        .to_owned()
+    let clean: String = raw.unwrap_or("").chars().filter(|c| !c.is_control()).collect();
+    clean.trim().chars().take(max_chars).collect::<String>().trim_end().to_owned()
 }
 
 #[cfg(test)]

@@ -102,6 +102,16 @@ fn is_loopback(host: &str) -> bool {
     h == "localhost" || h.ends_with(".localhost") || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+impl super::Settings {
+    /// The redirect URI of provider `id`, to register at the provider:
+    /// `{public_url}/api/oidc/{id}/callback/` (validation requires
+    /// `public_url` once any provider is configured).
+    pub fn oidc_redirect_uri(&self, id: &str) -> String {
+        let base = self.public_url.as_ref().map(ToString::to_string).unwrap_or_default();
+        format!("{base}/api/oidc/{id}/callback/")
+    }
+}
+
 /// The secret in `path`: the whole file but its trailing line break (files
 /// written by `echo` or editors end in one; a secret never does).
 fn read_secret_file(path: &std::path::Path) -> Result<String, String> {

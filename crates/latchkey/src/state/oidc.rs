@@ -100,13 +100,6 @@ impl Latchkey {
         self.oidc_providers().iter().find(|p| p.id == id)
     }
 
-    /// The redirect URI to register at provider `id`: on `public_url`
-    /// (required with providers), never on a request's `Host`.
-    pub fn oidc_redirect_uri(&self, id: &str) -> String {
-        let base = self.settings().public_url.as_ref().map(ToString::to_string).unwrap_or_default();
-        format!("{base}/api/oidc/{id}/callback/")
-    }
-
     /// The flow cookie: HttpOnly, the session cookie's `Secure` and prefix,
     /// [`crate::oidc::FLOW_TTL`], sent only to `/api/oidc/` (a `__Host-`
     /// cookie must have `Path=/`), and SameSite=Lax (None where the session
@@ -201,7 +194,8 @@ impl Latchkey {
             self.count_oidc_start(client).await?;
         }
         let next = next.and_then(crate::oidc::safe_next);
-        let started = self.idp().authorize(provider, &self.oidc_redirect_uri(id), next, link_user.map(|u| u.id)).await;
+        let started =
+            self.idp().authorize(provider, &self.settings().oidc_redirect_uri(id), next, link_user.map(|u| u.id)).await;
         let authorization = match started {
             Ok(a) => a,
             Err(e) => {
@@ -341,8 +335,11 @@ impl Latchkey {
         self.idp().check_iss(provider, params.iss.as_deref()).await.map_err(idp_refusal)?;
         let code =
             params.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| fail(Failure::ProviderError, "no code"))?;
-        let claims =
-            self.idp().exchange(provider, &self.oidc_redirect_uri(id), code, &flow).await.map_err(idp_refusal)?;
+        let claims = self
+            .idp()
+            .exchange(provider, &self.settings().oidc_redirect_uri(id), code, &flow)
+            .await
+            .map_err(idp_refusal)?;
         if let Some(user_id) = flow.link_user {
             return self.finish_link(provider, &claims, user_id, session, client).await;
         }
