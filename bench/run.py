@@ -589,9 +589,10 @@ def write(results):
 
 
 def session_check():
-    """The authenticated session check alone, BENCH_REPEAT times (default 3),
-    on the tree at ROOT; appends a row to RESULTS-session-check.md. For
-    checking that a change costs nothing on the hot path."""
+    """The authenticated session check and full logins, BENCH_REPEAT times
+    each (default 3), on the tree at ROOT; appends a row to
+    RESULTS-session-check.md. For checking that a change costs nothing on
+    the hot path or on the way in."""
     repeat = int(os.environ.get("BENCH_REPEAT", "3"))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     tmp = tempfile.mkdtemp(prefix="latchkey-bench-")
@@ -600,20 +601,24 @@ def session_check():
     try:
         wrk(url, "/api/session/", cookies)  # warm-up: fills the cache as a running server has it
         runs = [wrk(url, "/api/session/", cookies) for _ in range(repeat)]
+        login_runs = [logins(url, USER) for _ in range(repeat)]
     finally:
         stop(p)
-    print(json.dumps({"commit": commit, "runs": runs}))
+    print(json.dumps({"commit": commit, "runs": runs, "logins": login_runs}))
     out = BENCH / "RESULTS-session-check.md"
     if not out.exists():
-        out.write_text("# Authenticated `GET /api/session/`, before and after a change\n\n"
+        out.write_text("# Authenticated `GET /api/session/` and logins, before and after a change\n\n"
                        "`python3 bench/run.py --session-check` (BENCH_ROOT=worktree for the old commit): "
-                       f"SQLite, {SESSIONS} seeded sessions, wrk -c{CONNECTIONS}, {SECONDS} s per run after a warm-up run.\n\n"
-                       "| date | commit | requests/s per run | p99 ms per run | note |\n| --- | --- | --- | --- | --- |\n")
+                       f"SQLite, {SESSIONS} seeded sessions, wrk -c{CONNECTIONS}, {SECONDS} s per run after a warm-up run; "
+                       f"logins: wrk -c{LOGIN_CONNECTIONS}, each a full CSRF-protected `POST /api/login/`.\n\n"
+                       "| date | commit | requests/s per run | p99 ms per run | logins/s per run | note |\n"
+                       "| --- | --- | --- | --- | --- | --- |\n")
     note = os.environ.get("BENCH_NOTE", "")
     with out.open("a") as f:
         rps = " / ".join(f"{r['rps']:,.0f}" for r in runs)
         p99 = " / ".join(f"{r['p99']:.2f}" for r in runs)
-        f.write(f"| {time.strftime('%Y-%m-%d %H:%M')} | {commit} | {rps} | {p99} | {note} |\n")
+        lps = " / ".join(f"{r['rps']:,.1f}" for r in login_runs)
+        f.write(f"| {time.strftime('%Y-%m-%d %H:%M')} | {commit} | {rps} | {p99} | {lps} | {note} |\n")
 
 
 def forward_auth():

@@ -73,10 +73,11 @@ pub enum AuthError {
     /// The password was right, but the address must be verified first.
     #[error("email unverified")]
     EmailUnverified,
-    /// The password was right; a second factor must follow (one of these
-    /// methods). The session now holds the pending sign-in.
-    #[error("second factor required")]
-    MfaRequired(Vec<&'static str>),
+    /// The password was right, but it came where no second factor can
+    /// follow (HTTP Basic) and the account has one. (Where one can follow,
+    /// the sign-in pipeline answers [`crate::state::Outcome::SecondFactor`].)
+    #[error("second factor cannot be carried")]
+    SecondFactorUnsupported,
     /// Setting up a factor the user already has.
     #[error("second factor already enabled")]
     MfaAlreadyEnabled,

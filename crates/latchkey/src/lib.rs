@@ -96,7 +96,8 @@ pub use crate::{
     settings::{Preset, Settings},
     state::{
         Acting, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread, CallbackParams, Ended,
-        FactorUsed, Latchkey, OidcError, OidcStarted, SecondFactor, SessionSummary, SignedUp, Stores, TotpSetup,
+        FactorUsed, Latchkey, OidcError, OidcStarted, Outcome, Proof, SecondFactor, SessionSummary, SignedIn, SignedUp,
+        Stores, Target, TotpSetup, WayIn,
     },
     users::{User, UserStore},
 };

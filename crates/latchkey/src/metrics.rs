@@ -56,6 +56,11 @@ struct LoginLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WayLabel {
+    way: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
 }
@@ -96,6 +101,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabel, Histogram, fn() -> Histogram>,
     logins: Family<LoginLabels, Counter>,
+    sign_ins: Family<WayLabel, Counter>,
     csrf_rejections: Family<ReasonLabel, Counter>,
     second_factor: Family<FactorLabels, Counter>,
     hash_wait: Histogram,
@@ -128,6 +134,7 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<RouteLabel, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let logins = Family::<LoginLabels, Counter>::default();
+        let sign_ins = Family::<WayLabel, Counter>::default();
         let csrf_rejections = Family::<ReasonLabel, Counter>::default();
         let second_factor = Family::<FactorLabels, Counter>::default();
         let hash_wait = latency_histogram();
@@ -140,6 +147,12 @@ impl Metrics {
             "Password checks by way in (password, basic, reauthenticate, …) and outcome (ok, failed, throttled); \
              passkey sign-ins as via=passkey",
             logins.clone(),
+        );
+        registry.register(
+            "sign_ins",
+            "Completed sign-ins by way in (password, basic, passkey, second_step, oidc, signup, reauthenticate): \
+             each the sign-in pipeline's establish stage, once",
+            sign_ins.clone(),
         );
         registry.register(
             "csrf_rejections",
@@ -171,6 +184,7 @@ impl Metrics {
             requests,
             latency,
             logins,
+            sign_ins,
             csrf_rejections,
             second_factor,
             hash_wait,
@@ -187,7 +201,10 @@ impl Metrics {
     /// Starts the series a dashboard plots at zero, so they exist (and
     /// `rate()` works) before the first event: every CSRF reason, every way
     /// in by outcome, every second-step method by outcome.
-    pub fn declare(&self, csrf_reasons: &[&'static str], login_ways: &[&'static str]) {
+    pub fn declare(&self, csrf_reasons: &[&'static str], login_ways: &[&'static str], sign_in_ways: &[&'static str]) {
+        for way in sign_in_ways {
+            let _ = self.sign_ins.get_or_create(&WayLabel { way });
+        }
         for reason in csrf_reasons {
             let _ = self.csrf_rejections.get_or_create(&ReasonLabel { reason });
         }
@@ -218,6 +235,11 @@ impl Metrics {
     /// One password check (`outcome`: `ok`, `failed`, `throttled`).
     pub fn login(&self, via: &'static str, outcome: &'static str) {
         self.logins.get_or_create(&LoginLabels { via, outcome }).inc();
+    }
+
+    /// One completed sign-in (the pipeline's establish stage).
+    pub fn sign_in(&self, way: &'static str) {
+        self.sign_ins.get_or_create(&WayLabel { way }).inc();
     }
 
     /// One refusal of the CSRF check.

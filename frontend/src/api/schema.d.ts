@@ -2724,7 +2724,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `email_unverified`. */
+            /** @description `csrf_failed`, or `email_unverified` (a new link was sent). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3053,7 +3053,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted (also `not_authenticated` where the operation needs a user). */
+            /** @description `csrf_failed`, or `email_unverified` (the address must be confirmed first; a new link was sent). */
             403: {
                 headers: {
                     [name: string]: unknown;

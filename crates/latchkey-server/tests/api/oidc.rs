@@ -229,6 +229,16 @@ async fn signing_in_at_the_provider_signs_the_browser_in_with_new_keys_and_lands
             v.starts_with("latchkey_oidc=;") && v.contains("Max-Age=0")
         });
         assert!(cleared, "the flow cookie is deleted");
+        // The sign-in pipeline's establish stage: this browser is now a known
+        // device of the account, as after a password (it was not, before).
+        let device = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|v| v.starts_with("latchkey_device=") || v.starts_with("__Host-latchkey_device="));
+        let device = device.unwrap_or_else(|| panic!("{preset}: no device cookie after a provider's sign-in"));
+        assert!(device.contains("HttpOnly"), "{device}");
         assert_eq!(location(&res), format!("{front}/account?tab=2"), "{preset}");
         let s = session(&c, &server).await;
         assert_eq!((s["isAuthenticated"].clone(), s["username"].clone()), (json!(true), json!("alice")), "{s}");

@@ -57,6 +57,16 @@ impl ApiError {
         Self::forbidden("not_authenticated", "Authentication credentials were not provided.")
     }
 
+    /// 401 `mfa_required`: the first factor was right and the session holds
+    /// the pending sign-in ([`crate::state::Outcome::SecondFactor`]); the
+    /// client finishes with `POST /api/mfa/authenticate/`. No
+    /// `WWW-Authenticate`: a browser must not answer it with its Basic
+    /// prompt (the rest preset).
+    pub fn second_factor_required(methods: &[&'static str]) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "mfa_required", "A second factor is required.")
+            .with_member("methods", serde_json::json!(methods))
+    }
+
     /// 500 with a generic body; `cause` is logged, never sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(target: "latchkey::api", error = %cause, "internal error");
@@ -228,12 +238,10 @@ impl From<AuthError> for ApiError {
                 "email_unverified",
                 "Please confirm your email address first: we have sent you a new link.",
             ),
-            // 401 without WWW-Authenticate: a browser must not answer it
-            // with its Basic prompt (the rest preset).
-            AuthError::MfaRequired(methods) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "mfa_required", "A second factor is required.")
-                    .with_member("methods", serde_json::json!(methods))
-            }
+            AuthError::SecondFactorUnsupported => ApiError::forbidden(
+                "mfa_required",
+                "This account has a second factor: HTTP Basic cannot carry it; sign in through the login form.",
+            ),
             AuthError::MfaAlreadyEnabled => ApiError::new(
                 StatusCode::CONFLICT,
                 "mfa_already_enabled",

@@ -17,6 +17,7 @@ use crate::{
     csrf::CsrfToken,
     password::RawPassword,
     session::{ClientInfo, Session, truncate_user_agent},
+    state::{Outcome, Proof, Target, WayIn},
     users::User,
 };
 
@@ -187,15 +188,14 @@ pub async fn request_user(
     let Some((username, password)) = basic_credentials(headers)? else {
         return Ok(None);
     };
-    match lk.authenticate_throttled(&username, &password, client, None, "basic").await {
-        // Basic never bypasses what a login requires.
-        Ok(user) if lk.must_verify(&user) => Err(AuthError::EmailUnverified.into()),
-        // Basic carries no second factor: an account with one cannot use it.
-        Ok(user) if !lk.mfa_methods(user.id).await?.is_empty() => Err(ApiError::forbidden(
-            "mfa_required",
-            "This account has a second factor: HTTP Basic cannot carry it; sign in through the login form.",
-        )),
-        Ok(user) => Ok(Some(user)),
+    let proof = Proof::Password { username: &username, password: &password, device_cookie: None };
+    let client = ClientInfo { ip: client, user_agent: None };
+    // The pipeline's refusals (an unverified address, a second factor that
+    // Basic cannot carry) are Basic's too; only the wrong password keeps
+    // DRF's wording.
+    match lk.sign_in(WayIn::Basic, proof, Target::Request, &client).await {
+        Ok(Outcome::SignedIn(signed_in)) => Ok(Some(signed_in.user)),
+        Ok(Outcome::SecondFactor { .. }) => Err(AuthError::SecondFactorUnsupported.into()),
         Err(AuthError::InvalidCredentials) => {
             Err(ApiError::forbidden("authentication_failed", "Invalid username/password."))
         }

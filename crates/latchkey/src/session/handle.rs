@@ -38,6 +38,8 @@ struct SessState {
     issue_cookie: bool,
     persistent_cookie: bool,
     delete_cookie: bool,
+    // A device cookie the sign-in of this request issued (see `set_device_cookie`).
+    device_cookie: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -359,6 +361,20 @@ impl Session {
         st.issue_cookie = false;
         st.delete_cookie = true;
         Ok(existed)
+    }
+
+    /// Hands the browser a device cookie with this answer (the sign-in
+    /// pipeline's establish stage calls this; the HTTP half writes it with
+    /// the session cookie). The device cookie outlives the session: it makes
+    /// this browser a known device of the account for the failed-login
+    /// throttle (`crate::throttle`).
+    pub async fn set_device_cookie(&self, value: String) {
+        self.0.state.lock().await.device_cookie = Some(value);
+    }
+
+    /// The device cookie to send with this answer, if a sign-in issued one.
+    pub async fn take_device_cookie(&self) -> Option<String> {
+        self.0.state.lock().await.device_cookie.take()
     }
 
     /// When the current session expires.

@@ -16,6 +16,7 @@ use crate::{
     csrf::CsrfToken,
     password::RawPassword,
     session::{ClientInfo, Session, SessionId, SessionKeyHash},
+    state::{Proof, Target, WayIn},
     users::User,
 };
 
@@ -210,8 +211,9 @@ impl Latchkey {
         Ok(ended)
     }
 
-    /// Proves the password again in `session`: behind the failed-login
-    /// throttle, as a login. On success the session moves to a new key, the
+    /// Proves the password again in `session`, through the sign-in pipeline
+    /// ([`WayIn::Reauthenticate`]): behind the failed-login throttle, as a
+    /// login. On success the session moves to a new key, the
     /// CSRF secret changes and the time is stamped; on failure nothing
     /// changes (the session stays signed in).
     ///
@@ -226,19 +228,8 @@ impl Latchkey {
         password: &RawPassword,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let proved = self.authenticate_throttled(&user.username, password, client.ip, None, "reauthenticate").await?;
-        if proved.id != user.id {
-            return Err(AuthError::InvalidCredentials);
-        }
-        session.rotate_authenticated(None).await?;
-        csrf.rotate();
-        self.audit(
-            AuditEvent::new(self.clock().now(), "reauthenticated")
-                .username(&user.username)
-                .user_id(user.id)
-                .client(client.ip),
-        )
-        .await;
+        let proof = Proof::Password { username: &user.username, password, device_cookie: None };
+        self.sign_in(WayIn::Reauthenticate, proof, Target::Refresh { session, csrf, user }, client).await?;
         Ok(())
     }
 

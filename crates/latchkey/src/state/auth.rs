@@ -1,14 +1,14 @@
 //! The authentication flows on the shared state: checking credentials
-//! with equal work for unknown users, the failed-login throttle, login with
-//! a fresh session key and CSRF secret, revocation, the current user, and
-//! the audit trail. No HTTP here: `crate::http` calls these.
+//! with equal work for unknown users, the failed-login throttle (the
+//! password's verify step of the sign-in pipeline, `state/signin.rs`),
+//! revocation, the current user, and the audit trail. No HTTP here:
+//! `crate::http` calls these.
 
 use crate::{
     Latchkey,
     audit::{Aggregator, AuditEvent},
     auth::AuthError,
     crypto::constant_time_eq,
-    csrf::CsrfToken,
     password::RawPassword,
     session::{ClientInfo, Session},
     users::{User, Username},
@@ -125,30 +125,6 @@ impl Latchkey {
         }
     }
 
-    /// Logs `user` in: a new session key (the old session is deleted
-    /// server-side) recording `client` and the time of authentication, a
-    /// new CSRF secret, and `last_login` updated. See
-    /// [`Session::cycle_login`] for `remember`.
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn login(
-        &self,
-        session: &Session,
-        csrf: &CsrfToken,
-        user: &User,
-        remember: bool,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
-        self.refuse_unverified(user, client).await?;
-        let methods = self.mfa_methods(user.id).await?;
-        if !methods.is_empty() {
-            return Err(self.begin_second_factor(session, csrf, user, remember, methods, client).await);
-        }
-        let detail = if remember { "persistent session" } else { "browser session" };
-        self.sign_in(session, csrf, user, remember, client, detail.to_owned()).await
-    }
-
     /// [`AuthError::EmailUnverified`] when `user` must confirm their address
     /// before signing in (`accounts.email_verification = mandatory`); a new
     /// link goes out then, unless this address has asked too often.
@@ -170,31 +146,6 @@ impl Latchkey {
         )
         .await;
         Err(AuthError::EmailUnverified)
-    }
-
-    /// Signs `user` in on `session` once every factor is proved: a new
-    /// session key and CSRF secret, the last login, the audit event.
-    pub(crate) async fn sign_in(
-        &self,
-        session: &Session,
-        csrf: &CsrfToken,
-        user: &User,
-        remember: bool,
-        client: &ClientInfo,
-        detail: String,
-    ) -> Result<(), AuthError> {
-        session.cycle_login(user.id, self.session_auth_hash(user), remember, client).await?;
-        csrf.rotate();
-        self.users().record_login(user.id, self.clock().now()).await?;
-        self.audit(
-            AuditEvent::new(self.clock().now(), "login")
-                .username(&user.username)
-                .user_id(user.id)
-                .client(client.ip)
-                .detail(detail),
-        )
-        .await;
-        Ok(())
     }
 
     /// Ends every session of `user` now (password change, deactivation,

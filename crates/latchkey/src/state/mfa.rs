@@ -1,7 +1,7 @@
 //! Second factors on the state: setting up TOTP (with its recovery codes),
-//! removing it, regenerating the codes, and the sign-in step between a right
-//! password and a second factor. No HTTP here: `crate::http::routes::mfa`
-//! and the login route call these.
+//! removing it, regenerating the codes, and the second-factor halves of the
+//! sign-in pipeline (`state/signin.rs`): the pending sign-in after a right
+//! first factor, and the second step's verify stage. No HTTP here.
 //!
 //! The pending sign-in lives in the session, under a fresh key, as an
 //! anonymous session: nothing that checks authentication sees a user until
@@ -276,38 +276,34 @@ impl Latchkey {
         Ok(())
     }
 
-    /// The password of `user` was right and they have a second factor: the
-    /// session moves to a new key, anonymous, holding the pending sign-in;
-    /// the CSRF secret changes. Answers [`AuthError::MfaRequired`].
-    pub(crate) async fn begin_second_factor(
+    /// The first factor of `user` was right and they have a second one
+    /// (the sign-in pipeline's second-factor stage): the session moves to a
+    /// new key, anonymous, holding the pending sign-in; the CSRF secret
+    /// changes.
+    pub(super) async fn begin_second_factor(
         &self,
         session: &Session,
         csrf: &CsrfToken,
         user: &User,
         remember: bool,
-        methods: Vec<&'static str>,
+        methods: &[&'static str],
         client: &ClientInfo,
-    ) -> AuthError {
+    ) -> Result<(), AuthError> {
         let pending = json!({
             "user": user.id,
             "hash": self.session_auth_hash(user),
             "since": self.clock().now().unix_timestamp(),
             "remember": remember,
         });
-        let started = async {
-            // The row outlives the pending sign-in (5 minutes) only as long
-            // as its attempt count matters, so a browser that ran into 429
-            // keeps getting it; then the store drops it.
-            let lifetime = PENDING_TTL.max(self.settings().throttle.window);
-            session.cycle_anonymous(client, lifetime).await?;
-            session.insert(PENDING, pending).await
-        };
-        if let Err(e) = started.await {
-            return e.into();
-        }
+        // The row outlives the pending sign-in (5 minutes) only as long
+        // as its attempt count matters, so a browser that ran into 429
+        // keeps getting it; then the store drops it.
+        let lifetime = PENDING_TTL.max(self.settings().throttle.window);
+        session.cycle_anonymous(client, lifetime).await?;
+        session.insert(PENDING, pending).await?;
         csrf.rotate();
         self.audit(self.mfa_event("login_mfa_pending", user, client.ip).detail(methods.join(", "))).await;
-        AuthError::MfaRequired(methods)
+        Ok(())
     }
 
     /// Counts one code attempt — for the pending sign-in of `session` (when
@@ -382,33 +378,33 @@ impl Latchkey {
             && pending["hash"].as_str().is_some_and(|h| self.verify_session_auth_hash(h, user))
     }
 
-    /// Completes the sign-in waiting in `session` with a code from the
-    /// authenticator app, a recovery code or a passkey: the session moves to
-    /// a new key and is signed in, the CSRF secret changes. Returns the user
-    /// and how.
+    /// The second step's verify stage of the sign-in pipeline: whether
+    /// `proof` (a code from the authenticator app, a recovery code or a
+    /// passkey) completes the sign-in waiting in `session`. Returns the
+    /// user, how, and whether the first step asked for a persistent cookie;
+    /// the pending sign-in is spent.
     ///
     /// # Errors
     /// [`AuthError::MfaNotPending`], [`AuthError::InvalidCode`] (for a
-    /// passkey too: [`AuthError::WebauthnFailed`]),
+    /// passkey: [`AuthError::WebauthnFailed`]),
     /// [`AuthError::Throttled`] (also after the pending sign-in ended, while
     /// the count lasts), or a store failure.
-    pub async fn complete_second_factor(
+    pub(super) async fn verify_second_step(
         &self,
         session: &Session,
-        csrf: &CsrfToken,
         proof: SecondFactor,
         client: &ClientInfo,
-    ) -> Result<(User, FactorUsed), AuthError> {
+    ) -> Result<(User, FactorUsed, bool), AuthError> {
         // Until it succeeds, a code may be the app's or a recovery code.
         let tried = match &proof {
             SecondFactor::Code(_) => "code",
             SecondFactor::Credential(_) => "webauthn",
         };
-        let result = self.prove_second_factor(session, csrf, proof, client).await;
+        let result = self.prove_second_factor(session, proof, client).await;
         let (method, outcome) = match &result {
-            Ok((_, FactorUsed::Totp)) => ("totp", "ok"),
-            Ok((_, FactorUsed::RecoveryCode(_))) => ("recovery_code", "ok"),
-            Ok((_, FactorUsed::Webauthn(_))) => ("webauthn", "ok"),
+            Ok((_, FactorUsed::Totp, _)) => ("totp", "ok"),
+            Ok((_, FactorUsed::RecoveryCode(_), _)) => ("recovery_code", "ok"),
+            Ok((_, FactorUsed::Webauthn(_), _)) => ("webauthn", "ok"),
             Err(AuthError::RequestsThrottled(_) | AuthError::Throttled(_)) => (tried, "throttled"),
             Err(AuthError::InvalidCode | AuthError::WebauthnFailed) => (tried, "failed"),
             Err(_) => (tried, "error"),
@@ -420,10 +416,9 @@ impl Latchkey {
     async fn prove_second_factor(
         &self,
         session: &Session,
-        csrf: &CsrfToken,
         proof: SecondFactor,
         client: &ClientInfo,
-    ) -> Result<(User, FactorUsed), AuthError> {
+    ) -> Result<(User, FactorUsed, bool), AuthError> {
         let now = self.clock().now();
         let Some(key) = session.key_hash().await? else { return Err(AuthError::MfaNotPending) };
         let pending = session.get(PENDING).await?.unwrap_or(Value::Null);
@@ -459,20 +454,13 @@ impl Latchkey {
         };
         let remember = pending["remember"].as_bool().unwrap_or(true);
         session.remove(PENDING).await?;
-        let how = match &used {
-            FactorUsed::Totp => "with an authenticator app".to_owned(),
-            FactorUsed::Webauthn(name) => format!("with passkey {name:?}"),
-            FactorUsed::RecoveryCode(left) => {
-                self.audit(
-                    self.mfa_event("recovery_code_used", &user, client.ip)
-                        .detail(format!("{left} recovery code(s) left")),
-                )
-                .await;
-                format!("with a recovery code ({left} left)")
-            }
-        };
-        self.sign_in(session, csrf, &user, remember, client, how).await?;
-        Ok((user, used))
+        if let FactorUsed::RecoveryCode(left) = &used {
+            self.audit(
+                self.mfa_event("recovery_code_used", &user, client.ip).detail(format!("{left} recovery code(s) left")),
+            )
+            .await;
+        }
+        Ok((user, used, remember))
     }
 
     async fn refuse_if_throttled(&self, session_key: &str) -> Result<(), AuthError> {

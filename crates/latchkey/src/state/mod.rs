@@ -11,6 +11,7 @@ mod mfa;
 mod oidc;
 mod outbox;
 mod recovery;
+mod signin;
 mod signup;
 #[cfg(feature = "webauthn")]
 mod webauthn;
@@ -20,6 +21,7 @@ pub(crate) use admin::parse_name;
 pub use admin::{Acting, AdminError, AdminSession, AdminSessionId};
 pub use mfa::{FactorUsed, SecondFactor, TotpSetup};
 pub use oidc::{CallbackParams, OidcError, OidcStarted};
+pub use signin::{Outcome, Proof, SignedIn, Target, WayIn};
 pub use signup::SignedUp;
 #[cfg(feature = "webauthn")]
 pub use webauthn::{OPTIONS_PER_CLIENT, Registered};
@@ -192,7 +194,7 @@ impl Latchkey {
     ) -> Result<Self, BuildError> {
         let hasher = PasswordHasher::new(&settings.password_hasher)?;
         let metrics = crate::metrics::Metrics::new();
-        metrics.declare(&crate::csrf::CsrfReason::LABELS, &LOGIN_WAYS);
+        metrics.declare(&crate::csrf::CsrfReason::LABELS, &LOGIN_WAYS, &WayIn::ALL.map(WayIn::label));
         hasher.observe_waits(metrics.hash_wait().clone());
         let Stores { sessions, users, throttle, audit, keys: key_store, outbox, mfa, identities } = stores;
         let transport = crate::mailer::transport_for(&settings.email).map_err(|e| BuildError::Mail(e.to_string()))?;

@@ -28,6 +28,7 @@ use crate::{
     oidc::{FLOW_TTL, Flow, NewIdentity, STARTS_PER_CLIENT, VerifiedClaims, base_username, profile_name},
     session::{SessionKey, SessionRecord},
     settings::Signup,
+    state::{Outcome, Proof, Target, WayIn},
     throttle::{Throttled, client_key},
     users::{Email, NewUser, UserStoreError, Username, admin::MAX_NAME_CHARS},
 };
@@ -344,10 +345,12 @@ impl Latchkey {
             return self.finish_link(provider, &claims, user_id, session, client).await;
         }
         let user = self.user_for_identity(provider, &claims, client).await?;
-        match self.login(session, csrf, &user, true, client).await {
-            Ok(()) => {}
-            // The session now holds the pending sign-in; the SPA shows the step.
-            Err(AuthError::MfaRequired(_)) => {}
+        let proof = Proof::Vouched { user, by: format!("provider {id}") };
+        let target = Target::Session { session, csrf, remember: true };
+        match self.sign_in(WayIn::Oidc, proof, target, client).await {
+            // Signed in, or the session holds the pending sign-in and the
+            // SPA shows the second step where it lands.
+            Ok(Outcome::SignedIn(_) | Outcome::SecondFactor { .. }) => {}
             Err(AuthError::EmailUnverified) => return Err(fail(Failure::EmailUnverified, "address not verified")),
             Err(e) => return Err(Refusal::Auth(e)),
         }

@@ -20,6 +20,7 @@ use crate::{
     password::RawPassword,
     session::{ClientInfo, Session},
     settings::{EmailVerification, Signup},
+    state::{Outcome, Proof, Target, WayIn},
     users::{NewUser, User, UserStoreError, Username},
 };
 
@@ -31,6 +32,8 @@ pub enum SignedUp {
     /// Check your mail (verification `mandatory`; also the answer for a
     /// taken address, which must not be told apart).
     CheckYourMail,
+    /// Signed up, and the sign-in waits for a second factor (one of these).
+    SecondFactor(Vec<&'static str>),
 }
 
 impl Latchkey {
@@ -252,7 +255,13 @@ impl Latchkey {
         if mandatory {
             return Ok(SignedUp::CheckYourMail);
         }
-        self.login(session, csrf, &user, true, client).await?;
-        Ok(SignedUp::SignedIn(user))
+        let proof = Proof::Vouched { user, by: "new account".into() };
+        let target = Target::Session { session, csrf, remember: true };
+        Ok(match self.sign_in(WayIn::Signup, proof, target, client).await? {
+            Outcome::SignedIn(signed_in) => SignedUp::SignedIn(signed_in.user),
+            // A new account has no second factor, so this cannot be; the
+            // answer is still the truth if it were.
+            Outcome::SecondFactor { methods } => SignedUp::SecondFactor(methods),
+        })
     }
 }

@@ -17,7 +17,6 @@ use crate::{
     Latchkey,
     audit::AuditEvent,
     auth::AuthError,
-    csrf::CsrfToken,
     mfa::{
         WebauthnCredential, normalize_name, recovery,
         webauthn::{
@@ -208,24 +207,21 @@ impl Latchkey {
         Ok(request_options(&rcr))
     }
 
-    /// Signs in with the passkey assertion answering the options in
-    /// `session`: the credential names its account (its user handle must be
-    /// the one it was registered under), counts as both factors, and the
-    /// session moves to a new key and CSRF secret.
+    /// The passkey's verify stage of the sign-in pipeline: the assertion
+    /// answering the options in `session` names its account (its user
+    /// handle must be the one it was registered under) and counts as both
+    /// factors. Returns the user and the passkey's name.
     ///
     /// # Errors
     /// [`AuthError::WebauthnNotStarted`], [`AuthError::WebauthnFailed`] (also
-    /// for an unknown or inactive account's credential),
-    /// [`AuthError::EmailUnverified`], or a store failure.
-    pub async fn passkey_login(
+    /// for an unknown or inactive account's credential), or a store failure.
+    pub(super) async fn verify_passkey(
         &self,
         session: &Session,
-        csrf: &CsrfToken,
         credential: Value,
-        remember: bool,
         client: &ClientInfo,
-    ) -> Result<User, AuthError> {
-        let result = self.sign_in_with_passkey(session, csrf, credential, remember, client).await;
+    ) -> Result<(User, String), AuthError> {
+        let result = self.check_passkey(session, credential, client).await;
         let outcome = match &result {
             Ok(_) => "ok",
             Err(AuthError::WebauthnFailed | AuthError::WebauthnNotStarted) => "failed",
@@ -236,14 +232,12 @@ impl Latchkey {
         result
     }
 
-    async fn sign_in_with_passkey(
+    async fn check_passkey(
         &self,
         session: &Session,
-        csrf: &CsrfToken,
         credential: Value,
-        remember: bool,
         client: &ClientInfo,
-    ) -> Result<User, AuthError> {
+    ) -> Result<(User, String), AuthError> {
         let rp = self.rp()?;
         let (state, _): (DiscoverableAuthentication, Value) = self.take_ceremony(session, LOGIN).await?;
         let assertion: PublicKeyCredential =
@@ -266,9 +260,7 @@ impl Latchkey {
             Err(e) => return Err(self.refuse_assertion(Some(&user), client, &e.to_string()).await),
         };
         self.record_assertion(&user, &stored, key, &result, client).await?;
-        self.refuse_unverified(&user, client).await?;
-        self.sign_in(session, csrf, &user, remember, client, format!("with passkey {:?}", stored.name)).await?;
-        Ok(user)
+        Ok((user, stored.name))
     }
 
     /// Options for proving the second factor of the sign-in pending in

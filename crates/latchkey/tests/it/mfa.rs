@@ -14,7 +14,7 @@ use crate::helpers::*;
 
 /// Signs `USER` in and sets up an authenticator app; returns its secret
 /// and the recovery codes.
-async fn with_totp(app: &mut TestApp) -> (TotpSecret, Vec<String>) {
+pub(crate) async fn with_totp(app: &mut TestApp) -> (TotpSecret, Vec<String>) {
     app.login().await;
     let res = app.get("/api/mfa/totp/").await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.json());
@@ -34,7 +34,7 @@ async fn signed_in_as(app: &mut TestApp) -> Option<String> {
     (res.status == StatusCode::OK).then(|| res.json()["username"].as_str().map(str::to_owned)).flatten()
 }
 
-async fn second_step(app: &mut TestApp, code: &str) -> Res {
+pub(crate) async fn second_step(app: &mut TestApp, code: &str) -> Res {
     app.unsafe_json(Method::POST, "/api/mfa/authenticate/", &json!({ "code": code }).to_string()).await
 }
 

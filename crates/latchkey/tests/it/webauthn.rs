@@ -20,7 +20,7 @@ async fn register_options(app: &mut TestApp) -> Value {
 }
 
 /// Registers `key` for the signed-in user under `name`.
-async fn register(app: &mut TestApp, key: &mut SoftKey, name: &str) -> Res {
+pub(crate) async fn register(app: &mut TestApp, key: &mut SoftKey, name: &str) -> Res {
     let options = register_options(app).await;
     let credential = key.create(&options);
     post(app, "/api/mfa/webauthn/register/", json!({ "name": name, "credential": credential })).await
@@ -32,7 +32,7 @@ async fn login_options(app: &mut TestApp) -> Value {
     res.json()
 }
 
-async fn passkey_login(app: &mut TestApp, key: &mut SoftKey) -> Res {
+pub(crate) async fn passkey_login(app: &mut TestApp, key: &mut SoftKey) -> Res {
     let options = login_options(app).await;
     let assertion = key.get(&options);
     post(app, "/api/login/webauthn/", json!({ "credential": assertion })).await

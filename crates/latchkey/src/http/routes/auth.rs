@@ -25,6 +25,7 @@ use crate::{
     origin::Origin,
     session::Session,
     settings::{Preset, Signup},
+    state::{Outcome, Proof, Target, WayIn},
 };
 
 /// The paths of this router, each with its trailing slash.
@@ -75,14 +76,12 @@ async fn login_view(
 ) -> Result<Response, ApiError> {
     let LoginBody { username, password, remember } = parse_login_fields(&body)?;
     let device_cookie = lk.settings().device_cookie.as_ref().and_then(|c| cookies::find(&headers, &c.name));
-    let user = lk.authenticate_throttled(&username, &password, client.ip, device_cookie.as_deref(), "password").await?;
-    lk.login(&session, &csrf, &user, remember, &client).await?;
-    let mut res = detail("Successfully logged in.").into_response();
-    // This browser is now a known device of the account (it survives logout).
-    if let (Some(settings), Some(value)) = (&lk.settings().device_cookie, lk.device_cookie_for(&user)) {
-        res.headers_mut().append(header::SET_COOKIE, cookies::set(settings, &value, lk.clock().now()));
+    let proof = Proof::Password { username: &username, password: &password, device_cookie: device_cookie.as_deref() };
+    let target = Target::Session { session: &session, csrf: &csrf, remember };
+    match lk.sign_in(WayIn::Password, proof, target, &client).await? {
+        Outcome::SignedIn(_) => Ok(detail("Successfully logged in.").into_response()),
+        Outcome::SecondFactor { methods } => Err(ApiError::second_factor_required(&methods)),
     }
-    Ok(res)
 }
 
 /// Whether a GET logout may proceed. GET logout exists only because the

@@ -20,7 +20,6 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::header,
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -33,13 +32,13 @@ use crate::{
     Latchkey,
     csrf::CsrfToken,
     http::{
-        ApiError, cookies,
+        ApiError,
         extract::{Client, JsonObject, SessionUser, SetupUser, required_strings},
         openapi::{Detail, ErrorBody},
     },
     mfa::{WebauthnCredential, totp::qr_svg},
     session::Session,
-    state::{FactorUsed, SecondFactor},
+    state::{FactorUsed, Outcome, Proof, SecondFactor, SignedIn, Target, WayIn},
     users::User,
 };
 
@@ -149,8 +148,9 @@ pub(super) struct CodesLeft {
 
 /// A sign-in completed.
 #[derive(Serialize, ToSchema)]
+#[schema(as = SignedIn)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct SignedIn {
+pub(super) struct SignedInOut {
     detail: &'static str,
     username: String,
     /// After a recovery code: how many are left.
@@ -350,8 +350,9 @@ async fn regenerate_codes_view(
 
 /// The second step of a sign-in: a code or a passkey after the password.
 #[utoipa::path(post, path = "/api/mfa/authenticate/", tag = "mfa", request_body = SecondStepRequest,
-    responses((status = 200, description = "Signed in: a new session cookie and CSRF secret.", body = SignedIn),
+    responses((status = 200, description = "Signed in: a new session cookie and CSRF secret.", body = SignedInOut),
         (status = 400, description = "`invalid_code`, `mfa_not_pending`, `webauthn_failed`, `webauthn_not_started`, `missing_fields`.", body = ErrorBody),
+        (status = 403, description = "`csrf_failed`, or `email_unverified` (the address must be confirmed first; a new link was sent).", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 
 async fn authenticate_view(
@@ -369,24 +370,24 @@ async fn authenticate_view(
         }
         Some(_) => SecondFactor::Credential(credential_field(&mut body)?),
     };
-    let (user, used) = lk.complete_second_factor(&session, &csrf, proof, &client).await?;
-    let left = match used {
-        FactorUsed::RecoveryCode(left) => Some(left),
-        _ => None,
-    };
-    let answer =
-        SignedIn { detail: "Successfully logged in.", username: user.username.clone(), recovery_codes_left: left };
-    Ok(signed_in(&lk, &user, answer))
+    let target = Target::Session { session: &session, csrf: &csrf, remember: true };
+    let outcome = lk.sign_in(WayIn::SecondStep, Proof::SecondStep(proof), target, &client).await?;
+    signed_in(outcome)
 }
 
-/// A sign-in's answer: this browser is now a known device of the account,
-/// as after a password-only login.
-fn signed_in(lk: &Latchkey, user: &User, answer: SignedIn) -> Response {
-    let mut res = Json(answer).into_response();
-    if let (Some(settings), Some(value)) = (&lk.settings().device_cookie, lk.device_cookie_for(user)) {
-        res.headers_mut().append(header::SET_COOKIE, cookies::set(settings, &value, lk.clock().now()));
-    }
-    res
+/// A sign-in's answer (the device cookie goes out with the session's, as
+/// after every way in).
+fn signed_in(outcome: Outcome) -> Result<Response, ApiError> {
+    let SignedIn { user, factor } = match outcome {
+        Outcome::SignedIn(s) => s,
+        Outcome::SecondFactor { methods } => return Err(ApiError::second_factor_required(&methods)),
+    };
+    let recovery_codes_left = match factor {
+        Some(FactorUsed::RecoveryCode(left)) => Some(left),
+        _ => None,
+    };
+    Ok(Json(SignedInOut { detail: "Successfully logged in.", username: user.username, recovery_codes_left })
+        .into_response())
 }
 
 /// The `credential` member: an object, as `PublicKeyCredential.toJSON()` gives.
@@ -526,9 +527,9 @@ async fn passkey_login_options_view(
 /// Signs in with a passkey: both factors at once.
 #[cfg(feature = "webauthn")]
 #[utoipa::path(post, path = "/api/login/webauthn/", tag = "auth", request_body = PasskeyLoginRequest,
-    responses((status = 200, description = "Signed in: a new session cookie and CSRF secret.", body = SignedIn),
+    responses((status = 200, description = "Signed in: a new session cookie and CSRF secret.", body = SignedInOut),
         (status = 400, description = "`webauthn_failed`, `webauthn_not_started`, `missing_fields`, `parse_error`.", body = ErrorBody),
-        (status = 403, description = "`email_unverified`.", body = ErrorBody),
+        (status = 403, description = "`csrf_failed`, or `email_unverified` (a new link was sent).", body = ErrorBody),
         (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn passkey_login_view(
@@ -544,10 +545,8 @@ async fn passkey_login_view(
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(ApiError::bad_request("parse_error", "\"remember\" must be true or false.")),
     };
-    let user = lk.passkey_login(&session, &csrf, credential, remember, &client).await?;
-    let answer =
-        SignedIn { detail: "Successfully logged in.", username: user.username.clone(), recovery_codes_left: None };
-    Ok(signed_in(&lk, &user, answer))
+    let target = Target::Session { session: &session, csrf: &csrf, remember };
+    signed_in(lk.sign_in(WayIn::Passkey, Proof::Passkey(credential), target, &client).await?)
 }
 
 /// The second-factor routes (without layers: [`crate::http::router`] adds them).

@@ -99,6 +99,7 @@ async fn signup_view(
                 .into_response())
         }
         SignedUp::CheckYourMail => Ok(Json(SignedUpAnswer { detail: CHECK_YOUR_MAIL, username: None }).into_response()),
+        SignedUp::SecondFactor(methods) => Err(ApiError::second_factor_required(&methods)),
     }
 }
 
