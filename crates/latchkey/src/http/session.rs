@@ -34,15 +34,13 @@ pub fn session_begin(lk: &Latchkey, req: &mut Request) -> Session {
 /// and writes (or deletes) the cookie, and the device cookie a sign-in
 /// issued.
 pub async fn session_finish(lk: &Latchkey, session: &Session, response: &mut Response) {
-    let server_error = response.status().is_server_error();
+    let committed = session.commit(response.status().is_server_error()).await;
     // Whatever way in signed this browser in, the device cookie goes out
     // here, so no route can forget it.
-    if let (Some(value), Some(settings)) = (session.take_device_cookie().await, &lk.settings().device_cookie)
-        && !server_error
-    {
+    if let (Some(value), Some(settings)) = (committed.device_cookie, &lk.settings().device_cookie) {
         response.headers_mut().append(header::SET_COOKIE, cookies::set(settings, &value, lk.clock().now()));
     }
-    let change = session.commit(server_error).await;
+    let change = committed.cookie;
     let cookie = &lk.settings().session.cookie;
     let headers = response.headers_mut();
     match change {

@@ -48,6 +48,15 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// What the response must carry, once the handler is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The session cookie.
+    pub cookie: CookieChange,
+    /// A device cookie a sign-in issued ([`Session::set_device_cookie`]).
+    pub device_cookie: Option<String>,
+}
+
 /// What the response must do with the session cookie, once the handler is done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CookieChange {
@@ -372,11 +381,6 @@ impl Session {
         self.0.state.lock().await.device_cookie = Some(value);
     }
 
-    /// The device cookie to send with this answer, if a sign-in issued one.
-    pub async fn take_device_cookie(&self) -> Option<String> {
-        self.0.state.lock().await.device_cookie.take()
-    }
-
     /// When the current session expires.
     ///
     /// # Errors
@@ -387,9 +391,15 @@ impl Session {
 
     /// After the handler: saves a modified session (never after a 5xx,
     /// as Django: the request failed half-way) and says what to do with
-    /// the cookie.
-    pub async fn commit(&self, server_error: bool) -> CookieChange {
+    /// the cookie, and which device cookie to send (none after a 5xx).
+    pub async fn commit(&self, server_error: bool) -> Committed {
         let mut st = self.0.state.lock().await;
+        let device_cookie = st.device_cookie.take().filter(|_| !server_error);
+        let cookie = self.cookie_change(&mut st, server_error).await;
+        Committed { cookie, device_cookie }
+    }
+
+    async fn cookie_change(&self, st: &mut SessState, server_error: bool) -> CookieChange {
         if !st.accessed {
             return CookieChange::Untouched;
         }

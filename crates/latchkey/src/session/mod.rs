@@ -12,7 +12,7 @@ mod public_id;
 
 use std::fmt;
 
-pub use handle::{CookieChange, Session};
+pub use handle::{Committed, CookieChange, Session};
 pub(crate) use public_id::SESSION_ID_SALT;
 pub use public_id::SessionId;
 use serde_json::{Map, Value};
