@@ -959,7 +959,7 @@ export interface components {
         };
         /**
          * @description Every error: `detail` for people, `code` for programs, and for some
-         *     codes one more member.
+         *     codes one more member. [`crate::http::ApiError`] answers exactly this.
          */
         Error: {
             /** @description A stable word: `csrf_failed`, `invalid_credentials`, `throttled`, `mfa_required`, … */
@@ -1018,15 +1018,19 @@ export interface components {
             /** @description Always `ok`. */
             status: string;
         };
-        /** @description The tutorial's login body. */
+        /** @description The tutorial's login body, plus the optional `remember`. */
         LoginRequest: {
-            /** Format: password */
+            /**
+             * Format: password
+             * @description The password, as typed.
+             */
             password: string;
             /**
              * @description A persistent cookie (default) or one that ends with the browser.
              * @default true
              */
             remember?: boolean | null;
+            /** @description The username, as typed. */
             username: string;
         };
         /** @description What the user has of second factors. */
@@ -1329,7 +1333,8 @@ export interface components {
         };
         /**
          * @description The fields a PATCH may change; `id`, `username`, `dateJoined` and
-         *     `lastLogin` are accepted and ignored, anything else is refused.
+         *     `lastLogin` are accepted and ignored, anything else is refused. A field
+         *     sent as null is left as it is.
          */
         UserChangesRequest: {
             email?: string;

@@ -3,12 +3,12 @@
 
 use std::borrow::Cow;
 
+use super::openapi::{ErrorBody, Problem};
 use axum::{
     Json,
     response::{IntoResponse, Response},
 };
 use http::{HeaderName, HeaderValue, StatusCode, header};
-use serde::Serialize;
 
 use crate::{auth::AuthError, error::StoreError, password::HashError, users::UserStoreError};
 
@@ -21,25 +21,19 @@ use crate::{auth::AuthError, error::StoreError, password::HashError, users::User
 #[derive(Debug, Clone)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
-    detail: Cow<'static, str>,
-    // Members beside detail and code (`errors`, …); boxed, as most errors have none.
-    extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+    // The body, as documented (boxed: a Result's error stays small).
+    body: Box<ErrorBody>,
     headers: Vec<(HeaderName, HeaderValue)>,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    detail: &'a str,
-    code: &'a str,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    extra: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
     /// An error with any status.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, detail: detail.into(), extra: None, headers: Vec::new() }
+        Self {
+            status,
+            body: Box::new(ErrorBody { detail: detail.into(), code, ..ErrorBody::default() }),
+            headers: Vec::new(),
+        }
     }
 
     /// 400.
@@ -64,7 +58,7 @@ impl ApiError {
     /// prompt (the rest preset).
     pub fn second_factor_required(methods: &[&'static str]) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "mfa_required", "A second factor is required.")
-            .with_member("methods", serde_json::json!(methods))
+            .with_members(|b| b.methods = Some(methods.iter().map(|m| (*m).to_owned()).collect()))
     }
 
     /// 500 with a generic body; `cause` is logged, never sent.
@@ -80,17 +74,17 @@ impl ApiError {
             .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
     }
 
-    /// Adds an `errors` member to the body: the individual problems behind
-    /// a 400, each `{code, message}` (password validators).
-    pub fn with_errors(self, errors: serde_json::Value) -> Self {
-        self.with_member("errors", errors)
+    /// Sets members of the body beside `detail` and `code` (facts a client
+    /// needs even from an error: the field at fault, whether sign-up is
+    /// open); each is a documented member of [`ErrorBody`].
+    pub fn with_members(mut self, set: impl FnOnce(&mut ErrorBody)) -> Self {
+        set(&mut self.body);
+        self
     }
 
-    /// Adds a member to the body beside `detail` and `code` (facts a client
-    /// needs even from an error, e.g. whether sign-up is open).
-    pub fn with_member(mut self, name: &str, value: serde_json::Value) -> Self {
-        self.extra.get_or_insert_default().insert(name.to_owned(), value);
-        self
+    /// The body's members, as they will be sent.
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
     }
 
     /// Adds a response header.
@@ -106,25 +100,24 @@ impl ApiError {
 
     /// The machine-readable code.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.body.code
     }
 
     /// The human-readable detail.
     pub fn detail(&self) -> &str {
-        &self.detail
+        &self.body.detail
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+        write!(f, "{} {}: {}", self.status.as_u16(), self.body.code, self.body.detail)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (self.status, Json(Body { detail: &self.detail, code: self.code, extra: self.extra.as_deref() }))
-            .into_response();
+        let mut res = (self.status, Json(self.body)).into_response();
         for (k, v) in self.headers {
             res.headers_mut().append(k, v);
         }
@@ -165,7 +158,8 @@ impl From<crate::state::AdminError> for ApiError {
             AdminError::Refused(rule) => ApiError::forbidden("permission_denied", rule.0),
             AdminError::UserNotFound => ApiError::new(StatusCode::NOT_FOUND, "user_not_found", "No such user."),
             AdminError::Invalid { field, message } => {
-                ApiError::bad_request("invalid_field", format!("{field}: {message}")).with_member("field", field.into())
+                ApiError::bad_request("invalid_field", format!("{field}: {message}"))
+                    .with_members(|b| b.field = Some(field.to_owned()))
             }
             AdminError::Auth(e) => e.into(),
         }
@@ -296,8 +290,8 @@ impl From<AuthError> for ApiError {
             }
             AuthError::PasswordInvalid(problems) => {
                 let detail = problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join(" ");
-                ApiError::bad_request("password_invalid", detail)
-                    .with_errors(serde_json::to_value(&problems).unwrap_or_default())
+                let errors = problems.into_iter().map(|p| Problem { code: p.code.to_owned(), message: p.message });
+                ApiError::bad_request("password_invalid", detail).with_members(|b| b.errors = Some(errors.collect()))
             }
         }
     }

@@ -8,7 +8,12 @@ use axum::{
 };
 use base64::Engine;
 use http::{HeaderMap, StatusCode, header, request::Parts};
+use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::Value;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{RefOr, schema::Schema},
+};
 
 use super::{ApiError, context::RequestContext};
 use crate::{
@@ -45,16 +50,40 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     }
 }
 
-/// A JSON object request body.
+/// A request body: a JSON object read into the typed `T` at the edge.
 ///
 /// Stricter than Django, which runs `json.loads` on any body and answers 500
 /// when it fails: a non-empty body must be sent as `application/json` (415
 /// otherwise, which also stops `text/plain` login CSRF), and anything that is
-/// not a JSON object is a 400 with a `detail`.
+/// not a JSON object is a 400 with a `detail`. Then, in the order the fields
+/// come: a field of the wrong type is 400 `parse_error` naming it ("\"name\"
+/// must be a string."); a required field missing or null is
+/// [`RequestBody::missing`] (400 `missing_fields` naming the required ones,
+/// which `T`'s schema lists: the documented body and the parsed one are one
+/// type). Unknown fields are ignored, as Django's `request.data.get` does.
 #[derive(Debug)]
-pub struct JsonObject(pub serde_json::Map<String, Value>);
+pub struct Body<T>(pub T);
 
-impl<S: Send + Sync> FromRequest<S> for JsonObject {
+/// A typed request body: what [`Body`] reads.
+pub trait RequestBody: DeserializeOwned + PartialSchema {
+    /// The refusal when a required field is missing or null: by default 400
+    /// `missing_fields`, "Please provide \"a\" and \"b\"." naming the
+    /// schema's required fields.
+    fn missing() -> ApiError {
+        let list: Vec<String> = required_fields::<Self>().iter().map(|n| format!("\"{n}\"")).collect();
+        ApiError::bad_request("missing_fields", format!("Please provide {}.", list.join(" and ")))
+    }
+}
+
+/// The required fields of `T`'s schema, in their order.
+fn required_fields<T: PartialSchema>() -> Vec<String> {
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => object.required,
+        _ => Vec::new(),
+    }
+}
+
+impl<S: Send + Sync, T: RequestBody> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -66,15 +95,42 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 ApiError::bad_request("parse_error", "The request body could not be read.")
             }
         })?;
-        parse_json_object(content_type.as_deref(), &bytes).map(JsonObject)
+        parse_body(content_type.as_deref(), &bytes).map(Body)
     }
 }
 
-/// The body rules of [`JsonObject`], on bytes already read.
+/// The rules of [`Body`] on bytes already read (the fuzz target's entry).
 ///
 /// # Errors
-/// 400 for an empty, malformed or non-object body; 415 for a non-JSON type.
-pub fn parse_json_object(content_type: Option<&str>, bytes: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
+/// 415 for a non-JSON type; 400 for an empty, malformed or non-object body,
+/// a field of the wrong type, or a required field missing.
+pub fn parse_body<T: RequestBody>(content_type: Option<&str>, bytes: &[u8]) -> Result<T, ApiError> {
+    let object = parse_json_object(content_type, bytes)?;
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| field_error::<T>(&e))
+}
+
+/// The refusal for a body that does not deserialize as `T`.
+fn field_error<T: RequestBody>(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let why = e.inner().to_string();
+    // A required field absent, or null (Django reads both as None).
+    if why.starts_with("missing field") || why.starts_with("invalid type: null") {
+        return T::missing();
+    }
+    let field = e.path().to_string();
+    let must = if why.contains("expected a string") {
+        "must be a string".to_owned()
+    } else if why.contains("expected a boolean") {
+        "must be true or false".to_owned()
+    } else if why.contains("expected a map") {
+        "must be an object".to_owned()
+    } else {
+        format!("is not valid: {why}")
+    };
+    ApiError::bad_request("parse_error", format!("\"{field}\" {must}."))
+}
+
+/// The object rules of [`Body`], before the fields are read.
+fn parse_json_object(content_type: Option<&str>, bytes: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::bad_request(
             "parse_error",
@@ -100,72 +156,32 @@ pub fn parse_json_object(content_type: Option<&str>, bytes: &[u8]) -> Result<ser
     }
 }
 
-/// A login request, parsed.
-#[derive(Debug)]
-pub struct LoginBody {
-    /// As submitted.
+/// The tutorial's login body, plus the optional `remember`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// The username, as typed.
     pub username: String,
-    /// As submitted.
+    /// The password, as typed.
+    #[schema(value_type = String, format = Password)]
     pub password: RawPassword,
-    /// Persistent cookie (default) or browser-session cookie.
-    pub remember: bool,
+    /// A persistent cookie (default) or one that ends with the browser.
+    #[schema(required = false, default = true)]
+    pub remember: Option<bool>,
 }
 
-/// Reads the login fields the tutorial defines, plus the optional `remember`.
-///
-/// # Errors
-/// 400 with Django's "Please provide username and password." when one is
-/// missing or null; 400 `parse_error` for wrong types.
-pub fn parse_login_fields(body: &serde_json::Map<String, Value>) -> Result<LoginBody, ApiError> {
-    let username = string_field(body, "username")?;
-    let password = string_field(body, "password")?;
-    let (Some(username), Some(password)) = (username, password) else {
-        return Err(ApiError::bad_request("missing_credentials", "Please provide username and password."));
-    };
-    let remember = match body.get("remember") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::bad_request("parse_error", "\"remember\" must be true or false.")),
-    };
-    Ok(LoginBody { username, password: RawPassword::new(password), remember })
+impl RequestBody for LoginRequest {
+    /// Django's words.
+    fn missing() -> ApiError {
+        ApiError::bad_request("missing_credentials", "Please provide username and password.")
+    }
 }
 
 /// The whole login body pipeline on raw bytes (used by the fuzz target).
 ///
 /// # Errors
-/// As [`parse_json_object`] and [`parse_login_fields`].
-pub fn parse_login_body(content_type: Option<&str>, bytes: &[u8]) -> Result<LoginBody, ApiError> {
-    parse_login_fields(&parse_json_object(content_type, bytes)?)
-}
-
-/// The string fields `names` of a JSON body, all required.
-///
-/// # Errors
-/// 400 `missing_fields` naming them when one is missing or null; 400
-/// `parse_error` for a non-string.
-pub fn required_strings<const N: usize>(
-    body: &serde_json::Map<String, Value>,
-    names: [&str; N],
-) -> Result<[String; N], ApiError> {
-    let mut out: [String; N] = std::array::from_fn(|_| String::new());
-    for (slot, name) in out.iter_mut().zip(names) {
-        match string_field(body, name)? {
-            Some(v) => *slot = v,
-            None => {
-                let list = names.map(|n| format!("\"{n}\"")).join(" and ");
-                return Err(ApiError::bad_request("missing_fields", format!("Please provide {list}.")));
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn string_field(body: &serde_json::Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
-    match body.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::bad_request("parse_error", format!("\"{name}\" must be a string."))),
-    }
+/// As [`parse_body`].
+pub fn parse_login_body(content_type: Option<&str>, bytes: &[u8]) -> Result<LoginRequest, ApiError> {
+    parse_body(content_type, bytes)
 }
 
 /// The user of the request: the session's, or, where HTTP Basic is
@@ -355,6 +371,80 @@ mod tests {
     use http::HeaderValue;
 
     use super::*;
+
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    struct Change {
+        current_password: String,
+        new_password: String,
+        #[schema(required = false)]
+        note: Option<String>,
+        #[schema(required = false)]
+        remember: Option<bool>,
+        #[schema(required = false)]
+        credential: Option<serde_json::Map<String, Value>>,
+    }
+    impl RequestBody for Change {}
+
+    fn change(body: &str) -> Result<Change, (String, String)> {
+        parse_body::<Change>(Some("application/json"), body.as_bytes())
+            .map_err(|e| (e.code().to_owned(), e.detail().to_owned()))
+    }
+
+    fn refusal(code: &str, detail: &str) -> Result<Change, (String, String)> {
+        Err((code.to_owned(), detail.to_owned()))
+    }
+
+    #[test]
+    fn a_missing_or_null_required_field_names_every_required_field_of_the_schema() {
+        let all = "Please provide \"currentPassword\" and \"newPassword\".";
+        assert!(matches!(change(r#"{"currentPassword": "a"}"#), Err((c, d)) if c == "missing_fields" && d == all));
+        assert!(
+            matches!(change(r#"{"currentPassword": "a", "newPassword": null}"#), Err((c, d)) if c == "missing_fields" && d == all)
+        );
+        assert!(matches!(change("{}"), Err((c, d)) if c == "missing_fields" && d == all));
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_type_is_named_in_the_usual_words() {
+        let cases = [
+            (r#"{"currentPassword": 1, "newPassword": "b"}"#, "\"currentPassword\" must be a string."),
+            (
+                r#"{"currentPassword": "a", "newPassword": "b", "remember": "yes"}"#,
+                "\"remember\" must be true or false.",
+            ),
+            (r#"{"currentPassword": "a", "newPassword": "b", "credential": []}"#, "\"credential\" must be an object."),
+        ];
+        for (body, detail) in cases {
+            assert_eq!(change(body).map(|_| ()), refusal("parse_error", detail).map(|_| ()), "{body}");
+        }
+    }
+
+    #[test]
+    fn optional_fields_may_be_absent_or_null_and_unknown_fields_are_ignored() {
+        let c = change(r#"{"currentPassword": "a", "newPassword": "b", "note": null, "extra": [1]}"#).unwrap();
+        assert_eq!((c.current_password.as_str(), c.new_password.as_str(), c.note, c.remember), ("a", "b", None, None));
+        assert!(c.credential.is_none());
+    }
+
+    #[test]
+    fn the_login_body_keeps_djangos_words_and_the_body_rules() {
+        let login = |ct: Option<&str>, body: &str| {
+            parse_login_body(ct, body.as_bytes()).map_err(|e| (e.code().to_owned(), e.detail().to_owned()))
+        };
+        let l = login(Some("application/json"), r#"{"username": "u", "password": "p"}"#).unwrap();
+        assert_eq!((l.username.as_str(), l.password.expose(), l.remember), ("u", "p", None));
+        let missing = ("missing_credentials".to_owned(), "Please provide username and password.".to_owned());
+        assert_eq!(login(Some("application/json"), r#"{"username": "u"}"#).unwrap_err(), missing);
+        assert_eq!(login(Some("application/json"), r#"{"username": "u", "password": null}"#).unwrap_err(), missing);
+        assert_eq!(login(Some("text/plain"), "{}").unwrap_err().0, "unsupported_media_type");
+        assert_eq!(login(Some("application/json"), "").unwrap_err().0, "parse_error");
+        assert_eq!(login(Some("application/json"), "[1]").unwrap_err().1, "JSON parse error - expected a JSON object.");
+        assert_eq!(
+            login(Some("application/json"), r#"{"username": 5, "password": "p"}"#).unwrap_err().1,
+            "\"username\" must be a string."
+        );
+    }
 
     fn h(v: &'static str) -> HeaderMap {
         let mut m = HeaderMap::new();

@@ -39,49 +39,53 @@ impl Detail {
 }
 
 /// One reason behind a 400 (a password validator's).
-#[derive(Debug, ToSchema)]
-#[expect(dead_code, reason = "describes ApiError's body, which is built from a map")]
-pub(crate) struct Problem {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Problem {
     /// Django's validator code, e.g. `password_too_short`.
-    code: String,
+    pub code: String,
     /// Django's words.
-    message: String,
+    pub message: String,
 }
 
 /// Every error: `detail` for people, `code` for programs, and for some
-/// codes one more member.
-#[derive(Debug, ToSchema)]
+/// codes one more member. [`crate::http::ApiError`] answers exactly this.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[schema(as = Error)]
-#[expect(dead_code, reason = "describes ApiError's body, which is built from a map")]
-pub(crate) struct ErrorBody {
+pub struct ErrorBody {
     /// What went wrong, in words (Django's or DRF's where they have them).
-    detail: String,
+    #[schema(value_type = String)]
+    pub detail: Cow<'static, str>,
     /// A stable word: `csrf_failed`, `invalid_credentials`, `throttled`, `mfa_required`, …
-    code: String,
+    pub code: &'static str,
     /// `password_invalid`: each validator's objection.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
-    errors: Option<Vec<Problem>>,
+    pub errors: Option<Vec<Problem>>,
     /// `mfa_required`: the second factors the user can prove (`totp`, `webauthn`, `recovery_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
-    methods: Option<Vec<String>>,
+    pub methods: Option<Vec<String>>,
     /// `invalid_field`, `unknown_field`, `invalid_email` (admin): the field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
-    field: Option<String>,
+    pub field: Option<String>,
     /// `invalid_parameter`: the query parameter at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
-    parameter: Option<String>,
+    pub parameter: Option<String>,
     /// `not_authenticated` from `/api/session/` (rest preset): whether anyone may sign up.
-    #[serde(rename = "signupOpen")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
-    signup_open: Option<bool>,
+    pub signup_open: Option<bool>,
     /// With `signupOpen`: `none`, `optional` or `mandatory`.
-    #[serde(rename = "emailVerification")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
-    email_verification: Option<String>,
+    pub email_verification: Option<String>,
     /// With `signupOpen`: a sign-in waits for its second factor (these methods).
-    #[serde(rename = "mfaPending")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
-    mfa_pending: Option<Vec<String>>,
+    pub mfa_pending: Option<Vec<String>>,
 }
 
 // The security schemes' names; operations name `session` in their

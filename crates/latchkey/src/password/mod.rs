@@ -50,6 +50,13 @@ impl RawPassword {
     }
 }
 
+// Read straight from a request body into the secret wrapper.
+impl<'de> serde::Deserialize<'de> for RawPassword {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(d).map(Self::new)
+    }
+}
+
 impl fmt::Debug for RawPassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("RawPassword([redacted])")

@@ -161,7 +161,12 @@ impl Session {
     /// # Errors
     /// When the store fails.
     pub async fn get(&self, key: &str) -> Result<Option<Value>, StoreError> {
-        Ok(self.record().await?.and_then(|r| r.data.get(key).cloned()))
+        Ok(self.read(|r| r.data.get(key).cloned()).await?.flatten())
+    }
+
+    /// The session's clock's time (slots stamp their deadlines with it).
+    pub(super) fn now(&self) -> OffsetDateTime {
+        self.0.clock.now()
     }
 
     /// Stores a value, creating an (anonymous) session if there is none. The

@@ -9,6 +9,7 @@
 
 mod handle;
 mod public_id;
+mod slot;
 
 use std::fmt;
 
@@ -16,6 +17,7 @@ pub use handle::{Committed, CookieChange, Session};
 pub(crate) use public_id::SESSION_ID_SALT;
 pub use public_id::SessionId;
 use serde_json::{Map, Value};
+pub use slot::Slot;
 use time::OffsetDateTime;
 
 use crate::crypto::{SESSION_KEY_CHARS, random_string, sha256_hex};

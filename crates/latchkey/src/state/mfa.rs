@@ -9,7 +9,8 @@
 //! checked — per pending session and per account — so guesses, in parallel
 //! or not, run into 429 after `MAX_CODE_ATTEMPTS` (and `throttle.per_account`).
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
@@ -21,16 +22,25 @@ use crate::{
         MAX_CODE_ATTEMPTS, PENDING_TTL, SETUP_TTL, recovery,
         totp::{TotpRefusal, TotpSecret},
     },
-    session::{ClientInfo, Session},
-    store::from_ts,
+    session::{ClientInfo, Session, Slot},
     throttle::Throttled,
     users::User,
 };
 
-/// The session key of a sign-in waiting for its second factor.
-const PENDING: &str = "_mfa_pending";
-/// The session key of a TOTP secret being set up.
-const SETUP: &str = "_mfa_totp_setup";
+/// A sign-in waiting for its second factor.
+const PENDING: Slot<Pending> = Slot::new("_mfa_pending", PENDING_TTL);
+/// A TOTP secret being set up, sealed with the secret box.
+const SETUP: Slot<String> = Slot::new("_mfa_totp_setup", SETUP_TTL);
+
+/// What a sign-in waiting for its second factor keeps.
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    user: i64,
+    /// The session auth hash at the first factor: a password changed
+    /// meanwhile ends the pending sign-in.
+    hash: String,
+    remember: bool,
+}
 /// The issuer authenticator apps show beside the account.
 const ISSUER: &str = "Latchkey";
 
@@ -109,27 +119,19 @@ impl Latchkey {
         if self.mfa().totp(user.id).await?.is_some() {
             return Err(AuthError::MfaAlreadyEnabled);
         }
-        let now = self.clock().now();
-        let secret = match self.pending_setup(session, now).await? {
+        let secret = match self.pending_setup(session).await? {
             Some(s) => s,
             None => {
                 let s = TotpSecret::generate();
-                let sealed = self.secret_box().seal(s.base32().as_bytes());
-                session.insert(SETUP, json!({ "secret": sealed, "since": now.unix_timestamp() })).await?;
+                SETUP.put(session, &self.secret_box().seal(s.base32().as_bytes())).await?;
                 s
             }
         };
         Ok(TotpSetup { otpauth_url: secret.otpauth_url(ISSUER, &user.username), secret: secret.base32() })
     }
 
-    async fn pending_setup(&self, session: &Session, now: OffsetDateTime) -> Result<Option<TotpSecret>, AuthError> {
-        let Some(v) = session.get(SETUP).await? else { return Ok(None) };
-        let since = v["since"].as_i64().and_then(|t| from_ts(t).ok());
-        let secret = v["secret"].as_str().and_then(|s| self.open_secret(s));
-        Ok(match (since, secret) {
-            (Some(since), Some(secret)) if now - since < SETUP_TTL => Some(secret),
-            _ => None,
-        })
+    async fn pending_setup(&self, session: &Session) -> Result<Option<TotpSecret>, AuthError> {
+        Ok(SETUP.get(session).await?.and_then(|sealed| self.open_secret(&sealed)))
     }
 
     fn open_secret(&self, sealed: &str) -> Option<TotpSecret> {
@@ -155,7 +157,7 @@ impl Latchkey {
         if self.mfa().totp(user.id).await?.is_some() {
             return Err(AuthError::MfaAlreadyEnabled);
         }
-        let secret = self.pending_setup(session, now).await?.ok_or(AuthError::MfaSetupExpired)?;
+        let secret = self.pending_setup(session).await?.ok_or(AuthError::MfaSetupExpired)?;
         self.count_code_attempt(None, user).await.map_err(AuthError::RequestsThrottled)?;
         let step = secret.verify(code, now, None).map_err(|_| AuthError::InvalidCode)?;
         // Recovery codes come with the first second factor; a passkey
@@ -170,7 +172,7 @@ impl Latchkey {
         }
         // The code that activated it cannot sign in as well.
         self.mfa().use_totp_step(user.id, step, now).await?;
-        session.remove(SETUP).await?;
+        SETUP.clear(session).await?;
         self.audit(self.mfa_event("mfa_enabled", user, client.ip).detail("authenticator app")).await;
         Ok(codes)
     }
@@ -289,18 +291,13 @@ impl Latchkey {
         methods: &[&'static str],
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let pending = json!({
-            "user": user.id,
-            "hash": self.session_auth_hash(user),
-            "since": self.clock().now().unix_timestamp(),
-            "remember": remember,
-        });
+        let pending = Pending { user: user.id, hash: self.session_auth_hash(user), remember };
         // The row outlives the pending sign-in (5 minutes) only as long
         // as its attempt count matters, so a browser that ran into 429
         // keeps getting it; then the store drops it.
         let lifetime = PENDING_TTL.max(self.settings().throttle.window);
         session.cycle_anonymous(client, lifetime).await?;
-        session.insert(PENDING, pending).await?;
+        PENDING.put(session, &pending).await?;
         csrf.rotate();
         self.audit(self.mfa_event("login_mfa_pending", user, client.ip).detail(methods.join(", "))).await;
         Ok(())
@@ -342,15 +339,11 @@ impl Latchkey {
     /// is still fresh (5 minutes), the user active and their password the
     /// one that was entered. A stale pending state is removed.
     pub(super) async fn pending_user(&self, session: &Session) -> Result<Option<User>, AuthError> {
-        let Some(pending) = session.get(PENDING).await? else { return Ok(None) };
-        let user = match pending["user"].as_i64() {
-            Some(id) => self.users().by_id(id).await?,
-            None => None,
-        };
-        match user {
+        let Some(pending) = PENDING.get(session).await? else { return Ok(None) };
+        match self.users().by_id(pending.user).await? {
             Some(u) if self.pending_holds(&pending, &u) => Ok(Some(u)),
             _ => {
-                session.remove(PENDING).await?;
+                PENDING.clear(session).await?;
                 Ok(None)
             }
         }
@@ -369,13 +362,11 @@ impl Latchkey {
         }
     }
 
-    /// Whether the pending sign-in `pending` of `user` still holds: fresh,
-    /// the user active, and their password the one that was entered.
-    fn pending_holds(&self, pending: &Value, user: &User) -> bool {
-        let since = pending["since"].as_i64().and_then(|t| from_ts(t).ok());
-        since.is_some_and(|s| self.clock().now() - s < PENDING_TTL)
-            && user.is_active
-            && pending["hash"].as_str().is_some_and(|h| self.verify_session_auth_hash(h, user))
+    /// Whether the (fresh: the slot saw to it) pending sign-in `pending` of
+    /// `user` still holds: the user active, and their password the one that
+    /// was entered.
+    fn pending_holds(&self, pending: &Pending, user: &User) -> bool {
+        user.is_active && self.verify_session_auth_hash(&pending.hash, user)
     }
 
     /// The second step's verify stage of the sign-in pipeline: whether
@@ -421,12 +412,12 @@ impl Latchkey {
     ) -> Result<(User, FactorUsed, bool), AuthError> {
         let now = self.clock().now();
         let Some(key) = session.key_hash().await? else { return Err(AuthError::MfaNotPending) };
-        let pending = session.get(PENDING).await?.unwrap_or(Value::Null);
-        let named = match pending["user"].as_i64() {
-            Some(id) => self.users().by_id(id).await?,
+        let pending = PENDING.get(session).await?;
+        let named = match &pending {
+            Some(p) => self.users().by_id(p.user).await?,
             None => None,
         };
-        let Some(named) = named else {
+        let (Some(pending), Some(named)) = (pending, named) else {
             // Refused without a pending sign-in, but still counted for this
             // browser, so the limit outlives the pending state.
             self.refuse_if_throttled(&key.0).await?;
@@ -434,7 +425,7 @@ impl Latchkey {
         };
         self.count_code_attempt(Some(&key.0), &named).await.map_err(AuthError::Throttled)?;
         if !self.pending_holds(&pending, &named) {
-            session.remove(PENDING).await?;
+            PENDING.clear(session).await?;
             return Err(AuthError::MfaNotPending);
         }
         let user = named;
@@ -452,8 +443,8 @@ impl Latchkey {
             self.audit(self.mfa_event("mfa_failed", &user, client.ip)).await;
             return Err(refusal);
         };
-        let remember = pending["remember"].as_bool().unwrap_or(true);
-        session.remove(PENDING).await?;
+        let remember = pending.remember;
+        PENDING.clear(session).await?;
         if let FactorUsed::RecoveryCode(left) = &used {
             self.audit(
                 self.mfa_event("recovery_code_used", &user, client.ip).detail(format!("{left} recovery code(s) left")),

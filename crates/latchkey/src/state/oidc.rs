@@ -9,9 +9,6 @@
 //! SPA: signed in (or at the second-factor step) on `next`, or
 //! `?loginError=<code>` with the reason in the audit trail.
 
-#[cfg(feature = "oidc")]
-use serde_json::Map;
-
 use crate::{
     Latchkey,
     audit::AuditEvent,
@@ -26,16 +23,17 @@ use crate::{
     crypto::constant_time_eq,
     csrf::CsrfToken,
     oidc::{FLOW_TTL, Flow, NewIdentity, STARTS_PER_CLIENT, VerifiedClaims, base_username, profile_name},
-    session::{SessionKey, SessionRecord},
+    session::Slot,
     settings::Signup,
     state::{Outcome, Proof, Target, WayIn},
     throttle::{Throttled, client_key},
     users::{Email, NewUser, UserStoreError, Username, admin::MAX_NAME_CHARS},
 };
 
-/// The session-store data key of a flow record.
+/// A flow record: a short-lived anonymous record of its own, held by the
+/// flow cookie (never the browser's session, which a sign-in replaces).
 #[cfg(feature = "oidc")]
-const FLOW: &str = "oidc_flow";
+const FLOW: Slot<Flow> = Slot::new("oidc_flow", FLOW_TTL);
 
 /// A started flow: where to send the browser, and the flow cookie's value.
 #[derive(Debug)]
@@ -204,26 +202,7 @@ impl Latchkey {
                 return Err(OidcError::Failed(Failure::ProviderUnavailable));
             }
         };
-        let key = SessionKey::generate();
-        let now = self.clock().now();
-        let mut data = Map::new();
-        data.insert(FLOW.into(), serde_json::to_value(&authorization.flow).map_err(|_| AuthError::InvalidKey)?);
-        let record = SessionRecord {
-            key_hash: key.hash(),
-            user_id: None,
-            auth_hash: String::new(),
-            data,
-            created_at: now,
-            last_seen: now,
-            expires_at: now + FLOW_TTL,
-            absolute_expires_at: now + FLOW_TTL,
-            idle_timeout: None,
-            ip: client.ip.map(|ip| ip.to_string()),
-            user_agent: client.user_agent.clone(),
-            authenticated_at: None,
-            remember: false,
-        };
-        self.sessions().create(&record).await?;
+        let key = FLOW.put_record(self.sessions().as_ref(), self.clock().now(), client, &authorization.flow).await?;
         Ok(OidcStarted { location: authorization.url, flow_key: key.expose().to_owned() })
     }
 
@@ -247,13 +226,8 @@ impl Latchkey {
     /// The flow record behind the flow cookie's `key`, taken out of the
     /// store: of two callbacks with one key, at most one gets it.
     async fn take_flow(&self, key: Option<&str>) -> Result<Option<Flow>, AuthError> {
-        let Some(key) = key.and_then(SessionKey::parse) else { return Ok(None) };
-        let hash = key.hash();
-        let Some(record) = self.sessions().load(&hash, self.clock().now()).await? else { return Ok(None) };
-        if record.user_id.is_some() || !self.sessions().delete(&hash).await? {
-            return Ok(None);
-        }
-        Ok(record.data.get(FLOW).and_then(|v| serde_json::from_value(v.clone()).ok()))
+        let Some(key) = key else { return Ok(None) };
+        Ok(FLOW.take_record(self.sessions().as_ref(), self.clock().now(), key).await?)
     }
 
     /// The provider's redirect back. Whatever happens, the answer is a

@@ -10,8 +10,8 @@
 //! store; they reveal nothing about accounts (discoverable credentials: the
 //! options name none).
 
-use serde::{Serialize, de::DeserializeOwned};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::{
     Latchkey,
@@ -25,18 +25,32 @@ use crate::{
             new_user_handle, request_options,
         },
     },
-    session::{ClientInfo, Session},
-    store::from_ts,
+    session::{ClientInfo, Session, Slot},
     throttle::{Throttled, client_key},
     users::User,
 };
 
-/// The session key of a registration under way.
-const REGISTER: &str = "_webauthn_register";
-/// The session key of a passkey sign-in under way.
-const LOGIN: &str = "_webauthn_login";
-/// The session key of a passkey second step under way.
-const SECOND_STEP: &str = "_webauthn_second_step";
+/// A registration under way.
+const REGISTER: Slot<Registration> = Slot::new("_webauthn_register", CEREMONY_TTL);
+/// A passkey sign-in under way.
+const LOGIN: Slot<DiscoverableAuthentication> = Slot::new("_webauthn_login", CEREMONY_TTL);
+/// A passkey second step under way.
+const SECOND_STEP: Slot<SecondStep> = Slot::new("_webauthn_second_step", CEREMONY_TTL);
+
+/// A registration's ceremony, for whom, and the user handle it names.
+#[derive(Serialize, Deserialize)]
+struct Registration {
+    ceremony: PasskeyRegistration,
+    user: i64,
+    handle: String,
+}
+
+/// A second step's ceremony, and whose sign-in it completes.
+#[derive(Serialize, Deserialize)]
+struct SecondStep {
+    ceremony: PasskeyAuthentication,
+    user: i64,
+}
 /// Anonymous options calls per client (IPv6 by /64) and throttle window:
 /// generous for people, small for a flood.
 pub const OPTIONS_PER_CLIENT: u32 = 300;
@@ -60,24 +74,14 @@ impl Latchkey {
         AuditEvent::new(self.clock().now(), kind).username(&user.username).user_id(user.id).client(client.ip)
     }
 
-    async fn save_ceremony(&self, session: &Session, key: &str, state: Value) -> Result<(), AuthError> {
-        session.insert(key, json!({ "state": state, "since": self.clock().now().unix_timestamp() })).await?;
-        Ok(())
-    }
-
-    /// The ceremony under `key`, taken out of the session (used once,
-    /// whatever happens next): its state and the extra members saved with it.
-    async fn take_ceremony<T: DeserializeOwned>(&self, session: &Session, key: &str) -> Result<(T, Value), AuthError> {
-        let saved = session.get(key).await?;
-        session.remove(key).await?;
-        let mut saved = saved.ok_or(AuthError::WebauthnNotStarted)?;
-        let since = saved["since"].as_i64().and_then(|t| from_ts(t).ok());
-        if since.is_none_or(|s| self.clock().now() - s >= CEREMONY_TTL) {
-            return Err(AuthError::WebauthnNotStarted);
-        }
-        let mut state = saved["state"].take();
-        let inner = serde_json::from_value(state["ceremony"].take()).map_err(|_| AuthError::WebauthnNotStarted)?;
-        Ok((inner, state))
+    /// The ceremony in `slot`, taken out of the session (used once,
+    /// whatever happens next; a stale one is not started).
+    async fn take_ceremony<T: Serialize + serde::de::DeserializeOwned>(
+        &self,
+        session: &Session,
+        slot: &Slot<T>,
+    ) -> Result<T, AuthError> {
+        slot.take(session).await?.ok_or(AuthError::WebauthnNotStarted)
     }
 
     /// Registration options for a new passkey or security key of `user`
@@ -103,8 +107,7 @@ impl Latchkey {
         let (ccr, state) = rp
             .start_passkey_registration(handle, &user.username, &display, Some(exclude))
             .map_err(|_| AuthError::WebauthnFailed)?;
-        let state = json!({ "ceremony": to_json(&state)?, "user": user.id, "handle": handle.to_string() });
-        self.save_ceremony(session, REGISTER, state).await?;
+        REGISTER.put(session, &Registration { ceremony: state, user: user.id, handle: handle.to_string() }).await?;
         Ok(creation_options(&ccr))
     }
 
@@ -126,8 +129,8 @@ impl Latchkey {
     ) -> Result<Registered, AuthError> {
         let rp = self.rp()?;
         let name = normalize_name(name).map_err(AuthError::InvalidName)?;
-        let (state, saved): (PasskeyRegistration, Value) = self.take_ceremony(session, REGISTER).await?;
-        if saved["user"].as_i64() != Some(user.id) {
+        let saved = self.take_ceremony(session, &REGISTER).await?;
+        if saved.user != user.id {
             return Err(AuthError::WebauthnNotStarted);
         }
         let reg: RegisterPublicKeyCredential =
@@ -136,7 +139,7 @@ impl Latchkey {
         if self.mfa().webauthn_credential(&encode_credential_id(&reg.raw_id)).await?.is_some() {
             return Err(AuthError::WebauthnCredentialExists);
         }
-        let passkey = match rp.finish_passkey_registration(&reg, &state) {
+        let passkey = match rp.finish_passkey_registration(&reg, &saved.ceremony) {
             Ok(p) => p,
             Err(e) => {
                 self.audit(self.webauthn_event("webauthn_failed", user, client).detail(format!("registration: {e}")))
@@ -150,7 +153,7 @@ impl Latchkey {
             id: 0,
             user_id: user.id,
             credential_id: encode_credential_id(passkey.cred_id()),
-            user_handle: saved["handle"].as_str().unwrap_or_default().to_owned(),
+            user_handle: saved.handle,
             name,
             sign_count: stored["cred"]["counter"].as_u64().and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
             passkey: stored.to_string(),
@@ -203,7 +206,7 @@ impl Latchkey {
         if session.record().await?.is_none() {
             session.cycle_anonymous(client, CEREMONY_TTL).await?;
         }
-        self.save_ceremony(session, LOGIN, json!({ "ceremony": to_json(&state)? })).await?;
+        LOGIN.put(session, &state).await?;
         Ok(request_options(&rcr))
     }
 
@@ -239,7 +242,7 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<(User, String), AuthError> {
         let rp = self.rp()?;
-        let (state, _): (DiscoverableAuthentication, Value) = self.take_ceremony(session, LOGIN).await?;
+        let state = self.take_ceremony(session, &LOGIN).await?;
         let assertion: PublicKeyCredential =
             serde_json::from_value(credential).map_err(|_| AuthError::WebauthnFailed)?;
         let (handle, raw_id) =
@@ -278,7 +281,7 @@ impl Latchkey {
             return Err(AuthError::MfaNotEnabled);
         }
         let (rcr, state) = rp.start_passkey_authentication(&keys).map_err(|_| AuthError::WebauthnFailed)?;
-        self.save_ceremony(session, SECOND_STEP, json!({ "ceremony": to_json(&state)?, "user": user.id })).await?;
+        SECOND_STEP.put(session, &SecondStep { ceremony: state, user: user.id }).await?;
         Ok(request_options(&rcr))
     }
 
@@ -292,15 +295,15 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<Option<String>, AuthError> {
         let rp = self.rp()?;
-        let (state, saved): (PasskeyAuthentication, Value) = self.take_ceremony(session, SECOND_STEP).await?;
-        if saved["user"].as_i64() != Some(user.id) {
+        let saved = self.take_ceremony(session, &SECOND_STEP).await?;
+        if saved.user != user.id {
             return Err(AuthError::WebauthnNotStarted);
         }
         let Ok(assertion) = serde_json::from_value::<PublicKeyCredential>(credential) else { return Ok(None) };
         let stored = self.mfa().webauthn_credential(&encode_credential_id(assertion.get_credential_id())).await?;
         let Some(stored) = stored.filter(|c| c.user_id == user.id) else { return Ok(None) };
         let Some(key) = parse_passkey(&stored) else { return Ok(None) };
-        match rp.finish_passkey_authentication(&assertion, &state) {
+        match rp.finish_passkey_authentication(&assertion, &saved.ceremony) {
             Ok(result) => {
                 self.record_assertion(user, &stored, key, &result, client).await?;
                 Ok(Some(stored.name))

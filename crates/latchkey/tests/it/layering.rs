@@ -60,7 +60,7 @@ fn the_untouched_source_passes_the_layering_check() {
 
 #[test]
 fn each_planted_layering_violation_fails_the_check() {
-    let cases: [(&str, &str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str, &str); 8] = [
         ("a root re-export of state", "audit/mod.rs", "use crate::Latchkey;", "audit (layer 3) depends on state"),
         (
             "grouped root re-exports",
@@ -86,6 +86,18 @@ fn each_planted_layering_violation_fails_the_check() {
             "users/mod.rs",
             "#[cfg(test)]\nmod tests {}\npub fn pool(_: sqlx::SqlitePool) {}",
             "the crate sqlx outside",
+        ),
+        (
+            "a session record built in a flow",
+            "state/mfa.rs",
+            "fn record(r: crate::session::SessionRecord) -> crate::session::SessionRecord { crate::session::SessionRecord { remember: true, ..r } }",
+            "a SessionRecord built outside session/",
+        ),
+        (
+            "a stored timestamp decoded in a flow",
+            "state/webauthn.rs",
+            "fn since(t: i64) -> bool { crate::store::from_ts(t).is_ok() }",
+            "stored timestamps decoded outside store/",
         ),
     ];
     for (what, file, code, expected) in cases {

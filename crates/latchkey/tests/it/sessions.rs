@@ -283,3 +283,112 @@ async fn secure_deployments_use_host_prefixed_cookie_names() {
     assert!(c.contains("Secure") && c.contains("Path=/") && !c.contains("Domain"), "{c}");
     assert_eq!(app.get("/api/whoami/").await.json()["username"], "demo");
 }
+
+mod slots {
+    use std::sync::Arc;
+
+    use latchkey::{
+        Clock,
+        session::{ClientInfo, Session, SessionKey, SessionStore, Slot},
+        settings::Preset,
+    };
+    use serde::{Deserialize, Serialize};
+    use time::Duration;
+
+    use crate::helpers::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Challenge {
+        user: i64,
+        nonce: String,
+    }
+
+    const CHALLENGE: Slot<Challenge> = Slot::new("_test_challenge", Duration::minutes(5));
+
+    fn challenge() -> Challenge {
+        Challenge { user: 7, nonce: "n-1".into() }
+    }
+
+    async fn session_of(app: &TestApp) -> Session {
+        let store: Arc<dyn SessionStore> = app.lk.sessions().clone();
+        let clock: Arc<dyn Clock> = Arc::new(app.clock.clone());
+        Session::new(store, clock, &app.lk.settings().session, None)
+    }
+
+    #[tokio::test]
+    async fn a_slot_gives_back_what_was_put_until_its_lifetime_ends() {
+        let app = TestApp::new(Preset::SameOrigin).await;
+        let session = session_of(&app).await;
+        CHALLENGE.put(&session, &challenge()).await.unwrap();
+        app.clock.advance(Duration::minutes(5) - Duration::seconds(1));
+        assert_eq!(CHALLENGE.get(&session).await.unwrap(), Some(challenge()), "still within its lifetime");
+        assert_eq!(CHALLENGE.get(&session).await.unwrap(), Some(challenge()), "get does not spend it");
+        app.clock.advance(Duration::seconds(1));
+        assert_eq!(CHALLENGE.get(&session).await.unwrap(), None, "gone at the deadline");
+        assert_eq!(session.get("_test_challenge").await.unwrap(), None, "an expired value is removed");
+    }
+
+    #[tokio::test]
+    async fn a_slot_taken_once_is_gone() {
+        let app = TestApp::new(Preset::SameOrigin).await;
+        let session = session_of(&app).await;
+        CHALLENGE.put(&session, &challenge()).await.unwrap();
+        assert_eq!(CHALLENGE.take(&session).await.unwrap(), Some(challenge()));
+        assert_eq!(CHALLENGE.take(&session).await.unwrap(), None);
+        CHALLENGE.put(&session, &challenge()).await.unwrap();
+        app.clock.advance(Duration::minutes(6));
+        assert_eq!(CHALLENGE.take(&session).await.unwrap(), None, "an expired value is not given out");
+    }
+
+    #[tokio::test]
+    async fn a_value_of_another_shape_reads_as_absent_not_as_an_error() {
+        let app = TestApp::new(Preset::SameOrigin).await;
+        let session = session_of(&app).await;
+        // An older release's shape: a bag with a "since".
+        session.insert("_test_challenge", serde_json::json!({ "user": 7, "since": 0 })).await.unwrap();
+        assert_eq!(CHALLENGE.get(&session).await.unwrap(), None);
+        let far = app.clock.now().unix_timestamp() + 3600;
+        session
+            .insert("_test_challenge", serde_json::json!({ "value": { "user": "seven" }, "until": far }))
+            .await
+            .unwrap();
+        assert_eq!(CHALLENGE.take(&session).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_short_lived_record_is_anonymous_ends_with_the_slot_and_is_taken_once() {
+        let app = TestApp::new(Preset::SameOrigin).await;
+        let store = app.lk.sessions().as_ref();
+        let client = ClientInfo { ip: Some("192.0.2.9".parse().unwrap()), user_agent: Some("UA/1".into()) };
+        let now = app.clock.now();
+        let key = CHALLENGE.put_record(store, now, &client, &challenge()).await.unwrap();
+        let record = store.load(&key.hash(), now).await.unwrap().expect("stored under the key's hash");
+        assert_eq!(record.user_id, None);
+        // Stores keep whole seconds.
+        let end = (now + Duration::minutes(5)).unix_timestamp();
+        assert_eq!(record.absolute_expires_at.unix_timestamp(), end);
+        assert_eq!(record.expires_at.unix_timestamp(), end);
+        assert_eq!(record.idle_timeout, None);
+        assert_eq!(record.ip.as_deref(), Some("192.0.2.9"));
+        assert_eq!(CHALLENGE.take_record(store, now, key.expose()).await.unwrap(), Some(challenge()));
+        assert_eq!(CHALLENGE.take_record(store, now, key.expose()).await.unwrap(), None, "spent");
+        assert!(store.load(&key.hash(), now).await.unwrap().is_none(), "and deleted");
+
+        let late = CHALLENGE.put_record(store, now, &client, &challenge()).await.unwrap();
+        let after = now + Duration::minutes(5);
+        assert_eq!(CHALLENGE.take_record(store, after, late.expose()).await.unwrap(), None, "expired");
+        assert_eq!(CHALLENGE.take_record(store, now, "not a key").await.unwrap(), None);
+        assert_eq!(CHALLENGE.take_record(store, now, SessionKey::generate().expose()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_signed_in_session_is_never_taken_as_a_short_lived_record() {
+        let mut app = TestApp::new(Preset::SameOrigin).await;
+        app.login().await;
+        let cookie = app.session_cookie().unwrap();
+        let store = app.lk.sessions().as_ref();
+        let now = app.clock.now();
+        assert_eq!(CHALLENGE.take_record(store, now, &cookie).await.unwrap(), None);
+        assert!(store.load(&SessionKey::parse(&cookie).unwrap().hash(), now).await.unwrap().is_some(), "left alone");
+    }
+}

@@ -11,7 +11,7 @@ use axum::{
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -21,7 +21,7 @@ use crate::{
     csrf::CsrfToken,
     http::{
         ApiError,
-        extract::{Client, JsonObject, SessionUser, SetupUser, required_strings},
+        extract::{Body, Client, RequestBody, SessionUser, SetupUser},
         openapi::{Detail, ErrorBody},
     },
     password::RawPassword,
@@ -103,29 +103,29 @@ pub(super) struct Reauthenticated {
     authenticated_at: Option<String>,
 }
 
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[expect(dead_code, reason = "describes a body read field by field")]
 pub(super) struct PasswordChange {
-    #[schema(format = Password)]
-    current_password: String,
-    #[schema(format = Password)]
-    new_password: String,
+    #[schema(value_type = String, format = Password)]
+    current_password: RawPassword,
+    #[schema(value_type = String, format = Password)]
+    new_password: RawPassword,
 }
+impl RequestBody for PasswordChange {}
 
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct PasswordProof {
-    #[schema(format = Password)]
-    password: String,
+    #[schema(value_type = String, format = Password)]
+    password: RawPassword,
 }
+impl RequestBody for PasswordProof {}
 
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
-pub(super) struct EmailRequest {
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct EmailRequest {
     /// An email address.
-    email: String,
+    pub(crate) email: String,
 }
+impl RequestBody for EmailRequest {}
 
 impl SessionOut {
     pub(super) fn from(s: SessionSummary) -> Result<Self, ApiError> {
@@ -206,11 +206,9 @@ async fn change_password_view(
     csrf: CsrfToken,
     Client(client): Client,
     SessionUser(user): SessionUser,
-    JsonObject(body): JsonObject,
+    Body(body): Body<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let [current, new] = required_strings(&body, ["currentPassword", "newPassword"])?;
-    let ended =
-        lk.change_password(&user, &session, &csrf, &RawPassword::new(current), &RawPassword::new(new), &client).await?;
+    let ended = lk.change_password(&user, &session, &csrf, &body.current_password, &body.new_password, &client).await?;
     let detail = match ended {
         0 => "Password changed.".to_owned(),
         1 => "Password changed. Your 1 other session was signed out.".to_owned(),
@@ -231,10 +229,9 @@ async fn reauthenticate_view(
     csrf: CsrfToken,
     Client(client): Client,
     SetupUser(user): SetupUser,
-    JsonObject(body): JsonObject,
+    Body(body): Body<PasswordProof>,
 ) -> Result<Response, ApiError> {
-    let [password] = required_strings(&body, ["password"])?;
-    lk.reauthenticate(&user, &session, &csrf, &RawPassword::new(password), &client).await?;
+    lk.reauthenticate(&user, &session, &csrf, &body.password, &client).await?;
     let at = session.read(|r| r.authenticated_at).await?.flatten().map(rfc3339).transpose()?;
     Ok(Json(Reauthenticated { detail: "Password confirmed.", authenticated_at: at }).into_response())
 }
@@ -250,10 +247,9 @@ async fn change_email_view(
     session: Session,
     Client(client): Client,
     SessionUser(user): SessionUser,
-    JsonObject(body): JsonObject,
+    Body(body): Body<EmailRequest>,
 ) -> Result<Response, ApiError> {
-    let [email] = required_strings(&body, ["email"])?;
-    lk.request_email_change(&user, &session, &email, &client).await?;
+    lk.request_email_change(&user, &session, &body.email, &client).await?;
     Ok(Detail::json("Check the new address: the change happens when you open the link we sent there.").into_response())
 }
 

@@ -15,8 +15,8 @@ use axum::{
     http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -31,7 +31,7 @@ use crate::{
     auth::AuthError,
     http::{
         ApiError,
-        extract::{Client, JsonObject, SessionUser, required_strings},
+        extract::{Body, Client, RequestBody, SessionUser},
         openapi::{Detail, ErrorBody},
     },
     page::{DEFAULT_PAGE_SIZE, PAGE_SIZES, Page, PageRequest},
@@ -130,21 +130,21 @@ pub(super) struct AdminSessionList {
     sessions: Vec<AdminSessionOut>,
 }
 
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct CreateUserRequest {
     username: String,
-    #[schema(format = Password)]
-    password: String,
+    #[schema(value_type = String, format = Password)]
+    password: RawPassword,
     #[schema(required = false)]
     email: Option<String>,
 }
+impl RequestBody for CreateUserRequest {}
 
 /// The fields a PATCH may change; `id`, `username`, `dateJoined` and
-/// `lastLogin` are accepted and ignored, anything else is refused.
-#[derive(ToSchema)]
+/// `lastLogin` are accepted and ignored, anything else is refused. A field
+/// sent as null is left as it is.
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[expect(dead_code, reason = "describes a body read field by field")]
 pub(super) struct UserChangesRequest {
     #[schema(required = false, nullable = false)]
     email: Option<String>,
@@ -160,15 +160,20 @@ pub(super) struct UserChangesRequest {
     is_staff: Option<bool>,
     #[schema(required = false, nullable = false)]
     is_superuser: Option<bool>,
+    /// Every other member, to be ignored (READ_ONLY) or refused.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    others: Map<String, Value>,
 }
+impl RequestBody for UserChangesRequest {}
 
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[expect(dead_code, reason = "describes a body read field by field")]
 pub(super) struct SetPasswordRequest {
-    #[schema(format = Password)]
-    new_password: String,
+    #[schema(value_type = String, format = Password)]
+    new_password: RawPassword,
 }
+impl RequestBody for SetPasswordRequest {}
 
 impl UserOut {
     fn from(u: User) -> Result<Self, ApiError> {
@@ -257,7 +262,8 @@ impl Params {
 }
 
 fn invalid_param(name: &str, why: &str) -> ApiError {
-    ApiError::bad_request("invalid_parameter", format!("\"{name}\" {why}.")).with_member("parameter", json!(name))
+    ApiError::bad_request("invalid_parameter", format!("\"{name}\" {why}."))
+        .with_members(|b| b.parameter = Some(name.to_owned()))
 }
 
 /// Users, searched, filtered, ordered and paged.
@@ -304,16 +310,11 @@ async fn list_users_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): Ra
 async fn create_user_view(
     State(lk): State<Latchkey>,
     staff: Staff,
-    JsonObject(body): JsonObject,
+    Body(body): Body<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
-    let [username, password] = required_strings(&body, ["username", "password"])?;
-    let email = match body.get("email") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(ApiError::bad_request("parse_error", "\"email\" must be a string.")),
-    };
     let who = staff.acting();
-    let user = lk.admin_create_user(&who, &username, &email, &RawPassword::new(password)).await?;
+    let email = body.email.unwrap_or_default();
+    let user = lk.admin_create_user(&who, &body.username, &email, &body.password).await?;
     Ok((StatusCode::CREATED, Json(UserOut::from(user)?)).into_response())
 }
 
@@ -336,40 +337,31 @@ async fn user_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>)
 /// here: sent back as they came, they are ignored.
 const READ_ONLY: &[&str] = &["id", "username", "dateJoined", "lastLogin"];
 
-fn parse_changes(body: &Map<String, Value>) -> Result<UserChanges, ApiError> {
-    let mut c = UserChanges::default();
-    for (name, value) in body {
-        let text = || match value {
-            Value::String(s) => Ok(s.as_str()),
-            _ => Err(ApiError::bad_request("parse_error", format!("\"{name}\" must be a string."))),
-        };
-        let flag = || match value {
-            Value::Bool(b) => Ok(Some(*b)),
-            _ => Err(ApiError::bad_request("parse_error", format!("\"{name}\" must be true or false."))),
-        };
-        match name.as_str() {
-            "email" => {
-                let email = Email::parse(text()?)
-                    .map_err(|e| ApiError::bad_request("invalid_email", e.0).with_member("field", json!("email")))?;
-                c.email = Some(email.as_str().to_owned());
-            }
-            "firstName" => c.first_name = Some(parse_name("firstName", text()?)?),
-            "lastName" => c.last_name = Some(parse_name("lastName", text()?)?),
-            "emailVerified" => c.email_verified = flag()?,
-            "isActive" => c.is_active = flag()?,
-            "isStaff" => c.is_staff = flag()?,
-            "isSuperuser" => c.is_superuser = flag()?,
-            n if READ_ONLY.contains(&n) => {}
-            _ => {
-                return Err(ApiError::bad_request(
-                    "unknown_field",
-                    format!("\"{name}\" is not a field that can be changed."),
-                )
-                .with_member("field", json!(name)));
-            }
-        }
+fn parse_changes(body: UserChangesRequest) -> Result<UserChanges, ApiError> {
+    if let Some(name) = body.others.keys().find(|n| !READ_ONLY.contains(&n.as_str())) {
+        return Err(ApiError::bad_request("unknown_field", format!("\"{name}\" is not a field that can be changed."))
+            .with_members(|b| b.field = Some(name.clone())));
     }
-    Ok(c)
+    let email = match body.email {
+        Some(e) => Some(
+            Email::parse(&e)
+                .map_err(|e| {
+                    ApiError::bad_request("invalid_email", e.0).with_members(|b| b.field = Some("email".into()))
+                })?
+                .as_str()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    Ok(UserChanges {
+        email,
+        first_name: body.first_name.map(|n| parse_name("firstName", &n)).transpose()?,
+        last_name: body.last_name.map(|n| parse_name("lastName", &n)).transpose()?,
+        email_verified: body.email_verified,
+        is_active: body.is_active,
+        is_staff: body.is_staff,
+        is_superuser: body.is_superuser,
+    })
 }
 
 /// Changes a user's fields (the rules of who may change what are in `users::admin`).
@@ -383,10 +375,10 @@ async fn update_user_view(
     State(lk): State<Latchkey>,
     staff: Staff,
     Path(id): Path<String>,
-    JsonObject(body): JsonObject,
+    Body(body): Body<UserChangesRequest>,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
-    let changes = parse_changes(&body)?;
+    let changes = parse_changes(body)?;
     let who = staff.acting();
     user_json(lk.admin_update_user(&who, id, &changes).await?)
 }
@@ -402,12 +394,11 @@ async fn set_password_view(
     State(lk): State<Latchkey>,
     staff: Staff,
     Path(id): Path<String>,
-    JsonObject(body): JsonObject,
+    Body(body): Body<SetPasswordRequest>,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
-    let [password] = required_strings(&body, ["newPassword"])?;
     let who = staff.acting();
-    let ended = lk.admin_set_password(&who, id, &RawPassword::new(password)).await?;
+    let ended = lk.admin_set_password(&who, id, &body.new_password).await?;
     Ok(Ended::json(ended_detail("Password set.", ended), ended).into_response())
 }
 

@@ -19,7 +19,7 @@ use crate::{
         ApiError,
         context::RequestContext,
         cookies,
-        extract::{Client, JsonObject, LoginBody, MaybeUser, parse_login_fields},
+        extract::{Body, Client, LoginRequest, MaybeUser},
         openapi::{Detail, ErrorBody},
     },
     origin::Origin,
@@ -30,18 +30,6 @@ use crate::{
 
 /// The paths of this router, each with its trailing slash.
 pub const PATHS: &[&str] = &["/api/csrf/", "/api/login/", "/api/logout/", "/api/session/", "/api/whoami/"];
-
-/// The tutorial's login body.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes the body parse_login_fields reads")]
-pub(crate) struct LoginRequest {
-    username: String,
-    #[schema(format = Password)]
-    password: String,
-    /// A persistent cookie (default) or one that ends with the browser.
-    #[schema(required = false, default = true)]
-    remember: Option<bool>,
-}
 
 fn detail(message: &'static str) -> Json<Detail> {
     Detail::json(message)
@@ -72,9 +60,9 @@ async fn login_view(
     headers: HeaderMap,
     session: Session,
     csrf: CsrfToken,
-    JsonObject(body): JsonObject,
+    Body(LoginRequest { username, password, remember }): Body<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let LoginBody { username, password, remember } = parse_login_fields(&body)?;
+    let remember = remember.unwrap_or(true);
     let device_cookie = lk.settings().device_cookie.as_ref().and_then(|c| cookies::find(&headers, &c.name));
     let proof = Proof::Password { username: &username, password: &password, device_cookie: device_cookie.as_deref() };
     let target = Target::Session { session: &session, csrf: &csrf, remember };
@@ -198,13 +186,12 @@ async fn session_view(
         }
         // DRF's 403, with what the SPA needs to offer sign-up.
         None if lk.settings().preset == Preset::Rest => {
-            let mut e = ApiError::not_authenticated()
-                .with_member("signupOpen", signup_open.into())
-                .with_member("emailVerification", email_verification.into());
-            if let Some(methods) = lk.mfa_pending_methods(&session).await? {
-                e = e.with_member("mfaPending", serde_json::json!(methods));
-            }
-            Err(e)
+            let pending = lk.mfa_pending_methods(&session).await?;
+            Err(ApiError::not_authenticated().with_members(|b| {
+                b.signup_open = Some(signup_open);
+                b.email_verification = Some(email_verification.to_owned());
+                b.mfa_pending = pending.map(|m| m.iter().map(|m| (*m).to_owned()).collect());
+            }))
         }
         None => Ok(Json(Answer {
             is_authenticated: false,

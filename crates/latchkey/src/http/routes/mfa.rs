@@ -22,7 +22,7 @@ use axum::{
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -33,7 +33,7 @@ use crate::{
     csrf::CsrfToken,
     http::{
         ApiError,
-        extract::{Client, JsonObject, SessionUser, SetupUser, required_strings},
+        extract::{Body, Client, RequestBody, SessionUser, SetupUser},
         openapi::{Detail, ErrorBody},
     },
     mfa::{WebauthnCredential, totp::qr_svg},
@@ -179,16 +179,15 @@ pub(super) struct CredentialList {
     results: Vec<CredentialOut>,
 }
 
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct CodeRequest {
     /// The six digits the app shows.
     code: String,
 }
+impl RequestBody for CodeRequest {}
 
 /// The second step: a code (authenticator app or recovery code) or a passkey's answer.
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct SecondStepRequest {
     /// Six digits from the app, or a recovery code.
     #[schema(required = false)]
@@ -197,10 +196,14 @@ pub(super) struct SecondStepRequest {
     #[schema(required = false)]
     credential: Option<Object>,
 }
+impl RequestBody for SecondStepRequest {
+    fn missing() -> ApiError {
+        ApiError::bad_request("missing_fields", "Please provide \"code\" or \"credential\".")
+    }
+}
 
 #[cfg(feature = "webauthn")]
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct RegisterRequest {
     /// `PublicKeyCredential.toJSON()` of `navigator.credentials.create()`.
     credential: Object,
@@ -208,17 +211,18 @@ pub(super) struct RegisterRequest {
     #[schema(required = false)]
     name: Option<String>,
 }
+#[cfg(feature = "webauthn")]
+impl RequestBody for RegisterRequest {}
 
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct NameRequest {
     /// Trimmed, 1 to 64 characters.
     name: String,
 }
+impl RequestBody for NameRequest {}
 
 #[cfg(feature = "webauthn")]
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct PasskeyLoginRequest {
     /// `PublicKeyCredential.toJSON()` of `navigator.credentials.get()`.
     credential: Object,
@@ -226,6 +230,8 @@ pub(super) struct PasskeyLoginRequest {
     #[schema(required = false, default = true)]
     remember: Option<bool>,
 }
+#[cfg(feature = "webauthn")]
+impl RequestBody for PasskeyLoginRequest {}
 
 /// A JSON object, as the browser's WebAuthn API gives or takes it.
 type Object = serde_json::Map<String, Value>;
@@ -296,10 +302,9 @@ async fn totp_activate_view(
     session: Session,
     Client(client): Client,
     SetupUser(user): SetupUser,
-    JsonObject(body): JsonObject,
+    Body(body): Body<CodeRequest>,
 ) -> Result<Response, ApiError> {
-    let [code] = required_strings(&body, ["code"])?;
-    let codes = lk.totp_activate(&user, &session, &code, &client).await?;
+    let codes = lk.totp_activate(&user, &session, &body.code, &client).await?;
     Ok(Json(CodesIssued {
         detail: "Your authenticator app is set up. Keep these recovery codes somewhere safe: each works once.",
         recovery_codes: codes,
@@ -360,15 +365,12 @@ async fn authenticate_view(
     session: Session,
     csrf: CsrfToken,
     Client(client): Client,
-    JsonObject(mut body): JsonObject,
+    Body(body): Body<SecondStepRequest>,
 ) -> Result<Response, ApiError> {
-    let proof = match body.get("credential") {
-        None | Some(Value::Null) => {
-            let [code] = required_strings(&body, ["code"])
-                .map_err(|_| ApiError::bad_request("missing_fields", "Please provide \"code\" or \"credential\"."))?;
-            SecondFactor::Code(code)
-        }
-        Some(_) => SecondFactor::Credential(credential_field(&mut body)?),
+    let proof = match (body.credential, body.code) {
+        (Some(credential), _) => SecondFactor::Credential(Value::Object(credential)),
+        (None, Some(code)) => SecondFactor::Code(code),
+        (None, None) => return Err(SecondStepRequest::missing()),
     };
     let target = Target::Session { session: &session, csrf: &csrf, remember: true };
     let outcome = lk.sign_in(WayIn::SecondStep, Proof::SecondStep(proof), target, &client).await?;
@@ -391,14 +393,6 @@ fn signed_in(outcome: Outcome) -> Result<Response, ApiError> {
 }
 
 /// The `credential` member: an object, as `PublicKeyCredential.toJSON()` gives.
-fn credential_field(body: &mut serde_json::Map<String, Value>) -> Result<Value, ApiError> {
-    match body.remove("credential") {
-        Some(c @ Value::Object(_)) => Ok(c),
-        None | Some(Value::Null) => Err(ApiError::bad_request("missing_fields", "Please provide \"credential\".")),
-        Some(_) => Err(ApiError::bad_request("parse_error", "\"credential\" must be an object.")),
-    }
-}
-
 fn credential_id(id: &str) -> Result<i64, ApiError> {
     id.parse().map_err(|_| crate::auth::AuthError::WebauthnCredentialNotFound.into())
 }
@@ -440,15 +434,10 @@ async fn register_view(
     session: Session,
     Client(client): Client,
     SetupUser(user): SetupUser,
-    JsonObject(mut body): JsonObject,
+    Body(body): Body<RegisterRequest>,
 ) -> Result<Response, ApiError> {
-    let credential = credential_field(&mut body)?;
-    let name = match body.get("name") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(ApiError::bad_request("parse_error", "\"name\" must be a string.")),
-    };
-    let registered = lk.webauthn_register(&user, &session, &name, credential, &client).await?;
+    let name = body.name.unwrap_or_default();
+    let registered = lk.webauthn_register(&user, &session, &name, Value::Object(body.credential), &client).await?;
     let detail = match registered.recovery_codes {
         Some(_) => "The passkey is registered. Keep these recovery codes somewhere safe: each works once.",
         None => "The passkey is registered.",
@@ -482,11 +471,10 @@ async fn rename_credential_view(
     State(lk): State<Latchkey>,
     SessionUser(user): SessionUser,
     Path(id): Path<String>,
-    JsonObject(body): JsonObject,
+    Body(body): Body<NameRequest>,
 ) -> Result<Response, ApiError> {
-    let [name] = required_strings(&body, ["name"])?;
     let id = credential_id(&id)?;
-    lk.rename_webauthn_credential(&user, id, &name).await?;
+    lk.rename_webauthn_credential(&user, id, &body.name).await?;
     let renamed = lk.webauthn_credentials(&user).await?.into_iter().find(|c| c.id == id);
     let renamed = renamed.ok_or(crate::auth::AuthError::WebauthnCredentialNotFound)?;
     Ok(Json(credential_out(&renamed)?).into_response())
@@ -537,16 +525,10 @@ async fn passkey_login_view(
     session: Session,
     csrf: CsrfToken,
     Client(client): Client,
-    JsonObject(mut body): JsonObject,
+    Body(body): Body<PasskeyLoginRequest>,
 ) -> Result<Response, ApiError> {
-    let credential = credential_field(&mut body)?;
-    let remember = match body.get("remember") {
-        None | Some(Value::Null) => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::bad_request("parse_error", "\"remember\" must be true or false.")),
-    };
-    let target = Target::Session { session: &session, csrf: &csrf, remember };
-    signed_in(lk.sign_in(WayIn::Passkey, Proof::Passkey(credential), target, &client).await?)
+    let target = Target::Session { session: &session, csrf: &csrf, remember: body.remember.unwrap_or(true) };
+    signed_in(lk.sign_in(WayIn::Passkey, Proof::Passkey(Value::Object(body.credential)), target, &client).await?)
 }
 
 /// The second-factor routes (without layers: [`crate::http::router`] adds them).

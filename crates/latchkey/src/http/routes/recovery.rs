@@ -6,6 +6,7 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
+use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -13,7 +14,7 @@ use crate::{
     Latchkey,
     http::{
         ApiError,
-        extract::{Client, JsonObject, required_strings},
+        extract::{Body, Client, RequestBody},
         openapi::{Detail, ErrorBody},
     },
     password::RawPassword,
@@ -25,22 +26,22 @@ pub const PATHS: &[&str] = &["/api/password/reset/", "/api/password/reset/confir
 /// The one answer to a reset request, whether or not an account uses the address.
 pub const RESET_REQUESTED: &str = "If an account uses that address, we have sent it a link.";
 
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct ResetRequest {
     /// The account's address.
     email: String,
 }
+impl RequestBody for ResetRequest {}
 
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[expect(dead_code, reason = "describes a body read field by field")]
 pub(super) struct ResetConfirm {
     /// The key from the mailed link.
     key: String,
-    #[schema(format = Password)]
-    new_password: String,
+    #[schema(value_type = String, format = Password)]
+    new_password: RawPassword,
 }
+impl RequestBody for ResetConfirm {}
 
 /// Mails a reset link; the same answer whether or not an account uses the address.
 #[utoipa::path(post, path = "/api/password/reset/", tag = "recovery", request_body = ResetRequest,
@@ -50,10 +51,9 @@ pub(super) struct ResetConfirm {
 async fn request_view(
     State(lk): State<Latchkey>,
     Client(client): Client,
-    JsonObject(body): JsonObject,
+    Body(body): Body<ResetRequest>,
 ) -> Result<Response, ApiError> {
-    let [email] = required_strings(&body, ["email"])?;
-    lk.request_password_reset(&email, client.ip).await?;
+    lk.request_password_reset(&body.email, client.ip).await?;
     Ok(Detail::json(RESET_REQUESTED).into_response())
 }
 
@@ -65,10 +65,9 @@ async fn request_view(
 async fn confirm_view(
     State(lk): State<Latchkey>,
     Client(client): Client,
-    JsonObject(body): JsonObject,
+    Body(body): Body<ResetConfirm>,
 ) -> Result<Response, ApiError> {
-    let [key, new] = required_strings(&body, ["key", "newPassword"])?;
-    lk.confirm_password_reset(&key, &RawPassword::new(new), client.ip).await?;
+    lk.confirm_password_reset(&body.key, &body.new_password, client.ip).await?;
     Ok(Detail::json("Your password has been set. You may sign in now.").into_response())
 }
 

@@ -7,7 +7,7 @@ use axum::{
     extract::State,
     response::{IntoResponse, Response},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -16,7 +16,7 @@ use crate::{
     csrf::CsrfToken,
     http::{
         ApiError,
-        extract::{Client, JsonObject, MaybeUser, required_strings},
+        extract::{Body, Client, MaybeUser, RequestBody},
         openapi::{Detail, ErrorBody},
     },
     password::RawPassword,
@@ -32,15 +32,15 @@ pub const PATHS: &[&str] = &["/api/signup/", "/api/email/verify/", "/api/email/v
 /// taken address (which must not be told apart).
 pub const CHECK_YOUR_MAIL: &str = "Check your email to finish signing up.";
 
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct SignupRequest {
     username: String,
     /// Required when `accounts.email_verification` is not `none`.
     email: String,
-    #[schema(format = Password)]
-    password: String,
+    #[schema(value_type = String, format = Password)]
+    password: RawPassword,
 }
+impl RequestBody for SignupRequest {}
 
 /// A sign-up's answer.
 #[derive(Serialize, ToSchema)]
@@ -53,19 +53,19 @@ pub(super) struct SignedUpAnswer {
     username: Option<String>,
 }
 
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct KeyRequest {
     /// The key from the mailed link.
     key: String,
 }
+impl RequestBody for KeyRequest {}
 
-#[derive(ToSchema)]
-#[expect(dead_code, reason = "describes a body read field by field")]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct ResendRequest {
     /// The address to confirm.
     email: String,
 }
+impl RequestBody for ResendRequest {}
 
 /// An address confirmed.
 #[derive(Serialize, ToSchema)]
@@ -86,14 +86,14 @@ async fn signup_view(
     session: Session,
     csrf: CsrfToken,
     Client(client): Client,
-    JsonObject(body): JsonObject,
+    body: Result<Body<SignupRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
     // Closed means absent: nothing is parsed or counted.
     if lk.settings().accounts.signup == Signup::Closed {
         return Err(crate::auth::AuthError::SignupClosed.into());
     }
-    let [username, email, password] = required_strings(&body, ["username", "email", "password"])?;
-    match lk.signup(&session, &csrf, &username, &email, &RawPassword::new(password), &client).await? {
+    let Body(body) = body?;
+    match lk.signup(&session, &csrf, &body.username, &body.email, &body.password, &client).await? {
         SignedUp::SignedIn(user) => {
             Ok(Json(SignedUpAnswer { detail: "Welcome! You are signed in.", username: Some(user.username) })
                 .into_response())
@@ -110,10 +110,9 @@ async fn signup_view(
 async fn verify_view(
     State(lk): State<Latchkey>,
     MaybeUser(current): MaybeUser,
-    JsonObject(body): JsonObject,
+    Body(body): Body<KeyRequest>,
 ) -> Result<Response, ApiError> {
-    let [key] = required_strings(&body, ["key"])?;
-    let user = lk.verify_email(&key).await?;
+    let user = lk.verify_email(&body.key).await?;
     // The address itself only for the browser signed in as its owner.
     let email = current.filter(|u| u.id == user.id).map(|_| user.email);
     Ok(Json(Verified { detail: "Your email address is confirmed.", email }).into_response())
@@ -127,10 +126,9 @@ async fn verify_view(
 async fn resend_view(
     State(lk): State<Latchkey>,
     Client(client): Client,
-    JsonObject(body): JsonObject,
+    Body(body): Body<ResendRequest>,
 ) -> Result<Response, ApiError> {
-    let [email] = required_strings(&body, ["email"])?;
-    lk.request_verification(&email, client.ip).await?;
+    lk.request_verification(&body.email, client.ip).await?;
     Ok(Detail::json("If that address needs confirming, we have sent it a new link.").into_response())
 }
 
