@@ -1404,7 +1404,7 @@ export interface operations {
                     "application/json": components["schemas"]["PageOut_AdminEvent"];
                 };
             };
-            /** @description `invalid_parameter`. */
+            /** @description `invalid_parameter`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1413,7 +1413,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`. */
+            /** @description `permission_denied`, `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1422,7 +1422,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1458,7 +1458,7 @@ export interface operations {
                     "application/json": components["schemas"]["PageOut_AdminSession"];
                 };
             };
-            /** @description `invalid_parameter`. */
+            /** @description `invalid_parameter`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1467,7 +1467,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`. */
+            /** @description `permission_denied`, `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1476,7 +1476,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1508,7 +1508,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1517,7 +1517,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`, `reauthentication_required`. */
+            /** @description `permission_denied`, `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1553,7 +1553,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1595,7 +1595,7 @@ export interface operations {
                     "application/json": components["schemas"]["PageOut_AdminUser"];
                 };
             };
-            /** @description `invalid_parameter`. */
+            /** @description `invalid_parameter`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1604,7 +1604,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied` (not staff), `mfa_setup_required`. */
+            /** @description `permission_denied` (not staff), `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1613,7 +1613,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1646,7 +1646,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminUser"];
                 };
             };
-            /** @description `invalid_username`, `username_taken`, `invalid_email`, `email_taken`, `password_invalid`, `missing_fields`. */
+            /** @description `invalid_username`, `username_taken`, `invalid_email`, `email_taken`, `password_invalid`, `invalid_field`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1655,7 +1655,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`, `reauthentication_required`. */
+            /** @description `permission_denied`, `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1682,7 +1682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1714,7 +1714,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminUser"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1723,7 +1723,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`. */
+            /** @description `permission_denied`, `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1741,7 +1741,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1777,7 +1777,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminUser"];
                 };
             };
-            /** @description `invalid_field`, `unknown_field`, `invalid_email`, `parse_error`. */
+            /** @description `invalid_field`, `unknown_field`, `invalid_email`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1786,7 +1786,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`, `reauthentication_required`. */
+            /** @description `permission_denied`, `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1822,7 +1822,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1854,7 +1854,7 @@ export interface operations {
                     "application/json": components["schemas"]["IdentityList"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1863,7 +1863,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`. */
+            /** @description `permission_denied`, `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1881,7 +1881,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1913,7 +1913,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminFactors"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1922,7 +1922,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`. */
+            /** @description `permission_denied`, `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1940,7 +1940,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1972,7 +1972,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1981,7 +1981,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`, `reauthentication_required`. */
+            /** @description `permission_denied`, `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2017,7 +2017,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2053,7 +2053,7 @@ export interface operations {
                     "application/json": components["schemas"]["Ended"];
                 };
             };
-            /** @description `password_invalid`, `missing_fields`. */
+            /** @description `password_invalid`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2062,7 +2062,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`, `reauthentication_required`. */
+            /** @description `permission_denied`, `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2098,7 +2098,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2130,7 +2130,7 @@ export interface operations {
                     "application/json": components["schemas"]["AdminSessionList"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2139,7 +2139,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`. */
+            /** @description `permission_denied`, `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2157,7 +2157,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2189,7 +2189,7 @@ export interface operations {
                     "application/json": components["schemas"]["Ended"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2198,7 +2198,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `permission_denied`, `reauthentication_required`. */
+            /** @description `permission_denied`, `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2234,7 +2234,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2270,7 +2270,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `invalid_parameter`: `staff` is not 1 or 0. */
+            /** @description `invalid_parameter`: `staff` is not 1 or 0. Also `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2288,7 +2288,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `permission_denied` (`?staff=1`, not staff) or `mfa_setup_required`. */
+            /** @description `permission_denied` (`?staff=1`, not staff) or `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2297,7 +2297,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2328,7 +2328,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2337,7 +2337,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2370,7 +2370,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `invalid_email`, `email_unchanged`, `email_taken`, `missing_fields`. */
+            /** @description `invalid_email`, `email_unchanged`, `email_taken`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2379,7 +2379,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required`, `mfa_setup_required`. */
+            /** @description `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2415,7 +2415,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2448,7 +2448,7 @@ export interface operations {
                     "application/json": components["schemas"]["Verified"];
                 };
             };
-            /** @description `invalid_key`, `missing_fields`. */
+            /** @description `invalid_key`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2457,7 +2457,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted (also `not_authenticated` where the operation needs a user). */
+            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2484,7 +2484,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2517,7 +2517,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `invalid_email`, `missing_fields`. */
+            /** @description `invalid_email`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2526,7 +2526,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted (also `not_authenticated` where the operation needs a user). */
+            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2562,7 +2562,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2591,7 +2591,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2600,7 +2600,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is down. */
+            /** @description A dependency is down. Also `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2633,7 +2633,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `invalid_credentials`, `missing_credentials` or `parse_error`. */
+            /** @description `invalid_credentials`, `missing_credentials`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2651,7 +2651,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`, or `email_unverified` (a new link was sent). */
+            /** @description `email_unverified` (a new link was sent). Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2687,7 +2687,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2720,7 +2720,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedIn"];
                 };
             };
-            /** @description `webauthn_failed`, `webauthn_not_started`, `missing_fields`, `parse_error`. */
+            /** @description `webauthn_failed`, `webauthn_not_started`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2729,7 +2729,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`, or `email_unverified` (a new link was sent). */
+            /** @description `email_unverified` (a new link was sent). Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2774,7 +2774,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2803,7 +2803,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2812,7 +2812,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted (also `not_authenticated` where the operation needs a user). */
+            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2857,7 +2857,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2886,7 +2886,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `not_logged_in`. */
+            /** @description `not_logged_in`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2895,7 +2895,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed` (POST), or `cross_site_logout` (GET from another site). */
+            /** @description `csrf_failed` (POST), or `cross_site_logout` (GET from another site). Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2904,7 +2904,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2933,7 +2933,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `not_logged_in`. */
+            /** @description `not_logged_in`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2942,7 +2942,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed` (POST), or `cross_site_logout` (GET from another site). */
+            /** @description `csrf_failed` (POST), or `cross_site_logout` (GET from another site). Also `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2969,7 +2969,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2998,7 +2998,7 @@ export interface operations {
                     "application/json": components["schemas"]["MfaStatus"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3007,7 +3007,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`. */
+            /** @description `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3016,7 +3016,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3049,7 +3049,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedIn"];
                 };
             };
-            /** @description `invalid_code`, `mfa_not_pending`, `webauthn_failed`, `webauthn_not_started`, `missing_fields`. */
+            /** @description `invalid_code`, `mfa_not_pending`, `webauthn_failed`, `webauthn_not_started`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3058,7 +3058,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`, or `email_unverified` (the address must be confirmed first; a new link was sent). */
+            /** @description `email_unverified` (the address must be confirmed first; a new link was sent). Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3094,7 +3094,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3123,7 +3123,7 @@ export interface operations {
                     "application/json": components["schemas"]["CodesLeft"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3132,7 +3132,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`. */
+            /** @description `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3141,7 +3141,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3170,7 +3170,7 @@ export interface operations {
                     "application/json": components["schemas"]["CodesIssued"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3179,7 +3179,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required`, `mfa_setup_required`. */
+            /** @description `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3215,7 +3215,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3244,7 +3244,7 @@ export interface operations {
                     "application/json": components["schemas"]["TotpSetup"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3253,7 +3253,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required`. */
+            /** @description `reauthentication_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3271,7 +3271,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3304,7 +3304,7 @@ export interface operations {
                     "application/json": components["schemas"]["CodesIssued"];
                 };
             };
-            /** @description `invalid_code`, `mfa_setup_expired`, `missing_fields`. */
+            /** @description `invalid_code`, `mfa_setup_expired`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3313,7 +3313,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required`. */
+            /** @description `reauthentication_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3358,7 +3358,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3387,7 +3387,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3396,7 +3396,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required`, `mfa_setup_required`. */
+            /** @description `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3432,7 +3432,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3461,7 +3461,7 @@ export interface operations {
                     "application/json": components["schemas"]["CredentialList"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3470,7 +3470,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`. */
+            /** @description `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3479,7 +3479,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3511,7 +3511,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3520,7 +3520,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required`, `mfa_setup_required`. */
+            /** @description `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3556,7 +3556,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3592,7 +3592,7 @@ export interface operations {
                     "application/json": components["schemas"]["Passkey"];
                 };
             };
-            /** @description `invalid_name`, `missing_fields`. */
+            /** @description `invalid_name`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3601,7 +3601,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `mfa_setup_required`. */
+            /** @description `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3637,7 +3637,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3666,7 +3666,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description `mfa_not_pending`. */
+            /** @description `mfa_not_pending`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3675,7 +3675,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted (also `not_authenticated` where the operation needs a user). */
+            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3711,7 +3711,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3744,7 +3744,7 @@ export interface operations {
                     "application/json": components["schemas"]["RegisteredOut"];
                 };
             };
-            /** @description `webauthn_failed`, `webauthn_not_started`, `invalid_name`, `missing_fields`. */
+            /** @description `webauthn_failed`, `webauthn_not_started`, `invalid_name`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3753,7 +3753,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required`. */
+            /** @description `reauthentication_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3798,7 +3798,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3827,7 +3827,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3836,7 +3836,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required`. */
+            /** @description `reauthentication_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3872,7 +3872,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3901,7 +3901,7 @@ export interface operations {
                     "application/json": components["schemas"]["IdentityList"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3910,7 +3910,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated` or `mfa_setup_required`. */
+            /** @description `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3919,7 +3919,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3951,7 +3951,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3960,7 +3960,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required` or `mfa_setup_required`. */
+            /** @description `reauthentication_required` or `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4005,7 +4005,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4034,7 +4034,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProviderList"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4043,7 +4043,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4084,7 +4084,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4093,7 +4093,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4125,7 +4125,7 @@ export interface operations {
                     "application/json": components["schemas"]["LinkStarted"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4134,7 +4134,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`, `reauthentication_required` or `mfa_setup_required`. */
+            /** @description `reauthentication_required` or `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4170,7 +4170,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `provider_unavailable`. */
+            /** @description `provider_unavailable`. Also `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4207,7 +4207,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4225,7 +4225,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4254,7 +4254,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4263,7 +4263,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4296,7 +4296,7 @@ export interface operations {
                     "application/json": components["schemas"]["Ended"];
                 };
             };
-            /** @description `invalid_credentials` (the current password), `password_invalid` (with `errors`), `missing_fields`. */
+            /** @description `invalid_credentials` (the current password), `password_invalid` (with `errors`). Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4305,7 +4305,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated` or `mfa_setup_required`. */
+            /** @description `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4341,7 +4341,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4374,7 +4374,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `invalid_email`, `missing_fields`. */
+            /** @description `invalid_email`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4383,7 +4383,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted (also `not_authenticated` where the operation needs a user). */
+            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4419,7 +4419,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4452,7 +4452,7 @@ export interface operations {
                     "application/json": components["schemas"]["Detail"];
                 };
             };
-            /** @description `invalid_key`, `password_invalid` (with `errors`), `missing_fields`. */
+            /** @description `invalid_key`, `password_invalid` (with `errors`). Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4461,7 +4461,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted (also `not_authenticated` where the operation needs a user). */
+            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4497,7 +4497,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4530,7 +4530,7 @@ export interface operations {
                     "application/json": components["schemas"]["Reauthenticated"];
                 };
             };
-            /** @description `invalid_credentials`, `missing_fields`. */
+            /** @description `invalid_credentials`. Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4539,7 +4539,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated`. */
+            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4575,7 +4575,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4604,7 +4604,7 @@ export interface operations {
                     "application/json": components["schemas"]["Session"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4613,7 +4613,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated` (rest preset, anonymous; with `signupOpen` and `emailVerification`), or `mfa_setup_required`. */
+            /** @description `not_authenticated` (rest preset, anonymous; with `signupOpen` and `emailVerification`), or `mfa_setup_required`; with HTTP Basic (rest preset): `authentication_failed` (wrong credentials), `email_unverified`, `mfa_required` (the account has a second factor, which Basic cannot carry). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4622,7 +4622,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `throttled` (HTTP Basic, rest preset): too many failed attempts; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4651,7 +4660,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionList"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4660,7 +4669,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated` or `mfa_setup_required`. */
+            /** @description `mfa_setup_required`. Also `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4669,7 +4678,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4698,7 +4707,7 @@ export interface operations {
                     "application/json": components["schemas"]["Ended"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4707,7 +4716,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated` or `mfa_setup_required`. */
+            /** @description `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4734,7 +4743,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4766,7 +4775,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionEnded"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; `bad_request`: a path parameter that is not valid UTF-8 once percent-decoded. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4775,7 +4784,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated` or `mfa_setup_required`. */
+            /** @description `reauthentication_required`, `mfa_setup_required`. Also `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata); `not_authenticated`: the operation needs a signed-in user. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4811,7 +4820,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4844,7 +4853,7 @@ export interface operations {
                     "application/json": components["schemas"]["SignedUpAnswer"];
                 };
             };
-            /** @description `invalid_username`, `username_taken`, `invalid_email`, `password_invalid` (with `errors`), `missing_fields`. */
+            /** @description `invalid_username`, `username_taken`, `invalid_email`, `email_taken` (unless `accounts.email_verification` is `mandatory`, where a taken address gets the usual answer), `password_invalid` (with `errors`). Also `disallowed_host`: the `Host` is not in `allowed_hosts`; `parse_error`: the body is not a JSON object, or a member has the wrong type; `missing_fields`: a required member is missing or null. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4853,7 +4862,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted (also `not_authenticated` where the operation needs a user). */
+            /** @description `csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted; `cross_site_request`: the browser says the request comes from another site (Fetch Metadata). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4898,7 +4907,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4927,7 +4936,7 @@ export interface operations {
                     "application/json": components["schemas"]["WhoAmI"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4936,7 +4945,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `not_authenticated` (rest preset), or `mfa_setup_required`. */
+            /** @description `not_authenticated` (rest preset), or `mfa_setup_required`; with HTTP Basic (rest preset): `authentication_failed` (wrong credentials), `email_unverified`, `mfa_required` (the account has a second factor, which Basic cannot carry). */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4945,7 +4954,16 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `throttled` (HTTP Basic, rest preset): too many failed attempts; see `Retry-After`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4974,7 +4992,7 @@ export interface operations {
                     "application/json": components["schemas"]["Liveness"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4983,7 +5001,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`. */
+            /** @description `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5012,7 +5030,7 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
-            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, or a member of the wrong type) or `missing_fields`. */
+            /** @description `disallowed_host`: the `Host` is not in `allowed_hosts`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5021,7 +5039,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description A dependency is down. */
+            /** @description A dependency is down. Also `unavailable`: a store does not answer; see `Retry-After`; `hasher_busy`: the hashing pool is full; see `Retry-After`. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -17,7 +17,7 @@ use utoipa::{
     PartialSchema, ToSchema,
     openapi::{
         Components, ContentBuilder, HttpMethod, Info, OpenApi, Ref, RefOr, ResponseBuilder,
-        path::Operation,
+        path::{Operation, ParameterIn},
         security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
     },
 };
@@ -137,33 +137,77 @@ fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
         .into()
 }
 
-/// The errors any operation of its kind can meet, where the operation does
-/// not already describe that status.
+/// The errors an operation can meet because of what it is, derived from the
+/// operation rather than listed by hand: any request (a refused `Host`, a
+/// store that does not answer), one with a body (the [`Body`] extractor's
+/// codes), an unsafe method behind the API layer (CSRF, body size and type),
+/// one that names the `session` scheme (no user). Where the operation
+/// already documents the status, the codes are added to its description;
+/// otherwise the status is added.
+///
+/// [`Body`]: crate::http::extract::Body
 fn add_common_responses(path: &str, method: HttpMethod, op: &mut Operation) {
     let unsafe_method = !matches!(method, HttpMethod::Get | HttpMethod::Head);
-    let mut common = vec![(
-        "400",
-        "`disallowed_host`: the `Host` is not in `allowed_hosts`; with a body: `parse_error` (not a JSON object, \
-         or a member of the wrong type) or `missing_fields`.",
-    )];
     // Outside the API layer (no CSRF check, no body): forward auth, the
     // document itself and the probes.
     let api_layer = path.starts_with("/api/") && !matches!(path, "/api/auth/verify/" | "/api/openapi.json");
+    let mut common: Vec<(&str, Vec<(&str, &str)>)> =
+        vec![("400", vec![("disallowed_host", "the `Host` is not in `allowed_hosts`")])];
+    let in_path =
+        op.parameters.iter().flatten().any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Path));
+    if in_path {
+        common[0].1.push(("bad_request", "a path parameter that is not valid UTF-8 once percent-decoded"));
+    }
+    if op.request_body.is_some() {
+        common[0].1.push(("parse_error", "the body is not a JSON object, or a member has the wrong type"));
+        common[0].1.push(("missing_fields", "a required member is missing or null"));
+    }
+    let mut forbidden = Vec::new();
     if unsafe_method && api_layer {
-        common.push((
-            "403",
-            "`csrf_failed`: the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not \
-             trusted (also `not_authenticated` where the operation needs a user).",
+        forbidden.push((
+            "csrf_failed",
+            "the CSRF cookie or the `X-CSRFToken` header is missing or wrong, or the `Origin` is not trusted",
         ));
-        common.push(("413", "`payload_too_large`: the body is larger than `max_body_bytes`."));
-        common.push(("415", "`unsupported_media_type`: the body is not `application/json`."));
+        forbidden.push(("cross_site_request", "the browser says the request comes from another site (Fetch Metadata)"));
+        common.push(("413", vec![("payload_too_large", "the body is larger than `max_body_bytes`")]));
+        common.push(("415", vec![("unsupported_media_type", "the body is not `application/json`")]));
+    }
+    let names_session = op.security.iter().flatten().any(|req| {
+        serde_json::to_value(req).ok().and_then(|v| v.as_object().map(|o| o.contains_key(SESSION))).unwrap_or(false)
+    });
+    if names_session {
+        forbidden.push(("not_authenticated", "the operation needs a signed-in user"));
+    }
+    if !forbidden.is_empty() {
+        common.push(("403", forbidden));
     }
     common.push((
         "503",
-        "`unavailable` or `hasher_busy`: a store does not answer or the hashing pool is full; see `Retry-After`.",
+        vec![
+            ("unavailable", "a store does not answer; see `Retry-After`"),
+            ("hasher_busy", "the hashing pool is full; see `Retry-After`"),
+        ],
     ));
-    for (status, description) in common {
-        op.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(description));
+    for (status, codes) in common {
+        match op.responses.responses.get_mut(status) {
+            Some(RefOr::T(response)) => {
+                let named: Vec<String> =
+                    response.description.split('`').skip(1).step_by(2).map(str::to_owned).collect();
+                let more: Vec<String> = codes
+                    .iter()
+                    .filter(|(code, _)| !named.iter().any(|n| n == code))
+                    .map(|(code, why)| format!("`{code}`: {why}"))
+                    .collect();
+                if !more.is_empty() {
+                    response.description = format!("{} Also {}.", response.description.trim_end(), more.join("; "));
+                }
+            }
+            Some(RefOr::Ref(_)) => {}
+            None => {
+                let text: Vec<String> = codes.iter().map(|(code, why)| format!("`{code}`: {why}")).collect();
+                op.responses.responses.insert(status.to_owned(), error_response(&format!("{}.", text.join("; "))));
+            }
+        }
     }
     if unsafe_method && api_layer {
         // A CSRF token goes with every unsafe request, signed in or not.

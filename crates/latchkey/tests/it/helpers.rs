@@ -125,6 +125,7 @@ impl TestApp {
 
     /// Sends a request with the jar's cookies; stores cookies from the answer.
     pub async fn send(&mut self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Res {
+        let sent = method.clone();
         let mut req = Request::builder().method(method).uri(path).header(header::HOST, &self.host);
         if !self.jar.is_empty() {
             let cookie = self.jar.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
@@ -139,6 +140,7 @@ impl TestApp {
         let headers = res.headers().clone();
         let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
         let res = Res { status, headers, body };
+        assert_documented(&self.lk, &sent, path, &res);
         for c in res.set_cookies() {
             let pair = c.split(';').next().unwrap();
             let (k, v) = pair.split_once('=').unwrap();
@@ -192,4 +194,50 @@ pub fn base64_encode(s: &str) -> String {
 /// The value of one sample in `text` (`name{labels}`), 0 when absent.
 pub fn sample(text: &str, series: &str) -> f64 {
     text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+}
+
+/// Every error a documented operation answers is documented for it: the
+/// status among its responses, and the body's `code` among the codes that
+/// response's description names (in backticks). Run on every request the
+/// in-process tests send, so a handler that can return an undocumented code
+/// fails the test that makes it.
+pub fn assert_documented(lk: &Latchkey, method: &Method, uri: &str, res: &Res) {
+    use std::sync::OnceLock;
+
+    use latchkey::http::openapi::{document, route_template};
+    use utoipa::openapi::{OpenApi, RefOr};
+    static DOC: OnceLock<OpenApi> = OnceLock::new();
+    let json = res.header("content-type").is_some_and(|t| t.starts_with("application/json"));
+    if res.status.is_success() || res.status.is_redirection() || !json {
+        return;
+    }
+    let doc = DOC.get_or_init(|| document(lk.settings()));
+    let path = uri.split('?').next().unwrap_or(uri);
+    let template = route_template(path);
+    let Some(item) = doc.paths.paths.get(template) else { return };
+    let op = match *method {
+        Method::GET => &item.get,
+        Method::POST => &item.post,
+        Method::PUT => &item.put,
+        Method::PATCH => &item.patch,
+        Method::DELETE => &item.delete,
+        _ => return,
+    };
+    let Some(op) = op else { return };
+    // The probes are served by the server's health router, not the library's.
+    if op.tags.iter().flatten().any(|t| t == "health") {
+        return;
+    }
+    let Some(response) = op.responses.responses.get(res.status.as_str()) else {
+        panic!("{method} {template} answered {} ({}), which its operation does not document", res.status, res.code());
+    };
+    let RefOr::T(response) = response else { return };
+    let code = res.code();
+    let named: Vec<&str> = response.description.split('`').skip(1).step_by(2).collect();
+    assert!(
+        named.contains(&code.as_str()),
+        "{method} {template} answered {} with code {code:?}, which the operation does not document for that \
+         status (documented: {named:?})",
+        res.status
+    );
 }

@@ -210,3 +210,46 @@ async fn the_csrf_endpoint_documents_its_token_header() {
     let ok = &doc["paths"]["/api/csrf/"]["get"]["responses"]["200"];
     assert!(ok["headers"]["X-CSRFToken"].is_object(), "{ok}");
 }
+
+mod documented_codes {
+    use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+    use latchkey::settings::Preset;
+
+    use crate::helpers::*;
+
+    fn error(status: StatusCode, code: &str) -> Res {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let body = serde_json::json!({ "detail": "planted", "code": code }).to_string().into_bytes();
+        Res { status, headers, body }
+    }
+
+    #[tokio::test]
+    async fn a_code_the_operation_documents_or_derives_passes_the_check_every_request_runs() {
+        let app = TestApp::new(Preset::SameOrigin).await;
+        // Listed by hand, and derived (a body, an unsafe method, the session scheme).
+        for (status, code) in [
+            (StatusCode::BAD_REQUEST, "invalid_credentials"),
+            (StatusCode::BAD_REQUEST, "parse_error"),
+            (StatusCode::FORBIDDEN, "csrf_failed"),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        ] {
+            assert_documented(&app.lk, &Method::POST, "/api/login/", &error(status, code));
+        }
+        assert_documented(&app.lk, &Method::GET, "/api/sessions/", &error(StatusCode::FORBIDDEN, "not_authenticated"));
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "which the operation does not document for that status")]
+    async fn a_planted_undocumented_code_fails_the_check() {
+        let app = TestApp::new(Preset::SameOrigin).await;
+        assert_documented(&app.lk, &Method::POST, "/api/login/", &error(StatusCode::BAD_REQUEST, "invalid_name"));
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "which its operation does not document")]
+    async fn a_planted_undocumented_status_fails_the_check() {
+        let app = TestApp::new(Preset::SameOrigin).await;
+        assert_documented(&app.lk, &Method::GET, "/api/csrf/", &error(StatusCode::CONFLICT, "conflict"));
+    }
+}

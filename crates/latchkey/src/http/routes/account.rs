@@ -145,7 +145,7 @@ impl SessionOut {
 /// The signed-in user's sessions, newest first.
 #[utoipa::path(get, path = "/api/sessions/", tag = "account", security(("session" = [])),
     responses((status = 200, description = "The sessions.", body = SessionList),
-        (status = 403, description = "`not_authenticated` or `mfa_setup_required`.", body = ErrorBody)))]
+        (status = 403, description = "`mfa_setup_required`.", body = ErrorBody)))]
 async fn list_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -160,7 +160,7 @@ async fn list_view(
 #[utoipa::path(delete, path = "/api/sessions/{id}/", tag = "account", security(("session" = [])),
     params(("id" = String, Path, description = "The session's id, as listed.")),
     responses((status = 200, description = "Ended.", body = SessionEnded),
-        (status = 403, description = "`not_authenticated` or `mfa_setup_required`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`session_not_found`.", body = ErrorBody)))]
 async fn end_view(
     State(lk): State<Latchkey>,
@@ -178,7 +178,7 @@ async fn end_view(
 /// Ends every other session of the user.
 #[utoipa::path(post, path = "/api/sessions/revoke-others/", tag = "account", security(("session" = [])),
     responses((status = 200, description = "How many ended.", body = Ended),
-        (status = 403, description = "`not_authenticated` or `mfa_setup_required`.", body = ErrorBody)))]
+        (status = 403, description = "`reauthentication_required`, `mfa_setup_required`.", body = ErrorBody)))]
 async fn revoke_others_view(
     State(lk): State<Latchkey>,
     session: Session,
@@ -197,8 +197,8 @@ async fn revoke_others_view(
 /// Changes the password; every other session ends, this one gets new keys.
 #[utoipa::path(post, path = "/api/password/change/", tag = "account", security(("session" = [])), request_body = PasswordChange,
     responses((status = 200, description = "Changed; how many other sessions ended.", body = Ended),
-        (status = 400, description = "`invalid_credentials` (the current password), `password_invalid` (with `errors`), `missing_fields`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated` or `mfa_setup_required`.", body = ErrorBody),
+        (status = 400, description = "`invalid_credentials` (the current password), `password_invalid` (with `errors`).", body = ErrorBody),
+        (status = 403, description = "`mfa_setup_required`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn change_password_view(
     State(lk): State<Latchkey>,
@@ -220,8 +220,7 @@ async fn change_password_view(
 /// Proves the password again, for actions that need a recent sign-in.
 #[utoipa::path(post, path = "/api/reauthenticate/", tag = "account", security(("session" = [])), request_body = PasswordProof,
     responses((status = 200, description = "Confirmed.", body = Reauthenticated),
-        (status = 400, description = "`invalid_credentials`, `missing_fields`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`.", body = ErrorBody),
+        (status = 400, description = "`invalid_credentials`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn reauthenticate_view(
     State(lk): State<Latchkey>,
@@ -239,8 +238,8 @@ async fn reauthenticate_view(
 /// Asks to use a new address: the change happens when the link mailed there is opened.
 #[utoipa::path(post, path = "/api/email/change/", tag = "account", security(("session" = [])), request_body = EmailRequest,
     responses((status = 200, description = "A link was sent to the new address.", body = Detail),
-        (status = 400, description = "`invalid_email`, `email_unchanged`, `email_taken`, `missing_fields`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 400, description = "`invalid_email`, `email_unchanged`, `email_taken`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn change_email_view(
     State(lk): State<Latchkey>,

@@ -278,7 +278,7 @@ fn invalid_param(name: &str, why: &str) -> ApiError {
         ("pageSize" = Option<u32>, Query, description = "1 to 100, default 25.")),
     responses((status = 200, description = "One page.", body = PageOut<UserOut>),
         (status = 400, description = "`invalid_parameter`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `permission_denied` (not staff), `mfa_setup_required`.", body = ErrorBody)))]
+        (status = 403, description = "`permission_denied` (not staff), `mfa_setup_required`.", body = ErrorBody)))]
 async fn list_users_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(raw)?;
     let search = p.get("search").map(str::to_owned);
@@ -305,8 +305,8 @@ async fn list_users_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): Ra
 /// Creates a user (staff who are superusers may later make them staff).
 #[utoipa::path(post, path = "/api/admin/users/", tag = "admin", security(("session" = [])), request_body = CreateUserRequest,
     responses((status = 201, description = "Created.", body = UserOut),
-        (status = 400, description = "`invalid_username`, `username_taken`, `invalid_email`, `email_taken`, `password_invalid`, `missing_fields`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody)))]
+        (status = 400, description = "`invalid_username`, `username_taken`, `invalid_email`, `email_taken`, `password_invalid`, `invalid_field`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody)))]
 async fn create_user_view(
     State(lk): State<Latchkey>,
     staff: Staff,
@@ -327,7 +327,7 @@ fn user_id(raw: &str) -> Result<i64, ApiError> {
 #[utoipa::path(get, path = "/api/admin/users/{id}/", tag = "admin", security(("session" = [])),
     params(("id" = String, Path, description = "The user's id.")),
     responses((status = 200, description = "The user.", body = UserOut),
-        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn user_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
     user_json(lk.admin_user(user_id(&id)?).await?)
@@ -368,8 +368,8 @@ fn parse_changes(body: UserChangesRequest) -> Result<UserChanges, ApiError> {
 #[utoipa::path(patch, path = "/api/admin/users/{id}/", tag = "admin", security(("session" = [])), request_body = UserChangesRequest,
     params(("id" = String, Path, description = "The user's id.")),
     responses((status = 200, description = "The user as changed.", body = UserOut),
-        (status = 400, description = "`invalid_field`, `unknown_field`, `invalid_email`, `parse_error`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 400, description = "`invalid_field`, `unknown_field`, `invalid_email`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn update_user_view(
     State(lk): State<Latchkey>,
@@ -387,8 +387,8 @@ async fn update_user_view(
 #[utoipa::path(post, path = "/api/admin/users/{id}/password/", tag = "admin", security(("session" = [])), request_body = SetPasswordRequest,
     params(("id" = String, Path, description = "The user's id.")),
     responses((status = 200, description = "Set; how many sessions ended.", body = Ended),
-        (status = 400, description = "`password_invalid`, `missing_fields`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 400, description = "`password_invalid`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn set_password_view(
     State(lk): State<Latchkey>,
@@ -421,7 +421,7 @@ fn admin_session_out(s: AdminSession) -> Result<AdminSessionOut, ApiError> {
 #[utoipa::path(get, path = "/api/admin/users/{id}/mfa/", tag = "admin", security(("session" = [])),
     params(("id" = String, Path, description = "The user's id.")),
     responses((status = 200, description = "Their factors.", body = FactorsOut),
-        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn user_factors_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
     let user = lk.admin_user(user_id(&id)?).await?;
@@ -432,7 +432,7 @@ async fn user_factors_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<
 #[utoipa::path(delete, path = "/api/admin/users/{id}/mfa/", tag = "admin", security(("session" = [])),
     params(("id" = String, Path, description = "The user's id.")),
     responses((status = 200, description = "Done.", body = Detail),
-        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn reset_factors_view(
     State(lk): State<Latchkey>,
@@ -452,7 +452,7 @@ async fn reset_factors_view(
 #[utoipa::path(get, path = "/api/admin/users/{id}/identities/", tag = "admin", security(("session" = [])),
     params(("id" = String, Path, description = "The user's id.")),
     responses((status = 200, description = "Their linked accounts, oldest first.", body = super::oidc::IdentityList),
-        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn user_identities_view(
     State(lk): State<Latchkey>,
@@ -467,7 +467,7 @@ async fn user_identities_view(
 #[utoipa::path(get, path = "/api/admin/users/{id}/sessions/", tag = "admin", security(("session" = [])),
     params(("id" = String, Path, description = "The user's id.")),
     responses((status = 200, description = "Their sessions.", body = AdminSessionList),
-        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn user_sessions_view(
     State(lk): State<Latchkey>,
@@ -483,7 +483,7 @@ async fn user_sessions_view(
 #[utoipa::path(delete, path = "/api/admin/users/{id}/sessions/", tag = "admin", security(("session" = [])),
     params(("id" = String, Path, description = "The user's id.")),
     responses((status = 200, description = "How many ended.", body = Ended),
-        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 
 async fn end_user_sessions_view(
@@ -505,7 +505,7 @@ async fn end_user_sessions_view(
         ("pageSize" = Option<u32>, Query, description = "1 to 100, default 25.")),
     responses((status = 200, description = "One page.", body = PageOut<AdminSessionOut>),
         (status = 400, description = "`invalid_parameter`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody)))]
+        (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody)))]
 
 async fn live_sessions_view(
     State(lk): State<Latchkey>,
@@ -535,7 +535,7 @@ async fn live_sessions_view(
 #[utoipa::path(delete, path = "/api/admin/sessions/{id}/", tag = "admin", security(("session" = [])),
     params(("id" = String, Path, description = "`USER_ID.SESSION_ID`, as listed.")),
     responses((status = 200, description = "Ended.", body = Detail),
-        (status = 403, description = "`not_authenticated`, `permission_denied`, `reauthentication_required`.", body = ErrorBody),
+        (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`session_not_found`.", body = ErrorBody)))]
 async fn end_session_view(
     State(lk): State<Latchkey>,
@@ -589,7 +589,7 @@ impl EventOut {
         ("pageSize" = Option<u32>, Query, description = "1 to 100, default 25.")),
     responses((status = 200, description = "One page.", body = PageOut<EventOut>),
         (status = 400, description = "`invalid_parameter`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `permission_denied`.", body = ErrorBody)))]
+        (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody)))]
 async fn events_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(raw)?;
     let page = p.page()?;

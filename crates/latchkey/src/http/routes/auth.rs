@@ -50,9 +50,9 @@ async fn csrf_view(csrf: CsrfToken) -> Response {
 #[utoipa::path(post, path = "/api/login/", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in: a new session cookie and a new CSRF secret (read the token again).", body = Detail),
-        (status = 400, description = "`invalid_credentials`, `missing_credentials` or `parse_error`.", body = ErrorBody),
+        (status = 400, description = "`invalid_credentials`, `missing_credentials`.", body = ErrorBody),
         (status = 401, description = "`mfa_required`: the password was right; finish with `POST /api/mfa/authenticate/`.", body = ErrorBody),
-        (status = 403, description = "`csrf_failed`, or `email_unverified` (a new link was sent).", body = ErrorBody),
+        (status = 403, description = "`email_unverified` (a new link was sent).", body = ErrorBody),
         (status = 429, description = "`throttled`: too many failed attempts; see `Retry-After`.", body = ErrorBody)))]
 async fn login_view(
     State(lk): State<Latchkey>,
@@ -149,7 +149,8 @@ async fn logout_view(
 #[utoipa::path(get, path = "/api/session/", tag = "auth", security((), ("session" = [])),
     responses(
         (status = 200, description = "The session's state (`isAuthenticated`, and the user when signed in).", body = SessionAnswer),
-        (status = 403, description = "`not_authenticated` (rest preset, anonymous; with `signupOpen` and `emailVerification`), or `mfa_setup_required`.", body = ErrorBody)))]
+        (status = 403, description = "`not_authenticated` (rest preset, anonymous; with `signupOpen` and `emailVerification`), or `mfa_setup_required`; with HTTP Basic (rest preset): `authentication_failed` (wrong credentials), `email_unverified`, `mfa_required` (the account has a second factor, which Basic cannot carry).", body = ErrorBody),
+        (status = 429, description = "`throttled` (HTTP Basic, rest preset): too many failed attempts; see `Retry-After`.", body = ErrorBody)))]
 async fn session_view(
     State(lk): State<Latchkey>,
     csrf: CsrfToken,
@@ -289,7 +290,8 @@ pub(crate) fn rfc3339(at: time::OffsetDateTime) -> Result<String, ApiError> {
 #[utoipa::path(get, path = "/api/whoami/", tag = "auth", security((), ("session" = [])),
     responses(
         (status = 200, description = "`{\"username\"}` when signed in, else `{\"isAuthenticated\": false}`.", body = WhoAmI),
-        (status = 403, description = "`not_authenticated` (rest preset), or `mfa_setup_required`.", body = ErrorBody)))]
+        (status = 403, description = "`not_authenticated` (rest preset), or `mfa_setup_required`; with HTTP Basic (rest preset): `authentication_failed` (wrong credentials), `email_unverified`, `mfa_required` (the account has a second factor, which Basic cannot carry).", body = ErrorBody),
+        (status = 429, description = "`throttled` (HTTP Basic, rest preset): too many failed attempts; see `Retry-After`.", body = ErrorBody)))]
 async fn whoami_view(State(lk): State<Latchkey>, MaybeUser(user): MaybeUser) -> Result<Response, ApiError> {
     match user {
         Some(u) if lk.mfa_setup_required(&u).await? => Err(crate::auth::AuthError::MfaSetupRequired.into()),

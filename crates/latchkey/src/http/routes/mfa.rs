@@ -238,8 +238,7 @@ type Object = serde_json::Map<String, Value>;
 
 /// The signed-in user's second factors.
 #[utoipa::path(get, path = "/api/mfa/", tag = "mfa", security(("session" = [])),
-    responses((status = 200, description = "What the user has.", body = StatusOut),
-        (status = 403, description = "`not_authenticated`.", body = ErrorBody)))]
+    responses((status = 200, description = "What the user has.", body = StatusOut)))]
 async fn status_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser) -> Result<Response, ApiError> {
     let totp = totp_out(&lk, &user).await?;
     let recovery_codes_left = lk.recovery_codes_left(&user).await?;
@@ -277,7 +276,7 @@ async fn totp_out(lk: &Latchkey, user: &User) -> Result<TotpOut, ApiError> {
 /// Starts setting up an authenticator app: a new secret (kept 10 minutes in the session).
 #[utoipa::path(get, path = "/api/mfa/totp/", tag = "mfa", security(("session" = [])),
     responses((status = 200, description = "The secret, its URL and QR code.", body = TotpSetupOut),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required`.", body = ErrorBody),
         (status = 409, description = "`mfa_already_enabled`.", body = ErrorBody)))]
 async fn totp_setup_view(
     State(lk): State<Latchkey>,
@@ -292,8 +291,8 @@ async fn totp_setup_view(
 /// Activates the app with a code it shows; the first factor brings recovery codes.
 #[utoipa::path(post, path = "/api/mfa/totp/", tag = "mfa", security(("session" = [])), request_body = CodeRequest,
     responses((status = 200, description = "Active; recovery codes, shown this once.", body = CodesIssued),
-        (status = 400, description = "`invalid_code`, `mfa_setup_expired`, `missing_fields`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required`.", body = ErrorBody),
+        (status = 400, description = "`invalid_code`, `mfa_setup_expired`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required`.", body = ErrorBody),
         (status = 409, description = "`mfa_already_enabled`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 
@@ -315,7 +314,7 @@ async fn totp_activate_view(
 /// Removes the authenticator app (and the recovery codes with the last factor).
 #[utoipa::path(delete, path = "/api/mfa/totp/", tag = "mfa", security(("session" = [])),
     responses((status = 200, description = "Removed.", body = Detail),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`mfa_not_enabled`.", body = ErrorBody)))]
 
 async fn totp_disable_view(
@@ -330,8 +329,7 @@ async fn totp_disable_view(
 
 /// How many recovery codes are left.
 #[utoipa::path(get, path = "/api/mfa/recovery-codes/", tag = "mfa", security(("session" = [])),
-    responses((status = 200, description = "The count.", body = CodesLeft),
-        (status = 403, description = "`not_authenticated`.", body = ErrorBody)))]
+    responses((status = 200, description = "The count.", body = CodesLeft)))]
 async fn recovery_codes_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser) -> Result<Response, ApiError> {
     Ok(Json(CodesLeft { remaining: lk.recovery_codes_left(&user).await? }).into_response())
 }
@@ -339,7 +337,7 @@ async fn recovery_codes_view(State(lk): State<Latchkey>, SetupUser(user): SetupU
 /// A new set of recovery codes; the old ones stop working.
 #[utoipa::path(post, path = "/api/mfa/recovery-codes/", tag = "mfa", security(("session" = [])),
     responses((status = 200, description = "The new codes, shown this once.", body = CodesIssued),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`mfa_not_enabled`: no second factor.", body = ErrorBody)))]
 
 async fn regenerate_codes_view(
@@ -356,8 +354,8 @@ async fn regenerate_codes_view(
 /// The second step of a sign-in: a code or a passkey after the password.
 #[utoipa::path(post, path = "/api/mfa/authenticate/", tag = "mfa", request_body = SecondStepRequest,
     responses((status = 200, description = "Signed in: a new session cookie and CSRF secret.", body = SignedInOut),
-        (status = 400, description = "`invalid_code`, `mfa_not_pending`, `webauthn_failed`, `webauthn_not_started`, `missing_fields`.", body = ErrorBody),
-        (status = 403, description = "`csrf_failed`, or `email_unverified` (the address must be confirmed first; a new link was sent).", body = ErrorBody),
+        (status = 400, description = "`invalid_code`, `mfa_not_pending`, `webauthn_failed`, `webauthn_not_started`.", body = ErrorBody),
+        (status = 403, description = "`email_unverified` (the address must be confirmed first; a new link was sent).", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 
 async fn authenticate_view(
@@ -411,7 +409,7 @@ async fn second_step_options_view(State(lk): State<Latchkey>, session: Session) 
 #[cfg(feature = "webauthn")]
 #[utoipa::path(post, path = "/api/mfa/webauthn/register/options/", tag = "mfa", security(("session" = [])),
     responses((status = 200, description = "The `publicKey` member of `navigator.credentials.create()`'s options, for `PublicKeyCredential.parseCreationOptionsFromJSON`.", body = Object),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required`.", body = ErrorBody),
         (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody)))]
 async fn register_options_view(
     State(lk): State<Latchkey>,
@@ -425,8 +423,8 @@ async fn register_options_view(
 #[cfg(feature = "webauthn")]
 #[utoipa::path(post, path = "/api/mfa/webauthn/register/", tag = "mfa", security(("session" = [])), request_body = RegisterRequest,
     responses((status = 201, description = "Registered.", body = RegisteredOut),
-        (status = 400, description = "`webauthn_failed`, `webauthn_not_started`, `invalid_name`, `missing_fields`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required`.", body = ErrorBody),
+        (status = 400, description = "`webauthn_failed`, `webauthn_not_started`, `invalid_name`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required`.", body = ErrorBody),
         (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody),
         (status = 409, description = "`webauthn_credential_exists`.", body = ErrorBody)))]
 async fn register_view(
@@ -452,8 +450,7 @@ async fn register_view(
 
 /// The user's passkeys and security keys.
 #[utoipa::path(get, path = "/api/mfa/webauthn/credentials/", tag = "mfa", security(("session" = [])),
-    responses((status = 200, description = "Oldest first.", body = CredentialList),
-        (status = 403, description = "`not_authenticated`.", body = ErrorBody)))]
+    responses((status = 200, description = "Oldest first.", body = CredentialList)))]
 
 async fn credentials_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser) -> Result<Response, ApiError> {
     Ok(Json(CredentialList { results: credentials_out(&lk, &user).await? }).into_response())
@@ -463,8 +460,8 @@ async fn credentials_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser
 #[utoipa::path(patch, path = "/api/mfa/webauthn/credentials/{id}/", tag = "mfa", security(("session" = [])), request_body = NameRequest,
     params(("id" = String, Path, description = "The passkey's id, as listed.")),
     responses((status = 200, description = "Renamed.", body = CredentialOut),
-        (status = 400, description = "`invalid_name`, `missing_fields`.", body = ErrorBody),
-        (status = 403, description = "`not_authenticated`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 400, description = "`invalid_name`.", body = ErrorBody),
+        (status = 403, description = "`mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`credential_not_found`.", body = ErrorBody)))]
 
 async fn rename_credential_view(
@@ -484,7 +481,7 @@ async fn rename_credential_view(
 #[utoipa::path(delete, path = "/api/mfa/webauthn/credentials/{id}/", tag = "mfa", security(("session" = [])),
     params(("id" = String, Path, description = "The passkey's id, as listed.")),
     responses((status = 200, description = "Removed.", body = Detail),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`credential_not_found`.", body = ErrorBody)))]
 
 async fn delete_credential_view(
@@ -516,8 +513,8 @@ async fn passkey_login_options_view(
 #[cfg(feature = "webauthn")]
 #[utoipa::path(post, path = "/api/login/webauthn/", tag = "auth", request_body = PasskeyLoginRequest,
     responses((status = 200, description = "Signed in: a new session cookie and CSRF secret.", body = SignedInOut),
-        (status = 400, description = "`webauthn_failed`, `webauthn_not_started`, `missing_fields`, `parse_error`.", body = ErrorBody),
-        (status = 403, description = "`csrf_failed`, or `email_unverified` (a new link was sent).", body = ErrorBody),
+        (status = 400, description = "`webauthn_failed`, `webauthn_not_started`.", body = ErrorBody),
+        (status = 403, description = "`email_unverified` (a new link was sent).", body = ErrorBody),
         (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn passkey_login_view(

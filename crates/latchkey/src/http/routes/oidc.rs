@@ -128,7 +128,7 @@ async fn providers_view(State(lk): State<Latchkey>) -> Json<ProviderList> {
 /// The accounts at providers linked to the signed-in user.
 #[utoipa::path(get, path = "/api/oidc/identities/", tag = "oidc", security(("session" = [])),
     responses((status = 200, description = "The linked accounts.", body = IdentityList),
-        (status = 403, description = "`not_authenticated` or `mfa_setup_required`.", body = ErrorBody)))]
+        (status = 403, description = "`mfa_setup_required`.", body = ErrorBody)))]
 async fn identities_view(State(lk): State<Latchkey>, SessionUser(user): SessionUser) -> Result<Response, ApiError> {
     Ok(Json(IdentityList::of(&lk, &user).await?).into_response())
 }
@@ -138,7 +138,7 @@ async fn identities_view(State(lk): State<Latchkey>, SessionUser(user): SessionU
 #[utoipa::path(delete, path = "/api/oidc/identities/{id}/", tag = "oidc", security(("session" = [])),
     params(("id" = i64, Path, description = "The identity's id, as listed.")),
     responses((status = 200, description = "Unlinked.", body = Detail),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required` or `mfa_setup_required`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required` or `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`identity_not_found`.", body = ErrorBody),
         (status = 409, description = "`last_sign_in_method`: no password, passkey or other linked account would be left.", body = ErrorBody)))]
 async fn unlink_view(
@@ -252,7 +252,7 @@ async fn callback_view(
 #[utoipa::path(post, path = "/api/oidc/{id}/link/", tag = "oidc", security(("session" = [])),
     params(("id" = String, Path, description = "The provider's id.")),
     responses((status = 200, description = "The flow cookie is set; go to `location`.", body = LinkStarted),
-        (status = 403, description = "`not_authenticated`, `reauthentication_required` or `mfa_setup_required`.", body = ErrorBody),
+        (status = 403, description = "`reauthentication_required` or `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`provider_not_found`.", body = ErrorBody),
         (status = 503, description = "`provider_unavailable`.", body = ErrorBody)))]
 async fn link_view(

@@ -46,7 +46,7 @@ impl RequestBody for ResetConfirm {}
 /// Mails a reset link; the same answer whether or not an account uses the address.
 #[utoipa::path(post, path = "/api/password/reset/", tag = "recovery", request_body = ResetRequest,
     responses((status = 200, description = "The one answer.", body = Detail),
-        (status = 400, description = "`invalid_email`, `missing_fields`.", body = ErrorBody),
+        (status = 400, description = "`invalid_email`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn request_view(
     State(lk): State<Latchkey>,
@@ -60,7 +60,7 @@ async fn request_view(
 /// Sets a new password with the mailed key; every session of the account ends.
 #[utoipa::path(post, path = "/api/password/reset/confirm/", tag = "recovery", request_body = ResetConfirm,
     responses((status = 200, description = "The password is set.", body = Detail),
-        (status = 400, description = "`invalid_key`, `password_invalid` (with `errors`), `missing_fields`.", body = ErrorBody),
+        (status = 400, description = "`invalid_key`, `password_invalid` (with `errors`).", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn confirm_view(
     State(lk): State<Latchkey>,

@@ -78,7 +78,7 @@ pub(super) struct Verified {
 /// Creates an account (404 while `accounts.signup` is closed).
 #[utoipa::path(post, path = "/api/signup/", tag = "signup", request_body = SignupRequest,
     responses((status = 200, description = "Signed up: signed in (`username` present), or told to check their mail.", body = SignedUpAnswer),
-        (status = 400, description = "`invalid_username`, `username_taken`, `invalid_email`, `password_invalid` (with `errors`), `missing_fields`.", body = ErrorBody),
+        (status = 400, description = "`invalid_username`, `username_taken`, `invalid_email`, `email_taken` (unless `accounts.email_verification` is `mandatory`, where a taken address gets the usual answer), `password_invalid` (with `errors`).", body = ErrorBody),
         (status = 404, description = "`not_found`: sign-up is closed.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn signup_view(
@@ -106,7 +106,7 @@ async fn signup_view(
 /// Confirms an address with the mailed key.
 #[utoipa::path(post, path = "/api/email/verify/", tag = "signup", request_body = KeyRequest,
     responses((status = 200, description = "Confirmed.", body = Verified),
-        (status = 400, description = "`invalid_key`, `missing_fields`.", body = ErrorBody)))]
+        (status = 400, description = "`invalid_key`.", body = ErrorBody)))]
 async fn verify_view(
     State(lk): State<Latchkey>,
     MaybeUser(current): MaybeUser,
@@ -121,7 +121,7 @@ async fn verify_view(
 /// Mails a new confirmation link; the same answer whatever the address.
 #[utoipa::path(post, path = "/api/email/verify/resend/", tag = "signup", request_body = ResendRequest,
     responses((status = 200, description = "The one answer.", body = Detail),
-        (status = 400, description = "`invalid_email`, `missing_fields`.", body = ErrorBody),
+        (status = 400, description = "`invalid_email`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn resend_view(
     State(lk): State<Latchkey>,
