@@ -17,29 +17,9 @@ use super::{
     sql::{ListQuery, Migration, lists::UserSearch, sql_database, sql_stores},
 };
 
-/// Embedded migrations, in order.
-const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "initial", sql: include_str!("../../../migrations/postgres/0001_initial.sql") },
-    Migration {
-        version: 2,
-        name: "audit_count",
-        sql: include_str!("../../../migrations/postgres/0002_audit_count.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "session_client",
-        sql: include_str!("../../../migrations/postgres/0003_session_client.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "keys_and_outbox",
-        sql: include_str!("../../../migrations/postgres/0004_keys_and_outbox.sql"),
-    },
-    Migration { version: 5, name: "admin", sql: include_str!("../../../migrations/postgres/0005_admin.sql") },
-    Migration { version: 6, name: "mfa", sql: include_str!("../../../migrations/postgres/0006_mfa.sql") },
-    Migration { version: 7, name: "webauthn", sql: include_str!("../../../migrations/postgres/0007_webauthn.sql") },
-    Migration { version: 8, name: "oidc", sql: include_str!("../../../migrations/postgres/0008_oidc.sql") },
-];
+/// Embedded migrations, in order: every file of `migrations/postgres/`, found by
+/// `build.rs`.
+const MIGRATIONS: &[Migration] = include!(concat!(env!("OUT_DIR"), "/migrations_postgres.rs"));
 
 /// User search: `lower(x) LIKE`, served by pg_trgm's indexes (migration 5).
 const USER_SEARCH: UserSearch = UserSearch::Trigram;

@@ -4,9 +4,17 @@
 //! driver errors. The backend folders keep only what differs by dialect:
 //! connection options, DDL, migration locking and the cache bus.
 
+pub(crate) mod audit;
+pub(crate) mod identities;
+pub(crate) mod keys;
 pub(crate) mod lists;
+pub(crate) mod mfa;
+pub(crate) mod outbox;
 pub(crate) mod rows;
+pub(crate) mod sessions;
 mod stores;
+pub(crate) mod throttle;
+pub(crate) mod users;
 
 pub(crate) use stores::sql_stores;
 

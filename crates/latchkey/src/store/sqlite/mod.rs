@@ -17,35 +17,9 @@ use super::{
     sql::{ListQuery, Migration, lists::UserSearch, sql_database, sql_stores},
 };
 
-/// Embedded migrations, in order.
-const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "initial", sql: include_str!("../../../migrations/sqlite/0001_initial.sql") },
-    Migration {
-        version: 2,
-        name: "idle_timeout_and_audit",
-        sql: include_str!("../../../migrations/sqlite/0002_idle_timeout_and_audit.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "cache_events",
-        sql: include_str!("../../../migrations/sqlite/0003_cache_events.sql"),
-    },
-    Migration { version: 4, name: "audit_count", sql: include_str!("../../../migrations/sqlite/0004_audit_count.sql") },
-    Migration {
-        version: 5,
-        name: "session_client",
-        sql: include_str!("../../../migrations/sqlite/0005_session_client.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "keys_and_outbox",
-        sql: include_str!("../../../migrations/sqlite/0006_keys_and_outbox.sql"),
-    },
-    Migration { version: 7, name: "admin", sql: include_str!("../../../migrations/sqlite/0007_admin.sql") },
-    Migration { version: 8, name: "mfa", sql: include_str!("../../../migrations/sqlite/0008_mfa.sql") },
-    Migration { version: 9, name: "webauthn", sql: include_str!("../../../migrations/sqlite/0009_webauthn.sql") },
-    Migration { version: 10, name: "oidc", sql: include_str!("../../../migrations/sqlite/0010_oidc.sql") },
-];
+/// Embedded migrations, in order: every file of `migrations/sqlite/`, found by
+/// `build.rs`.
+const MIGRATIONS: &[Migration] = include!(concat!(env!("OUT_DIR"), "/migrations_sqlite.rs"));
 
 /// User search: the FTS5 trigram table of migration 7.
 const USER_SEARCH: UserSearch = UserSearch::Fts5;
