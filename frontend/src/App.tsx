@@ -5,12 +5,14 @@ import AccountPage from "./account/AccountPage";
 import MfaSetupRequired from "./account/MfaSetupRequired";
 import { ForgotPassword, ResetPassword } from "./account/PasswordReset";
 import { SignupPage, VerifyEmailPage } from "./account/Signup";
-import SignInForm, { loginErrorMessage } from "./account/SignInForm";
+import SignInForm from "./account/SignInForm";
 import { useReauth } from "./account/reauth";
-import { oidcErrorMessage, takeQueryParam } from "./account/oidc";
+import { takeQueryParam } from "./account/oidc";
+import { loginErrorMessage, oidcErrorMessage } from "./ui/messages";
 import { returnPath } from "./account/returnPath";
 import { useOidcProviders } from "./account/useOidcProviders";
 import { ApiClient } from "./api/client";
+import { ErrorAlert } from "./ui/Alert";
 
 type View =
   | { kind: "loading" }
@@ -116,9 +118,9 @@ export default function App({ api }: { api: ApiClient }) {
           </p>
         )}
         {view.kind === "broken" && (
-          <div className="alert alert-danger" role="alert">
+          <ErrorAlert>
             {view.message}
-          </div>
+          </ErrorAlert>
         )}
         {view.kind === "setupMfa" && (
           <>
@@ -224,9 +226,9 @@ function LoginForm({
         </div>
       )}
       {providerError && (
-        <div className="alert alert-danger" role="alert" data-testid="oidc-error">
+        <ErrorAlert testId="oidc-error">
           {providerError}
-        </div>
+        </ErrorAlert>
       )}
       {next && (
         <p className="alert alert-secondary" role="status" data-testid="return-notice">

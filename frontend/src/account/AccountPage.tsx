@@ -5,8 +5,9 @@ import { absoluteTime, describeUserAgent, relativeTime } from "./describe";
 import NewPasswordFields from "./NewPasswordFields";
 import LinkedAccounts from "./LinkedAccounts";
 import SecondFactor from "./SecondFactor";
-import { accountErrorMessage } from "./errors";
+import { accountErrorMessage } from "../ui/messages";
 import { CancelledError, useReauth } from "./reauth";
+import { ErrorAlert } from "../ui/Alert";
 
 type Props = {
   api: ApiClient;
@@ -118,18 +119,18 @@ export default function AccountPage({ api, username, onSignedOut }: Props) {
             </div>
           )}
           {actionError && (
-            <div className="alert alert-danger" role="alert" data-testid="account-error">
+            <ErrorAlert testId="account-error">
               {actionError}
-            </div>
+            </ErrorAlert>
           )}
         </div>
         {loadError && (
-          <div className="alert alert-danger" role="alert">
+          <ErrorAlert>
             {loadError}{" "}
             <button type="button" className="btn btn-sm btn-outline-danger ms-2" onClick={() => void load()}>
               Try again
             </button>
-          </div>
+          </ErrorAlert>
         )}
         {sessions === null && !loadError && (
           <p className="text-secondary" role="status">
@@ -440,9 +441,9 @@ function ChangePassword({
         />
         <div aria-live="polite">
           {error && (
-            <div className="alert alert-danger" role="alert">
+            <ErrorAlert>
               {error}
-            </div>
+            </ErrorAlert>
           )}
           {done && (
             <div className="alert alert-success" role="status" data-testid="password-changed">

@@ -2,9 +2,11 @@ import { useCallback, useEffect, useState } from "react";
 
 import { ApiClient, ApiError, LinkedIdentity, OidcProvider } from "../api/client";
 import { absoluteTime } from "./describe";
-import { accountErrorMessage } from "./errors";
-import { oidcErrorMessage, takeQueryParam } from "./oidc";
+import { accountErrorMessage } from "../ui/messages";
+import { takeQueryParam } from "./oidc";
+import { oidcErrorMessage } from "../ui/messages";
 import { CancelledError } from "./reauth";
+import { ErrorAlert } from "../ui/Alert";
 
 type Props = {
   api: ApiClient;
@@ -97,9 +99,9 @@ export default function LinkedAccounts({ api, sensitive }: Props) {
         </div>
       )}
       {error && (
-        <div className="alert alert-danger" role="alert" data-testid="linked-error">
+        <ErrorAlert testId="linked-error">
           {error}
-        </div>
+        </ErrorAlert>
       )}
       {(linked ?? []).length > 0 && (
         <ul className="list-group mb-3">

@@ -3,19 +3,8 @@ import { Link, useSearchParams } from "react-router";
 
 import { ApiClient, ApiError, FieldProblem } from "../api/client";
 import NewPasswordFields from "./NewPasswordFields";
-
-/** What a person should read for a failed reset request or confirmation. */
-export function resetErrorMessage(e: unknown): string {
-  if (e instanceof ApiError) {
-    if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
-    if (e.code === "invalid_email") return "Enter a valid email address.";
-    if (e.code === "invalid_key") return "This link is invalid, has expired or was already used.";
-    if (e.code === "throttled") return "Too many requests. Please wait a while and try again.";
-    if (e.status === 503) return "The server is busy. Please try again in a moment.";
-    return e.detail;
-  }
-  return "Unexpected error.";
-}
+import { resetErrorMessage } from "../ui/messages";
+import { ErrorAlert } from "../ui/Alert";
 
 /** "Forgot your password?": asks for the address, always answers the same. */
 export function ForgotPassword({ api }: { api: ApiClient }) {
@@ -146,9 +135,9 @@ export function ResetPassword({ api, onReset }: { api: ApiClient; onReset: () =>
             autoFocus
           />
           {error && (
-            <div className="alert alert-danger" role="alert" data-testid="reset-error">
+            <ErrorAlert testId="reset-error">
               {error} {error.startsWith("This link") && <Link to="/forgot-password">Ask for a new link</Link>}
-            </div>
+            </ErrorAlert>
           )}
           <button type="submit" className="btn btn-primary" disabled={busy}>
             {busy ? "Saving…" : "Set the new password"}

@@ -2,9 +2,10 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 
 import { ApiClient, ApiError, MfaStatus, PasskeyInfo, TotpSetup } from "../api/client";
 import { absoluteTime } from "./describe";
-import { accountErrorMessage } from "./errors";
+import { accountErrorMessage } from "../ui/messages";
 import { PasskeyPromptError, createPasskey, passkeysSupported, suggestedPasskeyName } from "./passkeys";
 import { CancelledError } from "./reauth";
+import { ErrorAlert } from "../ui/Alert";
 
 type Props = {
   api: ApiClient;
@@ -221,9 +222,9 @@ export default function SecondFactor({ api, sensitive, onStatus }: Props) {
         </p>
       )}
       {error && (
-        <div className="alert alert-danger mt-2" role="alert" data-testid="mfa-error">
+        <ErrorAlert testId="mfa-error" className="mt-2">
           {error}
-        </div>
+        </ErrorAlert>
       )}
     </section>
   );

@@ -1,28 +1,9 @@
 import { FormEvent, ReactNode, useState } from "react";
 
 import { ApiClient, ApiError, OidcProvider } from "../api/client";
-import { PasskeyPromptError, passkeysSupported, signWithPasskey } from "./passkeys";
-
-/** What a person should read for a failed login. */
-export function loginErrorMessage(e: unknown): string {
-  if (e instanceof PasskeyPromptError) return e.message;
-  if (e instanceof ApiError) {
-    if (e.code === "webauthn_failed") return "That passkey could not be verified. Try again, or sign in another way.";
-    if (e.code === "webauthn_not_started") return "The passkey request expired. Please try again.";
-    if (e.code === "webauthn_unavailable") return "Passkeys are not available on this site.";
-    if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
-    if (e.code === "invalid_code") return "That code is not valid. Check the time on your phone, or use a recovery code.";
-    if (e.code === "mfa_not_pending") return "The sign-in expired. Enter your password again.";
-    if (e.status === 400) return "Wrong username or password.";
-    if (e.code === "email_unverified")
-      return "Please confirm your email address first: we have sent you a new link. Check your inbox (and spam folder).";
-    if (e.status === 429) return "Too many attempts. Please wait a moment and try again.";
-    if (e.status === 403) return `The server refused the request: ${e.detail}`;
-    if (e.status === 503) return "The server is busy. Please try again in a moment.";
-    return `Unexpected error (${e.status}): ${e.detail}`;
-  }
-  return "Unexpected error.";
-}
+import { passkeysSupported, signWithPasskey } from "./passkeys";
+import { loginErrorMessage } from "../ui/messages";
+import { ErrorAlert } from "../ui/Alert";
 
 type Props = {
   api: ApiClient;
@@ -163,9 +144,9 @@ export default function SignInForm({
         </div>
         )}
         {error && (
-          <div className="alert alert-danger" role="alert" data-testid={errorTestId ?? `${testId}-error`}>
+          <ErrorAlert testId={errorTestId ?? `${testId}-error`}>
             {error}
-          </div>
+          </ErrorAlert>
         )}
         <div className="d-flex align-items-center gap-3">
           {codes && (
@@ -223,9 +204,9 @@ export default function SignInForm({
         />
       </div>
       {error && (
-        <div className="alert alert-danger" role="alert" data-testid={errorTestId ?? `${testId}-error`}>
+        <ErrorAlert testId={errorTestId ?? `${testId}-error`}>
           {error}
-        </div>
+        </ErrorAlert>
       )}
       <div className="d-flex align-items-center gap-3">
         <button type="submit" className="btn btn-primary" disabled={busy}>

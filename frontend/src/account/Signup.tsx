@@ -2,22 +2,8 @@ import { FormEvent, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
 import { ApiClient, ApiError, FieldProblem } from "../api/client";
-
-/** What a person should read for a refused sign-up or confirmation. */
-export function signupErrorMessage(e: unknown): string {
-  if (e instanceof ApiError) {
-    if (e.isNetworkError) return "Cannot reach the server. Check your connection and try again.";
-    if (e.code === "username_taken") return "That username is taken. Choose another one.";
-    if (e.code === "email_taken") return "An account already uses this email address. Sign in, or reset its password.";
-    if (e.code === "invalid_email") return "Enter a valid email address.";
-    if (e.code === "invalid_key") return "This link is invalid, has expired or was already used.";
-    if (e.code === "throttled") return "Too many attempts. Please wait a while and try again.";
-    if (e.code === "not_found") return "Sign-up is closed on this site.";
-    if (e.status === 503) return "The server is busy. Please try again in a moment.";
-    return e.detail;
-  }
-  return "Unexpected error.";
-}
+import { signupErrorMessage } from "../ui/messages";
+import { ErrorAlert } from "../ui/Alert";
 
 type Field = "username" | "email" | "password";
 
@@ -120,9 +106,9 @@ export function SignupPage({ api, open, onSignedIn }: { api: ApiClient; open: bo
           </ul>
         )}
         {error && (
-          <div className="alert alert-danger" role="alert" data-testid="signup-error">
+          <ErrorAlert testId="signup-error">
             {error}
-          </div>
+          </ErrorAlert>
         )}
         <button type="submit" className="btn btn-primary" disabled={busy}>
           {busy ? "Creating…" : "Create the account"}
@@ -174,9 +160,9 @@ export function VerifyEmailPage({ api, onVerified }: { api: ApiClient; onVerifie
         <>
           <p>Confirm that this address is yours to finish setting up your account.</p>
           {error && (
-            <div className="alert alert-danger" role="alert" data-testid="verify-error">
+            <ErrorAlert testId="verify-error">
               {error}
-            </div>
+            </ErrorAlert>
           )}
           <button type="button" className="btn btn-primary" onClick={() => void onConfirm()} disabled={busy}>
             {busy ? "Confirming…" : "Confirm my address"}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import { oidcErrorMessage, splitQueryParam } from "./oidc";
+import { oidcErrorMessage } from "../ui/messages";
+import { splitQueryParam } from "./oidc";
 
 describe("oidcErrorMessage", () => {
   it("says every code the server sends in words, naming the provider", () => {

@@ -3,10 +3,11 @@
 // password in a dialog, proves it (POST /api/reauthenticate/) and runs the
 // action once more. The account page and the admin share it.
 
-import { FormEvent, ReactNode, useEffect, useRef, useState } from "react";
+import { FormEvent, ReactNode, useRef, useState } from "react";
 
 import { ApiClient, ApiError } from "../api/client";
-import { accountErrorMessage } from "./errors";
+import { accountErrorMessage } from "../ui/messages";
+import { Modal } from "../ui/Modal";
 import { useOidcProviders } from "./useOidcProviders";
 
 /** The user closed the password dialog: the action did not run. */
@@ -59,15 +60,6 @@ function ReauthDialog({ api, onDone, onCancel }: { api: ApiClient; onDone: () =>
   // Accounts without a password prove it is them at their provider again.
   const providers = useOidcProviders(api);
 
-  useEffect(() => {
-    input.current?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") onCancel();
-    };
-    document.addEventListener("keydown", onKey);
-    return () => document.removeEventListener("keydown", onKey);
-  }, [onCancel]);
-
   async function onSubmit(event: FormEvent) {
     event.preventDefault();
     setBusy(true);
@@ -85,71 +77,62 @@ function ReauthDialog({ api, onDone, onCancel }: { api: ApiClient; onDone: () =>
   }
 
   return (
-    <>
-      <div className="modal-backdrop show" />
-      <div
-        className="modal d-block"
-        role="dialog"
-        aria-modal="true"
-        aria-labelledby="reauth-title"
-        aria-describedby="reauth-why"
-        data-testid="reauth-dialog"
-      >
-        <div className="modal-dialog">
-          <form className="modal-content" onSubmit={onSubmit} noValidate>
-            <div className="modal-header">
-              <h2 className="modal-title h5" id="reauth-title">
-                Confirm it is you
-              </h2>
+    <Modal
+      id="reauth"
+      title="Confirm it is you"
+      bodyId="reauth-why"
+      focus={input}
+      onCancel={onCancel}
+      onSubmit={onSubmit}
+      body={
+        <>
+          <p id="reauth-why">
+            This action needs a recent sign-in. Enter your password to continue; you will not be asked again for a
+            few minutes.
+          </p>
+          <label htmlFor="reauth-password" className="form-label">
+            Password
+          </label>
+          <input
+            id="reauth-password"
+            ref={input}
+            type="password"
+            className={`form-control${error ? " is-invalid" : ""}`}
+            autoComplete="current-password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? "reauth-error" : undefined}
+          />
+          {error && (
+            <div id="reauth-error" className="invalid-feedback" role="alert" data-testid="reauth-error">
+              {error}
             </div>
-            <div className="modal-body">
-              <p id="reauth-why">
-                This action needs a recent sign-in. Enter your password to continue; you will not be asked again for a
-                few minutes.
-              </p>
-              <label htmlFor="reauth-password" className="form-label">
-                Password
-              </label>
-              <input
-                id="reauth-password"
-                ref={input}
-                type="password"
-                className={`form-control${error ? " is-invalid" : ""}`}
-                autoComplete="current-password"
-                value={password}
-                onChange={(e) => setPassword(e.target.value)}
-                aria-invalid={error ? true : undefined}
-                aria-describedby={error ? "reauth-error" : undefined}
-              />
-              {error && (
-                <div id="reauth-error" className="invalid-feedback" role="alert" data-testid="reauth-error">
-                  {error}
-                </div>
-              )}
-              {providers.length > 0 && (
-                <p className="mt-3 mb-0 small">
-                  No password here? Sign in again with{" "}
-                  {providers.map((p, i) => (
-                    <span key={p.id}>
-                      {i > 0 && " or "}
-                      <a href={api.oidcStartUrl(p.id, window.location.pathname)}>{p.name}</a>
-                    </span>
-                  ))}
-                  , then repeat the action.
-                </p>
-              )}
-            </div>
-            <div className="modal-footer">
-              <button type="button" className="btn btn-outline-secondary" onClick={onCancel}>
-                Cancel
-              </button>
-              <button type="submit" className="btn btn-primary" disabled={busy}>
-                {busy ? "Checking…" : "Confirm"}
-              </button>
-            </div>
-          </form>
-        </div>
-      </div>
-    </>
+          )}
+          {providers.length > 0 && (
+            <p className="mt-3 mb-0 small">
+              No password here? Sign in again with{" "}
+              {providers.map((p, i) => (
+                <span key={p.id}>
+                  {i > 0 && " or "}
+                  <a href={api.oidcStartUrl(p.id, window.location.pathname)}>{p.name}</a>
+                </span>
+              ))}
+              , then repeat the action.
+            </p>
+          )}
+        </>
+      }
+      footer={
+        <>
+          <button type="button" className="btn btn-outline-secondary" onClick={onCancel}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-primary" disabled={busy}>
+            {busy ? "Checking…" : "Confirm"}
+          </button>
+        </>
+      }
+    />
   );
 }

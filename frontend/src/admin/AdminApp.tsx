@@ -6,11 +6,13 @@ import MfaSetupRequired from "../account/MfaSetupRequired";
 import { CancelledError, useReauth } from "../account/reauth";
 import SignInForm from "../account/SignInForm";
 import { adminApi } from "./api";
-import { AdminContext, AdminContextValue, adminErrorMessage } from "./common";
+import { AdminContext, AdminContextValue } from "./common";
+import { adminErrorMessage } from "../ui/messages";
 import EventsPage from "./EventsPage";
 import SessionsPage from "./SessionsPage";
 import UserPage from "./UserPage";
 import UsersPage from "./UsersPage";
+import { ErrorAlert } from "../ui/Alert";
 
 type View =
   | { kind: "loading" }
@@ -114,9 +116,9 @@ export default function AdminApp({ api }: { api: ApiClient }) {
       <main id="main" className="container-xl py-4">
         {view.kind === "loading" && <p role="status">Loading…</p>}
         {view.kind === "broken" && (
-          <div className="alert alert-danger" role="alert">
+          <ErrorAlert>
             {view.message}
-          </div>
+          </ErrorAlert>
         )}
         {view.kind === "anonymous" && <AdminLogin api={api} notice={view.notice} onSignedIn={refresh} />}
         {view.kind === "setupMfa" && (

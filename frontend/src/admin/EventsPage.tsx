@@ -2,7 +2,9 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import { useSearchParams } from "react-router";
 
 import { AdminEvent, countText, Page } from "./api";
-import { adminErrorMessage, usePageParam, Pagination, useAdmin, When } from "./common";
+import { usePageParam, Pagination, useAdmin, When } from "./common";
+import { adminErrorMessage } from "../ui/messages";
+import { ErrorAlert } from "../ui/Alert";
 
 const PAGE_SIZE = 50;
 
@@ -65,9 +67,9 @@ export default function EventsPage() {
         </div>
       </form>
       {error && (
-        <div className="alert alert-danger" role="alert">
+        <ErrorAlert>
           {error}
-        </div>
+        </ErrorAlert>
       )}
       {page && page.results.length === 0 && <p>No events match.</p>}
       {page && page.results.length > 0 && (

@@ -2,8 +2,10 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import { useSearchParams } from "react-router";
 
 import { AdminSession, countText, Page } from "./api";
-import { adminErrorMessage, usePageParam, describeUserAgent, Pagination, useAdmin } from "./common";
+import { usePageParam, describeUserAgent, Pagination, useAdmin } from "./common";
+import { adminErrorMessage } from "../ui/messages";
 import { SessionTable } from "./UserPage";
+import { ErrorAlert } from "../ui/Alert";
 
 const PAGE_SIZE = 25;
 
@@ -79,9 +81,9 @@ export default function SessionsPage() {
         </div>
       )}
       {error && (
-        <div className="alert alert-danger" role="alert">
+        <ErrorAlert>
           {error}
-        </div>
+        </ErrorAlert>
       )}
       {page && <SessionTable sessions={page.results} busy={busy} onEnd={(s) => void end(s)} showUser />}
       {page && page.count > PAGE_SIZE && (

@@ -2,8 +2,10 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 
 import { AdminEvent, AdminFactors, AdminIdentity, AdminSession, AdminUser, UserChanges } from "./api";
-import { adminErrorMessage, ConfirmDialog, describeUserAgent, useAdmin, When } from "./common";
+import { ConfirmDialog, describeUserAgent, useAdmin, When } from "./common";
+import { adminErrorMessage } from "../ui/messages";
 import { StatusBadges } from "./UsersPage";
+import { ErrorAlert } from "../ui/Alert";
 
 type Flag = "isActive" | "isStaff" | "isSuperuser";
 
@@ -102,9 +104,9 @@ export default function UserPage() {
         <p>
           <Link to="/users">← Users</Link>
         </p>
-        <div className="alert alert-danger" role="alert">
+        <ErrorAlert>
           {loadError}
-        </div>
+        </ErrorAlert>
       </div>
     );
   }
@@ -141,9 +143,9 @@ export default function UserPage() {
         </div>
       )}
       {error && (
-        <div className="alert alert-danger" role="alert" data-testid="user-error">
+        <ErrorAlert testId="user-error">
           {error}
-        </div>
+        </ErrorAlert>
       )}
 
       <div className="row g-4">

@@ -2,7 +2,9 @@ import { FormEvent, useCallback, useEffect, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 
 import { AdminUser, countText, Page, UserFilters } from "./api";
-import { adminErrorMessage, ConfirmDialog, Pagination, useAdmin, When } from "./common";
+import { ConfirmDialog, Pagination, useAdmin, When } from "./common";
+import { adminErrorMessage } from "../ui/messages";
+import { ErrorAlert } from "../ui/Alert";
 
 const PAGE_SIZE = 25;
 
@@ -184,9 +186,9 @@ export default function UsersPage() {
         </div>
       )}
       {error && (
-        <div className="alert alert-danger" role="alert" data-testid="users-error">
+        <ErrorAlert testId="users-error">
           {error}
-        </div>
+        </ErrorAlert>
       )}
 
       <div className="d-flex flex-wrap align-items-center gap-2 mb-2" aria-live="polite">
@@ -408,7 +410,7 @@ function AddUser({ onCreated }: { onCreated: (u: AdminUser) => void }) {
         </div>
       </div>
       {error && (
-        <div className="alert alert-danger mt-3 mb-0" role="alert">
+        <ErrorAlert className="mt-3 mb-0">
           {error}
           {problems.length > 0 && (
             <ul className="mb-0">
@@ -417,7 +419,7 @@ function AddUser({ onCreated }: { onCreated: (u: AdminUser) => void }) {
               ))}
             </ul>
           )}
-        </div>
+        </ErrorAlert>
       )}
       <div className="mt-3">
         <button type="submit" className="btn btn-primary" disabled={busy}>

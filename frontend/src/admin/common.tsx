@@ -1,12 +1,12 @@
 // Pieces every admin page uses: the context (who is signed in, the API,
 // the re-authentication wrapper), pagination, confirmation, times, errors.
 
-import { createContext, ReactNode, useContext, useEffect, useRef } from "react";
+import { createContext, ReactNode, useContext, useRef } from "react";
 import { useSearchParams } from "react-router";
 
-import { ApiClient, ApiError } from "../api/client";
+import { ApiClient } from "../api/client";
 import { absoluteTime, relativeTime } from "../account/describe";
-import { accountErrorMessage } from "../account/errors";
+import { Modal } from "../ui/Modal";
 import { AdminApi } from "./api";
 
 export interface AdminContextValue {
@@ -26,12 +26,6 @@ export function useAdmin(): AdminContextValue {
   const v = useContext(AdminContext);
   if (!v) throw new Error("useAdmin outside AdminContext");
   return v;
-}
-
-/** What a person should read for a failed admin action. */
-export function adminErrorMessage(e: unknown): string {
-  if (e instanceof ApiError && e.code === "user_not_found") return "That user does not exist.";
-  return accountErrorMessage(e);
 }
 
 /** A time as "3 minutes ago", the exact time in its tooltip and for screen readers. */
@@ -117,47 +111,25 @@ export function ConfirmDialog({
   onCancel: () => void;
 }) {
   const cancel = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    cancel.current?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape") onCancel();
-    };
-    document.addEventListener("keydown", onKey);
-    return () => document.removeEventListener("keydown", onKey);
-  }, [onCancel]);
   return (
-    <>
-      <div className="modal-backdrop show" />
-      <div
-        className="modal d-block"
-        role="alertdialog"
-        aria-modal="true"
-        aria-labelledby="confirm-title"
-        aria-describedby="confirm-body"
-        data-testid="confirm-dialog"
-      >
-        <div className="modal-dialog">
-          <div className="modal-content">
-            <div className="modal-header">
-              <h2 className="modal-title h5" id="confirm-title">
-                {title}
-              </h2>
-            </div>
-            <div className="modal-body" id="confirm-body">
-              {children}
-            </div>
-            <div className="modal-footer">
-              <button type="button" className="btn btn-outline-secondary" ref={cancel} onClick={onCancel}>
-                Cancel
-              </button>
-              <button type="button" className="btn btn-danger" disabled={busy} onClick={onConfirm}>
-                {busy ? "Working…" : confirmLabel}
-              </button>
-            </div>
-          </div>
-        </div>
-      </div>
-    </>
+    <Modal
+      id="confirm"
+      role="alertdialog"
+      title={title}
+      body={children}
+      focus={cancel}
+      onCancel={onCancel}
+      footer={
+        <>
+          <button type="button" className="btn btn-outline-secondary" ref={cancel} onClick={onCancel}>
+            Cancel
+          </button>
+          <button type="button" className="btn btn-danger" disabled={busy} onClick={onConfirm}>
+            {busy ? "Working…" : confirmLabel}
+          </button>
+        </>
+      }
+    />
   );
 }
 

@@ -623,8 +623,9 @@ async fn a_provider_that_is_down_sends_the_browser_back_with_the_reason() {
 fn every_failure_code_is_said_in_words_by_the_spa_and_explained_in_the_docs() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap();
+    // The SPA's one map from codes to words.
     let (words, words_test, docs) =
-        (read("frontend/src/account/oidc.ts"), read("frontend/src/account/oidc.test.ts"), read("docs/oidc.md"));
+        (read("frontend/src/ui/messages.ts"), read("frontend/src/account/oidc.test.ts"), read("docs/oidc.md"));
     for failure in latchkey::oidc::Failure::ALL {
         let code = failure.code();
         assert!(words.contains(&format!("case \"{code}\":")), "the SPA has no words for {code}");

@@ -79,15 +79,11 @@ impl fmt::Debug for WebauthnCredential {
     }
 }
 
-/// Storage for second factors. Every implementation passes the same
-/// conformance suite (`latchkey::mfa_store_conformance!`, feature `testing`).
+/// Authenticator-app (TOTP) factors: one per user, each accepted step kept so a code is never used twice.
 #[async_trait::async_trait]
-pub trait MfaStore: Send + Sync + fmt::Debug + 'static {
+pub trait TotpStore: Send + Sync + fmt::Debug + 'static {
     /// The user's active TOTP factor, if any.
     async fn totp(&self, user_id: i64) -> Result<Option<TotpFactor>, StoreError>;
-    /// Activates TOTP with a fresh set of recovery codes (their stored
-    /// forms), replacing older codes, in one write; with no codes given,
-    /// the user's codes stay as they are. `false`, writing nothing, when a
     /// TOTP factor is active already.
     async fn enable_totp(
         &self,
@@ -96,28 +92,24 @@ pub trait MfaStore: Send + Sync + fmt::Debug + 'static {
         recovery_codes: &[String],
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// Records that a code of `step` was accepted, unless that step or a
-    /// later one already was: `false` then (the code is a replay, maybe by
     /// another instance a moment ago).
     async fn use_totp_step(&self, user_id: i64, step: u64, now: OffsetDateTime) -> Result<bool, StoreError>;
-    /// Removes every second factor of the user (TOTP and WebAuthn) and their
-    /// recovery codes; `true` if there was one.
-    async fn reset(&self, user_id: i64) -> Result<bool, StoreError>;
     /// Removes the user's TOTP factor only; `true` if there was one.
     async fn disable_totp(&self, user_id: i64) -> Result<bool, StoreError>;
+}
+
+/// Passkeys and security keys (WebAuthn credentials), found by their credential id at sign-in.
+#[async_trait::async_trait]
+pub trait WebauthnStore: Send + Sync + fmt::Debug + 'static {
     /// The user's WebAuthn credentials, oldest first.
     async fn webauthn_credentials(&self, user_id: i64) -> Result<Vec<WebauthnCredential>, StoreError>;
     /// The credential with this authenticator credential id, whoever's.
     async fn webauthn_credential(&self, credential_id: &str) -> Result<Option<WebauthnCredential>, StoreError>;
-    /// Registers a credential (`id` is ignored and assigned); `None`,
     /// writing nothing, when its credential id is registered already.
     async fn add_webauthn_credential(
         &self,
         credential: &WebauthnCredential,
     ) -> Result<Option<WebauthnCredential>, StoreError>;
-    /// Records a sign-in with credential `id`: the new counter and key
-    /// state, unless the counter does not move forward (when either is
-    /// non-zero): `false` then — a cloned authenticator, or the same
     /// assertion twice at once.
     async fn use_webauthn_credential(
         &self,
@@ -130,9 +122,13 @@ pub trait MfaStore: Send + Sync + fmt::Debug + 'static {
     async fn rename_webauthn_credential(&self, user_id: i64, id: i64, name: &str) -> Result<bool, StoreError>;
     /// Removes the user's credential `id`; `false` if they have none.
     async fn delete_webauthn_credential(&self, user_id: i64, id: i64) -> Result<bool, StoreError>;
+}
+
+/// Recovery codes, kept in their stored (keyed-hash) form, each used once.
+#[async_trait::async_trait]
+pub trait RecoveryCodeStore: Send + Sync + fmt::Debug + 'static {
     /// How many unused recovery codes the user has.
     async fn recovery_codes_left(&self, user_id: i64) -> Result<u32, StoreError>;
-    /// Marks the unused code with this stored form used; `false` when there
     /// is none (unknown, or used already — maybe a moment ago elsewhere).
     async fn use_recovery_code(&self, user_id: i64, stored: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
     /// Replaces every recovery code of the user.
@@ -142,6 +138,17 @@ pub trait MfaStore: Send + Sync + fmt::Debug + 'static {
         recovery_codes: &[String],
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
+}
+
+/// Storage for second factors, one trait per factor ([`TotpStore`],
+/// [`WebauthnStore`], [`RecoveryCodeStore`]) so a flow names the factor it
+/// touches; this one adds what spans them. Every implementation passes the
+/// same conformance suite (`latchkey::mfa_store_conformance!`, feature
+/// `testing`).
+#[async_trait::async_trait]
+pub trait MfaStore: TotpStore + WebauthnStore + RecoveryCodeStore {
+    /// recovery codes; `true` if there was one.
+    async fn reset(&self, user_id: i64) -> Result<bool, StoreError>;
 }
 
 /// The longest name of a credential, in characters.

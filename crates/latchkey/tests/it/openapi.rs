@@ -253,3 +253,24 @@ mod documented_codes {
         assert_documented(&app.lk, &Method::GET, "/api/csrf/", &error(StatusCode::CONFLICT, "conflict"));
     }
 }
+
+/// The SPA's words for error codes (frontend/src/ui/messages.ts, the one map
+/// the SPA and the admin read) name only codes the server documents: words
+/// for a code nothing sends are a code renamed on one side only.
+#[tokio::test]
+async fn every_code_the_spa_has_words_for_is_one_the_server_documents() {
+    let app = TestApp::new(Preset::Rest).await;
+    let doc = serde_json::to_string(&latchkey::http::openapi::document(app.lk.settings())).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../frontend/src/ui/messages.ts");
+    let words = std::fs::read_to_string(path).unwrap();
+    // The keys of its tables: `  some_code: "…"` or `  some_code: (e) => …`.
+    let codes: Vec<&str> = words
+        .lines()
+        .filter_map(|l| l.strip_prefix("  ")?.split_once(": ").map(|(k, _)| k))
+        .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .collect();
+    assert!(codes.len() >= 10, "the tables were not found: {codes:?}");
+    for code in codes {
+        assert!(doc.contains(&format!("`{code}`")), "the SPA has words for {code:?}, which no operation documents");
+    }
+}

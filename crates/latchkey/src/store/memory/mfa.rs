@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::lock;
 use crate::{
     error::StoreError,
-    mfa::{MfaStore, TotpFactor, WebauthnCredential},
+    mfa::{MfaStore, RecoveryCodeStore, TotpFactor, TotpStore, WebauthnCredential, WebauthnStore},
 };
 
 #[derive(Debug, Default)]
@@ -31,7 +31,7 @@ impl MemoryMfaStore {
 }
 
 #[async_trait::async_trait]
-impl MfaStore for MemoryMfaStore {
+impl TotpStore for MemoryMfaStore {
     async fn totp(&self, user_id: i64) -> Result<Option<TotpFactor>, StoreError> {
         Ok(lock(&self.0).totp.get(&user_id).cloned())
     }
@@ -71,19 +71,13 @@ impl MfaStore for MemoryMfaStore {
         })
     }
 
-    async fn reset(&self, user_id: i64) -> Result<bool, StoreError> {
-        let mut inner = lock(&self.0);
-        inner.codes.remove(&user_id);
-        let before = inner.webauthn.len();
-        inner.webauthn.retain(|c| c.user_id != user_id);
-        let had_keys = inner.webauthn.len() < before;
-        Ok(inner.totp.remove(&user_id).is_some() || had_keys)
-    }
-
     async fn disable_totp(&self, user_id: i64) -> Result<bool, StoreError> {
         Ok(lock(&self.0).totp.remove(&user_id).is_some())
     }
+}
 
+#[async_trait::async_trait]
+impl WebauthnStore for MemoryMfaStore {
     async fn webauthn_credentials(&self, user_id: i64) -> Result<Vec<WebauthnCredential>, StoreError> {
         Ok(lock(&self.0).webauthn.iter().filter(|c| c.user_id == user_id).cloned().collect())
     }
@@ -141,7 +135,10 @@ impl MfaStore for MemoryMfaStore {
         inner.webauthn.retain(|c| !(c.id == id && c.user_id == user_id));
         Ok(inner.webauthn.len() < before)
     }
+}
 
+#[async_trait::async_trait]
+impl RecoveryCodeStore for MemoryMfaStore {
     async fn recovery_codes_left(&self, user_id: i64) -> Result<u32, StoreError> {
         let inner = lock(&self.0);
         Ok(inner.codes.get(&user_id).map_or(0, |c| c.iter().filter(|(_, used)| !used).count() as u32))
@@ -166,5 +163,17 @@ impl MfaStore for MemoryMfaStore {
     ) -> Result<(), StoreError> {
         lock(&self.0).codes.insert(user_id, recovery_codes.iter().map(|c| (c.clone(), false)).collect());
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl MfaStore for MemoryMfaStore {
+    async fn reset(&self, user_id: i64) -> Result<bool, StoreError> {
+        let mut inner = lock(&self.0);
+        inner.codes.remove(&user_id);
+        let before = inner.webauthn.len();
+        inner.webauthn.retain(|c| c.user_id != user_id);
+        let had_keys = inner.webauthn.len() < before;
+        Ok(inner.totp.remove(&user_id).is_some() || had_keys)
     }
 }

@@ -25,7 +25,7 @@ macro_rules! sql_mfa_store {
         }
 
         #[async_trait::async_trait]
-        impl $crate::mfa::MfaStore for $store {
+        impl $crate::mfa::TotpStore for $store {
             async fn totp(&self, user_id: i64) -> Result<Option<$crate::mfa::TotpFactor>, StoreError> {
                 let row: Option<(String, i64, i64, Option<i64>)> = sqlx::query_as(
                     "SELECT secret, last_step, created_at, last_used_at FROM latchkey_mfa_totp WHERE user_id = $1",
@@ -84,20 +84,14 @@ macro_rules! sql_mfa_store {
                 Ok(r.rows_affected() == 1)
             }
 
-            async fn reset(&self, user_id: i64) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("DELETE FROM latchkey_mfa_recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-                let r = sqlx::query("DELETE FROM latchkey_mfa_totp WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-                let w = sqlx::query("DELETE FROM latchkey_webauthn_credentials WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-                tx.commit().await?;
-                Ok(r.rows_affected() + w.rows_affected() > 0)
-            }
-
             async fn disable_totp(&self, user_id: i64) -> Result<bool, StoreError> {
                 let r = sqlx::query("DELETE FROM latchkey_mfa_totp WHERE user_id = $1").bind(user_id).execute(&self.pool).await?;
                 Ok(r.rows_affected() > 0)
             }
+        }
 
+        #[async_trait::async_trait]
+        impl $crate::mfa::WebauthnStore for $store {
             async fn webauthn_credentials(&self, user_id: i64) -> Result<Vec<$crate::mfa::WebauthnCredential>, StoreError> {
                 let rows: Vec<WebauthnRow> = sqlx::query_as(concat!(
                     "SELECT ", webauthn_columns!(), " FROM latchkey_webauthn_credentials WHERE user_id = $1 ORDER BY created_at, id"
@@ -178,7 +172,10 @@ macro_rules! sql_mfa_store {
                     .await?;
                 Ok(r.rows_affected() == 1)
             }
+        }
 
+        #[async_trait::async_trait]
+        impl $crate::mfa::RecoveryCodeStore for $store {
             async fn recovery_codes_left(&self, user_id: i64) -> Result<u32, StoreError> {
                 let n: i64 = sqlx::query_scalar(
                     "SELECT count(*) FROM latchkey_mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL",
@@ -211,6 +208,18 @@ macro_rules! sql_mfa_store {
                 insert_recovery_codes(&mut tx, user_id, recovery_codes, now).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::mfa::MfaStore for $store {
+            async fn reset(&self, user_id: i64) -> Result<bool, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM latchkey_mfa_recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+                let r = sqlx::query("DELETE FROM latchkey_mfa_totp WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+                let w = sqlx::query("DELETE FROM latchkey_webauthn_credentials WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(r.rows_affected() + w.rows_affected() > 0)
             }
         }
 
