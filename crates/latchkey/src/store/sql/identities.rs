@@ -6,19 +6,7 @@ macro_rules! sql_identity_store {
     ($store:ty, $db:ty) => {
         // An anonymous const, so the `use`s below stay inside the expansion.
         const _: () = {
-        #[allow(unused_imports, reason = "one list for every store kind; each takes what it needs")]
-        use time::OffsetDateTime;
-        #[allow(unused_imports, reason = "one list for every store kind; each takes what it needs")]
-        use $crate::{
-            audit::AuditEvent,
-            error::StoreError,
-            page::{Page, PageRequest},
-            store::sql::lists,
-            session::{SessionKeyHash, SessionRecord},
-            store::sql::rows::{self, from_ts, ts},
-            throttle::Counter,
-            users::{NewUser, User, UserStoreError},
-        };
+        use sql_prelude::*;
 
         macro_rules! identity_columns {
             () => { "id, user_id, provider, issuer, subject, email, created_at, last_used_at" };

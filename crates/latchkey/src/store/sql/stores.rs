@@ -20,6 +20,23 @@
 /// writes itself.
 macro_rules! sql_stores {
     ($store:ty, $db:ty) => {
+        // The names the store kinds read, written once (each takes what it
+        // needs with a glob).
+        mod sql_prelude {
+            pub(super) use time::OffsetDateTime;
+
+            pub(super) use $crate::{
+                audit::AuditEvent,
+                error::StoreError,
+                page::{Page, PageRequest},
+                session::{SessionKeyHash, SessionRecord},
+                store::sql::lists,
+                store::sql::rows::{self, from_ts, ts},
+                throttle::Counter,
+                users::{NewUser, User, UserStoreError},
+            };
+        }
+
         // The two inserts that also run inside other writes' transactions
         // (a user with its first job, a key with its mail), written once.
         mod sql_shared {
