@@ -16,7 +16,8 @@ fn the_nginx_template_has_exactly_the_variables_the_tests_fill_in() {
     {
         assert!(conf.contains(needle), "nginx.conf lacks {needle}");
     }
-    let e2e = read("e2e/run.mjs");
+    // The topologies are where the e2e suite starts nginx.
+    let e2e = read("e2e/topologies.mjs");
     assert!(
         e2e.contains(r#"path.join(ROOT, "deploy/nginx", file)"#) && e2e.contains(r#"file = "nginx.conf""#),
         "the e2e suite must use the shipped nginx file"
@@ -40,7 +41,8 @@ fn the_forward_auth_example_is_the_file_the_e2e_suite_runs_and_guards_its_upstre
     ] {
         assert!(conf.contains(needle), "forward-auth.conf lacks {needle}");
     }
-    let e2e = read("e2e/run.mjs");
+    // The topologies are where the e2e suite starts nginx.
+    let e2e = read("e2e/topologies.mjs");
     assert!(e2e.contains(r#""forward-auth.conf""#), "the e2e suite must run the shipped example");
 }
 
