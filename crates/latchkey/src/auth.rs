@@ -78,6 +78,18 @@ pub enum AuthError {
     /// the sign-in pipeline answers [`crate::state::Outcome::SecondFactor`].)
     #[error("second factor cannot be carried")]
     SecondFactorUnsupported,
+    /// Staff must set up a second factor first (`mfa.required_for_staff`).
+    #[error("second factor setup required")]
+    MfaSetupRequired,
+    /// A second factor's step refused ([`SecondFactorError`]).
+    #[error(transparent)]
+    SecondFactor(#[from] SecondFactorError),
+}
+
+/// Why setting up, using or managing a second factor was refused: the
+/// second-factor flows' own failures (mapped to statuses in `http/error.rs`).
+#[derive(Debug, thiserror::Error)]
+pub enum SecondFactorError {
     /// Setting up a factor the user already has.
     #[error("second factor already enabled")]
     MfaAlreadyEnabled,
@@ -114,9 +126,6 @@ pub enum AuthError {
     /// A credential name that is not acceptable; why, in words.
     #[error("{0}")]
     InvalidName(String),
-    /// Staff must set up a second factor first (`mfa.required_for_staff`).
-    #[error("second factor setup required")]
-    MfaSetupRequired,
 }
 
 /// The session-auth-hash HMACs of the secret key and each fallback, in that order.

@@ -151,6 +151,53 @@ impl From<HashError> for ApiError {
     }
 }
 
+impl From<crate::auth::SecondFactorError> for ApiError {
+    fn from(e: crate::auth::SecondFactorError) -> Self {
+        use crate::auth::SecondFactorError;
+        match e {
+            SecondFactorError::MfaAlreadyEnabled => ApiError::new(
+                StatusCode::CONFLICT,
+                "mfa_already_enabled",
+                "An authenticator app is already set up; remove it first to set up another.",
+            ),
+            SecondFactorError::MfaNotEnabled => {
+                ApiError::new(StatusCode::NOT_FOUND, "mfa_not_enabled", "No authenticator app is set up.")
+            }
+            SecondFactorError::MfaNotPending => ApiError::bad_request(
+                "mfa_not_pending",
+                "Sign in with your password first: the second step expires after 5 minutes.",
+            ),
+            SecondFactorError::MfaSetupExpired => ApiError::bad_request(
+                "mfa_setup_expired",
+                "The setup expired (10 minutes): start it again for a new QR code.",
+            ),
+            SecondFactorError::InvalidCode => ApiError::bad_request("invalid_code", "That code is not valid."),
+            SecondFactorError::WebauthnUnavailable => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "webauthn_unavailable",
+                "Passkeys are not available on this site (see webauthn.rp_id in the server's settings).",
+            ),
+            SecondFactorError::WebauthnNotStarted => ApiError::bad_request(
+                "webauthn_not_started",
+                "That passkey request expired or was already used (each lasts 5 minutes, once). Try again.",
+            ),
+            SecondFactorError::WebauthnFailed => ApiError::bad_request(
+                "webauthn_failed",
+                "That passkey could not be verified. Try again or use another way.",
+            ),
+            SecondFactorError::WebauthnCredentialExists => ApiError::new(
+                StatusCode::CONFLICT,
+                "webauthn_credential_exists",
+                "This passkey or security key is already registered.",
+            ),
+            SecondFactorError::WebauthnCredentialNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "credential_not_found", "No such passkey.")
+            }
+            SecondFactorError::InvalidName(why) => ApiError::bad_request("invalid_name", why),
+        }
+    }
+}
+
 impl From<crate::state::AdminError> for ApiError {
     fn from(e: crate::state::AdminError) -> Self {
         use crate::state::AdminError;
@@ -236,45 +283,7 @@ impl From<AuthError> for ApiError {
                 "mfa_required",
                 "This account has a second factor: HTTP Basic cannot carry it; sign in through the login form.",
             ),
-            AuthError::MfaAlreadyEnabled => ApiError::new(
-                StatusCode::CONFLICT,
-                "mfa_already_enabled",
-                "An authenticator app is already set up; remove it first to set up another.",
-            ),
-            AuthError::MfaNotEnabled => {
-                ApiError::new(StatusCode::NOT_FOUND, "mfa_not_enabled", "No authenticator app is set up.")
-            }
-            AuthError::MfaNotPending => ApiError::bad_request(
-                "mfa_not_pending",
-                "Sign in with your password first: the second step expires after 5 minutes.",
-            ),
-            AuthError::MfaSetupExpired => ApiError::bad_request(
-                "mfa_setup_expired",
-                "The setup expired (10 minutes): start it again for a new QR code.",
-            ),
-            AuthError::InvalidCode => ApiError::bad_request("invalid_code", "That code is not valid."),
-            AuthError::WebauthnUnavailable => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "webauthn_unavailable",
-                "Passkeys are not available on this site (see webauthn.rp_id in the server's settings).",
-            ),
-            AuthError::WebauthnNotStarted => ApiError::bad_request(
-                "webauthn_not_started",
-                "That passkey request expired or was already used (each lasts 5 minutes, once). Try again.",
-            ),
-            AuthError::WebauthnFailed => ApiError::bad_request(
-                "webauthn_failed",
-                "That passkey could not be verified. Try again or use another way.",
-            ),
-            AuthError::WebauthnCredentialExists => ApiError::new(
-                StatusCode::CONFLICT,
-                "webauthn_credential_exists",
-                "This passkey or security key is already registered.",
-            ),
-            AuthError::WebauthnCredentialNotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, "credential_not_found", "No such passkey.")
-            }
-            AuthError::InvalidName(why) => ApiError::bad_request("invalid_name", why),
+            AuthError::SecondFactor(e) => e.into(),
             AuthError::MfaSetupRequired => ApiError::forbidden(
                 "mfa_setup_required",
                 "Staff accounts need a second factor: set up an authenticator app or a passkey on your account page first.",

@@ -16,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 use crate::{
     Latchkey,
     audit::AuditEvent,
-    auth::AuthError,
+    auth::{AuthError, SecondFactorError},
     csrf::CsrfToken,
     mfa::{
         MAX_CODE_ATTEMPTS, PENDING_TTL, SETUP_TTL, recovery,
@@ -112,12 +112,12 @@ impl Latchkey {
     /// activates it. Needs a recent authentication.
     ///
     /// # Errors
-    /// [`AuthError::ReauthenticationRequired`], [`AuthError::MfaAlreadyEnabled`],
+    /// [`AuthError::ReauthenticationRequired`], [`SecondFactorError::MfaAlreadyEnabled`],
     /// or a store failure.
     pub async fn totp_setup(&self, user: &User, session: &Session) -> Result<TotpSetup, AuthError> {
         self.require_recent_authentication(session).await?;
         if self.mfa().totp(user.id).await?.is_some() {
-            return Err(AuthError::MfaAlreadyEnabled);
+            return Err(SecondFactorError::MfaAlreadyEnabled.into());
         }
         let secret = match self.pending_setup(session).await? {
             Some(s) => s,
@@ -143,8 +143,8 @@ impl Latchkey {
     /// recovery codes, shown this once.
     ///
     /// # Errors
-    /// [`AuthError::MfaSetupExpired`], [`AuthError::InvalidCode`],
-    /// [`AuthError::MfaAlreadyEnabled`], [`AuthError::RequestsThrottled`],
+    /// [`SecondFactorError::MfaSetupExpired`], [`SecondFactorError::InvalidCode`],
+    /// [`SecondFactorError::MfaAlreadyEnabled`], [`AuthError::RequestsThrottled`],
     /// or a store failure.
     pub async fn totp_activate(
         &self,
@@ -155,11 +155,12 @@ impl Latchkey {
     ) -> Result<Vec<String>, AuthError> {
         let now = self.clock().now();
         if self.mfa().totp(user.id).await?.is_some() {
-            return Err(AuthError::MfaAlreadyEnabled);
+            return Err(SecondFactorError::MfaAlreadyEnabled.into());
         }
-        let secret = self.pending_setup(session).await?.ok_or(AuthError::MfaSetupExpired)?;
+        let secret = self.pending_setup(session).await?.ok_or(SecondFactorError::MfaSetupExpired)?;
         self.count_code_attempt(None, user).await.map_err(AuthError::RequestsThrottled)?;
-        let step = secret.verify(code, now, None).map_err(|_| AuthError::InvalidCode)?;
+        let step =
+            secret.verify(code, now, None).map_err(|_| AuthError::SecondFactor(SecondFactorError::InvalidCode))?;
         // Recovery codes come with the first second factor; a passkey
         // registered earlier brought them already.
         let had_codes = self.mfa().recovery_codes_left(user.id).await? > 0
@@ -168,7 +169,7 @@ impl Latchkey {
         let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key().stored_form(c)).collect();
         let sealed = self.secret_box().seal(secret.base32().as_bytes());
         if !self.mfa().enable_totp(user.id, &sealed, &stored, now).await? {
-            return Err(AuthError::MfaAlreadyEnabled);
+            return Err(SecondFactorError::MfaAlreadyEnabled.into());
         }
         // The code that activated it cannot sign in as well.
         self.mfa().use_totp_step(user.id, step, now).await?;
@@ -181,12 +182,12 @@ impl Latchkey {
     /// a passkey remains). Needs a recent authentication.
     ///
     /// # Errors
-    /// [`AuthError::ReauthenticationRequired`], [`AuthError::MfaNotEnabled`],
+    /// [`AuthError::ReauthenticationRequired`], [`SecondFactorError::MfaNotEnabled`],
     /// or a store failure.
     pub async fn totp_disable(&self, user: &User, session: &Session, client: &ClientInfo) -> Result<(), AuthError> {
         self.require_recent_authentication(session).await?;
         if !self.mfa().disable_totp(user.id).await? {
-            return Err(AuthError::MfaNotEnabled);
+            return Err(SecondFactorError::MfaNotEnabled.into());
         }
         self.drop_codes_without_factor(user).await?;
         self.audit(self.mfa_event("mfa_disabled", user, client.ip).detail("authenticator app removed by the user"))
@@ -206,7 +207,7 @@ impl Latchkey {
     /// recent authentication and an active factor.
     ///
     /// # Errors
-    /// [`AuthError::ReauthenticationRequired`], [`AuthError::MfaNotEnabled`],
+    /// [`AuthError::ReauthenticationRequired`], [`SecondFactorError::MfaNotEnabled`],
     /// or a store failure.
     pub async fn regenerate_recovery_codes(
         &self,
@@ -216,7 +217,7 @@ impl Latchkey {
     ) -> Result<Vec<String>, AuthError> {
         self.require_recent_authentication(session).await?;
         if self.mfa().totp(user.id).await?.is_none() && self.mfa().webauthn_credentials(user.id).await?.is_empty() {
-            return Err(AuthError::MfaNotEnabled);
+            return Err(SecondFactorError::MfaNotEnabled.into());
         }
         let codes = recovery::generate_set();
         let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key().stored_form(c)).collect();
@@ -236,12 +237,13 @@ impl Latchkey {
     /// Renames one of the user's credentials.
     ///
     /// # Errors
-    /// [`AuthError::InvalidName`], [`AuthError::WebauthnCredentialNotFound`],
+    /// [`SecondFactorError::InvalidName`], [`SecondFactorError::WebauthnCredentialNotFound`],
     /// or a store failure.
     pub async fn rename_webauthn_credential(&self, user: &User, id: i64, name: &str) -> Result<String, AuthError> {
-        let name = crate::mfa::normalize_name(name).map_err(AuthError::InvalidName)?;
+        let name = crate::mfa::normalize_name(name)
+            .map_err(|why| AuthError::SecondFactor(SecondFactorError::InvalidName(why)))?;
         if !self.mfa().rename_webauthn_credential(user.id, id, &name).await? {
-            return Err(AuthError::WebauthnCredentialNotFound);
+            return Err(SecondFactorError::WebauthnCredentialNotFound.into());
         }
         Ok(name)
     }
@@ -251,7 +253,7 @@ impl Latchkey {
     ///
     /// # Errors
     /// [`AuthError::ReauthenticationRequired`],
-    /// [`AuthError::WebauthnCredentialNotFound`], or a store failure.
+    /// [`SecondFactorError::WebauthnCredentialNotFound`], or a store failure.
     pub async fn delete_webauthn_credential(
         &self,
         user: &User,
@@ -262,7 +264,7 @@ impl Latchkey {
         self.require_recent_authentication(session).await?;
         let name = self.mfa().webauthn_credentials(user.id).await?.into_iter().find(|c| c.id == id).map(|c| c.name);
         if !self.mfa().delete_webauthn_credential(user.id, id).await? {
-            return Err(AuthError::WebauthnCredentialNotFound);
+            return Err(SecondFactorError::WebauthnCredentialNotFound.into());
         }
         self.drop_codes_without_factor(user).await?;
         let detail = format!("passkey {:?} removed by the user", name.unwrap_or_default());
@@ -376,8 +378,8 @@ impl Latchkey {
     /// the pending sign-in is spent.
     ///
     /// # Errors
-    /// [`AuthError::MfaNotPending`], [`AuthError::InvalidCode`] (for a
-    /// passkey: [`AuthError::WebauthnFailed`]),
+    /// [`SecondFactorError::MfaNotPending`], [`SecondFactorError::InvalidCode`] (for a
+    /// passkey: [`SecondFactorError::WebauthnFailed`]),
     /// [`AuthError::Throttled`] (also after the pending sign-in ended, while
     /// the count lasts), or a store failure.
     pub(super) async fn verify_second_step(
@@ -397,7 +399,10 @@ impl Latchkey {
             Ok((_, FactorUsed::RecoveryCode(_), _)) => ("recovery_code", "ok"),
             Ok((_, FactorUsed::Webauthn(_), _)) => ("webauthn", "ok"),
             Err(AuthError::RequestsThrottled(_) | AuthError::Throttled(_)) => (tried, "throttled"),
-            Err(AuthError::InvalidCode | AuthError::WebauthnFailed) => (tried, "failed"),
+            Err(
+                AuthError::SecondFactor(SecondFactorError::InvalidCode)
+                | AuthError::SecondFactor(SecondFactorError::WebauthnFailed),
+            ) => (tried, "failed"),
             Err(_) => (tried, "error"),
         };
         self.metrics().second_factor(method, outcome);
@@ -411,7 +416,9 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<(User, FactorUsed, bool), AuthError> {
         let now = self.clock().now();
-        let Some(key) = session.key_hash().await? else { return Err(AuthError::MfaNotPending) };
+        let Some(key) = session.key_hash().await? else {
+            return Err(SecondFactorError::MfaNotPending.into());
+        };
         let pending = PENDING.get(session).await?;
         let named = match &pending {
             Some(p) => self.users().by_id(p.user).await?,
@@ -421,23 +428,25 @@ impl Latchkey {
             // Refused without a pending sign-in, but still counted for this
             // browser, so the limit outlives the pending state.
             self.refuse_if_throttled(&key.0).await?;
-            return Err(AuthError::MfaNotPending);
+            return Err(SecondFactorError::MfaNotPending.into());
         };
         self.count_code_attempt(Some(&key.0), &named).await.map_err(AuthError::Throttled)?;
         if !self.pending_holds(&pending, &named) {
             PENDING.clear(session).await?;
-            return Err(AuthError::MfaNotPending);
+            return Err(SecondFactorError::MfaNotPending.into());
         }
         let user = named;
         let (used, refusal) = match proof {
-            SecondFactor::Code(code) => (self.check_code(&user, &code, now).await?, AuthError::InvalidCode),
+            SecondFactor::Code(code) => {
+                (self.check_code(&user, &code, now).await?, AuthError::SecondFactor(SecondFactorError::InvalidCode))
+            }
             #[cfg(feature = "webauthn")]
             SecondFactor::Credential(c) => (
                 self.check_second_step_assertion(session, &user, c, client).await?.map(FactorUsed::Webauthn),
-                AuthError::WebauthnFailed,
+                AuthError::SecondFactor(SecondFactorError::WebauthnFailed),
             ),
             #[cfg(not(feature = "webauthn"))]
-            SecondFactor::Credential(_) => return Err(AuthError::WebauthnUnavailable),
+            SecondFactor::Credential(_) => return Err(SecondFactorError::WebauthnUnavailable.into()),
         };
         let Some(used) = used else {
             self.audit(self.mfa_event("mfa_failed", &user, client.ip)).await;

@@ -26,7 +26,7 @@
 use crate::{
     Latchkey,
     audit::AuditEvent,
-    auth::AuthError,
+    auth::{AuthError, SecondFactorError},
     csrf::CsrfToken,
     password::RawPassword,
     session::{ClientInfo, Session},
@@ -176,8 +176,8 @@ impl Latchkey {
     ///
     /// # Errors
     /// What the proof's verify step refuses ([`AuthError::InvalidCredentials`],
-    /// [`AuthError::Throttled`], [`AuthError::WebauthnFailed`],
-    /// [`AuthError::InvalidCode`], [`AuthError::MfaNotPending`], …),
+    /// [`AuthError::Throttled`], [`SecondFactorError::WebauthnFailed`],
+    /// [`SecondFactorError::InvalidCode`], [`SecondFactorError::MfaNotPending`], …),
     /// [`AuthError::EmailUnverified`], [`AuthError::SecondFactorUnsupported`]
     /// (HTTP Basic for an account with a second factor), or a store/hasher failure.
     pub async fn sign_in(
@@ -233,15 +233,15 @@ impl Latchkey {
             Proof::Vouched { user, by } => Ok(first(user, by)),
             #[cfg(feature = "webauthn")]
             Proof::Passkey(credential) => {
-                let session = session.ok_or(AuthError::WebauthnNotStarted)?;
+                let session = session.ok_or(SecondFactorError::WebauthnNotStarted)?;
                 let (user, name) = self.verify_passkey(session, credential, client).await?;
                 let how = format!("with passkey {name:?}");
                 Ok(Proved { user, factor: Some(FactorUsed::Webauthn(name)), how, remember: None })
             }
             #[cfg(not(feature = "webauthn"))]
-            Proof::Passkey(_) => Err(AuthError::WebauthnUnavailable),
+            Proof::Passkey(_) => Err(SecondFactorError::WebauthnUnavailable.into()),
             Proof::SecondStep(proof) => {
-                let session = session.ok_or(AuthError::MfaNotPending)?;
+                let session = session.ok_or(SecondFactorError::MfaNotPending)?;
                 let (user, used, remember) = self.verify_second_step(session, proof, client).await?;
                 let how = match &used {
                     FactorUsed::Totp => "with an authenticator app".to_owned(),

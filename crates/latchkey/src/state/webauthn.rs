@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::{
     Latchkey,
     audit::AuditEvent,
-    auth::AuthError,
+    auth::{AuthError, SecondFactorError},
     mfa::{
         WebauthnCredential, normalize_name, recovery,
         webauthn::{
@@ -67,7 +67,7 @@ pub struct Registered {
 
 impl Latchkey {
     fn rp(&self) -> Result<&Webauthn, AuthError> {
-        self.relying_party().ok_or(AuthError::WebauthnUnavailable)
+        self.relying_party().ok_or(AuthError::SecondFactor(SecondFactorError::WebauthnUnavailable))
     }
 
     fn webauthn_event(&self, kind: &str, user: &User, client: &ClientInfo) -> AuditEvent {
@@ -81,7 +81,7 @@ impl Latchkey {
         session: &Session,
         slot: &Slot<T>,
     ) -> Result<T, AuthError> {
-        slot.take(session).await?.ok_or(AuthError::WebauthnNotStarted)
+        slot.take(session).await?.ok_or(AuthError::SecondFactor(SecondFactorError::WebauthnNotStarted))
     }
 
     /// Registration options for a new passkey or security key of `user`
@@ -89,7 +89,7 @@ impl Latchkey {
     /// authentication; the user's credentials are excluded.
     ///
     /// # Errors
-    /// [`AuthError::WebauthnUnavailable`], [`AuthError::ReauthenticationRequired`],
+    /// [`SecondFactorError::WebauthnUnavailable`], [`AuthError::ReauthenticationRequired`],
     /// or a store failure.
     pub async fn webauthn_register_options(&self, user: &User, session: &Session) -> Result<Value, AuthError> {
         let rp = self.rp()?;
@@ -106,7 +106,7 @@ impl Latchkey {
         };
         let (ccr, state) = rp
             .start_passkey_registration(handle, &user.username, &display, Some(exclude))
-            .map_err(|_| AuthError::WebauthnFailed)?;
+            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
         REGISTER.put(session, &Registration { ceremony: state, user: user.id, handle: handle.to_string() }).await?;
         Ok(creation_options(&ccr))
     }
@@ -116,8 +116,8 @@ impl Latchkey {
     /// set of recovery codes.
     ///
     /// # Errors
-    /// [`AuthError::InvalidName`], [`AuthError::WebauthnNotStarted`],
-    /// [`AuthError::WebauthnFailed`], [`AuthError::WebauthnCredentialExists`],
+    /// [`SecondFactorError::InvalidName`], [`SecondFactorError::WebauthnNotStarted`],
+    /// [`SecondFactorError::WebauthnFailed`], [`SecondFactorError::WebauthnCredentialExists`],
     /// or a store failure.
     pub async fn webauthn_register(
         &self,
@@ -128,23 +128,23 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<Registered, AuthError> {
         let rp = self.rp()?;
-        let name = normalize_name(name).map_err(AuthError::InvalidName)?;
+        let name = normalize_name(name).map_err(|why| AuthError::SecondFactor(SecondFactorError::InvalidName(why)))?;
         let saved = self.take_ceremony(session, &REGISTER).await?;
         if saved.user != user.id {
-            return Err(AuthError::WebauthnNotStarted);
+            return Err(SecondFactorError::WebauthnNotStarted.into());
         }
-        let reg: RegisterPublicKeyCredential =
-            serde_json::from_value(credential).map_err(|_| AuthError::WebauthnFailed)?;
+        let reg: RegisterPublicKeyCredential = serde_json::from_value(credential)
+            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
         // Known already (the options excluded it, but a browser may ignore that).
         if self.mfa().webauthn_credential(&encode_credential_id(&reg.raw_id)).await?.is_some() {
-            return Err(AuthError::WebauthnCredentialExists);
+            return Err(SecondFactorError::WebauthnCredentialExists.into());
         }
         let passkey = match rp.finish_passkey_registration(&reg, &saved.ceremony) {
             Ok(p) => p,
             Err(e) => {
                 self.audit(self.webauthn_event("webauthn_failed", user, client).detail(format!("registration: {e}")))
                     .await;
-                return Err(AuthError::WebauthnFailed);
+                return Err(SecondFactorError::WebauthnFailed.into());
             }
         };
         let had_factor = !self.mfa_methods(user.id).await?.is_empty();
@@ -160,7 +160,8 @@ impl Latchkey {
             created_at: self.clock().now(),
             last_used_at: None,
         };
-        let credential = self.mfa().add_webauthn_credential(&new).await?.ok_or(AuthError::WebauthnCredentialExists)?;
+        let credential =
+            self.mfa().add_webauthn_credential(&new).await?.ok_or(SecondFactorError::WebauthnCredentialExists)?;
         let recovery_codes = if had_factor {
             None
         } else {
@@ -197,12 +198,14 @@ impl Latchkey {
     /// one when it has none).
     ///
     /// # Errors
-    /// [`AuthError::WebauthnUnavailable`], [`AuthError::RequestsThrottled`],
+    /// [`SecondFactorError::WebauthnUnavailable`], [`AuthError::RequestsThrottled`],
     /// or a store failure.
     pub async fn passkey_login_options(&self, session: &Session, client: &ClientInfo) -> Result<Value, AuthError> {
         let rp = self.rp()?;
         self.count_options_call(client).await?;
-        let (rcr, state) = rp.start_discoverable_authentication().map_err(|_| AuthError::WebauthnFailed)?;
+        let (rcr, state) = rp
+            .start_discoverable_authentication()
+            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
         if session.record().await?.is_none() {
             session.cycle_anonymous(client, CEREMONY_TTL).await?;
         }
@@ -216,7 +219,7 @@ impl Latchkey {
     /// factors. Returns the user and the passkey's name.
     ///
     /// # Errors
-    /// [`AuthError::WebauthnNotStarted`], [`AuthError::WebauthnFailed`] (also
+    /// [`SecondFactorError::WebauthnNotStarted`], [`SecondFactorError::WebauthnFailed`] (also
     /// for an unknown or inactive account's credential), or a store failure.
     pub(super) async fn verify_passkey(
         &self,
@@ -227,7 +230,10 @@ impl Latchkey {
         let result = self.check_passkey(session, credential, client).await;
         let outcome = match &result {
             Ok(_) => "ok",
-            Err(AuthError::WebauthnFailed | AuthError::WebauthnNotStarted) => "failed",
+            Err(
+                AuthError::SecondFactor(SecondFactorError::WebauthnFailed)
+                | AuthError::SecondFactor(SecondFactorError::WebauthnNotStarted),
+            ) => "failed",
             Err(AuthError::RequestsThrottled(_)) => "throttled",
             Err(_) => "error",
         };
@@ -243,10 +249,11 @@ impl Latchkey {
     ) -> Result<(User, String), AuthError> {
         let rp = self.rp()?;
         let state = self.take_ceremony(session, &LOGIN).await?;
-        let assertion: PublicKeyCredential =
-            serde_json::from_value(credential).map_err(|_| AuthError::WebauthnFailed)?;
-        let (handle, raw_id) =
-            rp.identify_discoverable_authentication(&assertion).map_err(|_| AuthError::WebauthnFailed)?;
+        let assertion: PublicKeyCredential = serde_json::from_value(credential)
+            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
+        let (handle, raw_id) = rp
+            .identify_discoverable_authentication(&assertion)
+            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
         let stored = self.mfa().webauthn_credential(&encode_credential_id(raw_id)).await?;
         let Some(stored) = stored.filter(|c| c.user_handle == handle.to_string()) else {
             return Err(self.refuse_assertion(None, client, "unknown passkey").await);
@@ -270,17 +277,19 @@ impl Latchkey {
     /// `session` with one of that user's passkeys or security keys.
     ///
     /// # Errors
-    /// [`AuthError::MfaNotPending`], [`AuthError::WebauthnUnavailable`], or
+    /// [`SecondFactorError::MfaNotPending`], [`SecondFactorError::WebauthnUnavailable`], or
     /// a store failure.
     pub async fn webauthn_second_step_options(&self, session: &Session) -> Result<Value, AuthError> {
         let rp = self.rp()?;
-        let user = self.pending_user(session).await?.ok_or(AuthError::MfaNotPending)?;
+        let user = self.pending_user(session).await?.ok_or(SecondFactorError::MfaNotPending)?;
         let keys: Vec<Passkey> =
             self.mfa().webauthn_credentials(user.id).await?.iter().filter_map(parse_passkey).collect();
         if keys.is_empty() {
-            return Err(AuthError::MfaNotEnabled);
+            return Err(SecondFactorError::MfaNotEnabled.into());
         }
-        let (rcr, state) = rp.start_passkey_authentication(&keys).map_err(|_| AuthError::WebauthnFailed)?;
+        let (rcr, state) = rp
+            .start_passkey_authentication(&keys)
+            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
         SECOND_STEP.put(session, &SecondStep { ceremony: state, user: user.id }).await?;
         Ok(request_options(&rcr))
     }
@@ -297,7 +306,7 @@ impl Latchkey {
         let rp = self.rp()?;
         let saved = self.take_ceremony(session, &SECOND_STEP).await?;
         if saved.user != user.id {
-            return Err(AuthError::WebauthnNotStarted);
+            return Err(SecondFactorError::WebauthnNotStarted.into());
         }
         let Ok(assertion) = serde_json::from_value::<PublicKeyCredential>(credential) else { return Ok(None) };
         let stored = self.mfa().webauthn_credential(&encode_credential_id(assertion.get_credential_id())).await?;
@@ -340,12 +349,12 @@ impl Latchkey {
             event = event.username(&u.username).user_id(u.id);
         }
         self.audit(event).await;
-        AuthError::WebauthnFailed
+        AuthError::SecondFactor(SecondFactorError::WebauthnFailed)
     }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value, AuthError> {
-    serde_json::to_value(value).map_err(|_| AuthError::WebauthnFailed)
+    serde_json::to_value(value).map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))
 }
 
 fn parse_passkey(c: &WebauthnCredential) -> Option<Passkey> {

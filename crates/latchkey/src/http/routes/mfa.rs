@@ -392,7 +392,9 @@ fn signed_in(outcome: Outcome) -> Result<Response, ApiError> {
 
 /// The `credential` member: an object, as `PublicKeyCredential.toJSON()` gives.
 fn credential_id(id: &str) -> Result<i64, ApiError> {
-    id.parse().map_err(|_| crate::auth::AuthError::WebauthnCredentialNotFound.into())
+    id.parse().map_err(|_| {
+        crate::auth::AuthError::SecondFactor(crate::auth::SecondFactorError::WebauthnCredentialNotFound).into()
+    })
 }
 
 /// The passkey request of a pending sign-in's second step (the user's keys).
@@ -473,7 +475,8 @@ async fn rename_credential_view(
     let id = credential_id(&id)?;
     lk.rename_webauthn_credential(&user, id, &body.name).await?;
     let renamed = lk.webauthn_credentials(&user).await?.into_iter().find(|c| c.id == id);
-    let renamed = renamed.ok_or(crate::auth::AuthError::WebauthnCredentialNotFound)?;
+    let renamed = renamed
+        .ok_or(crate::auth::AuthError::SecondFactor(crate::auth::SecondFactorError::WebauthnCredentialNotFound))?;
     Ok(Json(credential_out(&renamed)?).into_response())
 }
 
