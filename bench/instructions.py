@@ -17,24 +17,19 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from run import free_port, wait_ready  # bench/run.py: the same port and readiness helpers
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 FEW = int(os.environ.get("BENCH_IR_FEW", "100"))
 MANY = int(os.environ.get("BENCH_IR_MANY", "1100"))
 USER, PASSWORD = "bench", "bench-password-1234"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(tmp):
@@ -58,16 +53,7 @@ def instructions(binary, db, cookie, n, tmp, label):
                           "--preset", "same-origin", "--bind", f"127.0.0.1:{port}"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        for _ in range(600):  # at most 2 minutes: valgrind starts slowly
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/api/csrf/")
-                c.getresponse().read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise SystemExit(f"{binary} did not answer under callgrind")
+        wait_ready(f"http://127.0.0.1:{port}/api/csrf/", timeout=120)  # valgrind starts slowly
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for _ in range(n):
             c.request("GET", "/api/session/", headers={"Cookie": cookie})

@@ -59,10 +59,8 @@ export function accountErrorMessage(e: unknown): string {
   return errorMessage(e, { throttled: "Too many wrong passwords. Please wait a moment and try again." });
 }
 
-/** What a person should read for a failed admin action. */
-export function adminErrorMessage(e: unknown): string {
-  return accountErrorMessage(e);
-}
+/** What a person should read for a failed admin action: the account's words. */
+export const adminErrorMessage = accountErrorMessage;
 
 /** What a person should read for a refused sign-up or confirmation. */
 export function signupErrorMessage(e: unknown): string {

@@ -3,13 +3,13 @@
 
 use std::borrow::Cow;
 
-use super::openapi::{ErrorBody, Problem};
 use axum::{
     Json,
     response::{IntoResponse, Response},
 };
 use http::{HeaderName, HeaderValue, StatusCode, header};
 
+use super::openapi::{ErrorBody, Problem};
 use crate::{auth::AuthError, error::StoreError, password::HashError, users::UserStoreError};
 
 /// The one error type of the HTTP API: JSON `{"detail": …, "code": …}`.
@@ -58,7 +58,7 @@ impl ApiError {
     /// prompt (the rest preset).
     pub fn second_factor_required(methods: &[&'static str]) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "mfa_required", "A second factor is required.")
-            .with_members(|b| b.methods = Some(methods.iter().map(|m| (*m).to_owned()).collect()))
+            .with_members(|b| b.methods = Some(methods.to_vec()))
     }
 
     /// 500 with a generic body; `cause` is logged, never sent.

@@ -65,7 +65,7 @@ pub struct ErrorBody {
     /// `mfa_required`: the second factors the user can prove (`totp`, `webauthn`, `recovery_code`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
-    pub methods: Option<Vec<String>>,
+    pub methods: Option<Vec<&'static str>>,
     /// `invalid_field`, `unknown_field`, `invalid_email` (admin): the field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
@@ -85,7 +85,7 @@ pub struct ErrorBody {
     /// With `signupOpen`: a sign-in waits for its second factor (these methods).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
-    pub mfa_pending: Option<Vec<String>>,
+    pub mfa_pending: Option<Vec<&'static str>>,
 }
 
 // The security schemes' names; operations name `session` in their
@@ -137,6 +137,13 @@ fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
         .into()
 }
 
+/// The error codes a response's description names: the words in backticks
+/// (`` `invalid_code` ``), as every error response writes them. The tests hold
+/// each answer's code to these.
+pub fn documented_codes(description: &str) -> impl Iterator<Item = &str> {
+    description.split('`').skip(1).step_by(2)
+}
+
 /// The errors an operation can meet because of what it is, derived from the
 /// operation rather than listed by hand: any request (a refused `Host`, a
 /// store that does not answer), one with a body (the [`Body`] extractor's
@@ -172,9 +179,9 @@ fn add_common_responses(path: &str, method: HttpMethod, op: &mut Operation) {
         common.push(("413", vec![("payload_too_large", "the body is larger than `max_body_bytes`")]));
         common.push(("415", vec![("unsupported_media_type", "the body is not `application/json`")]));
     }
-    let names_session = op.security.iter().flatten().any(|req| {
-        serde_json::to_value(req).ok().and_then(|v| v.as_object().map(|o| o.contains_key(SESSION))).unwrap_or(false)
-    });
+    // Operations name the scheme alone (`("session" = [])`), possibly beside `()`.
+    let session = SecurityRequirement::new(SESSION, Vec::<String>::new());
+    let names_session = op.security.iter().flatten().any(|req| *req == session);
     if names_session {
         forbidden.push(("not_authenticated", "the operation needs a signed-in user"));
     }
@@ -189,25 +196,18 @@ fn add_common_responses(path: &str, method: HttpMethod, op: &mut Operation) {
         ],
     ));
     for (status, codes) in common {
-        match op.responses.responses.get_mut(status) {
-            Some(RefOr::T(response)) => {
-                let named: Vec<String> =
-                    response.description.split('`').skip(1).step_by(2).map(str::to_owned).collect();
-                let more: Vec<String> = codes
-                    .iter()
-                    .filter(|(code, _)| !named.iter().any(|n| n == code))
-                    .map(|(code, why)| format!("`{code}`: {why}"))
-                    .collect();
-                if !more.is_empty() {
-                    response.description = format!("{} Also {}.", response.description.trim_end(), more.join("; "));
-                }
-            }
-            Some(RefOr::Ref(_)) => {}
-            None => {
-                let text: Vec<String> = codes.iter().map(|(code, why)| format!("`{code}`: {why}")).collect();
-                op.responses.responses.insert(status.to_owned(), error_response(&format!("{}.", text.join("; "))));
-            }
-        }
+        let entry = op.responses.responses.entry(status.to_owned()).or_insert_with(|| error_response(""));
+        let RefOr::T(response) = entry else { continue };
+        let more: Vec<String> = codes
+            .iter()
+            .filter(|(code, _)| !documented_codes(&response.description).any(|named| named == *code))
+            .map(|(code, why)| format!("`{code}`: {why}"))
+            .collect();
+        response.description = match (response.description.trim_end(), more.is_empty()) {
+            (_, true) => continue,
+            ("", false) => format!("{}.", more.join("; ")),
+            (listed, false) => format!("{listed} Also {}.", more.join("; ")),
+        };
     }
     if unsafe_method && api_layer {
         // A CSRF token goes with every unsafe request, signed in or not.

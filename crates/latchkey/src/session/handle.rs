@@ -268,26 +268,14 @@ impl Session {
     /// Stores `template` under a fresh key and makes it the request's
     /// session, whose cookie the response sets.
     async fn store_under_new_key(&self, st: &mut SessState, template: SessionRecord) -> Result<(), StoreError> {
-        // Keys come from a 165-bit space, so a conflict means a broken RNG or
-        // a store bug; retrying once more is all that is reasonable.
-        for _ in 0..3 {
-            let key = SessionKey::generate();
-            let record = SessionRecord { key_hash: key.hash(), ..template.clone() };
-            match self.0.store.create(&record).await {
-                Ok(()) => {
-                    st.persistent_cookie = record.remember;
-                    st.key = Some(key);
-                    st.record = Some(record);
-                    st.issue_cookie = true;
-                    st.delete_cookie = false;
-                    st.modified = false;
-                    return Ok(());
-                }
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Backend("could not allocate a unique session key".into()))
+        let (key, record) = super::create_under_new_key(self.0.store.as_ref(), &template).await?;
+        st.persistent_cookie = record.remember;
+        st.key = Some(key);
+        st.record = Some(record);
+        st.issue_cookie = true;
+        st.delete_cookie = false;
+        st.modified = false;
+        Ok(())
     }
 
     /// Moves the current session to a brand-new key (the old key is deleted

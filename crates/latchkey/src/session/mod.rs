@@ -180,6 +180,25 @@ pub trait SessionStore: Send + Sync + fmt::Debug + 'static {
     async fn list_live(&self, now: OffsetDateTime, page: PageRequest) -> Result<Page<SessionRecord>, StoreError>;
 }
 
+/// Stores `template` under a fresh key (its `key_hash` is replaced) and
+/// returns the key. Keys come from a 165-bit space, so a conflict means a
+/// broken RNG or a store bug; three tries are all that is reasonable.
+pub(crate) async fn create_under_new_key(
+    store: &dyn SessionStore,
+    template: &SessionRecord,
+) -> Result<(SessionKey, SessionRecord), StoreError> {
+    for _ in 0..3 {
+        let key = SessionKey::generate();
+        let record = SessionRecord { key_hash: key.hash(), ..template.clone() };
+        match store.create(&record).await {
+            Ok(()) => return Ok((key, record)),
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Backend("could not allocate a unique session key".into()))
+}
+
 /// Deletes every expired session in batches, so a large purge never holds a
 /// long write lock; returns the total.
 pub async fn clear_expired(store: &dyn SessionStore, now: OffsetDateTime) -> Result<u64, StoreError> {

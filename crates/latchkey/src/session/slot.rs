@@ -109,16 +109,8 @@ impl<T: Serialize + DeserializeOwned> Slot<T> {
     ) -> Result<SessionKey, StoreError> {
         let mut data = Map::new();
         data.insert(self.key.to_owned(), wrap(value, now + self.ttl)?);
-        // A 165-bit key space: a conflict is a broken RNG; three tries as the session handle.
-        for _ in 0..3 {
-            let key = SessionKey::generate();
-            match store.create(&SessionRecord::short_lived(key.hash(), now, self.ttl, client, data.clone())).await {
-                Ok(()) => return Ok(key),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Backend("could not allocate a unique session key".into()))
+        let record = SessionRecord::short_lived(SessionKeyHash(String::new()), now, self.ttl, client, data);
+        Ok(super::create_under_new_key(store, &record).await?.0)
     }
 
     /// The value of the record under the cookie value `key`, taken out of the

@@ -159,8 +159,7 @@ impl Latchkey {
         }
         let secret = self.pending_setup(session).await?.ok_or(SecondFactorError::MfaSetupExpired)?;
         self.count_code_attempt(None, user).await.map_err(AuthError::RequestsThrottled)?;
-        let step =
-            secret.verify(code, now, None).map_err(|_| AuthError::SecondFactor(SecondFactorError::InvalidCode))?;
+        let step = secret.verify(code, now, None).map_err(|_| SecondFactorError::InvalidCode)?;
         // Recovery codes come with the first second factor; a passkey
         // registered earlier brought them already.
         let had_codes = self.mfa().recovery_codes_left(user.id).await? > 0
@@ -240,8 +239,7 @@ impl Latchkey {
     /// [`SecondFactorError::InvalidName`], [`SecondFactorError::WebauthnCredentialNotFound`],
     /// or a store failure.
     pub async fn rename_webauthn_credential(&self, user: &User, id: i64, name: &str) -> Result<String, AuthError> {
-        let name = crate::mfa::normalize_name(name)
-            .map_err(|why| AuthError::SecondFactor(SecondFactorError::InvalidName(why)))?;
+        let name = crate::mfa::normalize_name(name).map_err(SecondFactorError::InvalidName)?;
         if !self.mfa().rename_webauthn_credential(user.id, id, &name).await? {
             return Err(SecondFactorError::WebauthnCredentialNotFound.into());
         }

@@ -36,6 +36,8 @@ const REGISTER: Slot<Registration> = Slot::new("_webauthn_register", CEREMONY_TT
 const LOGIN: Slot<DiscoverableAuthentication> = Slot::new("_webauthn_login", CEREMONY_TTL);
 /// A passkey second step under way.
 const SECOND_STEP: Slot<SecondStep> = Slot::new("_webauthn_second_step", CEREMONY_TTL);
+// A ceremony is taken out of the session when answered (used once, whatever
+// happens next); a missing or stale one is `WebauthnNotStarted`.
 
 /// A registration's ceremony, for whom, and the user handle it names.
 #[derive(Serialize, Deserialize)]
@@ -67,21 +69,11 @@ pub struct Registered {
 
 impl Latchkey {
     fn rp(&self) -> Result<&Webauthn, AuthError> {
-        self.relying_party().ok_or(AuthError::SecondFactor(SecondFactorError::WebauthnUnavailable))
+        self.relying_party().ok_or(SecondFactorError::WebauthnUnavailable.into())
     }
 
     fn webauthn_event(&self, kind: &str, user: &User, client: &ClientInfo) -> AuditEvent {
         AuditEvent::new(self.clock().now(), kind).username(&user.username).user_id(user.id).client(client.ip)
-    }
-
-    /// The ceremony in `slot`, taken out of the session (used once,
-    /// whatever happens next; a stale one is not started).
-    async fn take_ceremony<T: Serialize + serde::de::DeserializeOwned>(
-        &self,
-        session: &Session,
-        slot: &Slot<T>,
-    ) -> Result<T, AuthError> {
-        slot.take(session).await?.ok_or(AuthError::SecondFactor(SecondFactorError::WebauthnNotStarted))
     }
 
     /// Registration options for a new passkey or security key of `user`
@@ -106,7 +98,7 @@ impl Latchkey {
         };
         let (ccr, state) = rp
             .start_passkey_registration(handle, &user.username, &display, Some(exclude))
-            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
+            .map_err(|_| SecondFactorError::WebauthnFailed)?;
         REGISTER.put(session, &Registration { ceremony: state, user: user.id, handle: handle.to_string() }).await?;
         Ok(creation_options(&ccr))
     }
@@ -128,13 +120,13 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<Registered, AuthError> {
         let rp = self.rp()?;
-        let name = normalize_name(name).map_err(|why| AuthError::SecondFactor(SecondFactorError::InvalidName(why)))?;
-        let saved = self.take_ceremony(session, &REGISTER).await?;
+        let name = normalize_name(name).map_err(SecondFactorError::InvalidName)?;
+        let saved = REGISTER.take(session).await?.ok_or(SecondFactorError::WebauthnNotStarted)?;
         if saved.user != user.id {
             return Err(SecondFactorError::WebauthnNotStarted.into());
         }
-        let reg: RegisterPublicKeyCredential = serde_json::from_value(credential)
-            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
+        let reg: RegisterPublicKeyCredential =
+            serde_json::from_value(credential).map_err(|_| SecondFactorError::WebauthnFailed)?;
         // Known already (the options excluded it, but a browser may ignore that).
         if self.mfa().webauthn_credential(&encode_credential_id(&reg.raw_id)).await?.is_some() {
             return Err(SecondFactorError::WebauthnCredentialExists.into());
@@ -203,9 +195,7 @@ impl Latchkey {
     pub async fn passkey_login_options(&self, session: &Session, client: &ClientInfo) -> Result<Value, AuthError> {
         let rp = self.rp()?;
         self.count_options_call(client).await?;
-        let (rcr, state) = rp
-            .start_discoverable_authentication()
-            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
+        let (rcr, state) = rp.start_discoverable_authentication().map_err(|_| SecondFactorError::WebauthnFailed)?;
         if session.record().await?.is_none() {
             session.cycle_anonymous(client, CEREMONY_TTL).await?;
         }
@@ -248,12 +238,11 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<(User, String), AuthError> {
         let rp = self.rp()?;
-        let state = self.take_ceremony(session, &LOGIN).await?;
-        let assertion: PublicKeyCredential = serde_json::from_value(credential)
-            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
-        let (handle, raw_id) = rp
-            .identify_discoverable_authentication(&assertion)
-            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
+        let state = LOGIN.take(session).await?.ok_or(SecondFactorError::WebauthnNotStarted)?;
+        let assertion: PublicKeyCredential =
+            serde_json::from_value(credential).map_err(|_| SecondFactorError::WebauthnFailed)?;
+        let (handle, raw_id) =
+            rp.identify_discoverable_authentication(&assertion).map_err(|_| SecondFactorError::WebauthnFailed)?;
         let stored = self.mfa().webauthn_credential(&encode_credential_id(raw_id)).await?;
         let Some(stored) = stored.filter(|c| c.user_handle == handle.to_string()) else {
             return Err(self.refuse_assertion(None, client, "unknown passkey").await);
@@ -287,9 +276,7 @@ impl Latchkey {
         if keys.is_empty() {
             return Err(SecondFactorError::MfaNotEnabled.into());
         }
-        let (rcr, state) = rp
-            .start_passkey_authentication(&keys)
-            .map_err(|_| AuthError::SecondFactor(SecondFactorError::WebauthnFailed))?;
+        let (rcr, state) = rp.start_passkey_authentication(&keys).map_err(|_| SecondFactorError::WebauthnFailed)?;
         SECOND_STEP.put(session, &SecondStep { ceremony: state, user: user.id }).await?;
         Ok(request_options(&rcr))
     }
@@ -304,7 +291,7 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<Option<String>, AuthError> {
         let rp = self.rp()?;
-        let saved = self.take_ceremony(session, &SECOND_STEP).await?;
+        let saved = SECOND_STEP.take(session).await?.ok_or(SecondFactorError::WebauthnNotStarted)?;
         if saved.user != user.id {
             return Err(SecondFactorError::WebauthnNotStarted.into());
         }

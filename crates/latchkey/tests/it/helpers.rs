@@ -204,7 +204,7 @@ pub fn sample(text: &str, series: &str) -> f64 {
 pub fn assert_documented(lk: &Latchkey, method: &Method, uri: &str, res: &Res) {
     use std::sync::OnceLock;
 
-    use latchkey::http::openapi::{document, route_template};
+    use latchkey::http::openapi::{document, documented_codes, route_template};
     use utoipa::openapi::{OpenApi, RefOr};
     static DOC: OnceLock<OpenApi> = OnceLock::new();
     let json = res.header("content-type").is_some_and(|t| t.starts_with("application/json"));
@@ -233,7 +233,7 @@ pub fn assert_documented(lk: &Latchkey, method: &Method, uri: &str, res: &Res) {
     };
     let RefOr::T(response) = response else { return };
     let code = res.code();
-    let named: Vec<&str> = response.description.split('`').skip(1).step_by(2).collect();
+    let named: Vec<&str> = documented_codes(&response.description).collect();
     assert!(
         named.contains(&code.as_str()),
         "{method} {template} answered {} with code {code:?}, which the operation does not document for that \

@@ -191,7 +191,7 @@ async fn session_view(
             Err(ApiError::not_authenticated().with_members(|b| {
                 b.signup_open = Some(signup_open);
                 b.email_verification = Some(email_verification.to_owned());
-                b.mfa_pending = pending.map(|m| m.iter().map(|m| (*m).to_owned()).collect());
+                b.mfa_pending = pending;
             }))
         }
         None => Ok(Json(Answer {
