@@ -134,11 +134,11 @@ impl App {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let purge = tokio::spawn(purge_expired_sessions(self.latchkey.clone(), self.db.db.clone()));
         let cache_sync = self.latchkey.run_cache_sync_thread();
-        let audit_flush = self.latchkey.run_audit_flush();
+        let audit_flush = self.latchkey.core().run_audit_flush();
         // Mail waits in the outbox; an instance stopped mid-delivery leaves
         // its claims to run out, and another sender (or this one, restarted)
         // delivers.
-        let outbox = self.latchkey.run_outbox();
+        let outbox = self.latchkey.mailing().run_outbox();
         let metrics = self.metrics.map(|l| tokio::spawn(serve_metrics(l, self.latchkey.clone())));
         let settings = self.server.clone();
         let table = Connections::new(
@@ -242,7 +242,7 @@ impl App {
             m.abort();
         }
         // What was counted since the last flush is written before the database closes.
-        self.latchkey.flush_audit().await;
+        self.latchkey.core().flush_audit().await;
         if let Some(t) = cache_sync {
             t.stop().await;
         }

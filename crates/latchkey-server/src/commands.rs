@@ -250,14 +250,15 @@ pub async fn changepassword(
         lk.users().set_password_hash(user.id, &hash).await?;
         // The session auth hash would already reject them; deleting the rows
         // makes it immediate and visible.
-        lk.audit(
-            AuditEvent::new(lk.clock().now(), "password_changed")
-                .username(&user.username)
-                .user_id(user.id)
-                .detail("by latchkey changepassword"),
-        )
-        .await;
-        let ended = lk.revoke_user_sessions(&user, "a password change").await?;
+        lk.core()
+            .audit(
+                AuditEvent::new(lk.clock().now(), "password_changed")
+                    .username(&user.username)
+                    .user_id(user.id)
+                    .detail("by latchkey changepassword"),
+            )
+            .await;
+        let ended = lk.session_auth().revoke_user_sessions(&user, "a password change").await?;
         println!("Password changed successfully for user '{}' ({ended} session(s) ended).", user.username);
         Ok(())
     }
@@ -281,8 +282,8 @@ pub async fn users_set(settings: Settings, username: String, changes: UserChange
     let (lk, db) = open(settings).await?;
     let result = async {
         let user = existing_user(&lk, &username).await?;
-        let sessions_before = lk.sessions_of(&user, None).await?.len();
-        let updated = match lk.admin_update_user(&Acting::Cli, user.id, &changes).await {
+        let sessions_before = lk.session_auth().sessions_of(&user, None).await?.len();
+        let updated = match lk.admin().update_user(&Acting::Cli, user.id, &changes).await {
             Ok(u) => u,
             Err(AdminError::Refused(rule)) => bail!("{rule}"),
             Err(e) => return Err(e.into()),
@@ -349,7 +350,7 @@ pub async fn import_django(settings: Settings, from: String, dry_run: bool, upda
         }
         if !dry_run {
             let detail = format!("from Django: {imported} imported, {updated} updated, {skipped} skipped");
-            lk.audit(AuditEvent::new(lk.clock().now(), "users_imported").actor("cli").detail(detail)).await;
+            lk.core().audit(AuditEvent::new(lk.clock().now(), "users_imported").actor("cli").detail(detail)).await;
         }
         let hashers: Vec<String> = by_hasher.iter().map(|(h, n)| format!("{h} {n}")).collect();
         let verb = if dry_run { "would be: " } else { "" };
@@ -370,8 +371,8 @@ pub async fn mfa_reset(settings: Settings, username: String) -> anyhow::Result<(
     let (lk, db) = open(settings).await?;
     let result = async {
         let user = existing_user(&lk, &username).await?;
-        let sessions = lk.sessions_of(&user, None).await?.len();
-        if lk.admin_reset_factors(&Acting::Cli, user.id).await? {
+        let sessions = lk.session_auth().sessions_of(&user, None).await?.len();
+        if lk.admin().reset_factors(&Acting::Cli, user.id).await? {
             println!(
                 "Second factors of '{}' removed; {sessions} session(s) ended. They sign in with their password now.",
                 user.username
@@ -403,7 +404,7 @@ pub async fn users_list(
         page: latchkey::page::PageRequest { offset: 0, limit },
         ..UserQuery::default()
     };
-    let page = lk.admin_list_users(&query).await;
+    let page = lk.admin().list_users(&query).await;
     db.close().await;
     let page = page?;
     for u in &page.results {
@@ -453,7 +454,7 @@ pub async fn sessions_list(settings: Settings, username: String, json: bool) -> 
     let (lk, db) = open(settings).await?;
     let result = async {
         let user = existing_user(&lk, &username).await?;
-        let sessions = lk.sessions_of(&user, None).await?;
+        let sessions = lk.session_auth().sessions_of(&user, None).await?;
         if !json && sessions.is_empty() {
             println!("User '{}' has no live sessions.", user.username);
         }
@@ -494,7 +495,7 @@ pub async fn sessions_revoke(
     let result = async {
         let user = existing_user(&lk, &username).await?;
         if all {
-            let ended = lk.revoke_user_sessions(&user, "latchkey sessions revoke --all").await?;
+            let ended = lk.session_auth().revoke_user_sessions(&user, "latchkey sessions revoke --all").await?;
             println!("{ended} session(s) of user '{}' ended.", user.username);
             return Ok(());
         }
@@ -503,7 +504,7 @@ pub async fn sessions_revoke(
         };
         let not_found = || anyhow::anyhow!("user '{}' has no session with id '{raw}' (see `latchkey sessions list`)", user.username);
         let id = session::SessionId::parse(&raw).ok_or_else(not_found)?;
-        match lk.end_session_as_operator(&user, &id, "latchkey sessions revoke").await {
+        match lk.accounts().end_session_as_operator(&user, &id, "latchkey sessions revoke").await {
             Ok(()) => {
                 println!("Session {id} of user '{}' ended.", user.username);
                 Ok(())

@@ -149,7 +149,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .create(&SessionRecord {
             key_hash: session.hash(),
             user_id: Some(staff.id),
-            auth_hash: lk.session_auth_hash(&staff),
+            auth_hash: lk.session_auth().session_auth_hash(&staff),
             data: Default::default(),
             created_at: now,
             last_seen: now,

@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             lk.users().create(&new, lk.clock().now()).await?
         }
     };
-    let auth_hash = lk.session_auth_hash(&user);
+    let auth_hash = lk.session_auth().session_auth_hash(&user);
     let now = lk.clock().now();
     let mut out = String::new();
     for _ in 0..n {

@@ -36,7 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = RawSettings { database_url: Some("sqlite::memory:".into()), ..Default::default() }.validate()?;
     let (latchkey, _backends) = Latchkey::open_migrated(settings).await?;
     let password = RawPassword::new("correct horse battery staple");
-    latchkey.admin_create_user(&Acting::Cli, "demo", "", &password).await?;
+    latchkey.admin().create_user(&Acting::Cli, "demo", "", &password).await?;
 
     let state = AppState { latchkey: latchkey.clone(), greeting: "hello" };
     // ApiLayer: CSRF on the app's unsafe methods, and the session CurrentUser reads.

@@ -118,7 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lk = Latchkey::new(settings, stores, Arc::new(SystemClock), key)?;
     let user = create_user(&lk, "bench-user", "bench password 1").await;
     let other = create_user(&lk, "someone-else", "bench password 2").await;
-    let (hash, other_hash) = (lk.session_auth_hash(&user), lk.session_auth_hash(&other));
+    let (hash, other_hash) = (lk.session_auth().session_auth_hash(&user), lk.session_auth().session_auth_hash(&other));
     let now = OffsetDateTime::now_utc();
     let t = Instant::now();
     let mut cookie = None;

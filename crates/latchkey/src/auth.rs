@@ -2,7 +2,7 @@
 //! the user's password hash under the secret key (Django's
 //! `get_session_auth_hash`), so changing the password ends every other
 //! session. The flows themselves (authenticate, login, logout, revoke) are
-//! methods of [`crate::Latchkey`] in `state/auth.rs`.
+//! methods of the feature services in `state/` ([`crate::Passwords`], [`crate::SignIn`], …).
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -16,7 +16,7 @@ use crate::{
 
 const SESSION_HASH_SALT: &str = "latchkey.auth.session_auth_hash";
 
-/// Failures of [`crate::Latchkey::authenticate`] and friends.
+/// Failures of the sign-in and account flows ([`crate::Passwords::authenticate`] and friends).
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Unknown user, wrong password or inactive account: one answer for all.

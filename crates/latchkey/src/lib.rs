@@ -95,9 +95,10 @@ pub use crate::{
     session::{Session, SessionStore},
     settings::{Preset, Settings},
     state::{
-        Acting, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread, CallbackParams, Ended,
-        FactorUsed, Latchkey, OidcError, OidcStarted, Outcome, Proof, SecondFactor, SessionSummary, SignedIn, SignedUp,
-        Stores, Target, TotpSetup, WayIn,
+        Accounts, Acting, Admin, AdminError, AdminSession, AdminSessionId, Backends, BuildError, CacheSyncThread,
+        CallbackParams, Core, Ended, FactorUsed, Latchkey, Mailing, Oidc, OidcError, OidcStarted, Outcome, Passwords,
+        Proof, Recovery, Registration, SecondFactor, SecondFactors, SessionAuth, SessionSummary, SignIn, SignedIn,
+        SignedUp, Stores, Target, TotpSetup, WayIn,
     },
     users::{User, UserStore},
 };

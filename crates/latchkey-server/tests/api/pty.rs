@@ -23,7 +23,7 @@ fn login_works(dir: &std::path::Path, user: &str, password: &str) -> bool {
         let (lk, db) = latchkey::Latchkey::open(raw.validate().unwrap(), std::sync::Arc::new(latchkey::SystemClock))
             .await
             .unwrap();
-        let ok = lk.authenticate(user, &latchkey::RawPassword::new(password)).await.is_ok();
+        let ok = lk.passwords().authenticate(user, &latchkey::RawPassword::new(password)).await.is_ok();
         db.close().await;
         ok
     })

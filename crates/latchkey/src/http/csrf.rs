@@ -75,7 +75,9 @@ pub async fn csrf_begin(lk: &Latchkey, req: &mut Request) -> Result<CsrfToken, A
             );
             lk.metrics().csrf_rejection(reason.label());
             let detail = format!("{} {}: {reason}", req.method(), req.uri().path());
-            lk.audit(AuditEvent::new(lk.clock().now(), "csrf_rejected").client(ctx.client_ip).detail(detail)).await;
+            lk.core()
+                .audit(AuditEvent::new(lk.clock().now(), "csrf_rejected").client(ctx.client_ip).detail(detail))
+                .await;
             return Err(refusal(&reason));
         }
     }

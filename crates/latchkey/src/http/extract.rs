@@ -195,7 +195,7 @@ pub async fn request_user(
     headers: &HeaderMap,
     client: Option<std::net::IpAddr>,
 ) -> Result<Option<User>, ApiError> {
-    if let Some(user) = lk.session_user(session).await? {
+    if let Some(user) = lk.session_auth().session_user(session).await? {
         return Ok(Some(user));
     }
     if !lk.settings().basic_auth() {
@@ -209,7 +209,7 @@ pub async fn request_user(
     // The pipeline's refusals (an unverified address, a second factor that
     // Basic cannot carry) are Basic's too; only the wrong password keeps
     // DRF's wording.
-    match lk.sign_in(WayIn::Basic, proof, Target::Request, &client).await {
+    match lk.signin().sign_in(WayIn::Basic, proof, Target::Request, &client).await {
         Ok(Outcome::SignedIn(signed_in)) => Ok(Some(signed_in.user)),
         Ok(Outcome::SecondFactor { .. }) => Err(AuthError::SecondFactorUnsupported.into()),
         Err(AuthError::InvalidCredentials) => {
@@ -289,7 +289,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let SetupUser(user) = SetupUser::from_request_parts(parts, state).await?;
         let lk = Latchkey::from_ref(state);
-        if lk.mfa_setup_required(&user).await? {
+        if lk.factors().mfa_setup_required(&user).await? {
             return Err(AuthError::MfaSetupRequired.into());
         }
         Ok(SessionUser(user))
@@ -312,7 +312,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let lk = Latchkey::from_ref(state);
         let session = Session::from_request_parts(parts, state).await?;
-        match lk.session_user(&session).await? {
+        match lk.session_auth().session_user(&session).await? {
             Some(u) => Ok(SetupUser(u)),
             None => Err(ApiError::not_authenticated()),
         }
@@ -357,7 +357,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match MaybeUser::from_request_parts(parts, state).await?.0 {
-            Some(u) if Latchkey::from_ref(state).mfa_setup_required(&u).await? => {
+            Some(u) if Latchkey::from_ref(state).factors().mfa_setup_required(&u).await? => {
                 Err(AuthError::MfaSetupRequired.into())
             }
             Some(u) => Ok(CurrentUser(u)),
@@ -468,4 +468,31 @@ mod tests {
         assert!(basic_credentials(&h("Basic !!!")).unwrap_err().detail().contains("base64"));
         assert!(basic_credentials(&h("Basic bm9jb2xvbg==")).unwrap_err().detail().contains("base64"));
     }
+}
+
+/// Each feature service is axum state of its own, taken from [`Latchkey`]:
+/// a handler of a `Router<Latchkey>` takes `State<Accounts>` and can touch
+/// only what [`crate::Accounts`] holds.
+macro_rules! services_from_latchkey {
+    ($($service:ident => $accessor:ident),* $(,)?) => {
+        $(impl FromRef<Latchkey> for crate::$service {
+            fn from_ref(lk: &Latchkey) -> Self {
+                lk.$accessor().clone()
+            }
+        })*
+    };
+}
+
+services_from_latchkey! {
+    Core => core,
+    SessionAuth => session_auth,
+    Passwords => passwords,
+    Mailing => mailing,
+    SignIn => signin,
+    SecondFactors => factors,
+    Accounts => accounts,
+    Recovery => recovery,
+    Registration => registration,
+    Admin => admin,
+    Oidc => oidc,
 }

@@ -88,7 +88,7 @@ pub struct KeyRecord {
     pub user_id: i64,
     /// The address it was sent to.
     pub email: String,
-    /// The account's state when issued (see `Latchkey::reset_fingerprint`):
+    /// The account's state when issued (see `Mailing::reset_fingerprint`):
     /// a key whose fingerprint no longer matches is dead.
     pub fingerprint: String,
     /// When it was issued.

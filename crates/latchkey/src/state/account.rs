@@ -4,21 +4,36 @@
 //! calls these.
 //!
 //! Sensitive actions ask for a recent proof of the password
-//! ([`Latchkey::require_recent_authentication`]), so a session left open on
+//! ([`SessionAuth::require_recent_authentication`]), so a session left open on
 //! a shared computer, or stolen, cannot lock its owner out.
+
+use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use crate::{
-    Latchkey,
     audit::AuditEvent,
     auth::AuthError,
     csrf::CsrfToken,
+    password::PasswordHasher,
     password::RawPassword,
-    session::{ClientInfo, Session, SessionId, SessionKeyHash},
-    state::{Proof, Target, WayIn},
-    users::User,
+    session::{ClientInfo, Session, SessionId},
+    state::{Core, Mailing, Passwords, Proof, SessionAuth, SignIn, Target, WayIn},
+    users::{User, UserStore},
 };
+
+/// The signed-in user's own account: what its flows touch.
+#[derive(Clone)]
+pub struct Accounts {
+    pub(super) core: Core,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) hasher: PasswordHasher,
+    pub(super) sessions: SessionAuth,
+    pub(super) passwords: Passwords,
+    pub(super) mail: Mailing,
+    /// Re-authentication is a way in.
+    pub(super) sign_in: SignIn,
+}
 
 /// One of the user's sessions as they may see it: never its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +56,7 @@ pub struct SessionSummary {
     pub remember: bool,
 }
 
-/// What [`Latchkey::end_session`] ended.
+/// What [`Accounts::end_session`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
     /// The request's own session: a logout (the cookie is cleared).
@@ -50,11 +65,7 @@ pub enum Ended {
     Other,
 }
 
-impl Latchkey {
-    fn session_id(&self, user_id: i64, key: &SessionKeyHash) -> SessionId {
-        SessionId::of(self.session_id_mac(), user_id, key)
-    }
-
+impl Accounts {
     /// The sessions of `user`, newest first, `current` marking the one of
     /// `session`.
     ///
@@ -62,57 +73,7 @@ impl Latchkey {
     /// Store failures.
     pub async fn list_sessions(&self, user: &User, session: &Session) -> Result<Vec<SessionSummary>, AuthError> {
         let current = session.key_hash().await?;
-        self.sessions_of(user, current.as_ref()).await
-    }
-
-    /// The sessions of `user`, newest first, `current` marking the one
-    /// stored under that key (operators, who have no session of the user,
-    /// pass `None`).
-    ///
-    /// # Errors
-    /// Store failures.
-    pub async fn sessions_of(
-        &self,
-        user: &User,
-        current: Option<&SessionKeyHash>,
-    ) -> Result<Vec<SessionSummary>, AuthError> {
-        let records = self.sessions().list_user_sessions(user.id, self.clock().now()).await?;
-        Ok(records.into_iter().map(|r| self.summarize(user.id, r, current)).collect())
-    }
-
-    /// What may be shown of the session `r` of user `user_id`.
-    pub(super) fn summarize(
-        &self,
-        user_id: i64,
-        r: crate::session::SessionRecord,
-        current: Option<&SessionKeyHash>,
-    ) -> SessionSummary {
-        SessionSummary {
-            id: self.session_id(user_id, &r.key_hash),
-            current: current == Some(&r.key_hash),
-            created_at: r.created_at,
-            last_seen_at: r.last_seen,
-            expires_at: r.expires_at,
-            ip: r.ip,
-            user_agent: r.user_agent,
-            remember: r.remember,
-        }
-    }
-
-    /// Refuses with [`AuthError::ReauthenticationRequired`] unless the
-    /// password was proved in `session` within `auth.reauthentication_window`
-    /// (at login or by [`Latchkey::reauthenticate`]). Sessions without a
-    /// recorded time (created before it was recorded) must re-authenticate.
-    ///
-    /// # Errors
-    /// [`AuthError::ReauthenticationRequired`], or a store failure.
-    pub async fn require_recent_authentication(&self, session: &Session) -> Result<(), AuthError> {
-        let window = time::Duration::try_from(self.settings().reauthentication_window).unwrap_or(time::Duration::ZERO);
-        let now = self.clock().now();
-        match session.read(|r| r.authenticated_at).await?.flatten() {
-            Some(at) if now - at < window => Ok(()),
-            _ => Err(AuthError::ReauthenticationRequired),
-        }
+        self.sessions.sessions_of(user, current.as_ref()).await
     }
 
     /// Ends the session of `user` whose id is `id`. The request's own
@@ -131,31 +92,21 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<Ended, AuthError> {
         let current = session.key_hash().await?;
-        let key = self.find_session(user, id).await?;
+        let key = self.sessions.find_session(user, id).await?;
         let event = |name: &str| {
-            AuditEvent::new(self.clock().now(), name).username(&user.username).user_id(user.id).client(client.ip)
+            AuditEvent::new(self.core.clock().now(), name).username(&user.username).user_id(user.id).client(client.ip)
         };
         if current.as_ref() == Some(&key) {
             session.flush().await?;
-            self.audit(event("logout").detail("ended from the list of sessions")).await;
+            self.core.audit(event("logout").detail("ended from the list of sessions")).await;
             return Ok(Ended::Current);
         }
-        self.require_recent_authentication(session).await?;
+        self.sessions.require_recent_authentication(session).await?;
         // Through the store (and the cache in front of it), so every
         // instance stops serving it.
-        self.sessions().delete(&key).await?;
-        self.audit(event("session_ended").detail(format!("session {id} ended by its owner"))).await;
+        self.sessions.store.delete(&key).await?;
+        self.core.audit(event("session_ended").detail(format!("session {id} ended by its owner"))).await;
         Ok(Ended::Other)
-    }
-
-    pub(super) async fn find_session(&self, user: &User, id: &SessionId) -> Result<SessionKeyHash, AuthError> {
-        let records = self.sessions().list_user_sessions(user.id, self.clock().now()).await?;
-        // Every candidate is compared, in constant time, so the time taken
-        // says nothing about which id came close.
-        let found = records.iter().fold(None, |found, r| {
-            if self.session_id(user.id, &r.key_hash).matches(id) { Some(r.key_hash.clone()) } else { found }
-        });
-        found.ok_or(AuthError::SessionNotFound)
     }
 
     /// An operator ends the session `id` of `user` (`latchkey sessions
@@ -164,15 +115,16 @@ impl Latchkey {
     /// # Errors
     /// [`AuthError::SessionNotFound`], or a store failure.
     pub async fn end_session_as_operator(&self, user: &User, id: &SessionId, by: &str) -> Result<(), AuthError> {
-        let key = self.find_session(user, id).await?;
-        self.sessions().delete(&key).await?;
-        self.audit(
-            AuditEvent::new(self.clock().now(), "session_ended")
-                .username(&user.username)
-                .user_id(user.id)
-                .detail(format!("session {id} ended by {by}")),
-        )
-        .await;
+        let key = self.sessions.find_session(user, id).await?;
+        self.sessions.store.delete(&key).await?;
+        self.core
+            .audit(
+                AuditEvent::new(self.core.clock().now(), "session_ended")
+                    .username(&user.username)
+                    .user_id(user.id)
+                    .detail(format!("session {id} ended by {by}")),
+            )
+            .await;
         Ok(())
     }
 
@@ -187,28 +139,9 @@ impl Latchkey {
         session: &Session,
         client: &ClientInfo,
     ) -> Result<u64, AuthError> {
-        self.require_recent_authentication(session).await?;
+        self.sessions.require_recent_authentication(session).await?;
         let keep = session.key_hash().await?;
-        self.revoke_sessions_keeping(user, keep.as_ref(), "its owner (sign out everywhere else)", client).await
-    }
-
-    async fn revoke_sessions_keeping(
-        &self,
-        user: &User,
-        keep: Option<&SessionKeyHash>,
-        reason: &str,
-        client: &ClientInfo,
-    ) -> Result<u64, AuthError> {
-        let ended = self.sessions().delete_user_sessions(user.id, keep).await?;
-        self.audit(
-            AuditEvent::new(self.clock().now(), "sessions_revoked")
-                .username(&user.username)
-                .user_id(user.id)
-                .client(client.ip)
-                .detail(format!("{ended} other session(s) ended by {reason}")),
-        )
-        .await;
-        Ok(ended)
+        self.sessions.revoke_sessions_keeping(user, keep.as_ref(), "its owner (sign out everywhere else)", client).await
     }
 
     /// Proves the password again in `session`, through the sign-in pipeline
@@ -229,7 +162,7 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let proof = Proof::Password { username: &user.username, password, device_cookie: None };
-        self.sign_in(WayIn::Reauthenticate, proof, Target::Refresh { session, csrf, user }, client).await?;
+        self.sign_in.sign_in(WayIn::Reauthenticate, proof, Target::Refresh { session, csrf, user }, client).await?;
         Ok(())
     }
 
@@ -252,41 +185,32 @@ impl Latchkey {
         new: &RawPassword,
         client: &ClientInfo,
     ) -> Result<u64, AuthError> {
-        let problems = self.settings().password_policy.check(new, &user.username, &user.email);
+        let problems = self.core.settings().password_policy.check(new, &user.username, &user.email);
         if !problems.is_empty() {
             return Err(AuthError::PasswordInvalid(problems));
         }
         let mut proved =
-            self.authenticate_throttled(&user.username, current, client.ip, None, "password_change").await?;
+            self.passwords.authenticate_throttled(&user.username, current, client.ip, None, "password_change").await?;
         if proved.id != user.id {
             return Err(AuthError::InvalidCredentials);
         }
-        let hash = self.hasher().hash(new).await?;
-        self.users().set_password_hash(user.id, &hash).await?;
+        let hash = self.hasher.hash(new).await?;
+        self.users.set_password_hash(user.id, &hash).await?;
         proved.password_hash = hash;
         // The current session carries the new auth hash under a new key;
         // every other one (still on the old hash) is deleted outright.
-        let kept = session.rotate_authenticated(Some(self.session_auth_hash(&proved))).await?;
+        let kept = session.rotate_authenticated(Some(self.sessions.session_auth_hash(&proved))).await?;
         csrf.rotate();
-        self.audit(
-            AuditEvent::new(self.clock().now(), "password_changed")
-                .username(&user.username)
-                .user_id(user.id)
-                .client(client.ip)
-                .detail("by the user"),
-        )
-        .await;
-        self.notify_password_changed(user, "from your account page").await?;
-        self.revoke_sessions_keeping(user, kept.as_ref(), "a password change", client).await
-    }
-
-    /// Tells the account's address that its password changed (ASVS 6.3.7),
-    /// through the outbox.
-    pub(crate) async fn notify_password_changed(&self, user: &User, how: &str) -> Result<(), AuthError> {
-        if user.email.is_empty() {
-            return Ok(());
-        }
-        let mail = crate::mail::password_changed_notice(&user.email, &user.username, how);
-        self.enqueue(crate::mail::Job::Mail(mail)).await
+        self.core
+            .audit(
+                AuditEvent::new(self.core.clock().now(), "password_changed")
+                    .username(&user.username)
+                    .user_id(user.id)
+                    .client(client.ip)
+                    .detail("by the user"),
+            )
+            .await;
+        self.mail.notify_password_changed(user, "from your account page").await?;
+        self.sessions.revoke_sessions_keeping(user, kept.as_ref(), "a password change", client).await
     }
 }

@@ -11,15 +11,17 @@
 
 use std::{collections::HashMap, fmt};
 
+use std::sync::Arc;
+
 use crate::{
-    Latchkey,
     audit::AuditEvent,
     auth::AuthError,
     page::{Page, PageRequest},
-    password::RawPassword,
+    password::{PasswordHasher, RawPassword},
     session::{ClientInfo, Session, SessionId, SessionKeyHash},
+    state::{Core, Mailing, SessionAuth},
     users::{
-        Email, NewUser, User, UserChanges, UserQuery, UserStoreError, UserUpdate, Username,
+        Email, NewUser, User, UserChanges, UserQuery, UserStore, UserStoreError, UserUpdate, Username,
         admin::{
             Actor, LAST_SUPERUSER, MAX_NAME_CHARS, Refusal, check_change, check_reset_factors, check_sessions,
             check_set_password,
@@ -29,6 +31,17 @@ use crate::{
 
 use super::SessionSummary;
 
+/// The admin's flows, and what they touch: the users, their sessions and
+/// second factors, the audit trail, and the notices mailed to users.
+#[derive(Clone)]
+pub struct Admin {
+    pub(super) core: Core,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) hasher: PasswordHasher,
+    pub(super) mfa: Arc<dyn crate::mfa::MfaStore>,
+    pub(super) sessions: SessionAuth,
+    pub(super) mail: Mailing,
+}
 /// Why an admin action failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -99,9 +112,9 @@ impl Acting<'_> {
         }
     }
 
-    fn event(&self, lk: &Latchkey, kind: &str, target: &User) -> AuditEvent {
+    fn event(&self, core: &Core, kind: &str, target: &User) -> AuditEvent {
         let e =
-            AuditEvent::new(lk.clock().now(), kind).username(&target.username).user_id(target.id).actor(self.name());
+            AuditEvent::new(core.clock().now(), kind).username(&target.username).user_id(target.id).actor(self.name());
         match self {
             Acting::Staff { client, .. } => e.client(client.ip),
             Acting::Cli => e,
@@ -179,7 +192,7 @@ fn describe(changes: &UserChanges) -> String {
     parts.join(", ")
 }
 
-impl Latchkey {
+impl Admin {
     /// Refuses anyone but an active staff user.
     ///
     /// # Errors
@@ -191,28 +204,28 @@ impl Latchkey {
     async fn authorize_change(&self, who: &Acting<'_>) -> Result<(), AdminError> {
         if let Acting::Staff { user, session, .. } = who {
             self.require_staff(user)?;
-            self.require_recent_authentication(session).await?;
+            self.sessions.require_recent_authentication(session).await?;
         }
         Ok(())
     }
 
     async fn target(&self, id: i64) -> Result<User, AdminError> {
-        self.users().by_id(id).await?.ok_or(AdminError::UserNotFound)
+        self.users.by_id(id).await?.ok_or(AdminError::UserNotFound)
     }
 
     /// One page of users.
     ///
     /// # Errors
     /// Store failures.
-    pub async fn admin_list_users(&self, query: &UserQuery) -> Result<Page<User>, AdminError> {
-        Ok(self.users().list(query).await?)
+    pub async fn list_users(&self, query: &UserQuery) -> Result<Page<User>, AdminError> {
+        Ok(self.users.list(query).await?)
     }
 
     /// The user `id`.
     ///
     /// # Errors
     /// [`AdminError::UserNotFound`], or a store failure.
-    pub async fn admin_user(&self, id: i64) -> Result<User, AdminError> {
+    pub async fn user(&self, id: i64) -> Result<User, AdminError> {
         self.target(id).await
     }
 
@@ -222,7 +235,7 @@ impl Latchkey {
     /// # Errors
     /// [`AdminError::Invalid`], [`AuthError::UsernameTaken`],
     /// [`AuthError::PasswordInvalid`], the rules, or a store failure.
-    pub async fn admin_create_user(
+    pub async fn create_user(
         &self,
         who: &Acting<'_>,
         username: &str,
@@ -233,11 +246,11 @@ impl Latchkey {
         let username =
             Username::parse(username).map_err(|e| AdminError::Invalid { field: "username", message: e.0 })?;
         let email = Email::parse(email).map_err(|e| AdminError::Invalid { field: "email", message: e.0 })?;
-        let problems = self.settings().password_policy.check(password, username.as_str(), email.as_str());
+        let problems = self.core.settings().password_policy.check(password, username.as_str(), email.as_str());
         if !problems.is_empty() {
             return Err(AuthError::PasswordInvalid(problems).into());
         }
-        let password_hash = self.hasher().hash(password).await.map_err(AuthError::from)?;
+        let password_hash = self.hasher.hash(password).await.map_err(AuthError::from)?;
         let new = NewUser {
             username,
             email_verified: !email.as_str().is_empty(),
@@ -248,11 +261,11 @@ impl Latchkey {
             is_staff: false,
             is_superuser: false,
         };
-        let user = match self.users().create(&new, self.clock().now()).await {
+        let user = match self.users.create(&new, self.core.clock().now()).await {
             Err(UserStoreError::Duplicate) => return Err(AuthError::UsernameTaken.into()),
             other => other?,
         };
-        self.audit(who.event(self, "user_created", &user)).await;
+        self.core.audit(who.event(&self.core, "user_created", &user)).await;
         Ok(user)
     }
 
@@ -263,19 +276,14 @@ impl Latchkey {
     /// [`AdminError::Refused`] (a rule, or the last active superuser),
     /// [`AdminError::UserNotFound`], [`AuthError::ReauthenticationRequired`],
     /// or a store failure.
-    pub async fn admin_update_user(
-        &self,
-        who: &Acting<'_>,
-        id: i64,
-        changes: &UserChanges,
-    ) -> Result<User, AdminError> {
+    pub async fn update_user(&self, who: &Acting<'_>, id: i64, changes: &UserChanges) -> Result<User, AdminError> {
         self.authorize_change(who).await?;
         let target = self.target(id).await?;
         check_change(who.actor(), &target, changes).map_err(AdminError::Refused)?;
         if changes.is_empty() {
             return Ok(target);
         }
-        let updated = match self.users().update(id, changes).await? {
+        let updated = match self.users.update(id, changes).await? {
             UserUpdate::Updated(u) => u,
             UserUpdate::NotFound => return Err(AdminError::UserNotFound),
             UserUpdate::LastSuperuser => return Err(AdminError::Refused(LAST_SUPERUSER)),
@@ -285,9 +293,9 @@ impl Latchkey {
             (false, true) => "user_activated",
             _ => "user_changed",
         };
-        self.audit(who.event(self, kind, &updated).detail(describe(changes))).await;
+        self.core.audit(who.event(&self.core, kind, &updated).detail(describe(changes))).await;
         if target.is_active && !updated.is_active {
-            self.revoke_user_sessions(&updated, &format!("deactivation by {}", who.name())).await?;
+            self.sessions.revoke_user_sessions(&updated, &format!("deactivation by {}", who.name())).await?;
         }
         Ok(updated)
     }
@@ -298,26 +306,23 @@ impl Latchkey {
     /// # Errors
     /// [`AuthError::PasswordInvalid`], the rules, [`AdminError::UserNotFound`],
     /// [`AuthError::ReauthenticationRequired`], or a store failure.
-    pub async fn admin_set_password(
-        &self,
-        who: &Acting<'_>,
-        id: i64,
-        password: &RawPassword,
-    ) -> Result<u64, AdminError> {
+    pub async fn set_password(&self, who: &Acting<'_>, id: i64, password: &RawPassword) -> Result<u64, AdminError> {
         self.authorize_change(who).await?;
         let target = self.target(id).await?;
         check_set_password(who.actor(), &target).map_err(AdminError::Refused)?;
-        let problems = self.settings().password_policy.check(password, &target.username, &target.email);
+        let problems = self.core.settings().password_policy.check(password, &target.username, &target.email);
         if !problems.is_empty() {
             return Err(AuthError::PasswordInvalid(problems).into());
         }
-        let hash = self.hasher().hash(password).await.map_err(AuthError::from)?;
-        if !self.users().set_password_hash(id, &hash).await? {
+        let hash = self.hasher.hash(password).await.map_err(AuthError::from)?;
+        if !self.users.set_password_hash(id, &hash).await? {
             return Err(AdminError::UserNotFound);
         }
-        self.audit(who.event(self, "password_changed", &target).detail(format!("set by {}", who.name()))).await;
-        self.notify_password_changed(&target, "by an administrator").await?;
-        Ok(self.revoke_user_sessions(&target, &format!("a password set by {}", who.name())).await?)
+        self.core
+            .audit(who.event(&self.core, "password_changed", &target).detail(format!("set by {}", who.name())))
+            .await;
+        self.mail.notify_password_changed(&target, "by an administrator").await?;
+        Ok(self.sessions.revoke_user_sessions(&target, &format!("a password set by {}", who.name())).await?)
     }
 
     /// Removes every second factor of user `id` (a lost device) and ends all
@@ -326,15 +331,19 @@ impl Latchkey {
     /// # Errors
     /// The rules, [`AdminError::UserNotFound`],
     /// [`AuthError::ReauthenticationRequired`], or a store failure.
-    pub async fn admin_reset_factors(&self, who: &Acting<'_>, id: i64) -> Result<bool, AdminError> {
+    pub async fn reset_factors(&self, who: &Acting<'_>, id: i64) -> Result<bool, AdminError> {
         self.authorize_change(who).await?;
         let target = self.target(id).await?;
         check_reset_factors(who.actor(), &target).map_err(AdminError::Refused)?;
-        if !self.mfa().reset(id).await? {
+        if !self.mfa.reset(id).await? {
             return Ok(false);
         }
-        self.audit(who.event(self, "mfa_disabled", &target).detail(format!("reset by {}", who.name()))).await;
-        self.revoke_user_sessions(&target, &format!("a reset of the second factors by {}", who.name())).await?;
+        self.core
+            .audit(who.event(&self.core, "mfa_disabled", &target).detail(format!("reset by {}", who.name())))
+            .await;
+        self.sessions
+            .revoke_user_sessions(&target, &format!("a reset of the second factors by {}", who.name()))
+            .await?;
         Ok(true)
     }
 
@@ -343,17 +352,13 @@ impl Latchkey {
     ///
     /// # Errors
     /// [`AdminError::UserNotFound`], or a store failure.
-    pub async fn admin_user_sessions(
-        &self,
-        id: i64,
-        caller: Option<&Session>,
-    ) -> Result<Vec<AdminSession>, AdminError> {
+    pub async fn user_sessions(&self, id: i64, caller: Option<&Session>) -> Result<Vec<AdminSession>, AdminError> {
         let target = self.target(id).await?;
         let current = match caller {
             Some(s) => s.key_hash().await?,
             None => None,
         };
-        let sessions = self.sessions_of(&target, current.as_ref()).await?;
+        let sessions = self.sessions.sessions_of(&target, current.as_ref()).await?;
         let user = Some((target.id, target.username));
         Ok(sessions.into_iter().map(|summary| AdminSession { user: user.clone(), user_id: id, summary }).collect())
     }
@@ -363,15 +368,17 @@ impl Latchkey {
     /// # Errors
     /// The rules, [`AdminError::UserNotFound`],
     /// [`AuthError::ReauthenticationRequired`], or a store failure.
-    pub async fn admin_end_user_sessions(&self, who: &Acting<'_>, id: i64) -> Result<u64, AdminError> {
+    pub async fn end_user_sessions(&self, who: &Acting<'_>, id: i64) -> Result<u64, AdminError> {
         self.authorize_change(who).await?;
         let target = self.target(id).await?;
         check_sessions(who.actor(), &target).map_err(AdminError::Refused)?;
-        let ended = self.sessions().delete_user_sessions(target.id, None).await?;
-        self.audit(
-            who.event(self, "sessions_revoked", &target).detail(format!("{ended} session(s) ended by {}", who.name())),
-        )
-        .await;
+        let ended = self.sessions.store.delete_user_sessions(target.id, None).await?;
+        self.core
+            .audit(
+                who.event(&self.core, "sessions_revoked", &target)
+                    .detail(format!("{ended} session(s) ended by {}", who.name())),
+            )
+            .await;
         Ok(ended)
     }
 
@@ -380,21 +387,22 @@ impl Latchkey {
     /// # Errors
     /// [`AuthError::SessionNotFound`] (also for an unknown user), the
     /// rules, [`AuthError::ReauthenticationRequired`], or a store failure.
-    pub async fn admin_end_session(&self, who: &Acting<'_>, id: &AdminSessionId) -> Result<(), AdminError> {
+    pub async fn end_session(&self, who: &Acting<'_>, id: &AdminSessionId) -> Result<(), AdminError> {
         self.authorize_change(who).await?;
-        let target = match self.users().by_id(id.user_id).await? {
+        let target = match self.users.by_id(id.user_id).await? {
             Some(u) => u,
             None => return Err(AuthError::SessionNotFound.into()),
         };
         check_sessions(who.actor(), &target).map_err(AdminError::Refused)?;
-        let key = self.find_session(&target, &id.id).await?;
-        self.sessions().delete(&key).await?;
-        self.audit(who.event(self, "session_ended", &target).detail(format!(
-            "session {} ended by {}",
-            id.id,
-            who.name()
-        )))
-        .await;
+        let key = self.sessions.find_session(&target, &id.id).await?;
+        self.sessions.store.delete(&key).await?;
+        self.core
+            .audit(who.event(&self.core, "session_ended", &target).detail(format!(
+                "session {} ended by {}",
+                id.id,
+                who.name()
+            )))
+            .await;
         Ok(())
     }
 
@@ -403,7 +411,7 @@ impl Latchkey {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn admin_live_sessions(
+    pub async fn live_sessions(
         &self,
         page: PageRequest,
         caller: Option<&Session>,
@@ -412,13 +420,13 @@ impl Latchkey {
             Some(s) => s.key_hash().await?,
             None => None,
         };
-        let records = self.sessions().list_live(self.clock().now(), page).await?;
+        let records = self.sessions.store.list_live(self.core.clock().now(), page).await?;
         let mut names: HashMap<i64, Option<(i64, String)>> = HashMap::new();
         for r in &records.results {
             if let Some(uid) = r.user_id
                 && !names.contains_key(&uid)
             {
-                let user = self.users().by_id(uid).await?.map(|u| (u.id, u.username));
+                let user = self.users.by_id(uid).await?.map(|u| (u.id, u.username));
                 names.insert(uid, user);
             }
         }
@@ -427,7 +435,7 @@ impl Latchkey {
             AdminSession {
                 user: names.get(&user_id).cloned().flatten(),
                 user_id,
-                summary: self.summarize(user_id, r, current.as_ref()),
+                summary: self.sessions.summarize(user_id, r, current.as_ref()),
             }
         }))
     }
@@ -437,12 +445,12 @@ impl Latchkey {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn admin_events(
+    pub async fn events(
         &self,
         user: Option<&str>,
         kind: Option<&str>,
         page: PageRequest,
     ) -> Result<Page<(i64, AuditEvent)>, AdminError> {
-        Ok(self.audit_store().query(user, kind, page).await?)
+        Ok(self.core.audit_store().query(user, kind, page).await?)
     }
 }

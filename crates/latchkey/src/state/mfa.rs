@@ -13,19 +13,40 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
+use std::sync::Arc;
+
 use crate::{
-    Latchkey,
     audit::AuditEvent,
     auth::{AuthError, SecondFactorError},
+    crypto,
     csrf::CsrfToken,
     mfa::{
         MAX_CODE_ATTEMPTS, PENDING_TTL, SETUP_TTL, recovery,
         totp::{TotpRefusal, TotpSecret},
     },
     session::{ClientInfo, Session, Slot},
-    throttle::Throttled,
-    users::User,
+    state::{Core, SessionAuth},
+    throttle::{ThrottleStore, Throttled},
+    users::{User, UserStore},
 };
+
+/// The second factors: TOTP, recovery codes and WebAuthn, what setting
+/// them up and proving them touch.
+#[derive(Clone)]
+pub struct SecondFactors {
+    pub(super) core: Core,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) mfa: Arc<dyn crate::mfa::MfaStore>,
+    pub(super) throttle: Arc<dyn ThrottleStore>,
+    pub(super) sessions: SessionAuth,
+    /// Seals and opens TOTP secrets.
+    pub(super) secret_box: Arc<crypto::SecretBox>,
+    /// Keys stored recovery codes.
+    pub(super) recovery_key: Arc<recovery::RecoveryCodeKey>,
+    /// The WebAuthn relying party, if passkeys can work with these settings.
+    #[cfg(feature = "webauthn")]
+    pub(super) relying_party: Option<Arc<crate::mfa::webauthn::Webauthn>>,
+}
 
 /// A sign-in waiting for its second factor.
 const PENDING: Slot<Pending> = Slot::new("_mfa_pending", PENDING_TTL);
@@ -74,9 +95,9 @@ pub enum FactorUsed {
     Webauthn(String),
 }
 
-impl Latchkey {
+impl SecondFactors {
     fn mfa_event(&self, kind: &str, user: &User, client: Option<std::net::IpAddr>) -> AuditEvent {
-        AuditEvent::new(self.clock().now(), kind).username(&user.username).user_id(user.id).client(client)
+        AuditEvent::new(self.core.clock().now(), kind).username(&user.username).user_id(user.id).client(client)
     }
 
     /// The second factors `user_id` can sign in with (empty: none; a
@@ -86,13 +107,13 @@ impl Latchkey {
     /// Store failures.
     pub async fn mfa_methods(&self, user_id: i64) -> Result<Vec<&'static str>, AuthError> {
         let mut methods = Vec::new();
-        if self.mfa().totp(user_id).await?.is_some() {
+        if self.mfa.totp(user_id).await?.is_some() {
             methods.push("totp");
         }
-        if !self.mfa().webauthn_credentials(user_id).await?.is_empty() {
+        if !self.mfa.webauthn_credentials(user_id).await?.is_empty() {
             methods.push("webauthn");
         }
-        if !methods.is_empty() && self.mfa().recovery_codes_left(user_id).await? > 0 {
+        if !methods.is_empty() && self.mfa.recovery_codes_left(user_id).await? > 0 {
             methods.push("recovery_code");
         }
         Ok(methods)
@@ -104,7 +125,7 @@ impl Latchkey {
     /// # Errors
     /// Store failures.
     pub async fn mfa_setup_required(&self, user: &User) -> Result<bool, AuthError> {
-        Ok(self.settings().mfa_required_for_staff && user.is_staff && self.mfa_methods(user.id).await?.is_empty())
+        Ok(self.core.settings().mfa_required_for_staff && user.is_staff && self.mfa_methods(user.id).await?.is_empty())
     }
 
     /// Starts (or shows again, for 10 minutes) the setup of an authenticator
@@ -115,15 +136,15 @@ impl Latchkey {
     /// [`AuthError::ReauthenticationRequired`], [`SecondFactorError::MfaAlreadyEnabled`],
     /// or a store failure.
     pub async fn totp_setup(&self, user: &User, session: &Session) -> Result<TotpSetup, AuthError> {
-        self.require_recent_authentication(session).await?;
-        if self.mfa().totp(user.id).await?.is_some() {
+        self.sessions.require_recent_authentication(session).await?;
+        if self.mfa.totp(user.id).await?.is_some() {
             return Err(SecondFactorError::MfaAlreadyEnabled.into());
         }
         let secret = match self.pending_setup(session).await? {
             Some(s) => s,
             None => {
                 let s = TotpSecret::generate();
-                SETUP.put(session, &self.secret_box().seal(s.base32().as_bytes())).await?;
+                SETUP.put(session, &self.secret_box.seal(s.base32().as_bytes())).await?;
                 s
             }
         };
@@ -135,7 +156,7 @@ impl Latchkey {
     }
 
     fn open_secret(&self, sealed: &str) -> Option<TotpSecret> {
-        let plain = self.secret_box().open(sealed)?;
+        let plain = self.secret_box.open(sealed)?;
         TotpSecret::from_base32(std::str::from_utf8(&plain).ok()?)
     }
 
@@ -153,8 +174,8 @@ impl Latchkey {
         code: &str,
         client: &ClientInfo,
     ) -> Result<Vec<String>, AuthError> {
-        let now = self.clock().now();
-        if self.mfa().totp(user.id).await?.is_some() {
+        let now = self.core.clock().now();
+        if self.mfa.totp(user.id).await?.is_some() {
             return Err(SecondFactorError::MfaAlreadyEnabled.into());
         }
         let secret = self.pending_setup(session).await?.ok_or(SecondFactorError::MfaSetupExpired)?;
@@ -162,18 +183,18 @@ impl Latchkey {
         let step = secret.verify(code, now, None).map_err(|_| SecondFactorError::InvalidCode)?;
         // Recovery codes come with the first second factor; a passkey
         // registered earlier brought them already.
-        let had_codes = self.mfa().recovery_codes_left(user.id).await? > 0
-            && !self.mfa().webauthn_credentials(user.id).await?.is_empty();
+        let had_codes = self.mfa.recovery_codes_left(user.id).await? > 0
+            && !self.mfa.webauthn_credentials(user.id).await?.is_empty();
         let codes = if had_codes { Vec::new() } else { recovery::generate_set() };
-        let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key().stored_form(c)).collect();
-        let sealed = self.secret_box().seal(secret.base32().as_bytes());
-        if !self.mfa().enable_totp(user.id, &sealed, &stored, now).await? {
+        let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key.stored_form(c)).collect();
+        let sealed = self.secret_box.seal(secret.base32().as_bytes());
+        if !self.mfa.enable_totp(user.id, &sealed, &stored, now).await? {
             return Err(SecondFactorError::MfaAlreadyEnabled.into());
         }
         // The code that activated it cannot sign in as well.
-        self.mfa().use_totp_step(user.id, step, now).await?;
+        self.mfa.use_totp_step(user.id, step, now).await?;
         SETUP.clear(session).await?;
-        self.audit(self.mfa_event("mfa_enabled", user, client.ip).detail("authenticator app")).await;
+        self.core.audit(self.mfa_event("mfa_enabled", user, client.ip).detail("authenticator app")).await;
         Ok(codes)
     }
 
@@ -184,12 +205,13 @@ impl Latchkey {
     /// [`AuthError::ReauthenticationRequired`], [`SecondFactorError::MfaNotEnabled`],
     /// or a store failure.
     pub async fn totp_disable(&self, user: &User, session: &Session, client: &ClientInfo) -> Result<(), AuthError> {
-        self.require_recent_authentication(session).await?;
-        if !self.mfa().disable_totp(user.id).await? {
+        self.sessions.require_recent_authentication(session).await?;
+        if !self.mfa.disable_totp(user.id).await? {
             return Err(SecondFactorError::MfaNotEnabled.into());
         }
         self.drop_codes_without_factor(user).await?;
-        self.audit(self.mfa_event("mfa_disabled", user, client.ip).detail("authenticator app removed by the user"))
+        self.core
+            .audit(self.mfa_event("mfa_disabled", user, client.ip).detail("authenticator app removed by the user"))
             .await;
         Ok(())
     }
@@ -199,7 +221,7 @@ impl Latchkey {
     /// # Errors
     /// Store failures.
     pub async fn recovery_codes_left(&self, user: &User) -> Result<u32, AuthError> {
-        Ok(self.mfa().recovery_codes_left(user.id).await?)
+        Ok(self.mfa.recovery_codes_left(user.id).await?)
     }
 
     /// A fresh set of recovery codes (the old ones stop working). Needs a
@@ -214,14 +236,14 @@ impl Latchkey {
         session: &Session,
         client: &ClientInfo,
     ) -> Result<Vec<String>, AuthError> {
-        self.require_recent_authentication(session).await?;
-        if self.mfa().totp(user.id).await?.is_none() && self.mfa().webauthn_credentials(user.id).await?.is_empty() {
+        self.sessions.require_recent_authentication(session).await?;
+        if self.mfa.totp(user.id).await?.is_none() && self.mfa.webauthn_credentials(user.id).await?.is_empty() {
             return Err(SecondFactorError::MfaNotEnabled.into());
         }
         let codes = recovery::generate_set();
-        let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key().stored_form(c)).collect();
-        self.mfa().replace_recovery_codes(user.id, &stored, self.clock().now()).await?;
-        self.audit(self.mfa_event("recovery_codes_regenerated", user, client.ip)).await;
+        let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key.stored_form(c)).collect();
+        self.mfa.replace_recovery_codes(user.id, &stored, self.core.clock().now()).await?;
+        self.core.audit(self.mfa_event("recovery_codes_regenerated", user, client.ip)).await;
         Ok(codes)
     }
 
@@ -230,7 +252,7 @@ impl Latchkey {
     /// # Errors
     /// Store failures.
     pub async fn webauthn_credentials(&self, user: &User) -> Result<Vec<crate::mfa::WebauthnCredential>, AuthError> {
-        Ok(self.mfa().webauthn_credentials(user.id).await?)
+        Ok(self.mfa.webauthn_credentials(user.id).await?)
     }
 
     /// Renames one of the user's credentials.
@@ -240,7 +262,7 @@ impl Latchkey {
     /// or a store failure.
     pub async fn rename_webauthn_credential(&self, user: &User, id: i64, name: &str) -> Result<String, AuthError> {
         let name = crate::mfa::normalize_name(name).map_err(SecondFactorError::InvalidName)?;
-        if !self.mfa().rename_webauthn_credential(user.id, id, &name).await? {
+        if !self.mfa.rename_webauthn_credential(user.id, id, &name).await? {
             return Err(SecondFactorError::WebauthnCredentialNotFound.into());
         }
         Ok(name)
@@ -259,21 +281,21 @@ impl Latchkey {
         id: i64,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        self.require_recent_authentication(session).await?;
-        let name = self.mfa().webauthn_credentials(user.id).await?.into_iter().find(|c| c.id == id).map(|c| c.name);
-        if !self.mfa().delete_webauthn_credential(user.id, id).await? {
+        self.sessions.require_recent_authentication(session).await?;
+        let name = self.mfa.webauthn_credentials(user.id).await?.into_iter().find(|c| c.id == id).map(|c| c.name);
+        if !self.mfa.delete_webauthn_credential(user.id, id).await? {
             return Err(SecondFactorError::WebauthnCredentialNotFound.into());
         }
         self.drop_codes_without_factor(user).await?;
         let detail = format!("passkey {:?} removed by the user", name.unwrap_or_default());
-        self.audit(self.mfa_event("mfa_disabled", user, client.ip).detail(detail)).await;
+        self.core.audit(self.mfa_event("mfa_disabled", user, client.ip).detail(detail)).await;
         Ok(())
     }
 
     /// Recovery codes stand in for a factor: without any, they go too.
     pub(super) async fn drop_codes_without_factor(&self, user: &User) -> Result<(), AuthError> {
-        if self.mfa().totp(user.id).await?.is_none() && self.mfa().webauthn_credentials(user.id).await?.is_empty() {
-            self.mfa().replace_recovery_codes(user.id, &[], self.clock().now()).await?;
+        if self.mfa.totp(user.id).await?.is_none() && self.mfa.webauthn_credentials(user.id).await?.is_empty() {
+            self.mfa.replace_recovery_codes(user.id, &[], self.core.clock().now()).await?;
         }
         Ok(())
     }
@@ -291,27 +313,27 @@ impl Latchkey {
         methods: &[&'static str],
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let pending = Pending { user: user.id, hash: self.session_auth_hash(user), remember };
+        let pending = Pending { user: user.id, hash: self.sessions.session_auth_hash(user), remember };
         // The row outlives the pending sign-in (5 minutes) only as long
         // as its attempt count matters, so a browser that ran into 429
         // keeps getting it; then the store drops it.
-        let lifetime = PENDING_TTL.max(self.settings().throttle.window);
+        let lifetime = PENDING_TTL.max(self.core.settings().throttle.window);
         session.cycle_anonymous(client, lifetime).await?;
         PENDING.put(session, &pending).await?;
         csrf.rotate();
-        self.audit(self.mfa_event("login_mfa_pending", user, client.ip).detail(methods.join(", "))).await;
+        self.core.audit(self.mfa_event("login_mfa_pending", user, client.ip).detail(methods.join(", "))).await;
         Ok(())
     }
 
     /// Counts one code attempt — for the pending sign-in of `session` (when
     /// given) and for the account — before the code is checked.
     async fn count_code_attempt(&self, session_key: Option<&str>, user: &User) -> Result<(), Throttled> {
-        let policy = &self.settings().throttle;
+        let policy = &self.core.settings().throttle;
         if !policy.enabled {
             return Ok(());
         }
-        let now = self.clock().now();
-        let store = self.throttle();
+        let now = self.core.clock().now();
+        let store = &self.throttle;
         let over = |c: crate::throttle::Counter, limit: u32, scope| {
             (c.failures > limit).then(|| Throttled {
                 scope,
@@ -340,7 +362,7 @@ impl Latchkey {
     /// one that was entered. A stale pending state is removed.
     pub(super) async fn pending_user(&self, session: &Session) -> Result<Option<User>, AuthError> {
         let Some(pending) = PENDING.get(session).await? else { return Ok(None) };
-        match self.users().by_id(pending.user).await? {
+        match self.users.by_id(pending.user).await? {
             Some(u) if self.pending_holds(&pending, &u) => Ok(Some(u)),
             _ => {
                 PENDING.clear(session).await?;
@@ -366,7 +388,7 @@ impl Latchkey {
     /// `user` still holds: the user active, and their password the one that
     /// was entered.
     fn pending_holds(&self, pending: &Pending, user: &User) -> bool {
-        user.is_active && self.verify_session_auth_hash(&pending.hash, user)
+        user.is_active && self.sessions.verify_session_auth_hash(&pending.hash, user)
     }
 
     /// The second step's verify stage of the sign-in pipeline: whether
@@ -403,7 +425,7 @@ impl Latchkey {
             ) => (tried, "failed"),
             Err(_) => (tried, "error"),
         };
-        self.metrics().second_factor(method, outcome);
+        self.core.metrics().second_factor(method, outcome);
         result
     }
 
@@ -413,13 +435,13 @@ impl Latchkey {
         proof: SecondFactor,
         client: &ClientInfo,
     ) -> Result<(User, FactorUsed, bool), AuthError> {
-        let now = self.clock().now();
+        let now = self.core.clock().now();
         let Some(key) = session.key_hash().await? else {
             return Err(SecondFactorError::MfaNotPending.into());
         };
         let pending = PENDING.get(session).await?;
         let named = match &pending {
-            Some(p) => self.users().by_id(p.user).await?,
+            Some(p) => self.users.by_id(p.user).await?,
             None => None,
         };
         let (Some(pending), Some(named)) = (pending, named) else {
@@ -447,25 +469,27 @@ impl Latchkey {
             SecondFactor::Credential(_) => return Err(SecondFactorError::WebauthnUnavailable.into()),
         };
         let Some(used) = used else {
-            self.audit(self.mfa_event("mfa_failed", &user, client.ip)).await;
+            self.core.audit(self.mfa_event("mfa_failed", &user, client.ip)).await;
             return Err(refusal);
         };
         let remember = pending.remember;
         PENDING.clear(session).await?;
         if let FactorUsed::RecoveryCode(left) = &used {
-            self.audit(
-                self.mfa_event("recovery_code_used", &user, client.ip).detail(format!("{left} recovery code(s) left")),
-            )
-            .await;
+            self.core
+                .audit(
+                    self.mfa_event("recovery_code_used", &user, client.ip)
+                        .detail(format!("{left} recovery code(s) left")),
+                )
+                .await;
         }
         Ok((user, used, remember))
     }
 
     async fn refuse_if_throttled(&self, session_key: &str) -> Result<(), AuthError> {
-        let policy = &self.settings().throttle;
-        let now = self.clock().now();
+        let policy = &self.core.settings().throttle;
+        let now = self.core.clock().now();
         if policy.enabled
-            && let Some(c) = self.throttle().get(&format!("mfa:session:{session_key}"), now, policy.window).await?
+            && let Some(c) = self.throttle.get(&format!("mfa:session:{session_key}"), now, policy.window).await?
             && c.failures >= MAX_CODE_ATTEMPTS
         {
             let retry_after = (c.window_start + policy.window - now).max(Duration::seconds(1));
@@ -477,20 +501,20 @@ impl Latchkey {
     /// Which factor `code` proves for `user`, marking it used; `None` when
     /// it proves none (wrong, replayed, or a used recovery code).
     async fn check_code(&self, user: &User, code: &str, now: OffsetDateTime) -> Result<Option<FactorUsed>, AuthError> {
-        if let Some(factor) = self.mfa().totp(user.id).await?
+        if let Some(factor) = self.mfa.totp(user.id).await?
             && let Some(secret) = self.open_secret(&factor.sealed_secret)
         {
             match secret.verify(code, now, factor.last_step) {
                 // Stored only if no other request used this step first.
-                Ok(step) if self.mfa().use_totp_step(user.id, step, now).await? => return Ok(Some(FactorUsed::Totp)),
+                Ok(step) if self.mfa.use_totp_step(user.id, step, now).await? => return Ok(Some(FactorUsed::Totp)),
                 Ok(_) | Err(TotpRefusal::Replayed) => return Ok(None),
                 Err(TotpRefusal::Invalid) => {}
             }
         }
-        if let Some(stored) = self.recovery_key().stored_form(code)
-            && self.mfa().use_recovery_code(user.id, &stored, now).await?
+        if let Some(stored) = self.recovery_key.stored_form(code)
+            && self.mfa.use_recovery_code(user.id, &stored, now).await?
         {
-            let left = self.mfa().recovery_codes_left(user.id).await?;
+            let left = self.mfa.recovery_codes_left(user.id).await?;
             return Ok(Some(FactorUsed::RecoveryCode(left)));
         }
         Ok(None)

@@ -1,28 +1,58 @@
-//! The shared state ([`Latchkey`]) and how it is assembled: from stores
-//! given by the caller ([`Latchkey::new`], [`Latchkey::with_cache`]) or from
-//! the URLs in the settings ([`Latchkey::open`]). The authentication flows
-//! on this state are in `state/auth.rs`.
+//! The shared state ([`Latchkey`]), the feature services it is made of,
+//! and how it is assembled: from stores given by the caller
+//! ([`Latchkey::new`], [`Latchkey::with_cache`]) or from the URLs in the
+//! settings ([`Latchkey::open`]).
+//!
+//! Each flow is a method of the one service that owns it, and a service
+//! holds only the stores, keys and settings its flows touch, so its fields
+//! say what a flow may touch. Handlers take the service they need
+//! (`State<Accounts>`: each has [`axum::extract::FromRef`] from
+//! [`Latchkey`]) or reach it through an accessor (`lk.accounts()`). A flow
+//! that needs another feature calls that feature's service, held by name
+//! ([`Accounts`] holds the [`SignIn`] that re-authentication goes through);
+//! nothing calls across through [`Latchkey`].
+//!
+//! | service | flows | file |
+//! | --- | --- | --- |
+//! | [`Core`] | settings, clock, metrics, the audit trail | `core.rs` |
+//! | [`SessionAuth`] | a session's user, auth hash and ids; recent authentication; revocation | `session_auth.rs` |
+//! | [`Passwords`] | a password behind the throttle; device cookies | `passwords.rs` |
+//! | [`Mailing`] | mail-sending limits, keys, the outbox and its sender | `mailing.rs`, `outbox.rs` |
+//! | [`SignIn`] | the sign-in pipeline, every way in | `signin.rs` |
+//! | [`SecondFactors`] | TOTP, recovery codes, WebAuthn; the second step | `mfa.rs`, `webauthn.rs` |
+//! | [`Accounts`] | the user's sessions, re-authentication, password change | `account.rs` |
+//! | [`Recovery`] | password reset by mail | `recovery.rs` |
+//! | [`Registration`] | sign-up, address verification and change | `signup.rs` |
+//! | [`Admin`] | staff and operators on users, sessions, the trail | `admin.rs` |
+//! | [`Oidc`] | OpenID Connect sign-in, linking, unlinking | `oidc.rs` |
 
 mod account;
 mod admin;
-mod auth;
+mod core;
 mod mailing;
 mod mfa;
 mod oidc;
 mod outbox;
+mod passwords;
 mod recovery;
+mod session_auth;
 mod signin;
 mod signup;
 #[cfg(feature = "webauthn")]
 mod webauthn;
 
-pub use account::{Ended, SessionSummary};
+pub use account::{Accounts, Ended, SessionSummary};
 pub(crate) use admin::parse_name;
-pub use admin::{Acting, AdminError, AdminSession, AdminSessionId};
-pub use mfa::{FactorUsed, SecondFactor, TotpSetup};
-pub use oidc::{CallbackParams, OidcError, OidcStarted};
-pub use signin::{Outcome, Proof, SignedIn, Target, WayIn};
-pub use signup::SignedUp;
+pub use admin::{Acting, Admin, AdminError, AdminSession, AdminSessionId};
+pub use core::Core;
+pub use mailing::Mailing;
+pub use mfa::{FactorUsed, SecondFactor, SecondFactors, TotpSetup};
+pub use oidc::{CallbackParams, Oidc, OidcError, OidcStarted};
+pub use passwords::Passwords;
+pub use recovery::Recovery;
+pub use session_auth::SessionAuth;
+pub use signin::{Outcome, Proof, SignIn, SignedIn, Target, WayIn};
+pub use signup::{Registration, SignedUp};
 #[cfg(feature = "webauthn")]
 pub use webauthn::{OPTIONS_PER_CLIENT, Registered};
 
@@ -37,7 +67,7 @@ use crate::{
     clock::Clock,
     crypto,
     keys::KeyStore,
-    mail::{MailTransport, OutboxStore},
+    mail::OutboxStore,
     password::{HashError, PasswordHasher},
     session::SessionStore,
     settings::{Settings, redact_url},
@@ -50,32 +80,20 @@ use crate::{
 const LOGIN_WAYS: [&str; 6] = ["password", "basic", "reauthenticate", "password_change", "passkey", "oidc"];
 
 struct Inner {
-    settings: Settings,
-    sessions: Arc<dyn SessionStore>,
-    users: Arc<dyn UserStore>,
-    throttle: Arc<dyn ThrottleStore>,
-    audit: Arc<dyn AuditStore>,
-    keys: Arc<dyn KeyStore>,
-    outbox: Arc<dyn OutboxStore>,
-    mfa: Arc<dyn crate::mfa::MfaStore>,
-    identities: Arc<dyn crate::oidc::IdentityStore>,
-    #[cfg(feature = "oidc")]
-    idp: crate::idp::IdentityProviders,
-    secret_box: crypto::SecretBox,
-    recovery_key: crate::mfa::recovery::RecoveryCodeKey,
-    #[cfg(feature = "webauthn")]
-    relying_party: Option<crate::mfa::webauthn::Webauthn>,
-    transport: std::sync::RwLock<Arc<dyn MailTransport>>,
-    outbox_wake: tokio::sync::Notify,
+    core: Core,
+    stores: Stores,
     hasher: PasswordHasher,
-    clock: Arc<dyn Clock>,
     cache: Option<(Arc<AuthCache>, Arc<dyn CacheBus>)>,
-    session_hash_macs: Vec<crypto::SaltedHmac>,
-    device_macs: Vec<crypto::SaltedHmac>,
-    session_id_mac: crypto::SaltedHmac,
-    reset_fingerprint_mac: crypto::SaltedHmac,
-    aggregator: crate::audit::Aggregator,
-    metrics: crate::metrics::Metrics,
+    session_auth: SessionAuth,
+    passwords: Passwords,
+    mailing: Mailing,
+    sign_in: SignIn,
+    factors: SecondFactors,
+    accounts: Accounts,
+    recovery: Recovery,
+    registration: Registration,
+    admin: Admin,
+    oidc: Oidc,
 }
 
 /// The connections behind a [`Latchkey`] opened with [`Latchkey::open`],
@@ -141,9 +159,9 @@ pub struct Latchkey(Arc<Inner>);
 impl fmt::Debug for Latchkey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Latchkey")
-            .field("settings", &self.0.settings)
-            .field("sessions", &self.0.sessions)
-            .field("users", &self.0.users)
+            .field("settings", self.settings())
+            .field("sessions", self.sessions())
+            .field("users", self.users())
             .finish_non_exhaustive()
     }
 }
@@ -196,53 +214,137 @@ impl Latchkey {
         let metrics = crate::metrics::Metrics::new();
         metrics.declare(&crate::csrf::CsrfReason::LABELS, &LOGIN_WAYS, &WayIn::ALL.map(WayIn::label));
         hasher.observe_waits(metrics.hash_wait().clone());
-        let Stores { sessions, users, throttle, audit, keys: key_store, outbox, mfa, identities } = stores;
         let transport = crate::mailer::transport_for(&settings.email).map_err(|e| BuildError::Mail(e.to_string()))?;
         // The keys themselves are not kept: only what is derived from them.
         let keys = || std::iter::once(&secret_key).chain(settings.secret_key_fallbacks.iter());
-        let session_hash_macs = crate::auth::session_hash_macs(keys());
-        let device_macs = crate::auth::macs_for(crate::throttle::DEVICE_SALT, keys());
+        let hash_macs: Arc<[_]> = crate::auth::session_hash_macs(keys()).into();
+        let device_macs: Arc<[_]> = crate::auth::macs_for(crate::throttle::DEVICE_SALT, keys()).into();
         // Ids are shown, never verified against older keys: the current key alone.
-        let session_id_mac = crate::auth::macs_for(crate::session::SESSION_ID_SALT, keys()).swap_remove(0);
+        let id_mac = Arc::new(crate::auth::macs_for(crate::session::SESSION_ID_SALT, keys()).swap_remove(0));
         // Reset keys live an hour at most; a key rotation may kill them.
-        let reset_fingerprint_mac = crate::auth::macs_for(recovery::FINGERPRINT_SALT, keys()).swap_remove(0);
+        let reset_fingerprint_mac = Arc::new(crate::auth::macs_for(recovery::FINGERPRINT_SALT, keys()).swap_remove(0));
         // Sealed TOTP secrets open with the current key or a fallback;
         // recovery codes are hashed with the current key (regenerate them
         // after a key rotation).
-        let secret_box = crypto::SecretBox::new(keys().map(|k| k.expose_secret().as_bytes()));
-        let recovery_key = crate::mfa::recovery::RecoveryCodeKey::new(secret_key.expose_secret().as_bytes());
+        let secret_box = Arc::new(crypto::SecretBox::new(keys().map(|k| k.expose_secret().as_bytes())));
+        let recovery_key = Arc::new(crate::mfa::recovery::RecoveryCodeKey::new(secret_key.expose_secret().as_bytes()));
         #[cfg(feature = "webauthn")]
-        let relying_party = crate::mfa::webauthn::relying_party(&settings.webauthn);
+        let relying_party = crate::mfa::webauthn::relying_party(&settings.webauthn).map(Arc::new);
         #[cfg(feature = "oidc")]
-        let idp = crate::idp::IdentityProviders::new(&settings.oidc_providers)
-            .map_err(|e| BuildError::Oidc(e.to_string()))?;
-        Ok(Self(Arc::new(Inner {
-            settings,
-            sessions,
-            users,
-            throttle,
-            audit,
-            keys: key_store,
-            outbox,
-            mfa,
-            identities,
-            #[cfg(feature = "oidc")]
-            idp,
+        let idp = Arc::new(
+            crate::idp::IdentityProviders::new(&settings.oidc_providers)
+                .map_err(|e| BuildError::Oidc(e.to_string()))?,
+        );
+        let core = Core::new(settings, clock, stores.audit.clone(), metrics);
+        let session_auth = SessionAuth {
+            core: core.clone(),
+            store: stores.sessions.clone(),
+            users: stores.users.clone(),
+            hash_macs,
+            id_mac,
+        };
+        let passwords = Passwords {
+            core: core.clone(),
+            users: stores.users.clone(),
+            hasher: hasher.clone(),
+            throttle: stores.throttle.clone(),
+            device_macs,
+        };
+        let mailing = Mailing {
+            core: core.clone(),
+            users: stores.users.clone(),
+            keys: stores.keys.clone(),
+            outbox: stores.outbox.clone(),
+            throttle: stores.throttle.clone(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+            reset_fingerprint_mac,
+            transport: Arc::new(std::sync::RwLock::new(transport)),
+        };
+        let factors = SecondFactors {
+            core: core.clone(),
+            users: stores.users.clone(),
+            mfa: stores.mfa.clone(),
+            throttle: stores.throttle.clone(),
+            sessions: session_auth.clone(),
             secret_box,
             recovery_key,
             #[cfg(feature = "webauthn")]
             relying_party,
-            transport: std::sync::RwLock::new(transport),
-            outbox_wake: tokio::sync::Notify::new(),
+        };
+        let sign_in = SignIn {
+            core: core.clone(),
+            users: stores.users.clone(),
+            passwords: passwords.clone(),
+            factors: factors.clone(),
+            sessions: session_auth.clone(),
+            mail: mailing.clone(),
+        };
+        let accounts = Accounts {
+            core: core.clone(),
+            users: stores.users.clone(),
+            hasher: hasher.clone(),
+            sessions: session_auth.clone(),
+            passwords: passwords.clone(),
+            mail: mailing.clone(),
+            sign_in: sign_in.clone(),
+        };
+        let recovery = Recovery {
+            core: core.clone(),
+            users: stores.users.clone(),
+            hasher: hasher.clone(),
+            keys: stores.keys.clone(),
+            sessions: session_auth.clone(),
+            mail: mailing.clone(),
+        };
+        let registration = Registration {
+            core: core.clone(),
+            users: stores.users.clone(),
+            hasher: hasher.clone(),
+            keys: stores.keys.clone(),
+            outbox: stores.outbox.clone(),
+            sessions: session_auth.clone(),
+            mail: mailing.clone(),
+            sign_in: sign_in.clone(),
+        };
+        let admin = Admin {
+            core: core.clone(),
+            users: stores.users.clone(),
+            hasher: hasher.clone(),
+            mfa: stores.mfa.clone(),
+            sessions: session_auth.clone(),
+            mail: mailing.clone(),
+        };
+        let oidc = Oidc {
+            core: core.clone(),
+            #[cfg(feature = "oidc")]
+            users: stores.users.clone(),
+            identities: stores.identities.clone(),
+            #[cfg(feature = "oidc")]
+            flows: stores.sessions.clone(),
+            sessions: session_auth.clone(),
+            mfa: stores.mfa.clone(),
+            #[cfg(feature = "oidc")]
+            throttle: stores.throttle.clone(),
+            #[cfg(feature = "oidc")]
+            idp,
+            #[cfg(feature = "oidc")]
+            sign_in: sign_in.clone(),
+        };
+        Ok(Self(Arc::new(Inner {
+            core,
+            stores,
             hasher,
-            clock,
             cache,
-            session_hash_macs,
-            device_macs,
-            session_id_mac,
-            reset_fingerprint_mac,
-            aggregator: crate::audit::Aggregator::default(),
-            metrics,
+            session_auth,
+            passwords,
+            mailing,
+            sign_in,
+            factors,
+            accounts,
+            recovery,
+            registration,
+            admin,
+            oidc,
         })))
     }
 
@@ -323,78 +425,6 @@ impl Latchkey {
         Some(CacheSyncThread { stop: Some(stop), thread: Some(thread) })
     }
 
-    /// The stores, e.g. to build a sibling instance on the same data.
-    pub fn stores(&self) -> Stores {
-        Stores {
-            sessions: self.0.sessions.clone(),
-            users: self.0.users.clone(),
-            throttle: self.0.throttle.clone(),
-            audit: self.0.audit.clone(),
-            keys: self.0.keys.clone(),
-            outbox: self.0.outbox.clone(),
-            mfa: self.0.mfa.clone(),
-            identities: self.0.identities.clone(),
-        }
-    }
-
-    /// The accounts at OpenID Connect providers linked to users.
-    pub fn identities(&self) -> &Arc<dyn crate::oidc::IdentityStore> {
-        &self.0.identities
-    }
-
-    /// The configured OpenID Connect providers' client.
-    #[cfg(feature = "oidc")]
-    pub(crate) fn idp(&self) -> &crate::idp::IdentityProviders {
-        &self.0.idp
-    }
-
-    /// The second factors.
-    pub fn mfa(&self) -> &Arc<dyn crate::mfa::MfaStore> {
-        &self.0.mfa
-    }
-
-    /// Seals and opens TOTP secrets.
-    pub(crate) fn secret_box(&self) -> &crypto::SecretBox {
-        &self.0.secret_box
-    }
-
-    /// Keys stored recovery codes.
-    pub(crate) fn recovery_key(&self) -> &crate::mfa::recovery::RecoveryCodeKey {
-        &self.0.recovery_key
-    }
-
-    /// The WebAuthn relying party, if passkeys can work with these settings.
-    #[cfg(feature = "webauthn")]
-    pub(crate) fn relying_party(&self) -> Option<&crate::mfa::webauthn::Webauthn> {
-        self.0.relying_party.as_ref()
-    }
-
-    /// The single-use keys.
-    pub fn keys(&self) -> &Arc<dyn KeyStore> {
-        &self.0.keys
-    }
-
-    /// The outbox.
-    pub fn outbox(&self) -> &Arc<dyn OutboxStore> {
-        &self.0.outbox
-    }
-
-    /// How mail leaves (from `email.backend`).
-    pub fn mail_transport(&self) -> Arc<dyn MailTransport> {
-        self.0.transport.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
-    }
-
-    /// Replaces the mail transport, e.g. with a
-    /// [`crate::mailer::MemoryTransport`] in tests.
-    pub fn set_mail_transport(&self, transport: Arc<dyn MailTransport>) {
-        *self.0.transport.write().unwrap_or_else(std::sync::PoisonError::into_inner) = transport;
-    }
-
-    /// The audit store.
-    pub fn audit_store(&self) -> &Arc<dyn AuditStore> {
-        &self.0.audit
-    }
-
     /// Opens the database of `settings.database_url` (and Redis, when
     /// `session_store_url` is set), refuses an unmigrated schema, and takes
     /// the secret key from the settings or the database.
@@ -468,36 +498,6 @@ impl Latchkey {
         ))
     }
 
-    /// Settings.
-    pub fn settings(&self) -> &Settings {
-        &self.0.settings
-    }
-
-    /// The session store.
-    pub fn sessions(&self) -> &Arc<dyn SessionStore> {
-        &self.0.sessions
-    }
-
-    /// The user store.
-    pub fn users(&self) -> &Arc<dyn UserStore> {
-        &self.0.users
-    }
-
-    /// The failed-attempt counters.
-    pub fn throttle(&self) -> &Arc<dyn ThrottleStore> {
-        &self.0.throttle
-    }
-
-    /// The password hasher.
-    pub fn hasher(&self) -> &PasswordHasher {
-        &self.0.hasher
-    }
-
-    /// This instance's metrics.
-    pub fn metrics(&self) -> &crate::metrics::Metrics {
-        &self.0.metrics
-    }
-
     /// The metrics in the Prometheus text format, with what is a state
     /// rather than an event read now: the live sessions (a query, reused
     /// for [`crate::metrics::ACTIVE_SESSIONS_TTL`]), the outbox's backlog,
@@ -531,38 +531,136 @@ impl Latchkey {
         self.metrics().render(snapshot)
     }
 
+    /// The stores, e.g. to build a sibling instance on the same data.
+    pub fn stores(&self) -> Stores {
+        self.0.stores.clone()
+    }
+
+    /// Settings.
+    pub fn settings(&self) -> &Settings {
+        self.0.core.settings()
+    }
+
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.0.clock
+        self.0.core.clock()
     }
 
-    /// Session-auth-hash HMACs: the secret key's first, then each fallback's.
-    pub(crate) fn session_hash_macs(&self) -> &[crypto::SaltedHmac] {
-        &self.0.session_hash_macs
+    /// This instance's metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        self.0.core.metrics()
     }
 
-    /// Unauthenticated rejections counted since the last audit flush.
-    pub(crate) fn aggregator(&self) -> &crate::audit::Aggregator {
-        &self.0.aggregator
+    /// The session store.
+    pub fn sessions(&self) -> &Arc<dyn SessionStore> {
+        &self.0.stores.sessions
     }
 
-    /// The HMAC behind the session ids users see.
-    pub(crate) fn session_id_mac(&self) -> &crypto::SaltedHmac {
-        &self.0.session_id_mac
+    /// The user store.
+    pub fn users(&self) -> &Arc<dyn UserStore> {
+        &self.0.stores.users
     }
 
-    /// The HMAC that binds a reset key to the account's state.
-    pub(crate) fn reset_fingerprint_mac(&self) -> &crypto::SaltedHmac {
-        &self.0.reset_fingerprint_mac
+    /// The failed-attempt counters.
+    pub fn throttle(&self) -> &Arc<dyn ThrottleStore> {
+        &self.0.stores.throttle
     }
 
-    /// Wakes the outbox sender (something was just enqueued).
-    pub(crate) fn outbox_wake(&self) -> &tokio::sync::Notify {
-        &self.0.outbox_wake
+    /// The audit store.
+    pub fn audit_store(&self) -> &Arc<dyn AuditStore> {
+        &self.0.stores.audit
     }
 
-    /// Device-cookie HMACs: the secret key's first, then each fallback's.
-    pub(crate) fn device_macs(&self) -> &[crypto::SaltedHmac] {
-        &self.0.device_macs
+    /// The single-use keys.
+    pub fn keys(&self) -> &Arc<dyn KeyStore> {
+        &self.0.stores.keys
+    }
+
+    /// The outbox.
+    pub fn outbox(&self) -> &Arc<dyn OutboxStore> {
+        &self.0.stores.outbox
+    }
+
+    /// The second factors' store.
+    pub fn mfa(&self) -> &Arc<dyn crate::mfa::MfaStore> {
+        &self.0.stores.mfa
+    }
+
+    /// The accounts at OpenID Connect providers linked to users.
+    pub fn identities(&self) -> &Arc<dyn crate::oidc::IdentityStore> {
+        &self.0.stores.identities
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.0.hasher
+    }
+
+    /// Settings, clock, metrics and the audit trail.
+    pub fn core(&self) -> &Core {
+        &self.0.core
+    }
+
+    /// A session's user, auth hash and ids; recent authentication; revocation.
+    pub fn session_auth(&self) -> &SessionAuth {
+        &self.0.session_auth
+    }
+
+    /// Checking passwords; device cookies.
+    pub fn passwords(&self) -> &Passwords {
+        &self.0.passwords
+    }
+
+    /// Mail: the outbox and its sender, the transport.
+    pub fn mailing(&self) -> &Mailing {
+        &self.0.mailing
+    }
+
+    /// The sign-in pipeline.
+    pub fn signin(&self) -> &SignIn {
+        &self.0.sign_in
+    }
+
+    /// The second factors.
+    pub fn factors(&self) -> &SecondFactors {
+        &self.0.factors
+    }
+
+    /// The signed-in user's own account.
+    pub fn accounts(&self) -> &Accounts {
+        &self.0.accounts
+    }
+
+    /// Password reset by mail.
+    pub fn recovery(&self) -> &Recovery {
+        &self.0.recovery
+    }
+
+    /// Sign-up and the account's address.
+    pub fn registration(&self) -> &Registration {
+        &self.0.registration
+    }
+
+    /// The admin's flows.
+    pub fn admin(&self) -> &Admin {
+        &self.0.admin
+    }
+
+    /// OpenID Connect.
+    pub fn oidc(&self) -> &Oidc {
+        &self.0.oidc
     }
 }
+
+/// A service's debug form names it only: services hold keys.
+macro_rules! debug_by_name {
+    ($($service:ident),* $(,)?) => {
+        $(impl fmt::Debug for $service {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($service)).finish_non_exhaustive()
+            }
+        })*
+    };
+}
+
+debug_by_name! { Core, SessionAuth, Passwords, Mailing, SignIn, SecondFactors, Accounts, Recovery, Registration, Admin, Oidc }

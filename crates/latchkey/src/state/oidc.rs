@@ -9,13 +9,15 @@
 //! SPA: signed in (or at the second-factor step) on `next`, or
 //! `?loginError=<code>` with the reason in the audit trail.
 
+use std::sync::Arc;
+
 use crate::{
-    Latchkey,
     audit::AuditEvent,
     auth::AuthError,
-    oidc::{Failure, Identity},
+    oidc::{Failure, Identity, IdentityStore},
     session::{ClientInfo, Session},
     settings::{CookieSettings, OidcProvider, SameSite},
+    state::{Core, SessionAuth},
     users::User,
 };
 #[cfg(feature = "oidc")]
@@ -23,17 +25,39 @@ use crate::{
     crypto::constant_time_eq,
     csrf::CsrfToken,
     oidc::{FLOW_TTL, Flow, NewIdentity, STARTS_PER_CLIENT, VerifiedClaims, base_username, profile_name},
-    session::Slot,
+    session::{SessionStore, Slot},
     settings::Signup,
-    state::{Outcome, Proof, Target, WayIn},
-    throttle::{Throttled, client_key},
-    users::{Email, NewUser, UserStoreError, Username, admin::MAX_NAME_CHARS},
+    state::{Outcome, Proof, SignIn, Target, WayIn},
+    throttle::{ThrottleStore, Throttled, client_key},
+    users::{Email, NewUser, UserStore, UserStoreError, Username, admin::MAX_NAME_CHARS},
 };
 
 /// A flow record: a short-lived anonymous record of its own, held by the
 /// flow cookie (never the browser's session, which a sign-in replaces).
 #[cfg(feature = "oidc")]
 const FLOW: Slot<Flow> = Slot::new("oidc_flow", FLOW_TTL);
+
+/// Signing in with a provider, linking and unlinking: what they touch.
+#[derive(Clone)]
+pub struct Oidc {
+    pub(super) core: Core,
+    #[cfg(feature = "oidc")]
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) identities: Arc<dyn IdentityStore>,
+    /// Flow records are short-lived records of the session store.
+    #[cfg(feature = "oidc")]
+    pub(super) flows: Arc<dyn SessionStore>,
+    pub(super) sessions: SessionAuth,
+    /// Unlinking must leave a way in: a passkey counts.
+    pub(super) mfa: Arc<dyn crate::mfa::MfaStore>,
+    #[cfg(feature = "oidc")]
+    pub(super) throttle: Arc<dyn ThrottleStore>,
+    #[cfg(feature = "oidc")]
+    pub(super) idp: Arc<crate::idp::IdentityProviders>,
+    /// A provider's redirect back is a way in.
+    #[cfg(feature = "oidc")]
+    pub(super) sign_in: SignIn,
+}
 
 /// A started flow: where to send the browser, and the flow cookie's value.
 #[derive(Debug)]
@@ -88,15 +112,15 @@ impl From<crate::error::StoreError> for OidcError {
     }
 }
 
-impl Latchkey {
+impl Oidc {
     /// The configured providers, in the settings' order.
-    pub fn oidc_providers(&self) -> &[OidcProvider] {
-        &self.settings().oidc_providers
+    pub fn providers(&self) -> &[OidcProvider] {
+        &self.core.settings().oidc_providers
     }
 
     /// The provider with this id.
-    pub fn oidc_provider(&self, id: &str) -> Option<&OidcProvider> {
-        self.oidc_providers().iter().find(|p| p.id == id)
+    pub fn provider(&self, id: &str) -> Option<&OidcProvider> {
+        self.providers().iter().find(|p| p.id == id)
     }
 
     /// The flow cookie: HttpOnly, the session cookie's `Secure` and prefix,
@@ -104,8 +128,8 @@ impl Latchkey {
     /// cookie must have `Path=/`), and SameSite=Lax (None where the session
     /// cookie is None): it must come back on the provider's cross-site
     /// redirect, which a Strict cookie would not.
-    pub fn oidc_flow_cookie(&self) -> CookieSettings {
-        let session = &self.settings().session.cookie;
+    pub fn flow_cookie(&self) -> CookieSettings {
+        let session = &self.core.settings().session.cookie;
         let host_only = session.name.starts_with("__Host-");
         CookieSettings {
             name: format!("{}latchkey_oidc", if host_only { "__Host-" } else { "" }),
@@ -123,7 +147,7 @@ impl Latchkey {
     /// # Errors
     /// Store failures.
     pub async fn identities_of(&self, user: &User) -> Result<Vec<Identity>, OidcError> {
-        Ok(self.identities().list(user.id).await?)
+        Ok(self.identities.list(user.id).await?)
     }
 
     /// Unlinks identity `id` of the user signed in on `session` (a recent
@@ -140,36 +164,37 @@ impl Latchkey {
         id: i64,
         client: &ClientInfo,
     ) -> Result<(), OidcError> {
-        self.require_recent_authentication(session).await?;
-        let identities = self.identities().list(user.id).await?;
+        self.sessions.require_recent_authentication(session).await?;
+        let identities = self.identities.list(user.id).await?;
         let Some(identity) = identities.iter().find(|i| i.id == id) else {
             return Err(OidcError::IdentityNotFound);
         };
         let password = !user.password_hash.is_empty() && !user.password_hash.starts_with('!');
-        let passkeys = !self.mfa().webauthn_credentials(user.id).await?.is_empty();
+        let passkeys = !self.mfa.webauthn_credentials(user.id).await?.is_empty();
         if !password && !passkeys && identities.len() == 1 {
             return Err(OidcError::LastSignInMethod);
         }
-        if !self.identities().unlink(user.id, id).await? {
+        if !self.identities.unlink(user.id, id).await? {
             return Err(OidcError::IdentityNotFound);
         }
-        self.audit(
-            AuditEvent::new(self.clock().now(), "oidc_unlinked")
-                .username(&user.username)
-                .user_id(user.id)
-                .client(client.ip)
-                .detail(format!("{} ({})", identity.provider, identity.email)),
-        )
-        .await;
+        self.core
+            .audit(
+                AuditEvent::new(self.core.clock().now(), "oidc_unlinked")
+                    .username(&user.username)
+                    .user_id(user.id)
+                    .client(client.ip)
+                    .detail(format!("{} ({})", identity.provider, identity.email)),
+            )
+            .await;
         Ok(())
     }
 }
 
 #[cfg(feature = "oidc")]
-impl Latchkey {
+impl Oidc {
     /// Where the browser lands after a callback: `path` on the SPA's origin.
     fn on_frontend(&self, path: &str) -> String {
-        format!("{}{path}", self.settings().accounts.frontend_url)
+        format!("{}{path}", self.core.settings().accounts.frontend_url)
     }
 
     /// Starts a sign-in (or, with `link_user`, linking from the Account
@@ -181,41 +206,43 @@ impl Latchkey {
     /// # Errors
     /// [`OidcError::UnknownProvider`], [`OidcError::Throttled`],
     /// [`OidcError::Failed`] (`provider_unavailable`), or a store failure.
-    pub async fn oidc_start(
+    pub async fn start(
         &self,
         id: &str,
         next: Option<&str>,
         link_user: Option<&User>,
         client: &ClientInfo,
     ) -> Result<OidcStarted, OidcError> {
-        let provider = self.oidc_provider(id).ok_or(OidcError::UnknownProvider)?;
+        let provider = self.provider(id).ok_or(OidcError::UnknownProvider)?;
         if link_user.is_none() {
             self.count_oidc_start(client).await?;
         }
         let next = next.and_then(crate::oidc::safe_next);
-        let started =
-            self.idp().authorize(provider, &self.settings().oidc_redirect_uri(id), next, link_user.map(|u| u.id)).await;
+        let started = self
+            .idp
+            .authorize(provider, &self.core.settings().oidc_redirect_uri(id), next, link_user.map(|u| u.id))
+            .await;
         let authorization = match started {
             Ok(a) => a,
             Err(e) => {
-                self.audit(self.oidc_event("oidc_failed", client, link_user).detail(format!("{id}: {e}"))).await;
+                self.core.audit(self.oidc_event("oidc_failed", client, link_user).detail(format!("{id}: {e}"))).await;
                 return Err(OidcError::Failed(Failure::ProviderUnavailable));
             }
         };
-        let key = FLOW.put_record(self.sessions().as_ref(), self.clock().now(), client, &authorization.flow).await?;
+        let key = FLOW.put_record(self.flows.as_ref(), self.core.clock().now(), client, &authorization.flow).await?;
         Ok(OidcStarted { location: authorization.url, flow_key: key.expose().to_owned() })
     }
 
     /// Counts an anonymous start of `client`; [`OidcError::Throttled`] past
     /// [`STARTS_PER_CLIENT`] per throttle window (a store failure stays one).
     async fn count_oidc_start(&self, client: &ClientInfo) -> Result<(), OidcError> {
-        let policy = &self.settings().throttle;
+        let policy = &self.core.settings().throttle;
         if !policy.enabled {
             return Ok(());
         }
-        let now = self.clock().now();
+        let now = self.core.clock().now();
         let key = format!("oidc:ip:{}", client_key(client.ip));
-        let c = self.throttle().record_failure(&key, now, policy.window).await?;
+        let c = self.throttle.record_failure(&key, now, policy.window).await?;
         if c.failures > STARTS_PER_CLIENT {
             let retry_after = (c.window_start + policy.window - now).max(time::Duration::SECOND);
             return Err(OidcError::Throttled(Throttled { scope: "client", retry_after }));
@@ -227,7 +254,7 @@ impl Latchkey {
     /// store: of two callbacks with one key, at most one gets it.
     async fn take_flow(&self, key: Option<&str>) -> Result<Option<Flow>, AuthError> {
         let Some(key) = key else { return Ok(None) };
-        Ok(FLOW.take_record(self.sessions().as_ref(), self.clock().now(), key).await?)
+        Ok(FLOW.take_record(self.flows.as_ref(), self.core.clock().now(), key).await?)
     }
 
     /// The provider's redirect back. Whatever happens, the answer is a
@@ -236,7 +263,7 @@ impl Latchkey {
     /// # Errors
     /// Store and hasher failures only: everything the browser or the
     /// provider can cause is a redirect with `?loginError=`.
-    pub async fn oidc_callback(
+    pub async fn callback(
         &self,
         id: &str,
         params: &CallbackParams,
@@ -261,14 +288,14 @@ impl Latchkey {
                         "sign-in with this provider cannot work: its settings and its registration at the provider disagree (docs/oidc.md)");
                 }
                 let event = if failure == Failure::StateInvalid { "oidc_callback_refused" } else { "oidc_failed" };
-                self.audit(self.oidc_event(event, client, None).detail(format!("{id}: {failure}: {why}"))).await;
+                self.core.audit(self.oidc_event(event, client, None).detail(format!("{id}: {failure}: {why}"))).await;
                 let page = if linking { "/account?linkError=" } else { "/?loginError=" };
                 (self.on_frontend(&format!("{page}{}", failure.code())), "failed")
             }
             Err(Refusal::Auth(e)) => return Err(e),
         };
         if !linking {
-            self.metrics().login("oidc", outcome);
+            self.core.metrics().login("oidc", outcome);
         }
         Ok(location)
     }
@@ -293,7 +320,7 @@ impl Latchkey {
         if flow.provider != id || !state_ok {
             return Err(fail(Failure::StateInvalid, "the state does not match the sign-in started in this browser"));
         }
-        let provider = self.oidc_provider(id).ok_or_else(|| fail(Failure::StateInvalid, "provider removed"))?;
+        let provider = self.provider(id).ok_or_else(|| fail(Failure::StateInvalid, "provider removed"))?;
         if let Some(error) = &params.error {
             let described: String = params.error_description.as_deref().unwrap_or("").chars().take(200).collect();
             let failure = match error.as_str() {
@@ -307,12 +334,12 @@ impl Latchkey {
             let error: String = error.chars().take(64).collect();
             return Err(Refusal::Failed(failure, format!("the provider answered {error:?} {described:?}")));
         }
-        self.idp().check_iss(provider, params.iss.as_deref()).await.map_err(idp_refusal)?;
+        self.idp.check_iss(provider, params.iss.as_deref()).await.map_err(idp_refusal)?;
         let code =
             params.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| fail(Failure::ProviderError, "no code"))?;
         let claims = self
-            .idp()
-            .exchange(provider, &self.settings().oidc_redirect_uri(id), code, &flow)
+            .idp
+            .exchange(provider, &self.core.settings().oidc_redirect_uri(id), code, &flow)
             .await
             .map_err(idp_refusal)?;
         if let Some(user_id) = flow.link_user {
@@ -321,7 +348,7 @@ impl Latchkey {
         let user = self.user_for_identity(provider, &claims, client).await?;
         let proof = Proof::Vouched { user, by: format!("provider {id}") };
         let target = Target::Session { session, csrf, remember: true };
-        match self.sign_in(WayIn::Oidc, proof, target, client).await {
+        match self.sign_in.sign_in(WayIn::Oidc, proof, target, client).await {
             // Signed in, or the session holds the pending sign-in and the
             // SPA shows the second step where it lands.
             Ok(Outcome::SignedIn(_) | Outcome::SecondFactor { .. }) => {}
@@ -339,27 +366,29 @@ impl Latchkey {
         session: &Session,
         client: &ClientInfo,
     ) -> Result<String, Refusal> {
-        let user = self.session_user(session).await.map_err(Refusal::Auth)?;
+        let user = self.sessions.session_user(session).await.map_err(Refusal::Auth)?;
         let Some(user) = user.filter(|u| u.id == user_id) else {
             return Err(Refusal::Failed(Failure::LinkInvalid, "the user who started linking is not signed in".into()));
         };
-        let existing = self.identities().find(&provider.id, &claims.issuer, &claims.subject).await.map_err(auth)?;
+        let existing = self.identities.find(&provider.id, &claims.issuer, &claims.subject).await.map_err(auth)?;
         match existing {
             Some(i) if i.user_id == user.id => {}
             Some(_) => {
                 return Err(Refusal::Failed(Failure::IdentityTaken, "that provider account is another user's".into()));
             }
             None => {
-                let linked = self.identities().link(&new_identity(provider, claims, user.id), self.clock().now()).await;
+                let linked =
+                    self.identities.link(&new_identity(provider, claims, user.id), self.core.clock().now()).await;
                 if linked.map_err(auth)?.is_none() {
                     return Err(Refusal::Failed(Failure::IdentityTaken, "linked by another user meanwhile".into()));
                 }
-                self.audit(self.oidc_event("oidc_linked", client, Some(&user)).detail(format!(
-                    "{} ({})",
-                    provider.id,
-                    claims.email.as_deref().unwrap_or("")
-                )))
-                .await;
+                self.core
+                    .audit(self.oidc_event("oidc_linked", client, Some(&user)).detail(format!(
+                        "{} ({})",
+                        provider.id,
+                        claims.email.as_deref().unwrap_or("")
+                    )))
+                    .await;
             }
         }
         Ok(self.on_frontend(&format!("/account?linked={}", provider.id)))
@@ -375,39 +404,40 @@ impl Latchkey {
         claims: &VerifiedClaims,
         client: &ClientInfo,
     ) -> Result<User, Refusal> {
-        let now = self.clock().now();
+        let now = self.core.clock().now();
         if let Some(identity) =
-            self.identities().find(&provider.id, &claims.issuer, &claims.subject).await.map_err(auth)?
+            self.identities.find(&provider.id, &claims.issuer, &claims.subject).await.map_err(auth)?
         {
-            let user = self.users().by_id(identity.user_id).await.map_err(|e| Refusal::Auth(e.into()))?;
+            let user = self.users.by_id(identity.user_id).await.map_err(|e| Refusal::Auth(e.into()))?;
             let Some(user) = user.filter(|u| u.is_active) else {
                 return Err(Refusal::Failed(
                     Failure::AccountInactive,
                     format!("identity {} of an inactive account", identity.id),
                 ));
             };
-            self.identities().record_use(identity.id, now).await.map_err(auth)?;
+            self.identities.record_use(identity.id, now).await.map_err(auth)?;
             return Ok(user);
         }
         let email = claims.email.as_deref().and_then(|e| Email::parse(e).ok()).filter(|e| !e.as_str().is_empty());
         if let Some(email) = &email
-            && self.users().any_with_email(email.as_str()).await.map_err(|e| Refusal::Auth(e.into()))?
+            && self.users.any_with_email(email.as_str()).await.map_err(|e| Refusal::Auth(e.into()))?
         {
-            let local = self.users().active_by_email(email.as_str()).await.map_err(|e| Refusal::Auth(e.into()))?;
+            let local = self.users.active_by_email(email.as_str()).await.map_err(|e| Refusal::Auth(e.into()))?;
             let linkable = provider.link_by_verified_email && claims.email_verified;
             return match local.as_slice() {
                 [user] if linkable && user.email_verified => {
                     let linked =
-                        self.identities().link(&new_identity(provider, claims, user.id), now).await.map_err(auth)?;
+                        self.identities.link(&new_identity(provider, claims, user.id), now).await.map_err(auth)?;
                     let Some(identity) = linked else {
                         return Err(Refusal::Failed(Failure::IdentityTaken, "linked meanwhile".into()));
                     };
-                    self.identities().record_use(identity.id, now).await.map_err(auth)?;
-                    self.audit(
-                        self.oidc_event("oidc_linked", client, Some(user))
-                            .detail(format!("{} (by verified address)", provider.id)),
-                    )
-                    .await;
+                    self.identities.record_use(identity.id, now).await.map_err(auth)?;
+                    self.core
+                        .audit(
+                            self.oidc_event("oidc_linked", client, Some(user))
+                                .detail(format!("{} (by verified address)", provider.id)),
+                        )
+                        .await;
                     Ok(user.clone())
                 }
                 _ => Err(Refusal::Failed(
@@ -416,11 +446,12 @@ impl Latchkey {
                 )),
             };
         }
-        let signup_open = provider.auto_signup.unwrap_or(self.settings().accounts.signup == Signup::Open);
+        let signup_open = provider.auto_signup.unwrap_or(self.core.settings().accounts.signup == Signup::Open);
         if !signup_open {
             return Err(Refusal::Failed(Failure::SignupClosed, "no linked account, and sign-up is closed".into()));
         }
-        let mandatory = self.settings().accounts.email_verification == crate::settings::EmailVerification::Mandatory;
+        let mandatory =
+            self.core.settings().accounts.email_verification == crate::settings::EmailVerification::Mandatory;
         if email.is_none() && mandatory {
             return Err(Refusal::Failed(Failure::EmailRequired, "the provider gave no address".into()));
         }
@@ -434,7 +465,7 @@ impl Latchkey {
         email: Email,
         client: &ClientInfo,
     ) -> Result<User, Refusal> {
-        let now = self.clock().now();
+        let now = self.core.clock().now();
         let base = base_username(claims.preferred_username.as_deref(), claims.email.as_deref());
         // An unusable password (Django's "!" prefix): this account signs in
         // through its provider until its owner sets a password by reset.
@@ -447,7 +478,7 @@ impl Latchkey {
                 _ => format!("{base}{}", crate::crypto::random_string(6, b"0123456789")),
             };
             let Ok(username) = Username::parse(&candidate) else { continue };
-            if self.users().by_username(username.as_str()).await.map_err(|e| Refusal::Auth(e.into()))?.is_some() {
+            if self.users.by_username(username.as_str()).await.map_err(|e| Refusal::Auth(e.into()))?.is_some() {
                 continue;
             }
             let new = NewUser {
@@ -460,7 +491,7 @@ impl Latchkey {
                 is_staff: false,
                 is_superuser: false,
             };
-            match self.users().create(&new, now).await {
+            match self.users.create(&new, now).await {
                 Ok(u) => {
                     user = Some(u);
                     break;
@@ -472,26 +503,27 @@ impl Latchkey {
         let Some(user) = user else {
             return Err(Refusal::Failed(Failure::SignupClosed, format!("no free username near {base:?}")));
         };
-        let linked = self.identities().link(&new_identity(provider, claims, user.id), now).await.map_err(auth)?;
+        let linked = self.identities.link(&new_identity(provider, claims, user.id), now).await.map_err(auth)?;
         if linked.is_none() {
             // Two first sign-ins of one provider account raced: the other
             // one's account stands; this one is switched off, not left usable.
-            self.users().set_active(user.id, false).await.map_err(|e| Refusal::Auth(e.into()))?;
+            self.users.set_active(user.id, false).await.map_err(|e| Refusal::Auth(e.into()))?;
             return Err(Refusal::Failed(Failure::IdentityTaken, "a first sign-in raced another".into()));
         }
-        self.audit(
-            AuditEvent::new(now, "signup")
-                .username(&user.username)
-                .user_id(user.id)
-                .client(client.ip)
-                .detail(format!("via {}", provider.id)),
-        )
-        .await;
+        self.core
+            .audit(
+                AuditEvent::new(now, "signup")
+                    .username(&user.username)
+                    .user_id(user.id)
+                    .client(client.ip)
+                    .detail(format!("via {}", provider.id)),
+            )
+            .await;
         Ok(user)
     }
 
     fn oidc_event(&self, name: &str, client: &ClientInfo, user: Option<&User>) -> AuditEvent {
-        let mut e = AuditEvent::new(self.clock().now(), name).client(client.ip);
+        let mut e = AuditEvent::new(self.core.clock().now(), name).client(client.ip);
         if let Some(u) = user {
             e = e.username(&u.username).user_id(u.id);
         }

@@ -5,10 +5,9 @@
 
 use std::time::Duration;
 
-use crate::{
-    Latchkey,
-    mail::{Job, OutboxItem, next_attempt},
-};
+use super::Mailing;
+
+use crate::mail::{Job, OutboxItem, next_attempt};
 
 /// Jobs claimed per round.
 const BATCH: u32 = 20;
@@ -16,11 +15,11 @@ const BATCH: u32 = 20;
 /// jobs); a job enqueued by this instance wakes it at once.
 pub(crate) const OUTBOX_POLL: Duration = Duration::from_secs(1);
 
-impl Latchkey {
+impl Mailing {
     /// How long a claim lasts: a sender that dies leaves its jobs to others
     /// after this. Longer than any one delivery may take.
     fn outbox_lease(&self) -> time::Duration {
-        let t = self.settings().email.timeout.saturating_mul(3).max(Duration::from_secs(60));
+        let t = self.core.settings().email.timeout.saturating_mul(3).max(Duration::from_secs(60));
         time::Duration::try_from(t).unwrap_or(time::Duration::minutes(1))
     }
 
@@ -28,8 +27,8 @@ impl Latchkey {
     /// were claimed. A store failure is logged and the round ends (the
     /// loop tries again).
     pub async fn process_outbox(&self) -> usize {
-        let now = self.clock().now();
-        let items = match self.outbox().claim(now, self.outbox_lease(), BATCH).await {
+        let now = self.core.clock().now();
+        let items = match self.outbox.claim(now, self.outbox_lease(), BATCH).await {
             Ok(items) => items,
             Err(e) => {
                 tracing::warn!(target: "latchkey::mail", error = %e, "cannot claim outbox jobs");
@@ -45,19 +44,19 @@ impl Latchkey {
 
     async fn carry_out(&self, item: OutboxItem) {
         let outcome = match &item.job {
-            Job::Mail(mail) => self.mail_transport().send(mail).await.map_err(|e| e.to_string()),
+            Job::Mail(mail) => self.transport().send(mail).await.map_err(|e| e.to_string()),
             Job::PasswordReset { email } => self.issue_password_resets(email).await.map_err(|e| e.to_string()),
             Job::VerifyEmail { email } => self.issue_verifications(email).await.map_err(|e| e.to_string()),
         };
-        let now = self.clock().now();
+        let now = self.core.clock().now();
         let recorded = match outcome {
-            Ok(()) => self.outbox().done(item.id, now).await,
+            Ok(()) => self.outbox.done(item.id, now).await,
             Err(error) => {
-                let s = &self.settings().email;
+                let s = &self.core.settings().email;
                 let retry_at = next_attempt(now, item.attempts, s.retry_delay, s.max_attempts);
                 let level = if retry_at.is_some() { "retrying" } else { "giving up" };
                 tracing::warn!(target: "latchkey::mail", id = item.id, kind = item.job.kind(), attempts = item.attempts, %error, "outbox job failed; {level}");
-                self.outbox().failed(item.id, &error, retry_at, now).await
+                self.outbox.failed(item.id, &error, retry_at, now).await
             }
         };
         if let Err(e) = recorded {
@@ -70,15 +69,15 @@ impl Latchkey {
     /// a job is enqueued here, and every second otherwise (for retries and
     /// other instances' jobs).
     pub fn run_outbox(&self) -> tokio::task::JoinHandle<()> {
-        let lk = self.clone();
+        let mail = self.clone();
         tokio::spawn(async move {
             loop {
                 // A full batch may mean more is due: go again at once.
-                if lk.process_outbox().await >= BATCH as usize {
+                if mail.process_outbox().await >= BATCH as usize {
                     continue;
                 }
                 tokio::select! {
-                    _ = lk.outbox_wake().notified() => {}
+                    _ = mail.wake.notified() => {}
                     _ = tokio::time::sleep(OUTBOX_POLL) => {}
                 }
             }

@@ -13,30 +13,34 @@
 //! and signs nobody in.
 
 use super::mailing::required_email;
+use std::sync::Arc;
+
 use crate::{
-    Latchkey,
     audit::AuditEvent,
     auth::AuthError,
     crypto::constant_time_eq,
-    keys::{KeyPurpose, OneTimeKey},
+    keys::{KeyPurpose, KeyStore, OneTimeKey},
     mail::{Job, password_reset_mail},
-    password::RawPassword,
-    users::User,
+    password::{PasswordHasher, RawPassword},
+    state::{Core, Mailing, SessionAuth},
+    users::{User, UserStore},
 };
+
+/// Password reset by mail: what it touches.
+#[derive(Clone)]
+pub struct Recovery {
+    pub(super) core: Core,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) hasher: PasswordHasher,
+    pub(super) keys: Arc<dyn KeyStore>,
+    pub(super) sessions: SessionAuth,
+    pub(super) mail: Mailing,
+}
 
 /// The HMAC salt of reset-key fingerprints.
 pub(crate) const FINGERPRINT_SALT: &str = "latchkey.keys.reset_fingerprint";
 
-impl Latchkey {
-    /// What a reset key is bound to: the account's password hash, address
-    /// and last login, under the secret key. Any change kills the key.
-    fn reset_fingerprint(&self, user: &User) -> String {
-        let last_login = user.last_login.map_or(0, time::OffsetDateTime::unix_timestamp);
-        let state =
-            format!("{}\u{0}{}\u{0}{}\u{0}{last_login}", user.id, user.password_hash, user.email.to_lowercase());
-        self.reset_fingerprint_mac().hex(state.as_bytes()).to_string()
-    }
-
+impl Recovery {
     /// Someone asks to reset the password of the accounts using `email`:
     /// counted against the per-address and per-client limits, then queued.
     /// The answer is the same whether or not an account uses the address.
@@ -46,33 +50,8 @@ impl Latchkey {
     /// [`AuthError::RequestsThrottled`] past a limit, or a store failure.
     pub async fn request_password_reset(&self, email: &str, client: Option<std::net::IpAddr>) -> Result<(), AuthError> {
         let email = required_email(email)?;
-        self.count_mail_request("reset", email.as_str(), client).await?;
-        self.enqueue(Job::PasswordReset { email: email.as_str().to_owned() }).await
-    }
-
-    /// The outbox's half of a reset request: a key and a mail for each
-    /// active account using `email` (none for an unknown address).
-    pub(crate) async fn issue_password_resets(&self, email: &str) -> Result<(), AuthError> {
-        let accounts = &self.settings().accounts;
-        for user in self.users().active_by_email(email).await? {
-            let (record, link) = self.mailed_key(
-                KeyPurpose::PasswordReset,
-                user.id,
-                &user.email,
-                self.reset_fingerprint(&user),
-                accounts.password_reset_ttl,
-                &accounts.reset_password_path,
-            );
-            let now = record.created_at;
-            let mail = password_reset_mail(&user.email, &user.username, &link, accounts.password_reset_ttl);
-            self.keys().issue(&record, &mail, now).await?;
-            self.audit(
-                AuditEvent::new(now, "password_reset_sent").username(&user.username).user_id(user.id).detail("by mail"),
-            )
-            .await;
-        }
-        self.outbox_wake().notify_one();
-        Ok(())
+        self.mail.count_mail_request("reset", email.as_str(), client).await?;
+        self.mail.enqueue(Job::PasswordReset { email: email.as_str().to_owned() }).await
     }
 
     /// Sets a new password with a mailed key. The key must be valid (shape,
@@ -91,43 +70,84 @@ impl Latchkey {
         client: Option<std::net::IpAddr>,
     ) -> Result<(), AuthError> {
         let key = OneTimeKey::parse(key).ok_or(AuthError::InvalidKey)?;
-        let now = self.clock().now();
-        let record =
-            self.keys().find(&key.hash(), KeyPurpose::PasswordReset, now).await?.ok_or(AuthError::InvalidKey)?;
+        let now = self.core.clock().now();
+        let record = self.keys.find(&key.hash(), KeyPurpose::PasswordReset, now).await?.ok_or(AuthError::InvalidKey)?;
         // The account as stored (the cache could hold an older last login).
-        let user = match self.users().by_id(record.user_id).await? {
-            Some(u) => self.users().by_username(&u.username).await?,
+        let user = match self.users.by_id(record.user_id).await? {
+            Some(u) => self.users.by_username(&u.username).await?,
             None => None,
         };
         let Some(user) = user.filter(|u| u.is_active) else {
             return Err(AuthError::InvalidKey);
         };
-        if !constant_time_eq(self.reset_fingerprint(&user).as_bytes(), record.fingerprint.as_bytes()) {
+        if !constant_time_eq(self.mail.reset_fingerprint(&user).as_bytes(), record.fingerprint.as_bytes()) {
             return Err(AuthError::InvalidKey);
         }
-        let problems = self.settings().password_policy.check(new_password, &user.username, &user.email);
+        let problems = self.core.settings().password_policy.check(new_password, &user.username, &user.email);
         if !problems.is_empty() {
             return Err(AuthError::PasswordInvalid(problems));
         }
         // Spent atomically: of two confirmations with one key, one wins.
-        if self.keys().consume(&record.key_hash, KeyPurpose::PasswordReset, now).await?.is_none() {
+        if self.keys.consume(&record.key_hash, KeyPurpose::PasswordReset, now).await?.is_none() {
             return Err(AuthError::InvalidKey);
         }
-        let hash = self.hasher().hash(new_password).await?;
-        self.users().set_password_hash(user.id, &hash).await?;
+        let hash = self.hasher.hash(new_password).await?;
+        self.users.set_password_hash(user.id, &hash).await?;
         if !user.email_verified && user.email.eq_ignore_ascii_case(&record.email) {
-            self.users().set_email_verified(user.id, true).await?;
+            self.users.set_email_verified(user.id, true).await?;
         }
-        self.audit(
-            AuditEvent::new(now, "password_reset")
-                .username(&user.username)
-                .user_id(user.id)
-                .client(client)
-                .detail("by mailed key"),
-        )
-        .await;
-        self.notify_password_changed(&user, "with a link mailed to this address").await?;
-        self.revoke_user_sessions(&user, "a password reset").await?;
+        self.core
+            .audit(
+                AuditEvent::new(now, "password_reset")
+                    .username(&user.username)
+                    .user_id(user.id)
+                    .client(client)
+                    .detail("by mailed key"),
+            )
+            .await;
+        self.mail.notify_password_changed(&user, "with a link mailed to this address").await?;
+        self.sessions.revoke_user_sessions(&user, "a password reset").await?;
+        Ok(())
+    }
+}
+
+/// The outbox's half of a reset, and what binds a key to the account.
+impl Mailing {
+    /// What a reset key is bound to: the account's password hash, address
+    /// and last login, under the secret key. Any change kills the key.
+    pub(super) fn reset_fingerprint(&self, user: &User) -> String {
+        let last_login = user.last_login.map_or(0, time::OffsetDateTime::unix_timestamp);
+        let state =
+            format!("{}\u{0}{}\u{0}{}\u{0}{last_login}", user.id, user.password_hash, user.email.to_lowercase());
+        self.reset_fingerprint_mac.hex(state.as_bytes()).to_string()
+    }
+
+    /// The outbox's half of a reset request: a key and a mail for each
+    /// active account using `email` (none for an unknown address).
+    pub(crate) async fn issue_password_resets(&self, email: &str) -> Result<(), AuthError> {
+        let accounts = &self.core.settings().accounts;
+        for user in self.users.active_by_email(email).await? {
+            let (record, link) = self.mailed_key(
+                KeyPurpose::PasswordReset,
+                user.id,
+                &user.email,
+                self.reset_fingerprint(&user),
+                accounts.password_reset_ttl,
+                &accounts.reset_password_path,
+            );
+            let now = record.created_at;
+            let mail = password_reset_mail(&user.email, &user.username, &link, accounts.password_reset_ttl);
+            self.keys.issue(&record, &mail, now).await?;
+            self.core
+                .audit(
+                    AuditEvent::new(now, "password_reset_sent")
+                        .username(&user.username)
+                        .user_id(user.id)
+                        .detail("by mail"),
+                )
+                .await;
+        }
+        self.wake.notify_one();
         Ok(())
     }
 }

@@ -1,12 +1,12 @@
 //! The sign-in pipeline: the one way every way in signs an account in.
 //!
 //! A way in ([`WayIn`]) brings a [`Proof`] and says where the sign-in lands
-//! ([`Target`]); [`Latchkey::sign_in`] runs the stages in this order, and
+//! ([`Target`]); [`SignIn::sign_in`] runs the stages in this order, and
 //! nothing else signs anybody in:
 //!
 //! 1. **identify, throttle, verify** the proof — the only stage that
 //!    differs per credential: a password behind the failed-login throttle
-//!    with equal work for unknown users (`state/auth.rs`), a passkey
+//!    with equal work for unknown users (`state/passwords.rs`), a passkey
 //!    assertion (`state/webauthn.rs`), the second step of a pending sign-in
 //!    (`state/mfa.rs`), or an account vouched for by a provider
 //!    (`state/oidc.rs`) or just created (`state/signup.rs`);
@@ -23,16 +23,33 @@
 //! in is a [`WayIn`] and, if it proves something new, a [`Proof`] with its
 //! verify step; it must not establish a session itself.
 
+use std::sync::Arc;
+
 use crate::{
-    Latchkey,
     audit::AuditEvent,
     auth::{AuthError, SecondFactorError},
     csrf::CsrfToken,
     password::RawPassword,
     session::{ClientInfo, Session},
-    state::mfa::{FactorUsed, SecondFactor},
-    users::User,
+    state::{
+        Core, Mailing, Passwords, SecondFactors, SessionAuth,
+        mfa::{FactorUsed, SecondFactor},
+    },
+    users::{User, UserStore},
 };
+
+/// The sign-in pipeline, and what its stages touch: the password check,
+/// the second factors, the sessions, the users (`last_login`), and the mail
+/// a sign-in with an unverified address sends.
+#[derive(Clone)]
+pub struct SignIn {
+    pub(super) core: Core,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) passwords: Passwords,
+    pub(super) factors: SecondFactors,
+    pub(super) sessions: SessionAuth,
+    pub(super) mail: Mailing,
+}
 
 /// A way into an account, as the audit trail and the metrics name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -170,7 +187,7 @@ struct Proved {
     remember: Option<bool>,
 }
 
-impl Latchkey {
+impl SignIn {
     /// Signs in through the pipeline (see the module text): every way in
     /// calls this and nothing else establishes a session.
     ///
@@ -196,11 +213,13 @@ impl Latchkey {
         }
         self.check_account_state(&proved.user, client).await?;
         if proved.factor.is_none() && !matches!(target, Target::Refresh { .. }) {
-            let methods = self.mfa_methods(proved.user.id).await?;
+            let methods = self.factors.mfa_methods(proved.user.id).await?;
             if !methods.is_empty() {
                 return match target {
                     Target::Session { session, csrf, remember } => {
-                        self.begin_second_factor(session, csrf, &proved.user, remember, &methods, client).await?;
+                        self.factors
+                            .begin_second_factor(session, csrf, &proved.user, remember, &methods, client)
+                            .await?;
                         Ok(Outcome::SecondFactor { methods })
                     }
                     Target::Request | Target::Refresh { .. } => Err(AuthError::SecondFactorUnsupported),
@@ -226,15 +245,17 @@ impl Latchkey {
         let first = |user: User, how: String| Proved { user, factor: None, how, remember: None };
         match proof {
             Proof::Password { username, password, device_cookie } => {
-                let user =
-                    self.authenticate_throttled(username, password, client.ip, device_cookie, way.label()).await?;
+                let user = self
+                    .passwords
+                    .authenticate_throttled(username, password, client.ip, device_cookie, way.label())
+                    .await?;
                 Ok(first(user, "with a password".into()))
             }
             Proof::Vouched { user, by } => Ok(first(user, by)),
             #[cfg(feature = "webauthn")]
             Proof::Passkey(credential) => {
                 let session = session.ok_or(SecondFactorError::WebauthnNotStarted)?;
-                let (user, name) = self.verify_passkey(session, credential, client).await?;
+                let (user, name) = self.factors.verify_passkey(session, credential, client).await?;
                 let how = format!("with passkey {name:?}");
                 Ok(Proved { user, factor: Some(FactorUsed::Webauthn(name)), how, remember: None })
             }
@@ -242,7 +263,7 @@ impl Latchkey {
             Proof::Passkey(_) => Err(SecondFactorError::WebauthnUnavailable.into()),
             Proof::SecondStep(proof) => {
                 let session = session.ok_or(SecondFactorError::MfaNotPending)?;
-                let (user, used, remember) = self.verify_second_step(session, proof, client).await?;
+                let (user, used, remember) = self.factors.verify_second_step(session, proof, client).await?;
                 let how = match &used {
                     FactorUsed::Totp => "with an authenticator app".to_owned(),
                     FactorUsed::Webauthn(name) => format!("with passkey {name:?}"),
@@ -273,37 +294,61 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let user = &proved.user;
-        let now = self.clock().now();
+        let now = self.core.clock().now();
         let event = |name: &str| AuditEvent::new(now, name).username(&user.username).user_id(user.id).client(client.ip);
         match target {
             Target::Session { session, csrf, remember } => {
                 let remember = proved.remember.unwrap_or(remember);
-                session.cycle_login(user.id, self.session_auth_hash(user), remember, client).await?;
+                session.cycle_login(user.id, self.sessions.session_auth_hash(user), remember, client).await?;
                 csrf.rotate();
                 self.issue_device_cookie(session, user).await;
-                self.users().record_login(user.id, now).await?;
+                self.users.record_login(user.id, now).await?;
                 let kind = if remember { "persistent session" } else { "browser session" };
-                self.audit(event("login").detail(format!("via {}; {}; {kind}", way.label(), proved.how))).await;
+                self.core.audit(event("login").detail(format!("via {}; {}; {kind}", way.label(), proved.how))).await;
             }
             Target::Refresh { session, csrf, .. } => {
                 session.rotate_authenticated(None).await?;
                 csrf.rotate();
                 self.issue_device_cookie(session, user).await;
-                self.audit(event("reauthenticated").detail(format!("via {}; {}", way.label(), proved.how))).await;
+                self.core.audit(event("reauthenticated").detail(format!("via {}; {}", way.label(), proved.how))).await;
             }
             // Per request, like DRF's BasicAuthentication: no session, no
             // `last_login`, and no audit row per request (a script would
             // flood the trail); the metric still counts each.
             Target::Request => {}
         }
-        self.metrics().sign_in(way.label());
+        self.core.metrics().sign_in(way.label());
         Ok(())
+    }
+
+    /// [`AuthError::EmailUnverified`] when `user` must confirm their address
+    /// before signing in (`accounts.email_verification = mandatory`); a new
+    /// link goes out then, unless this address has asked too often.
+    async fn refuse_unverified(&self, user: &User, client: &ClientInfo) -> Result<(), AuthError> {
+        if !self.mail.must_verify(user) {
+            return Ok(());
+        }
+        // The user proved who they are, so saying so reveals nothing.
+        match self.mail.count_mail_request("verify", &user.email, client.ip).await {
+            Ok(()) => self.mail.enqueue(crate::mail::Job::VerifyEmail { email: user.email.clone() }).await?,
+            Err(AuthError::RequestsThrottled(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.core
+            .audit(
+                AuditEvent::new(self.core.clock().now(), "login_unverified")
+                    .username(&user.username)
+                    .user_id(user.id)
+                    .client(client.ip),
+            )
+            .await;
+        Err(AuthError::EmailUnverified)
     }
 
     /// This browser is now a known device of the account (the cookie
     /// survives logout); nothing when device cookies are off.
     async fn issue_device_cookie(&self, session: &Session, user: &User) {
-        if let Some(value) = self.device_cookie_for(user) {
+        if let Some(value) = self.passwords.device_cookie_for(user) {
             session.set_device_cookie(value).await;
         }
     }

@@ -13,8 +13,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::SecondFactors;
 use crate::{
-    Latchkey,
     audit::AuditEvent,
     auth::{AuthError, SecondFactorError},
     mfa::{
@@ -67,13 +67,13 @@ pub struct Registered {
     pub recovery_codes: Option<Vec<String>>,
 }
 
-impl Latchkey {
+impl SecondFactors {
     fn rp(&self) -> Result<&Webauthn, AuthError> {
-        self.relying_party().ok_or(SecondFactorError::WebauthnUnavailable.into())
+        self.relying_party.as_deref().ok_or(SecondFactorError::WebauthnUnavailable.into())
     }
 
     fn webauthn_event(&self, kind: &str, user: &User, client: &ClientInfo) -> AuditEvent {
-        AuditEvent::new(self.clock().now(), kind).username(&user.username).user_id(user.id).client(client.ip)
+        AuditEvent::new(self.core.clock().now(), kind).username(&user.username).user_id(user.id).client(client.ip)
     }
 
     /// Registration options for a new passkey or security key of `user`
@@ -85,8 +85,8 @@ impl Latchkey {
     /// or a store failure.
     pub async fn webauthn_register_options(&self, user: &User, session: &Session) -> Result<Value, AuthError> {
         let rp = self.rp()?;
-        self.require_recent_authentication(session).await?;
-        let existing = self.mfa().webauthn_credentials(user.id).await?;
+        self.sessions.require_recent_authentication(session).await?;
+        let existing = self.mfa.webauthn_credentials(user.id).await?;
         // One handle per user, so a discoverable sign-in names the account
         // whichever of its credentials is used.
         let handle =
@@ -128,13 +128,14 @@ impl Latchkey {
         let reg: RegisterPublicKeyCredential =
             serde_json::from_value(credential).map_err(|_| SecondFactorError::WebauthnFailed)?;
         // Known already (the options excluded it, but a browser may ignore that).
-        if self.mfa().webauthn_credential(&encode_credential_id(&reg.raw_id)).await?.is_some() {
+        if self.mfa.webauthn_credential(&encode_credential_id(&reg.raw_id)).await?.is_some() {
             return Err(SecondFactorError::WebauthnCredentialExists.into());
         }
         let passkey = match rp.finish_passkey_registration(&reg, &saved.ceremony) {
             Ok(p) => p,
             Err(e) => {
-                self.audit(self.webauthn_event("webauthn_failed", user, client).detail(format!("registration: {e}")))
+                self.core
+                    .audit(self.webauthn_event("webauthn_failed", user, client).detail(format!("registration: {e}")))
                     .await;
                 return Err(SecondFactorError::WebauthnFailed.into());
             }
@@ -149,20 +150,21 @@ impl Latchkey {
             name,
             sign_count: stored["cred"]["counter"].as_u64().and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
             passkey: stored.to_string(),
-            created_at: self.clock().now(),
+            created_at: self.core.clock().now(),
             last_used_at: None,
         };
         let credential =
-            self.mfa().add_webauthn_credential(&new).await?.ok_or(SecondFactorError::WebauthnCredentialExists)?;
+            self.mfa.add_webauthn_credential(&new).await?.ok_or(SecondFactorError::WebauthnCredentialExists)?;
         let recovery_codes = if had_factor {
             None
         } else {
             let codes = recovery::generate_set();
-            let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key().stored_form(c)).collect();
-            self.mfa().replace_recovery_codes(user.id, &stored, self.clock().now()).await?;
+            let stored: Vec<String> = codes.iter().filter_map(|c| self.recovery_key.stored_form(c)).collect();
+            self.mfa.replace_recovery_codes(user.id, &stored, self.core.clock().now()).await?;
             Some(codes)
         };
-        self.audit(self.webauthn_event("mfa_enabled", user, client).detail(format!("passkey {:?}", credential.name)))
+        self.core
+            .audit(self.webauthn_event("mfa_enabled", user, client).detail(format!("passkey {:?}", credential.name)))
             .await;
         Ok(Registered { credential, recovery_codes })
     }
@@ -170,13 +172,13 @@ impl Latchkey {
     /// Counts an anonymous options call of `client`; 429 past
     /// [`OPTIONS_PER_CLIENT`] per throttle window.
     async fn count_options_call(&self, client: &ClientInfo) -> Result<(), AuthError> {
-        let policy = &self.settings().throttle;
+        let policy = &self.core.settings().throttle;
         if !policy.enabled {
             return Ok(());
         }
-        let now = self.clock().now();
+        let now = self.core.clock().now();
         let key = format!("webauthn:ip:{}", client_key(client.ip));
-        let c = self.throttle().record_failure(&key, now, policy.window).await?;
+        let c = self.throttle.record_failure(&key, now, policy.window).await?;
         if c.failures > OPTIONS_PER_CLIENT {
             let retry_after = (c.window_start + policy.window - now).max(time::Duration::SECOND);
             return Err(AuthError::RequestsThrottled(Throttled { scope: "client", retry_after }));
@@ -227,7 +229,7 @@ impl Latchkey {
             Err(AuthError::RequestsThrottled(_)) => "throttled",
             Err(_) => "error",
         };
-        self.metrics().login("passkey", outcome);
+        self.core.metrics().login("passkey", outcome);
         result
     }
 
@@ -243,11 +245,11 @@ impl Latchkey {
             serde_json::from_value(credential).map_err(|_| SecondFactorError::WebauthnFailed)?;
         let (handle, raw_id) =
             rp.identify_discoverable_authentication(&assertion).map_err(|_| SecondFactorError::WebauthnFailed)?;
-        let stored = self.mfa().webauthn_credential(&encode_credential_id(raw_id)).await?;
+        let stored = self.mfa.webauthn_credential(&encode_credential_id(raw_id)).await?;
         let Some(stored) = stored.filter(|c| c.user_handle == handle.to_string()) else {
             return Err(self.refuse_assertion(None, client, "unknown passkey").await);
         };
-        let user = self.users().by_id(stored.user_id).await?.filter(|u| u.is_active);
+        let user = self.users.by_id(stored.user_id).await?.filter(|u| u.is_active);
         let Some(user) = user else {
             return Err(self.refuse_assertion(None, client, "passkey of an inactive account").await);
         };
@@ -272,7 +274,7 @@ impl Latchkey {
         let rp = self.rp()?;
         let user = self.pending_user(session).await?.ok_or(SecondFactorError::MfaNotPending)?;
         let keys: Vec<Passkey> =
-            self.mfa().webauthn_credentials(user.id).await?.iter().filter_map(parse_passkey).collect();
+            self.mfa.webauthn_credentials(user.id).await?.iter().filter_map(parse_passkey).collect();
         if keys.is_empty() {
             return Err(SecondFactorError::MfaNotEnabled.into());
         }
@@ -296,7 +298,7 @@ impl Latchkey {
             return Err(SecondFactorError::WebauthnNotStarted.into());
         }
         let Ok(assertion) = serde_json::from_value::<PublicKeyCredential>(credential) else { return Ok(None) };
-        let stored = self.mfa().webauthn_credential(&encode_credential_id(assertion.get_credential_id())).await?;
+        let stored = self.mfa.webauthn_credential(&encode_credential_id(assertion.get_credential_id())).await?;
         let Some(stored) = stored.filter(|c| c.user_id == user.id) else { return Ok(None) };
         let Some(key) = parse_passkey(&stored) else { return Ok(None) };
         match rp.finish_passkey_authentication(&assertion, &saved.ceremony) {
@@ -322,8 +324,8 @@ impl Latchkey {
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         key.update_credential(result);
-        let now = self.clock().now();
-        if !self.mfa().use_webauthn_credential(stored.id, result.counter(), &to_json(&key)?.to_string(), now).await? {
+        let now = self.core.clock().now();
+        if !self.mfa.use_webauthn_credential(stored.id, result.counter(), &to_json(&key)?.to_string(), now).await? {
             let why = format!("passkey {:?}: its signature counter did not move forward (a cloned key?)", stored.name);
             return Err(self.refuse_assertion(Some(user), client, &why).await);
         }
@@ -331,11 +333,11 @@ impl Latchkey {
     }
 
     async fn refuse_assertion(&self, user: Option<&User>, client: &ClientInfo, why: &str) -> AuthError {
-        let mut event = AuditEvent::new(self.clock().now(), "webauthn_failed").client(client.ip).detail(why);
+        let mut event = AuditEvent::new(self.core.clock().now(), "webauthn_failed").client(client.ip).detail(why);
         if let Some(u) = user {
             event = event.username(&u.username).user_id(u.id);
         }
-        self.audit(event).await;
+        self.core.audit(event).await;
         AuthError::SecondFactor(SecondFactorError::WebauthnFailed)
     }
 }

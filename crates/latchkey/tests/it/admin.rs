@@ -339,18 +339,21 @@ async fn nobody_demotes_or_deactivates_themselves_and_one_active_superuser_alway
     // user who could is a superuser themselves), and it is refused.
     let err = root
         .lk
-        .admin_update_user(&Acting::Cli, me, &UserChanges { is_active: Some(false), ..UserChanges::default() })
+        .admin()
+        .update_user(&Acting::Cli, me, &UserChanges { is_active: Some(false), ..UserChanges::default() })
         .await
         .unwrap_err();
     assert!(matches!(err, AdminError::Refused(r) if r.0.contains("last active superuser")), "{err}");
     let other = promote(&root, "root2", true).await;
     root.lk
-        .admin_update_user(&Acting::Cli, me, &UserChanges { is_superuser: Some(false), ..UserChanges::default() })
+        .admin()
+        .update_user(&Acting::Cli, me, &UserChanges { is_superuser: Some(false), ..UserChanges::default() })
         .await
         .unwrap();
     let err = root
         .lk
-        .admin_update_user(&Acting::Cli, other.id, &UserChanges { is_active: Some(false), ..UserChanges::default() })
+        .admin()
+        .update_user(&Acting::Cli, other.id, &UserChanges { is_active: Some(false), ..UserChanges::default() })
         .await
         .unwrap_err();
     assert!(matches!(err, AdminError::Refused(_)), "{err}");

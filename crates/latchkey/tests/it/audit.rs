@@ -18,7 +18,7 @@ async fn logins_failures_throttling_csrf_rejections_and_logouts_are_recorded_wit
         app.login_as("ghost", "x").await;
     }
     // Rejections are counted, then written as aggregates by the flush.
-    app.lk.flush_audit().await;
+    app.lk.core().flush_audit().await;
     let events = app.lk.audit_store().list(100, None).await.unwrap();
     let names: Vec<&str> = events.iter().rev().map(|e| e.event.as_str()).collect();
     for expected in ["login_failed", "login", "csrf_rejected", "logout", "login_throttled"] {
@@ -54,13 +54,13 @@ async fn unauthenticated_rejections_are_written_as_one_counted_row_at_the_flush(
         app.lk.audit_store().list(100, None).await.unwrap().iter().all(|e| e.event != "csrf_rejected"),
         "nothing is written per rejection"
     );
-    assert_eq!(app.lk.flush_audit().await, 1);
+    assert_eq!(app.lk.core().flush_audit().await, 1);
     let events = app.lk.audit_store().list(100, None).await.unwrap();
     let csrf: Vec<_> = events.iter().filter(|e| e.event == "csrf_rejected").collect();
     assert_eq!(csrf.len(), 1);
     assert_eq!(csrf[0].count, 50);
     assert!(csrf[0].detail.starts_with("50 times"), "{}", csrf[0].detail);
-    assert_eq!(app.lk.flush_audit().await, 0, "counts start over after a flush");
+    assert_eq!(app.lk.core().flush_audit().await, 0, "counts start over after a flush");
     app.login().await;
     assert!(app.lk.audit_store().list(1, None).await.unwrap()[0].event == "login", "successes are written at once");
 }
@@ -78,7 +78,7 @@ async fn openid_connect_callbacks_that_match_no_started_sign_in_are_aggregated_n
         app.lk.audit_store().list(100, None).await.unwrap().iter().all(|e| !e.event.starts_with("oidc")),
         "nothing is written per refused callback"
     );
-    assert_eq!(app.lk.flush_audit().await, 1);
+    assert_eq!(app.lk.core().flush_audit().await, 1);
     let events = app.lk.audit_store().list(100, None).await.unwrap();
     let refused: Vec<_> = events.iter().filter(|e| e.event == "oidc_callback_refused").collect();
     assert_eq!((refused.len(), refused[0].count), (1, 50), "{refused:?}");

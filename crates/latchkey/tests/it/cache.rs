@@ -117,7 +117,7 @@ async fn revocations_reach_the_other_instance(mut a: TestApp, mut b: TestApp) {
     a.login().await;
     warm(&mut b, &a).await;
     let user = a.lk.users().by_username(USER).await.unwrap().unwrap();
-    a.lk.revoke_user_sessions(&user, "test").await.unwrap();
+    a.lk.session_auth().revoke_user_sessions(&user, "test").await.unwrap();
     assert!(!authenticated(&mut b, &a).await, "b served a revoked session");
 
     // Password change alone (no revocation): the auth hash no longer matches.

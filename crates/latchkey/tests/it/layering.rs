@@ -60,7 +60,7 @@ fn the_untouched_source_passes_the_layering_check() {
 
 #[test]
 fn each_planted_layering_violation_fails_the_check() {
-    let cases: [(&str, &str, &str, &str); 8] = [
+    let cases: [(&str, &str, &str, &str); 9] = [
         ("a root re-export of state", "audit/mod.rs", "use crate::Latchkey;", "audit (layer 3) depends on state"),
         (
             "grouped root re-exports",
@@ -98,6 +98,12 @@ fn each_planted_layering_violation_fails_the_check() {
             "state/webauthn.rs",
             "fn since(t: i64) -> bool { crate::store::from_ts(t).is_ok() }",
             "stored timestamps decoded outside store/",
+        ),
+        (
+            "a service calling across through the whole state",
+            "state/account.rs",
+            "fn across(lk: &crate::Latchkey) -> &crate::Admin { lk.admin() }",
+            "a service reaching the whole state",
         ),
     ];
     for (what, file, code, expected) in cases {

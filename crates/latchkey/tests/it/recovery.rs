@@ -26,7 +26,7 @@ async fn app_with_mail(
     let app = TestApp::on(settings, db.stores());
     latchkey::testing::create_user_with_email(&app.lk, USER, PASSWORD, EMAIL).await;
     let mail = MemoryTransport::new();
-    app.lk.set_mail_transport(Arc::new(mail.clone()));
+    app.lk.mailing().set_transport(Arc::new(mail.clone()));
     (app, mail)
 }
 
@@ -36,7 +36,7 @@ async fn request_reset(app: &mut TestApp, email: &str) -> Res {
 
 /// Runs the sender until nothing is due (a request becomes a mail, then is sent).
 async fn deliver(app: &TestApp) {
-    while app.lk.process_outbox().await > 0 {}
+    while app.lk.mailing().process_outbox().await > 0 {}
 }
 
 /// The key of the newest reset mail.

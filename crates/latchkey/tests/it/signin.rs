@@ -84,7 +84,7 @@ async fn a_sign_up_that_signs_in_is_established_by_the_pipeline() {
     let db = latchkey::store::Database::connect(&settings.database_url, true).await.unwrap();
     db.migrate().await.unwrap();
     let mut app = TestApp::on(settings, db.stores());
-    app.lk.set_mail_transport(Arc::new(MemoryTransport::new()));
+    app.lk.mailing().set_transport(Arc::new(MemoryTransport::new()));
     app.clock.advance(time::Duration::minutes(1));
     let body = json!({ "username": USER, "email": "demo@example.com", "password": "a sign-up passphrase 8" });
     let res = app.unsafe_json(Method::POST, "/api/signup/", &body.to_string()).await;
@@ -134,14 +134,14 @@ async fn http_basic_meets_the_pipelines_address_check() {
     });
     let app = TestApp::with_settings(settings).await;
     let mail = MemoryTransport::new();
-    app.lk.set_mail_transport(Arc::new(mail.clone()));
+    app.lk.mailing().set_transport(Arc::new(mail.clone()));
     let user = app.lk.users().by_username(USER).await.unwrap().unwrap();
     app.lk.users().set_email(user.id, "demo@example.com", false).await.unwrap();
     let mut basic = app.browser();
     let auth = format!("Basic {}", base64_encode(&format!("{USER}:{PASSWORD}")));
     let res = basic.send(Method::GET, "/api/whoami/", &[("authorization", auth.as_str())], None).await;
     assert_eq!((res.status, res.code()), (StatusCode::FORBIDDEN, "email_unverified".into()));
-    while app.lk.process_outbox().await > 0 {}
+    while app.lk.mailing().process_outbox().await > 0 {}
     let sent = mail.sent();
     assert!(
         sent.iter().any(|m| m.to == "demo@example.com"),

@@ -20,7 +20,7 @@ async fn app(preset: Preset, signup: &str, verification: &str) -> (TestApp, Memo
     });
     let app = TestApp::with_settings(settings).await;
     let mail = MemoryTransport::new();
-    app.lk.set_mail_transport(Arc::new(mail.clone()));
+    app.lk.mailing().set_transport(Arc::new(mail.clone()));
     (app, mail)
 }
 
@@ -30,7 +30,7 @@ async fn signup(app: &mut TestApp, username: &str, email: &str, password: &str) 
 }
 
 async fn deliver(app: &TestApp) {
-    while app.lk.process_outbox().await > 0 {}
+    while app.lk.mailing().process_outbox().await > 0 {}
 }
 
 fn key_in(body: &str, path: &str) -> String {

@@ -96,7 +96,7 @@ async fn sql_upgrade(db: Database, old_version: i64) {
         date_joined: lk.clock().now(),
     };
     let key = SessionKey::generate();
-    let (hash, auth, exp) = (key.hash().as_str().to_owned(), lk.session_auth_hash(&user), now + 3600);
+    let (hash, auth, exp) = (key.hash().as_str().to_owned(), lk.session_auth().session_auth_hash(&user), now + 3600);
     match &db {
         Database::Sqlite(s) => {
             let q = sqlx::query(OLD_SESSION_ROW).bind(hash).bind(user.id).bind(auth).bind(now).bind(exp);
@@ -149,7 +149,7 @@ async fn redis_sessions_written_before_the_client_fields_existed_keep_working() 
     let h = key.hash();
     let fields: Vec<(&str, String)> = vec![
         ("u", user.id.to_string()),
-        ("a", app.lk.session_auth_hash(&user)),
+        ("a", app.lk.session_auth().session_auth_hash(&user)),
         ("d", "{}".into()),
         ("c", now.to_string()),
         ("l", now.to_string()),

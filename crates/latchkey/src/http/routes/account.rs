@@ -17,7 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::rfc3339;
 use crate::{
-    Latchkey,
+    Accounts, Latchkey, Registration,
     csrf::CsrfToken,
     http::{
         ApiError,
@@ -147,11 +147,11 @@ impl SessionOut {
     responses((status = 200, description = "The sessions.", body = SessionList),
         (status = 403, description = "`mfa_setup_required`.", body = ErrorBody)))]
 async fn list_view(
-    State(lk): State<Latchkey>,
+    State(accounts): State<Accounts>,
     session: Session,
     SessionUser(user): SessionUser,
 ) -> Result<Response, ApiError> {
-    let sessions = lk.list_sessions(&user, &session).await?;
+    let sessions = accounts.list_sessions(&user, &session).await?;
     let sessions = sessions.into_iter().map(SessionOut::from).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(SessionList { sessions }).into_response())
 }
@@ -163,7 +163,7 @@ async fn list_view(
         (status = 403, description = "`reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`session_not_found`.", body = ErrorBody)))]
 async fn end_view(
-    State(lk): State<Latchkey>,
+    State(accounts): State<Accounts>,
     session: Session,
     Client(client): Client,
     SessionUser(user): SessionUser,
@@ -171,7 +171,7 @@ async fn end_view(
 ) -> Result<Response, ApiError> {
     // A malformed id is unknown like any other: one answer.
     let id = SessionId::parse(&id).ok_or(crate::auth::AuthError::SessionNotFound)?;
-    let ended = lk.end_session(&user, &session, &id, &client).await?;
+    let ended = accounts.end_session(&user, &session, &id, &client).await?;
     Ok(Json(SessionEnded { detail: "Session ended.", current: ended == crate::state::Ended::Current }).into_response())
 }
 
@@ -180,12 +180,12 @@ async fn end_view(
     responses((status = 200, description = "How many ended.", body = Ended),
         (status = 403, description = "`reauthentication_required`, `mfa_setup_required`.", body = ErrorBody)))]
 async fn revoke_others_view(
-    State(lk): State<Latchkey>,
+    State(accounts): State<Accounts>,
     session: Session,
     Client(client): Client,
     SessionUser(user): SessionUser,
 ) -> Result<Response, ApiError> {
-    let ended = lk.revoke_other_sessions(&user, &session, &client).await?;
+    let ended = accounts.revoke_other_sessions(&user, &session, &client).await?;
     let detail = match ended {
         0 => "There were no other sessions.".to_owned(),
         1 => "1 other session ended.".to_owned(),
@@ -201,14 +201,15 @@ async fn revoke_others_view(
         (status = 403, description = "`mfa_setup_required`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn change_password_view(
-    State(lk): State<Latchkey>,
+    State(accounts): State<Accounts>,
     session: Session,
     csrf: CsrfToken,
     Client(client): Client,
     SessionUser(user): SessionUser,
     Body(body): Body<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let ended = lk.change_password(&user, &session, &csrf, &body.current_password, &body.new_password, &client).await?;
+    let ended =
+        accounts.change_password(&user, &session, &csrf, &body.current_password, &body.new_password, &client).await?;
     let detail = match ended {
         0 => "Password changed.".to_owned(),
         1 => "Password changed. Your 1 other session was signed out.".to_owned(),
@@ -223,14 +224,14 @@ async fn change_password_view(
         (status = 400, description = "`invalid_credentials`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn reauthenticate_view(
-    State(lk): State<Latchkey>,
+    State(accounts): State<Accounts>,
     session: Session,
     csrf: CsrfToken,
     Client(client): Client,
     SetupUser(user): SetupUser,
     Body(body): Body<PasswordProof>,
 ) -> Result<Response, ApiError> {
-    lk.reauthenticate(&user, &session, &csrf, &body.password, &client).await?;
+    accounts.reauthenticate(&user, &session, &csrf, &body.password, &client).await?;
     let at = session.read(|r| r.authenticated_at).await?.flatten().map(rfc3339).transpose()?;
     Ok(Json(Reauthenticated { detail: "Password confirmed.", authenticated_at: at }).into_response())
 }
@@ -242,13 +243,13 @@ async fn reauthenticate_view(
         (status = 403, description = "`reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn change_email_view(
-    State(lk): State<Latchkey>,
+    State(registration): State<Registration>,
     session: Session,
     Client(client): Client,
     SessionUser(user): SessionUser,
     Body(body): Body<EmailRequest>,
 ) -> Result<Response, ApiError> {
-    lk.request_email_change(&user, &session, &body.email, &client).await?;
+    registration.request_email_change(&user, &session, &body.email, &client).await?;
     Ok(Detail::json("Check the new address: the change happens when you open the link we sent there.").into_response())
 }
 

@@ -26,7 +26,7 @@ use super::{
     mfa::FactorsOut,
 };
 use crate::{
-    Latchkey,
+    Admin, Latchkey,
     audit::AuditEvent,
     auth::AuthError,
     http::{
@@ -69,7 +69,7 @@ impl FromRequestParts<Latchkey> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, lk: &Latchkey) -> Result<Self, Self::Rejection> {
         let SessionUser(user) = SessionUser::from_request_parts(parts, lk).await?;
-        lk.require_staff(&user)?;
+        lk.admin().require_staff(&user)?;
         let session = Session::from_request_parts(parts, lk).await?;
         let Ok(Client(client)) = Client::from_request_parts(parts, lk).await;
         Ok(Self { user, session, client })
@@ -279,7 +279,7 @@ fn invalid_param(name: &str, why: &str) -> ApiError {
     responses((status = 200, description = "One page.", body = PageOut<UserOut>),
         (status = 400, description = "`invalid_parameter`.", body = ErrorBody),
         (status = 403, description = "`permission_denied` (not staff), `mfa_setup_required`.", body = ErrorBody)))]
-async fn list_users_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn list_users_view(State(admin): State<Admin>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(raw)?;
     let search = p.get("search").map(str::to_owned);
     if search.as_deref().is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS) {
@@ -299,7 +299,7 @@ async fn list_users_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): Ra
         ordering,
         page: p.page()?,
     };
-    page_json(lk.admin_list_users(&query).await?, UserOut::from)
+    page_json(admin.list_users(&query).await?, UserOut::from)
 }
 
 /// Creates a user (staff who are superusers may later make them staff).
@@ -308,13 +308,13 @@ async fn list_users_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): Ra
         (status = 400, description = "`invalid_username`, `username_taken`, `invalid_email`, `email_taken`, `password_invalid`, `invalid_field`.", body = ErrorBody),
         (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody)))]
 async fn create_user_view(
-    State(lk): State<Latchkey>,
+    State(admin): State<Admin>,
     staff: Staff,
     Body(body): Body<CreateUserRequest>,
 ) -> Result<Response, ApiError> {
     let who = staff.acting();
     let email = body.email.unwrap_or_default();
-    let user = lk.admin_create_user(&who, &body.username, &email, &body.password).await?;
+    let user = admin.create_user(&who, &body.username, &email, &body.password).await?;
     Ok((StatusCode::CREATED, Json(UserOut::from(user)?)).into_response())
 }
 
@@ -329,8 +329,8 @@ fn user_id(raw: &str) -> Result<i64, ApiError> {
     responses((status = 200, description = "The user.", body = UserOut),
         (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
-async fn user_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
-    user_json(lk.admin_user(user_id(&id)?).await?)
+async fn user_view(State(admin): State<Admin>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
+    user_json(admin.user(user_id(&id)?).await?)
 }
 
 /// The fields a PATCH may carry that the admin shows but nobody changes
@@ -372,7 +372,7 @@ fn parse_changes(body: UserChangesRequest) -> Result<UserChanges, ApiError> {
         (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn update_user_view(
-    State(lk): State<Latchkey>,
+    State(admin): State<Admin>,
     staff: Staff,
     Path(id): Path<String>,
     Body(body): Body<UserChangesRequest>,
@@ -380,7 +380,7 @@ async fn update_user_view(
     let id = user_id(&id)?;
     let changes = parse_changes(body)?;
     let who = staff.acting();
-    user_json(lk.admin_update_user(&who, id, &changes).await?)
+    user_json(admin.update_user(&who, id, &changes).await?)
 }
 
 /// Sets a user's password; their sessions end.
@@ -391,14 +391,14 @@ async fn update_user_view(
         (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn set_password_view(
-    State(lk): State<Latchkey>,
+    State(admin): State<Admin>,
     staff: Staff,
     Path(id): Path<String>,
     Body(body): Body<SetPasswordRequest>,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
     let who = staff.acting();
-    let ended = lk.admin_set_password(&who, id, &body.new_password).await?;
+    let ended = admin.set_password(&who, id, &body.new_password).await?;
     Ok(Ended::json(ended_detail("Password set.", ended), ended).into_response())
 }
 
@@ -424,7 +424,7 @@ fn admin_session_out(s: AdminSession) -> Result<AdminSessionOut, ApiError> {
         (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn user_factors_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let user = lk.admin_user(user_id(&id)?).await?;
+    let user = lk.admin().user(user_id(&id)?).await?;
     Ok(Json(FactorsOut::of(&lk, &user).await?).into_response())
 }
 
@@ -435,12 +435,12 @@ async fn user_factors_view(State(lk): State<Latchkey>, _: Staff, Path(id): Path<
         (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn reset_factors_view(
-    State(lk): State<Latchkey>,
+    State(admin): State<Admin>,
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let who = staff.acting();
-    let detail = if lk.admin_reset_factors(&who, user_id(&id)?).await? {
+    let detail = if admin.reset_factors(&who, user_id(&id)?).await? {
         "The second factors are removed and every session of the user has ended: they sign in with their password and can set up new ones."
     } else {
         "The user had no second factor."
@@ -459,7 +459,7 @@ async fn user_identities_view(
     _: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let user = lk.admin_user(user_id(&id)?).await?;
+    let user = lk.admin().user(user_id(&id)?).await?;
     Ok(Json(super::oidc::IdentityList::of(&lk, &user).await?).into_response())
 }
 
@@ -470,11 +470,11 @@ async fn user_identities_view(
         (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 async fn user_sessions_view(
-    State(lk): State<Latchkey>,
+    State(admin): State<Admin>,
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let sessions = lk.admin_user_sessions(user_id(&id)?, Some(&staff.session)).await?;
+    let sessions = admin.user_sessions(user_id(&id)?, Some(&staff.session)).await?;
     let sessions = sessions.into_iter().map(admin_session_out).collect::<Result<Vec<_>, _>>()?;
     Ok(Json(AdminSessionList { sessions }).into_response())
 }
@@ -487,13 +487,13 @@ async fn user_sessions_view(
         (status = 404, description = "`user_not_found`.", body = ErrorBody)))]
 
 async fn end_user_sessions_view(
-    State(lk): State<Latchkey>,
+    State(admin): State<Admin>,
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = user_id(&id)?;
     let who = staff.acting();
-    let ended = lk.admin_end_user_sessions(&who, id).await?;
+    let ended = admin.end_user_sessions(&who, id).await?;
     Ok(Ended::json(ended_detail("Done.", ended), ended).into_response())
 }
 
@@ -523,10 +523,10 @@ async fn live_sessions_view(
                     admin_session_out,
                 );
             };
-            let all = lk.admin_user_sessions(user.id, Some(&staff.session)).await?;
+            let all = lk.admin().user_sessions(user.id, Some(&staff.session)).await?;
             Page { count: all.len() as u64, count_is_estimate: false, results: page.slice(&all) }
         }
-        None => lk.admin_live_sessions(page, Some(&staff.session)).await?,
+        None => lk.admin().live_sessions(page, Some(&staff.session)).await?,
     };
     page_json(page, admin_session_out)
 }
@@ -538,13 +538,13 @@ async fn live_sessions_view(
         (status = 403, description = "`permission_denied`, `reauthentication_required`, `mfa_setup_required`.", body = ErrorBody),
         (status = 404, description = "`session_not_found`.", body = ErrorBody)))]
 async fn end_session_view(
-    State(lk): State<Latchkey>,
+    State(admin): State<Admin>,
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = AdminSessionId::parse(&id).ok_or(AuthError::SessionNotFound)?;
     let who = staff.acting();
-    lk.admin_end_session(&who, &id).await?;
+    admin.end_session(&who, &id).await?;
     Ok(Detail::json("Session ended.").into_response())
 }
 
@@ -590,10 +590,10 @@ impl EventOut {
     responses((status = 200, description = "One page.", body = PageOut<EventOut>),
         (status = 400, description = "`invalid_parameter`.", body = ErrorBody),
         (status = 403, description = "`permission_denied`, `mfa_setup_required`.", body = ErrorBody)))]
-async fn events_view(State(lk): State<Latchkey>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
+async fn events_view(State(admin): State<Admin>, _: Staff, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let p = Params::parse(raw)?;
     let page = p.page()?;
-    page_json(lk.admin_events(p.get("user"), p.get("kind"), page).await?, EventOut::from)
+    page_json(admin.events(p.get("user"), p.get("kind"), page).await?, EventOut::from)
 }
 
 /// The admin routes (without layers: [`crate::http::router`] adds them).

@@ -66,7 +66,7 @@ async fn login_view(
     let device_cookie = lk.settings().device_cookie.as_ref().and_then(|c| cookies::find(&headers, &c.name));
     let proof = Proof::Password { username: &username, password: &password, device_cookie: device_cookie.as_deref() };
     let target = Target::Session { session: &session, csrf: &csrf, remember };
-    match lk.sign_in(WayIn::Password, proof, target, &client).await? {
+    match lk.signin().sign_in(WayIn::Password, proof, target, &client).await? {
         Outcome::SignedIn(_) => Ok(detail("Successfully logged in.").into_response()),
         Outcome::SecondFactor { methods } => Err(ApiError::second_factor_required(&methods)),
     }
@@ -123,24 +123,26 @@ async fn logout_view(
         let from =
             headers.get(header::ORIGIN).or(headers.get(header::REFERER)).and_then(|v| v.to_str().ok()).unwrap_or("-");
         let detail = format!("Sec-Fetch-Site {site}; from {}", from.chars().take(200).collect::<String>());
-        lk.audit(AuditEvent::new(lk.clock().now(), "cross_site_logout_refused").client(ctx.client_ip).detail(detail))
+        lk.core()
+            .audit(AuditEvent::new(lk.clock().now(), "cross_site_logout_refused").client(ctx.client_ip).detail(detail))
             .await;
         return Err(ApiError::forbidden(
             "cross_site_logout",
             "Logout by GET is only accepted from this application's own pages; use POST with a CSRF token.",
         ));
     }
-    let user = match lk.session_user(&session).await? {
+    let user = match lk.session_auth().session_user(&session).await? {
         Some(u) => u,
         None => {
             return Err(ApiError::bad_request("not_logged_in", "You're not logged in."));
         }
     };
     session.flush().await?;
-    lk.audit(
-        AuditEvent::new(lk.clock().now(), "logout").username(&user.username).user_id(user.id).client(ctx.client_ip),
-    )
-    .await;
+    lk.core()
+        .audit(
+            AuditEvent::new(lk.clock().now(), "logout").username(&user.username).user_id(user.id).client(ctx.client_ip),
+        )
+        .await;
     Ok(detail("Successfully logged out.").into_response())
 }
 
@@ -175,7 +177,7 @@ async fn session_view(
                 authenticated_at,
                 is_staff: Some(user.is_active && user.is_staff),
                 is_superuser: Some(user.is_active && user.is_superuser),
-                mfa_setup_required: Some(lk.mfa_setup_required(&user).await?),
+                mfa_setup_required: Some(lk.factors().mfa_setup_required(&user).await?),
                 mfa_pending: None,
                 username: Some(user.username),
                 email: Some(user.email),
@@ -187,7 +189,7 @@ async fn session_view(
         }
         // DRF's 403, with what the SPA needs to offer sign-up.
         None if lk.settings().preset == Preset::Rest => {
-            let pending = lk.mfa_pending_methods(&session).await?;
+            let pending = lk.factors().mfa_pending_methods(&session).await?;
             Err(ApiError::not_authenticated().with_members(|b| {
                 b.signup_open = Some(signup_open);
                 b.email_verification = Some(email_verification.to_owned());
@@ -204,7 +206,7 @@ async fn session_view(
             is_staff: None,
             is_superuser: None,
             mfa_setup_required: None,
-            mfa_pending: lk.mfa_pending_methods(&session).await?,
+            mfa_pending: lk.factors().mfa_pending_methods(&session).await?,
             signup_open,
             email_verification,
         })
@@ -294,7 +296,7 @@ pub(crate) fn rfc3339(at: time::OffsetDateTime) -> Result<String, ApiError> {
         (status = 429, description = "`throttled` (HTTP Basic, rest preset): too many failed attempts; see `Retry-After`.", body = ErrorBody)))]
 async fn whoami_view(State(lk): State<Latchkey>, MaybeUser(user): MaybeUser) -> Result<Response, ApiError> {
     match user {
-        Some(u) if lk.mfa_setup_required(&u).await? => Err(crate::auth::AuthError::MfaSetupRequired.into()),
+        Some(u) if lk.factors().mfa_setup_required(&u).await? => Err(crate::auth::AuthError::MfaSetupRequired.into()),
         Some(u) => Ok(Json(WhoAmI::User { username: u.username }).into_response()),
         None if lk.settings().preset == Preset::Rest => Err(ApiError::not_authenticated()),
         None => Ok(Json(WhoAmI::Anonymous { is_authenticated: false }).into_response()),

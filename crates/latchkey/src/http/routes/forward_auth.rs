@@ -56,10 +56,10 @@ async fn verify_view(
     let cookie = cookies::find(&headers, &lk.settings().session.cookie.name);
     // A session of its own, never committed: nothing is written back.
     let session = Session::new(lk.sessions().clone(), lk.clock().clone(), &lk.settings().session, cookie);
-    let Some(user) = lk.session_user(&session).await? else {
+    let Some(user) = lk.session_auth().session_user(&session).await? else {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "not_authenticated", "Not signed in."));
     };
-    if lk.mfa_setup_required(&user).await? {
+    if lk.factors().mfa_setup_required(&user).await? {
         return Err(AuthError::MfaSetupRequired.into());
     }
     if staff_only && !user.is_staff {

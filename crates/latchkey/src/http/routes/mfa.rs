@@ -29,7 +29,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::rfc3339;
 use crate::{
-    Latchkey,
+    Latchkey, SecondFactors, SignIn,
     csrf::CsrfToken,
     http::{
         ApiError,
@@ -115,7 +115,7 @@ impl FactorsOut {
         Ok(Self {
             totp: totp_out(lk, user).await?,
             webauthn: credentials_out(lk, user).await?,
-            recovery_codes_left: lk.recovery_codes_left(user).await?,
+            recovery_codes_left: lk.factors().recovery_codes_left(user).await?,
         })
     }
 }
@@ -241,9 +241,9 @@ type Object = serde_json::Map<String, Value>;
     responses((status = 200, description = "What the user has.", body = StatusOut)))]
 async fn status_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser) -> Result<Response, ApiError> {
     let totp = totp_out(&lk, &user).await?;
-    let recovery_codes_left = lk.recovery_codes_left(&user).await?;
+    let recovery_codes_left = lk.factors().recovery_codes_left(&user).await?;
     let webauthn = credentials_out(&lk, &user).await?;
-    let methods = lk.mfa_methods(user.id).await?;
+    let methods = lk.factors().mfa_methods(user.id).await?;
     Ok(Json(StatusOut { methods, totp, webauthn, recovery_codes_left }).into_response())
 }
 
@@ -258,7 +258,7 @@ fn credential_out(c: &WebauthnCredential) -> Result<CredentialOut, ApiError> {
 
 /// A user's passkeys and security keys as the account page and the admin show them.
 async fn credentials_out(lk: &Latchkey, user: &User) -> Result<Vec<CredentialOut>, ApiError> {
-    lk.webauthn_credentials(user).await?.iter().map(credential_out).collect()
+    lk.factors().webauthn_credentials(user).await?.iter().map(credential_out).collect()
 }
 
 /// A user's authenticator app as the account page and the admin show it.
@@ -279,11 +279,11 @@ async fn totp_out(lk: &Latchkey, user: &User) -> Result<TotpOut, ApiError> {
         (status = 403, description = "`reauthentication_required`.", body = ErrorBody),
         (status = 409, description = "`mfa_already_enabled`.", body = ErrorBody)))]
 async fn totp_setup_view(
-    State(lk): State<Latchkey>,
+    State(factors): State<SecondFactors>,
     session: Session,
     SetupUser(user): SetupUser,
 ) -> Result<Response, ApiError> {
-    let setup = lk.totp_setup(&user, &session).await?;
+    let setup = factors.totp_setup(&user, &session).await?;
     let svg = qr_svg(&setup.otpauth_url).ok_or_else(|| ApiError::internal("the otpauth URL does not fit a QR code"))?;
     Ok(Json(TotpSetupOut { secret: setup.secret, otpauth_url: setup.otpauth_url, qr_svg: svg }).into_response())
 }
@@ -297,13 +297,13 @@ async fn totp_setup_view(
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 
 async fn totp_activate_view(
-    State(lk): State<Latchkey>,
+    State(factors): State<SecondFactors>,
     session: Session,
     Client(client): Client,
     SetupUser(user): SetupUser,
     Body(body): Body<CodeRequest>,
 ) -> Result<Response, ApiError> {
-    let codes = lk.totp_activate(&user, &session, &body.code, &client).await?;
+    let codes = factors.totp_activate(&user, &session, &body.code, &client).await?;
     Ok(Json(CodesIssued {
         detail: "Your authenticator app is set up. Keep these recovery codes somewhere safe: each works once.",
         recovery_codes: codes,
@@ -318,20 +318,23 @@ async fn totp_activate_view(
         (status = 404, description = "`mfa_not_enabled`.", body = ErrorBody)))]
 
 async fn totp_disable_view(
-    State(lk): State<Latchkey>,
+    State(factors): State<SecondFactors>,
     session: Session,
     Client(client): Client,
     SessionUser(user): SessionUser,
 ) -> Result<Response, ApiError> {
-    lk.totp_disable(&user, &session, &client).await?;
+    factors.totp_disable(&user, &session, &client).await?;
     Ok(Detail::json("The authenticator app and the recovery codes are removed.").into_response())
 }
 
 /// How many recovery codes are left.
 #[utoipa::path(get, path = "/api/mfa/recovery-codes/", tag = "mfa", security(("session" = [])),
     responses((status = 200, description = "The count.", body = CodesLeft)))]
-async fn recovery_codes_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser) -> Result<Response, ApiError> {
-    Ok(Json(CodesLeft { remaining: lk.recovery_codes_left(&user).await? }).into_response())
+async fn recovery_codes_view(
+    State(factors): State<SecondFactors>,
+    SetupUser(user): SetupUser,
+) -> Result<Response, ApiError> {
+    Ok(Json(CodesLeft { remaining: factors.recovery_codes_left(&user).await? }).into_response())
 }
 
 /// A new set of recovery codes; the old ones stop working.
@@ -341,12 +344,12 @@ async fn recovery_codes_view(State(lk): State<Latchkey>, SetupUser(user): SetupU
         (status = 404, description = "`mfa_not_enabled`: no second factor.", body = ErrorBody)))]
 
 async fn regenerate_codes_view(
-    State(lk): State<Latchkey>,
+    State(factors): State<SecondFactors>,
     session: Session,
     Client(client): Client,
     SessionUser(user): SessionUser,
 ) -> Result<Response, ApiError> {
-    let codes = lk.regenerate_recovery_codes(&user, &session, &client).await?;
+    let codes = factors.regenerate_recovery_codes(&user, &session, &client).await?;
     Ok(Json(CodesIssued { detail: "New recovery codes; the old ones no longer work.", recovery_codes: codes })
         .into_response())
 }
@@ -359,7 +362,7 @@ async fn regenerate_codes_view(
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 
 async fn authenticate_view(
-    State(lk): State<Latchkey>,
+    State(signin): State<SignIn>,
     session: Session,
     csrf: CsrfToken,
     Client(client): Client,
@@ -371,7 +374,7 @@ async fn authenticate_view(
         (None, None) => return Err(SecondStepRequest::missing()),
     };
     let target = Target::Session { session: &session, csrf: &csrf, remember: true };
-    let outcome = lk.sign_in(WayIn::SecondStep, Proof::SecondStep(proof), target, &client).await?;
+    let outcome = signin.sign_in(WayIn::SecondStep, Proof::SecondStep(proof), target, &client).await?;
     signed_in(outcome)
 }
 
@@ -403,8 +406,11 @@ fn credential_id(id: &str) -> Result<i64, ApiError> {
     responses((status = 200, description = "The `publicKey` member of `navigator.credentials.get()`'s options, for `PublicKeyCredential.parseRequestOptionsFromJSON`.", body = Object),
         (status = 400, description = "`mfa_not_pending`.", body = ErrorBody),
         (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody)))]
-async fn second_step_options_view(State(lk): State<Latchkey>, session: Session) -> Result<Response, ApiError> {
-    Ok(Json(lk.webauthn_second_step_options(&session).await?).into_response())
+async fn second_step_options_view(
+    State(factors): State<SecondFactors>,
+    session: Session,
+) -> Result<Response, ApiError> {
+    Ok(Json(factors.webauthn_second_step_options(&session).await?).into_response())
 }
 
 /// The options of a new passkey (the user's keys excluded).
@@ -414,11 +420,11 @@ async fn second_step_options_view(State(lk): State<Latchkey>, session: Session) 
         (status = 403, description = "`reauthentication_required`.", body = ErrorBody),
         (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody)))]
 async fn register_options_view(
-    State(lk): State<Latchkey>,
+    State(factors): State<SecondFactors>,
     session: Session,
     SetupUser(user): SetupUser,
 ) -> Result<Response, ApiError> {
-    Ok(Json(lk.webauthn_register_options(&user, &session).await?).into_response())
+    Ok(Json(factors.webauthn_register_options(&user, &session).await?).into_response())
 }
 
 /// Registers a passkey; the first factor brings recovery codes.
@@ -430,14 +436,14 @@ async fn register_options_view(
         (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody),
         (status = 409, description = "`webauthn_credential_exists`.", body = ErrorBody)))]
 async fn register_view(
-    State(lk): State<Latchkey>,
+    State(factors): State<SecondFactors>,
     session: Session,
     Client(client): Client,
     SetupUser(user): SetupUser,
     Body(body): Body<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     let name = body.name.unwrap_or_default();
-    let registered = lk.webauthn_register(&user, &session, &name, Value::Object(body.credential), &client).await?;
+    let registered = factors.webauthn_register(&user, &session, &name, Value::Object(body.credential), &client).await?;
     let detail = match registered.recovery_codes {
         Some(_) => "The passkey is registered. Keep these recovery codes somewhere safe: each works once.",
         None => "The passkey is registered.",
@@ -467,14 +473,14 @@ async fn credentials_view(State(lk): State<Latchkey>, SetupUser(user): SetupUser
         (status = 404, description = "`credential_not_found`.", body = ErrorBody)))]
 
 async fn rename_credential_view(
-    State(lk): State<Latchkey>,
+    State(factors): State<SecondFactors>,
     SessionUser(user): SessionUser,
     Path(id): Path<String>,
     Body(body): Body<NameRequest>,
 ) -> Result<Response, ApiError> {
     let id = credential_id(&id)?;
-    lk.rename_webauthn_credential(&user, id, &body.name).await?;
-    let renamed = lk.webauthn_credentials(&user).await?.into_iter().find(|c| c.id == id);
+    factors.rename_webauthn_credential(&user, id, &body.name).await?;
+    let renamed = factors.webauthn_credentials(&user).await?.into_iter().find(|c| c.id == id);
     let renamed = renamed
         .ok_or(crate::auth::AuthError::SecondFactor(crate::auth::SecondFactorError::WebauthnCredentialNotFound))?;
     Ok(Json(credential_out(&renamed)?).into_response())
@@ -488,13 +494,13 @@ async fn rename_credential_view(
         (status = 404, description = "`credential_not_found`.", body = ErrorBody)))]
 
 async fn delete_credential_view(
-    State(lk): State<Latchkey>,
+    State(factors): State<SecondFactors>,
     session: Session,
     Client(client): Client,
     SessionUser(user): SessionUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    lk.delete_webauthn_credential(&user, &session, credential_id(&id)?, &client).await?;
+    factors.delete_webauthn_credential(&user, &session, credential_id(&id)?, &client).await?;
     Ok(Detail::json("The passkey is removed.").into_response())
 }
 
@@ -505,11 +511,11 @@ async fn delete_credential_view(
         (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody),
         (status = 429, description = "`throttled`: too many ceremonies from this client.", body = ErrorBody)))]
 async fn passkey_login_options_view(
-    State(lk): State<Latchkey>,
+    State(factors): State<SecondFactors>,
     session: Session,
     Client(client): Client,
 ) -> Result<Response, ApiError> {
-    Ok(Json(lk.passkey_login_options(&session, &client).await?).into_response())
+    Ok(Json(factors.passkey_login_options(&session, &client).await?).into_response())
 }
 
 /// Signs in with a passkey: both factors at once.
@@ -521,14 +527,14 @@ async fn passkey_login_options_view(
         (status = 404, description = "`webauthn_unavailable`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn passkey_login_view(
-    State(lk): State<Latchkey>,
+    State(signin): State<SignIn>,
     session: Session,
     csrf: CsrfToken,
     Client(client): Client,
     Body(body): Body<PasskeyLoginRequest>,
 ) -> Result<Response, ApiError> {
     let target = Target::Session { session: &session, csrf: &csrf, remember: body.remember.unwrap_or(true) };
-    signed_in(lk.sign_in(WayIn::Passkey, Proof::Passkey(Value::Object(body.credential)), target, &client).await?)
+    signed_in(signin.sign_in(WayIn::Passkey, Proof::Passkey(Value::Object(body.credential)), target, &client).await?)
 }
 
 /// The second-factor routes (without layers: [`crate::http::router`] adds them).

@@ -20,7 +20,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::auth::rfc3339;
 use crate::{
-    Latchkey,
+    Latchkey, Oidc,
     http::{
         ApiError,
         extract::{Client, SessionUser},
@@ -101,9 +101,11 @@ pub(crate) struct IdentityList {
 
 impl IdentityList {
     pub(crate) async fn of(lk: &Latchkey, user: &crate::users::User) -> Result<Self, ApiError> {
-        let identities = lk.identities_of(user).await?;
-        let identities =
-            identities.into_iter().map(|i| IdentityOut::from(i, lk.oidc_providers())).collect::<Result<Vec<_>, _>>()?;
+        let identities = lk.oidc().identities_of(user).await?;
+        let identities = identities
+            .into_iter()
+            .map(|i| IdentityOut::from(i, lk.oidc().providers()))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { identities })
     }
 }
@@ -119,9 +121,8 @@ pub(crate) struct LinkStarted {
 /// The providers users may sign in with.
 #[utoipa::path(get, path = "/api/oidc/providers/", tag = "oidc",
     responses((status = 200, description = "The providers, for the sign-in buttons.", body = ProviderList)))]
-async fn providers_view(State(lk): State<Latchkey>) -> Json<ProviderList> {
-    let providers =
-        lk.oidc_providers().iter().map(|p| ProviderOut { id: p.id.clone(), name: p.name.clone() }).collect();
+async fn providers_view(State(oidc): State<Oidc>) -> Json<ProviderList> {
+    let providers = oidc.providers().iter().map(|p| ProviderOut { id: p.id.clone(), name: p.name.clone() }).collect();
     Json(ProviderList { providers })
 }
 
@@ -142,14 +143,14 @@ async fn identities_view(State(lk): State<Latchkey>, SessionUser(user): SessionU
         (status = 404, description = "`identity_not_found`.", body = ErrorBody),
         (status = 409, description = "`last_sign_in_method`: no password, passkey or other linked account would be left.", body = ErrorBody)))]
 async fn unlink_view(
-    State(lk): State<Latchkey>,
+    State(oidc): State<Oidc>,
     session: Session,
     Client(client): Client,
     SessionUser(user): SessionUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = id.parse::<i64>().map_err(|_| OidcError::IdentityNotFound)?;
-    lk.unlink_identity(&session, &user, id, &client).await?;
+    oidc.unlink_identity(&session, &user, id, &client).await?;
     Ok(Detail::json("Unlinked.").into_response())
 }
 
@@ -187,7 +188,7 @@ async fn start_view(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let next = query_pairs(query.as_deref()).find(|(k, _)| k == "next").map(|(_, v)| v);
-    match lk.oidc_start(&id, next.as_deref(), None, &client).await {
+    match lk.oidc().start(&id, next.as_deref(), None, &client).await {
         Ok(started) => Ok(redirect(&started.location, Some(flow_cookie(&lk, &started)))),
         Err(OidcError::Failed(f)) => Ok(redirect(&login_error(&lk, f), None)),
         Err(OidcError::Throttled(_)) => Ok(redirect(&login_error(&lk, Failure::Throttled), None)),
@@ -198,7 +199,7 @@ async fn start_view(
 /// The `Set-Cookie` that keeps a started flow's key in the browser.
 #[cfg(feature = "oidc")]
 fn flow_cookie(lk: &Latchkey, started: &crate::state::OidcStarted) -> HeaderValue {
-    cookies::set(&lk.oidc_flow_cookie(), &started.flow_key, lk.clock().now())
+    cookies::set(&lk.oidc().flow_cookie(), &started.flow_key, lk.clock().now())
 }
 
 #[cfg(feature = "oidc")]
@@ -219,7 +220,7 @@ fn login_error(lk: &Latchkey, f: Failure) -> String {
     responses((status = 302, description = "Signed in (a new session key and CSRF secret; or the second-factor step pending) to `next` on the SPA; linked, to `/account?linked={id}`; or refused, to `/?loginError=<code>` (`/account?linkError=<code>` when linking): `access_denied`, `provider_error`, `provider_misconfigured`, `provider_unavailable`, `state_invalid`, `issuer_mismatch`, `token_invalid`, `account_inactive`, `link_required`, `signup_closed`, `email_required`, `email_unverified`, `identity_taken`, `link_invalid`.",
         headers(("Location" = String, description = "Where to go.")))))]
 async fn callback_view(
-    State(lk): State<Latchkey>,
+    State(oidc): State<Oidc>,
     Client(client): Client,
     headers: HeaderMap,
     session: Session,
@@ -240,9 +241,9 @@ async fn callback_view(
         // A repeated parameter is suspicious: keep the first, as the provider sent it.
         slot.get_or_insert(v);
     }
-    let flow_cookie = lk.oidc_flow_cookie();
+    let flow_cookie = oidc.flow_cookie();
     let key = cookies::find(&headers, &flow_cookie.name);
-    let location = lk.oidc_callback(&id, &params, key.as_deref(), &session, &csrf, &client).await?;
+    let location = oidc.callback(&id, &params, key.as_deref(), &session, &csrf, &client).await?;
     Ok(redirect(&location, key.map(|_| cookies::delete(&flow_cookie))))
 }
 
@@ -262,9 +263,9 @@ async fn link_view(
     SessionUser(user): SessionUser,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    lk.oidc_provider(&id).ok_or(OidcError::UnknownProvider)?;
-    lk.require_recent_authentication(&session).await?;
-    let started = lk.oidc_start(&id, None, Some(&user), &client).await?;
+    lk.oidc().provider(&id).ok_or(OidcError::UnknownProvider)?;
+    lk.session_auth().require_recent_authentication(&session).await?;
+    let started = lk.oidc().start(&id, None, Some(&user), &client).await?;
     let cookie = flow_cookie(&lk, &started);
     let mut res = Json(LinkStarted { location: started.location }).into_response();
     res.headers_mut().append(header::SET_COOKIE, cookie);

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    Latchkey,
+    Latchkey, Recovery,
     http::{
         ApiError,
         extract::{Body, Client, RequestBody},
@@ -49,11 +49,11 @@ impl RequestBody for ResetConfirm {}
         (status = 400, description = "`invalid_email`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn request_view(
-    State(lk): State<Latchkey>,
+    State(recovery): State<Recovery>,
     Client(client): Client,
     Body(body): Body<ResetRequest>,
 ) -> Result<Response, ApiError> {
-    lk.request_password_reset(&body.email, client.ip).await?;
+    recovery.request_password_reset(&body.email, client.ip).await?;
     Ok(Detail::json(RESET_REQUESTED).into_response())
 }
 
@@ -63,11 +63,11 @@ async fn request_view(
         (status = 400, description = "`invalid_key`, `password_invalid` (with `errors`).", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn confirm_view(
-    State(lk): State<Latchkey>,
+    State(recovery): State<Recovery>,
     Client(client): Client,
     Body(body): Body<ResetConfirm>,
 ) -> Result<Response, ApiError> {
-    lk.confirm_password_reset(&body.key, &body.new_password, client.ip).await?;
+    recovery.confirm_password_reset(&body.key, &body.new_password, client.ip).await?;
     Ok(Detail::json("Your password has been set. You may sign in now.").into_response())
 }
 

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    Latchkey,
+    Latchkey, Registration,
     csrf::CsrfToken,
     http::{
         ApiError,
@@ -93,7 +93,7 @@ async fn signup_view(
         return Err(crate::auth::AuthError::SignupClosed.into());
     }
     let Body(body) = body?;
-    match lk.signup(&session, &csrf, &body.username, &body.email, &body.password, &client).await? {
+    match lk.registration().signup(&session, &csrf, &body.username, &body.email, &body.password, &client).await? {
         SignedUp::SignedIn(user) => {
             Ok(Json(SignedUpAnswer { detail: "Welcome! You are signed in.", username: Some(user.username) })
                 .into_response())
@@ -108,11 +108,11 @@ async fn signup_view(
     responses((status = 200, description = "Confirmed.", body = Verified),
         (status = 400, description = "`invalid_key`.", body = ErrorBody)))]
 async fn verify_view(
-    State(lk): State<Latchkey>,
+    State(registration): State<Registration>,
     MaybeUser(current): MaybeUser,
     Body(body): Body<KeyRequest>,
 ) -> Result<Response, ApiError> {
-    let user = lk.verify_email(&body.key).await?;
+    let user = registration.verify_email(&body.key).await?;
     // The address itself only for the browser signed in as its owner.
     let email = current.filter(|u| u.id == user.id).map(|_| user.email);
     Ok(Json(Verified { detail: "Your email address is confirmed.", email }).into_response())
@@ -124,11 +124,11 @@ async fn verify_view(
         (status = 400, description = "`invalid_email`.", body = ErrorBody),
         (status = 429, description = "`throttled`.", body = ErrorBody)))]
 async fn resend_view(
-    State(lk): State<Latchkey>,
+    State(registration): State<Registration>,
     Client(client): Client,
     Body(body): Body<ResendRequest>,
 ) -> Result<Response, ApiError> {
-    lk.request_verification(&body.email, client.ip).await?;
+    registration.request_verification(&body.email, client.ip).await?;
     Ok(Detail::json("If that address needs confirming, we have sent it a new link.").into_response())
 }
 
