@@ -18,6 +18,7 @@ describe("oidcErrorMessage", () => {
       "signup_closed",
       "email_required",
       "email_unverified",
+      "provider_email_unverified",
       "identity_taken",
       "link_invalid",
       "throttled",

@@ -103,6 +103,8 @@ export function oidcErrorMessage(code: string, provider = "the provider"): strin
       return "No account here is linked to that sign-in, and new accounts cannot be created with it.";
     case "email_required":
       return `${provider} did not share an email address, which this site needs for new accounts.`;
+    case "provider_email_unverified":
+      return `${provider} does not vouch for your email address, and new accounts here need a verified one. Verify the address at ${provider}, or sign up here with it.`;
     case "email_unverified":
       return "Please confirm your email address first: we have sent you a link. Check your inbox (and spam folder).";
     case "identity_taken":

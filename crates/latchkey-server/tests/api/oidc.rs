@@ -683,3 +683,100 @@ fn check_providers_reaches_each_provider_and_names_those_that_cannot_be_used() {
     assert!(err.contains("2 of 3 sign-in providers cannot be used"), "{err}");
     assert!(!out.contains("latchkey-secret") && !out.contains("not-the-registered"), "no secret printed: {out}");
 }
+
+/// The key in a mailed link (`…?key=KEY`).
+fn mailed_key(body: &str) -> String {
+    let at = body.find("?key=").expect("a link with a key") + 5;
+    body[at..].chars().take_while(char::is_ascii_alphanumeric).collect()
+}
+
+/// `POST path` with a CSRF pair of a fresh browser; the status.
+async fn post_anonymously(server: &TestServer, path: &str, body: Value) -> StatusCode {
+    let c = browser();
+    let token = csrf(&c, server).await;
+    c.post(server.url(path)).header("x-csrftoken", token).json(&body).send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn under_mandatory_verification_no_account_is_made_from_an_address_the_provider_does_not_vouch_for() {
+    let (provider, server) =
+        setup(Preset::Embedded, |raw, _| raw.accounts.email_verification = Some("mandatory".into())).await;
+    let lk = server_latchkey(&server).await;
+    let c = browser();
+    assert_eq!(
+        sign_in(&c, &server, "unverified-victim", "/").await,
+        server.url("/?loginError=provider_email_unverified")
+    );
+    assert_eq!(session(&c, &server).await["isAuthenticated"], false);
+    assert!(lk.users().active_by_email("unverified-victim@example.com").await.unwrap().is_empty(), "no account made");
+    // `email_verified` must be the JSON boolean: the string "true" vouches for nothing.
+    tamper(&provider, json!({"email": "stringly@example.com", "email_verified": "true"})).await;
+    let c = browser();
+    let landed = sign_in(&c, &server, "stringly", "/").await;
+    assert!(landed.starts_with(&server.url("/?loginError=")), "{landed}");
+    assert_eq!(session(&c, &server).await["isAuthenticated"], false);
+    assert!(lk.users().active_by_email("stringly@example.com").await.unwrap().is_empty(), "no account made");
+    // A provider that vouches for the address still signs up at once.
+    let c = browser();
+    assert_eq!(sign_in(&c, &server, "vouched", "/").await, server.url("/"));
+    assert_eq!(session(&c, &server).await["username"], "vouched");
+}
+
+/// The pre-account hijack: an attacker signs in through a provider that
+/// does not vouch for the victim's address, and the account made from it
+/// waits for its owner. When the owner proves the address (a reset, or the
+/// verification link), the attacker's identity must not stay linked.
+#[tokio::test]
+async fn proving_an_address_unlinks_the_provider_accounts_linked_while_it_was_unverified() {
+    for proof in ["reset", "verification link"] {
+        let sink = latchkey::testing::SmtpSink::start().await;
+        let (_p, server) = setup(Preset::Embedded, |raw, _| {
+            raw.accounts.email_verification = Some("optional".into());
+            raw.email.backend = Some("smtp".into());
+            raw.email.smtp_url = Some(sink.url());
+        })
+        .await;
+        let victim_address = "unverified-victim@example.com";
+        let attacker = browser();
+        assert_eq!(sign_in(&attacker, &server, "unverified-victim", "/").await, server.url("/"), "{proof}");
+        assert_eq!(session(&attacker, &server).await["username"], "unverified-victim");
+
+        // The owner of the address proves it.
+        let (path, confirm) = match proof {
+            "reset" => ("/api/password/reset/", "/api/password/reset/confirm/"),
+            _ => ("/api/email/verify/resend/", "/api/email/verify/"),
+        };
+        assert_eq!(post_anonymously(&server, path, json!({"email": victim_address})).await, StatusCode::OK);
+        let got = sink.wait_for(1, std::time::Duration::from_secs(10)).await.expect("the link arrives");
+        let key = mailed_key(&got[0].body_text());
+        let body = match proof {
+            "reset" => json!({"key": key, "newPassword": "violet tundra 77"}),
+            _ => json!({"key": key}),
+        };
+        assert_eq!(post_anonymously(&server, confirm, body).await, StatusCode::OK, "{proof}");
+
+        // The owner hears of it at the address just proved.
+        let got = sink.wait_for(2, std::time::Duration::from_secs(10)).await.expect("the notice arrives");
+        assert_eq!(got[1].to, [victim_address]);
+        assert!(got[1].body_text().contains("unlinked"), "{}", got[1].body_text());
+
+        // The attacker comes back through the provider: not into the account.
+        let again = browser();
+        assert_eq!(
+            sign_in(&again, &server, "unverified-victim", "/").await,
+            server.url("/?loginError=link_required"),
+            "{proof}"
+        );
+        assert_eq!(session(&again, &server).await["isAuthenticated"], false, "{proof}");
+        let lk = server_latchkey(&server).await;
+        let owner = lk.users().active_by_email(victim_address).await.unwrap().remove(0);
+        assert!(owner.email_verified);
+        assert!(lk.identities().list(owner.id).await.unwrap().is_empty(), "{proof}: the identity is unlinked");
+        let events = lk.audit_store().query(Some("unverified-victim"), Some("oidc_unlinked"), first_page()).await;
+        assert_eq!(events.unwrap().results.len(), 1, "{proof}: audited");
+    }
+}
+
+fn first_page() -> latchkey::page::PageRequest {
+    latchkey::page::PageRequest::numbered(1, 20).unwrap()
+}

@@ -152,6 +152,46 @@ impl Http {
     }
 }
 
+/// [`Http`], keeping the last answer's body: the crate's parse of a claim
+/// is lenient where ours must not be.
+struct Recording<'h> {
+    http: &'h Http,
+    last: std::sync::Mutex<Vec<u8>>,
+}
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Recording<'_> {
+    type Error = TransportError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, TransportError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let res = self.http.call(request).await?;
+            *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = res.body().clone();
+            Ok(res)
+        })
+    }
+}
+
+/// Whether `email_verified` is the JSON boolean `true` in `answer`: a JSON
+/// object, or a JWT (an ID token, a signed UserInfo answer) whose payload
+/// is one. Called on answers the crate has already verified.
+fn claim_is_true(answer: &str) -> bool {
+    use base64::Engine;
+    let answer = answer.trim();
+    let object = if answer.starts_with('{') {
+        serde_json::from_str::<serde_json::Value>(answer).ok()
+    } else {
+        answer
+            .split('.')
+            .nth(1)
+            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    };
+    object.is_some_and(|o| o.get("email_verified") == Some(&serde_json::Value::Bool(true)))
+}
+
 /// The configured providers with their discovery caches, and one HTTP client.
 pub struct IdentityProviders {
     http: Http,
@@ -442,7 +482,9 @@ impl IdentityProviders {
             issuer: claims.issuer().as_str().to_owned(),
             subject: claims.subject().as_str().to_owned(),
             email: claims.email().map(|e| e.as_str().trim().to_owned()).filter(|e| !e.is_empty()),
-            email_verified: claims.email_verified() == Some(true),
+            // The JSON boolean only: the crate also reads the string "true",
+            // which vouches for nothing (issue 32, finding 2).
+            email_verified: claims.email_verified() == Some(true) && claim_is_true(&token.to_string()),
             preferred_username: claims.preferred_username().map(|u| u.as_str().to_owned()),
             given_name: claims.given_name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
             family_name: claims.family_name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
@@ -452,14 +494,17 @@ impl IdentityProviders {
         if out.email.is_none() || out.preferred_username.is_none() {
             let request = client.user_info(response.access_token().clone(), Some(claims.subject().clone()));
             if let Ok(request) = request {
+                let recording = Recording { http: &self.http, last: std::sync::Mutex::new(Vec::new()) };
                 let info: openidconnect::core::CoreUserInfoClaims =
-                    request.request_async(&self.http).await.map_err(|e| match e {
+                    request.request_async(&recording).await.map_err(|e| match e {
                         openidconnect::UserInfoError::Request(e) => IdpError::Unavailable(format!("userinfo: {e}")),
                         e => IdpError::Token(format!("userinfo: {}", error_chain(&e))),
                     })?;
                 if out.email.is_none() {
                     out.email = info.email().map(|e| e.as_str().trim().to_owned()).filter(|e| !e.is_empty());
-                    out.email_verified = info.email_verified() == Some(true);
+                    let raw = recording.last.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    out.email_verified =
+                        info.email_verified() == Some(true) && claim_is_true(&String::from_utf8_lossy(&raw));
                 }
                 if out.preferred_username.is_none() {
                     out.preferred_username = info.preferred_username().map(|u| u.as_str().to_owned());
@@ -563,6 +608,23 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_json_boolean_true_vouches_for_an_address() {
+        use base64::Engine;
+        let jwt = |payload: &str| {
+            let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            format!("{}.{}.sig", enc.encode(r#"{"alg":"RS256"}"#), enc.encode(payload))
+        };
+        assert!(claim_is_true(r#"{"email_verified": true}"#));
+        assert!(claim_is_true(&jwt(r#"{"sub":"a","email_verified":true}"#)));
+        for no in
+            [r#"{"email_verified": "true"}"#, r#"{"email_verified": 1}"#, r#"{"email_verified": false}"#, "{}", "junk"]
+        {
+            assert!(!claim_is_true(no), "{no}");
+            assert!(!claim_is_true(&jwt(no)), "{no} in a JWT");
+        }
+    }
 
     #[test]
     fn a_probe_reads_the_authorization_endpoints_answer_as_providers_give_it() {

@@ -246,6 +246,23 @@ pub fn password_changed_notice(to: &str, username: &str, how: &str) -> Mail {
     }
 }
 
+/// The words of the notice when an address is proved and the provider
+/// accounts linked while it was unverified are unlinked.
+pub fn identities_unlinked_notice(to: &str, username: &str, providers: &[String]) -> Mail {
+    let names = providers.join(", ");
+    Mail {
+        to: to.to_owned(),
+        subject: "Sign-in providers were unlinked from your account".into(),
+        body: format!(
+            "Hello {username},\n\n\
+             Your email address is now confirmed. Before it was, these sign-in providers were linked to your \
+             account: {names}. Anyone could have linked them, so they were unlinked.\n\n\
+             If you linked them yourself, sign in (\"Forgot your password?\" sets a password if you have none) \
+             and link them again from your account page.\n"
+        ),
+    }
+}
+
 /// The words of the notice to the old address when a change is asked for.
 pub fn email_change_notice(to: &str, username: &str, new: &str) -> Mail {
     Mail {

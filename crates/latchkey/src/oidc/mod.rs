@@ -150,6 +150,10 @@ pub enum Failure {
     EmailRequired,
     /// The address must be verified before signing in (a link was sent).
     EmailUnverified,
+    /// A new account needs a verified address (`mandatory`), and the
+    /// provider does not vouch for the one it gave: an account made from it
+    /// could be a stranger's claim on that address.
+    ProviderEmailUnverified,
     /// Linking: that provider account belongs to another user.
     IdentityTaken,
     /// Linking: the signed-in user changed or left since the link started.
@@ -160,7 +164,7 @@ pub enum Failure {
 
 impl Failure {
     /// Every code, for the SPA's words and the documentation.
-    pub const ALL: [Failure; 15] = [
+    pub const ALL: [Failure; 16] = [
         Failure::AccessDenied,
         Failure::ProviderError,
         Failure::ProviderMisconfigured,
@@ -173,6 +177,7 @@ impl Failure {
         Failure::SignupClosed,
         Failure::EmailRequired,
         Failure::EmailUnverified,
+        Failure::ProviderEmailUnverified,
         Failure::IdentityTaken,
         Failure::LinkInvalid,
         Failure::Throttled,
@@ -193,6 +198,7 @@ impl Failure {
             Failure::SignupClosed => "signup_closed",
             Failure::EmailRequired => "email_required",
             Failure::EmailUnverified => "email_unverified",
+            Failure::ProviderEmailUnverified => "provider_email_unverified",
             Failure::IdentityTaken => "identity_taken",
             Failure::LinkInvalid => "link_invalid",
             Failure::Throttled => "throttled",

@@ -288,6 +288,23 @@ impl Latchkey {
             mail: mailing.clone(),
             sign_in: sign_in.clone(),
         };
+        let oidc = Oidc {
+            core: core.clone(),
+            #[cfg(feature = "oidc")]
+            users: stores.users.clone(),
+            identities: stores.identities.clone(),
+            #[cfg(feature = "oidc")]
+            flows: stores.sessions.clone(),
+            sessions: session_auth.clone(),
+            mfa: stores.mfa.clone(),
+            mail: mailing.clone(),
+            #[cfg(feature = "oidc")]
+            throttle: stores.throttle.clone(),
+            #[cfg(feature = "oidc")]
+            idp,
+            #[cfg(feature = "oidc")]
+            sign_in: sign_in.clone(),
+        };
         let recovery = Recovery {
             core: core.clone(),
             users: stores.users.clone(),
@@ -295,6 +312,7 @@ impl Latchkey {
             keys: stores.keys.clone(),
             sessions: session_auth.clone(),
             mail: mailing.clone(),
+            oidc: oidc.clone(),
         };
         let registration = Registration {
             core: core.clone(),
@@ -305,6 +323,7 @@ impl Latchkey {
             sessions: session_auth.clone(),
             mail: mailing.clone(),
             sign_in: sign_in.clone(),
+            oidc: oidc.clone(),
         };
         let admin = Admin {
             core: core.clone(),
@@ -313,22 +332,6 @@ impl Latchkey {
             mfa: stores.mfa.clone(),
             sessions: session_auth.clone(),
             mail: mailing.clone(),
-        };
-        let oidc = Oidc {
-            core: core.clone(),
-            #[cfg(feature = "oidc")]
-            users: stores.users.clone(),
-            identities: stores.identities.clone(),
-            #[cfg(feature = "oidc")]
-            flows: stores.sessions.clone(),
-            sessions: session_auth.clone(),
-            mfa: stores.mfa.clone(),
-            #[cfg(feature = "oidc")]
-            throttle: stores.throttle.clone(),
-            #[cfg(feature = "oidc")]
-            idp,
-            #[cfg(feature = "oidc")]
-            sign_in: sign_in.clone(),
         };
         Ok(Self(Arc::new(Inner {
             core,

@@ -17,7 +17,7 @@ use crate::{
     oidc::{Failure, Identity, IdentityStore},
     session::{ClientInfo, Session},
     settings::{CookieSettings, OidcProvider, SameSite},
-    state::{Core, SessionAuth},
+    state::{Core, Mailing, SessionAuth},
     users::User,
 };
 #[cfg(feature = "oidc")]
@@ -50,6 +50,8 @@ pub struct Oidc {
     pub(super) sessions: SessionAuth,
     /// Unlinking must leave a way in: a passkey counts.
     pub(super) mfa: Arc<dyn crate::mfa::MfaStore>,
+    /// The notice when links are dropped.
+    pub(super) mail: Mailing,
     #[cfg(feature = "oidc")]
     pub(super) throttle: Arc<dyn ThrottleStore>,
     #[cfg(feature = "oidc")]
@@ -187,6 +189,42 @@ impl Oidc {
             )
             .await;
         Ok(())
+    }
+}
+
+impl Oidc {
+    /// The account's address has just been proved through a mailed link or
+    /// a reset, after being unverified: every identity linked meanwhile is
+    /// unlinked, since whoever linked it need not own the address (a
+    /// provider that does not vouch for addresses lets anyone claim one),
+    /// and the owner is told at the address just proved. Returns how many.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub(super) async fn unlink_unproved(&self, user: &User, how: &str) -> Result<usize, AuthError> {
+        let identities = self.identities.list(user.id).await?;
+        let mut providers = Vec::new();
+        for identity in identities {
+            if self.identities.unlink(user.id, identity.id).await? {
+                self.core
+                    .audit(
+                        AuditEvent::new(self.core.clock().now(), "oidc_unlinked")
+                            .username(&user.username)
+                            .user_id(user.id)
+                            .detail(format!(
+                                "{} ({}): linked while the address was unverified; proved {how}",
+                                identity.provider, identity.email
+                            )),
+                    )
+                    .await;
+                providers.push(identity.provider);
+            }
+        }
+        if !providers.is_empty() && !user.email.is_empty() {
+            let notice = crate::mail::identities_unlinked_notice(&user.email, &user.username, &providers);
+            self.mail.enqueue(crate::mail::Job::Mail(notice)).await?;
+        }
+        Ok(providers.len())
     }
 }
 
@@ -454,6 +492,15 @@ impl Oidc {
             self.core.settings().accounts.email_verification == crate::settings::EmailVerification::Mandatory;
         if email.is_none() && mandatory {
             return Err(Refusal::Failed(Failure::EmailRequired, "the provider gave no address".into()));
+        }
+        // An account made from an address nobody proved would be a claim on
+        // it: its owner, signing up or resetting later, would share the
+        // account with whoever holds this provider account.
+        if mandatory && !claims.email_verified {
+            return Err(Refusal::Failed(
+                Failure::ProviderEmailUnverified,
+                "the provider does not vouch for the address, and new accounts need a verified one".into(),
+            ));
         }
         self.create_from_identity(provider, claims, email.unwrap_or_default(), client).await
     }

@@ -22,7 +22,7 @@ use crate::{
     keys::{KeyPurpose, KeyStore, OneTimeKey},
     mail::{Job, password_reset_mail},
     password::{PasswordHasher, RawPassword},
-    state::{Core, Mailing, SessionAuth},
+    state::{Core, Mailing, Oidc, SessionAuth},
     users::{User, UserStore},
 };
 
@@ -35,6 +35,8 @@ pub struct Recovery {
     pub(super) keys: Arc<dyn KeyStore>,
     pub(super) sessions: SessionAuth,
     pub(super) mail: Mailing,
+    /// Proving an address drops the provider links made before.
+    pub(super) oidc: Oidc,
 }
 
 /// The HMAC salt of reset-key fingerprints.
@@ -95,6 +97,7 @@ impl Recovery {
         self.users.set_password_hash(user.id, &hash).await?;
         if !user.email_verified && user.email.eq_ignore_ascii_case(&record.email) {
             self.users.set_email_verified(user.id, true).await?;
+            self.oidc.unlink_unproved(&user, "by a password reset").await?;
         }
         self.core
             .audit(

@@ -24,7 +24,7 @@ use crate::{
     password::RawPassword,
     session::{ClientInfo, Session},
     settings::{EmailVerification, Signup},
-    state::{Core, Mailing, Outcome, Proof, SessionAuth, SignIn, Target, WayIn},
+    state::{Core, Mailing, Oidc, Outcome, Proof, SessionAuth, SignIn, Target, WayIn},
     users::{NewUser, User, UserStore, UserStoreError, Username},
 };
 
@@ -41,6 +41,8 @@ pub struct Registration {
     pub(super) mail: Mailing,
     /// A sign-up that signs in at once is a way in.
     pub(super) sign_in: SignIn,
+    /// Proving an address drops the provider links made before.
+    pub(super) oidc: Oidc,
 }
 
 /// What a sign-up did.
@@ -94,6 +96,7 @@ impl Registration {
             self.users.set_email_verified(user.id, true).await?;
             user.email_verified = true;
             self.core.audit(AuditEvent::new(now, "email_verified").username(&user.username).user_id(user.id)).await;
+            self.oidc.unlink_unproved(&user, "by a mailed verification link").await?;
         }
         Ok(user)
     }
@@ -157,6 +160,7 @@ impl Registration {
             return Err(AuthError::InvalidKey);
         }
         self.users.set_email(user.id, &record.email, true).await?;
+        let was_verified = user.email_verified;
         self.core
             .audit(
                 AuditEvent::new(self.core.clock().now(), "email_changed")
@@ -167,6 +171,9 @@ impl Registration {
             .await;
         user.email = record.email;
         user.email_verified = true;
+        if !was_verified {
+            self.oidc.unlink_unproved(&user, "by a mailed address-change link").await?;
+        }
         Ok(user)
     }
 
